@@ -1,0 +1,31 @@
+# `make demo` and `make test` each set up .venv themselves on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-fast lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) examples/digits_mlp.py
+
+# The whole suite, slow end-to-end tests included (CI runs this).
+test: $(STAMP)
+	$(PY) -m pytest
+
+# Everything but the tests that start Ray.
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow"
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check automl search_spaces trainers tests examples
+	$(VENV)/bin/mypy automl search_spaces trainers
+
+clean:
+	rm -rf $(VENV) automl_runs mlflow.db mlruns .pytest_cache

@@ -1,0 +1,16 @@
+"""Hyperparameter tuning and AutoML orchestration for Keras.
+
+Optuna samples configurations, Ray Tune schedules the trials, every trial is a
+full Keras ``compile``/``fit``, and MLflow records everything.
+
+Example:
+    >>> import automl
+    >>> from search_spaces import mlp
+    >>> result = automl.tune(mlp(), data="digits", num_trials=3, epochs=2)
+"""
+
+from automl._api import tune
+from automl._result import TrialState, TuningResult
+from search_spaces import AutoMLError, ConfigError
+
+__all__ = ["AutoMLError", "ConfigError", "TrialState", "TuningResult", "tune"]

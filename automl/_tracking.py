@@ -1,0 +1,245 @@
+"""MLflow tracking from the driver: the single writer of the run's records.
+
+One parent run per tuning run; one nested child run per trial with its flat
+params (the same keys for every trial), one metric point per epoch
+(step = epoch), and its end state. Workers never touch the tracking store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.tracking import MlflowClient
+from ray.tune import Callback
+
+from automl._result import TrialState
+from search_spaces import Space
+
+__all__ = ["MlflowTracker", "default_tracking_uri", "open_experiment"]
+
+# MLflow 3's UI opens an experiment on its GenAI overview unless told otherwise.
+_EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
+_BATCH_LIMIT = 100  # params per log_batch call accepted by every MLflow store
+
+
+def default_tracking_uri(cwd: Path | None = None) -> str:
+    """``sqlite:///<cwd>/mlflow.db`` as an absolute URI."""
+    return f"sqlite:///{((cwd or Path.cwd()) / 'mlflow.db').resolve()}"
+
+
+def open_experiment(client: MlflowClient, name: str) -> str:
+    """Returns the id of experiment ``name``, created if missing, tagged for training runs."""
+    experiment = client.get_experiment_by_name(name)
+    experiment_id = experiment.experiment_id if experiment else client.create_experiment(name)
+    client.set_experiment_tag(experiment_id, *_EXPERIMENT_KIND)
+    return experiment_id
+
+
+def _param_value(value: Any) -> str:
+    return "None" if value is None else str(value)
+
+
+@dataclasses.dataclass
+class _TrialRecord:
+    trial_id: str
+    number: int
+    run_id: str
+    params: dict[str, Any]
+    started: float
+    history: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+    epochs: int = 0
+    state: TrialState = TrialState.RUNNING
+    ended: float | None = None
+    error: str | None = None
+    checkpoint: Any = None  # the latest ray.tune.Checkpoint (the best, by design)
+
+
+class MlflowTracker(Callback):
+    """A Ray Tune callback that records every trial in MLflow and in memory.
+
+    Args:
+        client: Client of the tracking store.
+        experiment_id: Experiment of the parent run.
+        parent_run_id: The tuning run's MLflow run; trials are nested under it.
+        space: The space, for the flat param keys.
+        metric: Optimized metric.
+        mode: ``"min"`` or ``"max"``.
+        epochs: Epoch cap; a trial stopped by the scheduler before it is pruned.
+        metric_names: Metrics logged per epoch.
+        num_trials: Trial budget, for progress lines.
+        verbose: 0 silent, 1 one line per finished trial.
+    """
+
+    def __init__(
+        self,
+        *,
+        client: MlflowClient,
+        experiment_id: str,
+        parent_run_id: str,
+        space: Space,
+        metric: str,
+        mode: Literal["min", "max"],
+        epochs: int,
+        metric_names: Sequence[str],
+        num_trials: int,
+        verbose: int = 1,
+    ) -> None:
+        self._client = client
+        self._experiment_id = experiment_id
+        self._parent = parent_run_id
+        self._space = space
+        self._metric = metric
+        self._mode = mode
+        self._epochs = epochs
+        self._metric_names = tuple(metric_names)
+        self._num_trials = num_trials
+        self._verbose = verbose
+        self.records: dict[str, _TrialRecord] = {}
+
+    # Ray Tune hooks -----------------------------------------------------------
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        if trial.trial_id in self.records:
+            return
+        number = len(self.records) + 1
+        params = {k: trial.config.get(k) for k in self._space.flat_keys()}
+        run = self._client.create_run(
+            self._experiment_id,
+            run_name=f"trial-{number:03d}",
+            tags={
+                "mlflow.parentRunId": self._parent,
+                "automl.trial_id": trial.trial_id,
+                "automl.trial_number": str(number),
+                "automl.resources": json.dumps(trial.placement_group_factory.required_resources),
+            },
+        )
+        items = [Param(k, _param_value(v)) for k, v in params.items()]
+        for start in range(0, len(items), _BATCH_LIMIT):
+            self._client.log_batch(run.info.run_id, params=items[start : start + _BATCH_LIMIT])
+        self.records[trial.trial_id] = _TrialRecord(
+            trial.trial_id, number, run.info.run_id, params, started=time.time()
+        )
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        record = self.records[trial.trial_id]
+        epoch = int(result["epoch"])
+        now = int(time.time() * 1000)
+        metrics = []
+        for name in self._metric_names:
+            if name in result:
+                value = float(result[name])
+                record.history.setdefault(name, []).append(value)
+                metrics.append(Metric(name, value, now, epoch))
+        record.epochs = epoch
+        self._client.log_batch(record.run_id, metrics=metrics)
+        if result.get("done") and epoch < self._epochs:
+            # Ray marks a result done when the scheduler stops the trial; a
+            # trial that ends by itself (epoch cap, early stopping) never is.
+            record.state = TrialState.PRUNED
+
+    def on_checkpoint(self, iteration: int, trials: list, trial: Any, checkpoint: Any, **info: Any) -> None:
+        self.records[trial.trial_id].checkpoint = checkpoint
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        record = self.records[trial.trial_id]
+        if record.state is TrialState.RUNNING:
+            record.state = TrialState.COMPLETE
+        self._finish(record)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        record = self.records.get(trial.trial_id)
+        if record is None:  # failed before it started
+            self.on_trial_start(iteration, trials, trial)
+            record = self.records[trial.trial_id]
+        record.state = TrialState.FAILED
+        error = trial.get_error()
+        record.error = f"{type(error).__name__}: {error}" if error else "unknown error"
+        self._finish(record)
+
+    # Summaries ----------------------------------------------------------------
+
+    def _best(self, record: _TrialRecord) -> float:
+        values = [v for v in record.history.get(self._metric, []) if math.isfinite(v)]
+        if not values:
+            return math.nan
+        return max(values) if self._mode == "max" else min(values)
+
+    def _finish(self, record: _TrialRecord) -> None:
+        record.ended = time.time()
+        best = self._best(record)
+        tags = [RunTag("automl.state", record.state.value)]
+        if record.state is TrialState.PRUNED:
+            tags.append(RunTag("automl.pruned_at_epoch", str(record.epochs)))
+        if record.error:
+            tags.append(RunTag("automl.error", record.error[:5000]))
+        metrics = [Metric(f"best_{self._metric}", best, int(record.ended * 1000), record.epochs)]
+        self._client.log_batch(record.run_id, metrics=metrics if math.isfinite(best) else [], tags=tags)
+        status = {TrialState.COMPLETE: "FINISHED", TrialState.PRUNED: "KILLED"}.get(record.state, "FAILED")
+        self._client.set_terminated(record.run_id, status=status)
+        if self._verbose:
+            self._print_progress(record, best)
+
+    def _print_progress(self, record: _TrialRecord, best: float) -> None:
+        done = sum(r.state.is_finished() for r in self.records.values())
+        elapsed = (record.ended or time.time()) - record.started
+        overall = self.best_record()
+        overall_best = self._best(overall) if overall else math.nan
+        detail = record.error if record.error else f"{self._metric}={best:.4f}"
+        print(
+            f"[automl] trial {record.number:>3} {record.state.value:<8} {detail} "
+            f"({record.epochs} epochs, {elapsed:.1f}s) | "
+            f"{done}/{self._num_trials} done, best {self._metric}={overall_best:.4f}",
+            flush=True,
+        )
+
+    def best_record(self) -> _TrialRecord | None:
+        """The trial with the best value of the metric over its epochs."""
+        scored = [r for r in self.records.values() if math.isfinite(self._best(r))]
+        if not scored:
+            return None
+        sign = 1 if self._mode == "max" else -1
+        return max(scored, key=lambda r: sign * self._best(r))
+
+    def dataframe(self) -> pd.DataFrame:
+        rows = []
+        for record in sorted(self.records.values(), key=lambda r: r.number):
+            history = record.history.get(self._metric, [])
+            rows.append(
+                {
+                    "trial_id": record.trial_id,
+                    "number": record.number,
+                    "state": record.state.value,
+                    "epochs": record.epochs,
+                    "duration_s": (record.ended or time.time()) - record.started,
+                    self._metric: history[-1] if history else math.nan,
+                    f"best_{self._metric}": self._best(record),
+                    "error": record.error,
+                    "mlflow_run_id": record.run_id,
+                    **{f"params.{k}": v for k, v in record.params.items()},
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def log_summary(self, best_config: Mapping[str, Any] | None) -> None:
+        """Writes the run's summary to the parent run."""
+        frame = self.dataframe()
+        counts = frame["state"].value_counts().to_dict() if len(frame) else {}
+        best = self.best_record()
+        metrics = [
+            Metric(f"trials_{state.lower()}", float(n), int(time.time() * 1000), 0)
+            for state, n in counts.items()
+        ]
+        if best is not None:
+            metrics.append(Metric(f"best_{self._metric}", self._best(best), int(time.time() * 1000), 0))
+        self._client.log_batch(self._parent, metrics=metrics)
+        self._client.log_text(self._parent, frame.to_csv(index=False), "trials.csv")
+        if best_config is not None:
+            self._client.log_dict(self._parent, dict(best_config), "best_config.json")

@@ -1,0 +1,76 @@
+"""Bad input to `automl.tune` fails fast, before Ray starts.
+
+These tests must not start Ray: each asserts that Ray is still down afterwards.
+"""
+
+from __future__ import annotations
+
+import pytest
+import ray
+
+import automl
+from search_spaces import Categorical, Space, mlp
+from trainers import load_sklearn
+
+
+@pytest.fixture(autouse=True)
+def _ray_stays_down():
+    was_up = ray.is_initialized()
+    yield
+    if not was_up:
+        assert not ray.is_initialized(), "validation must fail before Ray starts"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (
+            {"sampler": "bayes"},
+            r"^sampler: unknown sampler 'bayes'; accepted: \['tpe', 'random'\] or an optuna\.samplers\.BaseSampler\.",
+        ),
+        ({"sampler": "tpee"}, r"^sampler: unknown sampler 'tpee' \(did you mean 'tpe'\?\)"),
+        (
+            {"scheduler": "hyperband9"},
+            r"^scheduler: unknown scheduler 'hyperband9'; accepted: \['asha', 'fifo'\]",
+        ),
+        (
+            {"metric": "val_f1"},
+            r"^metric: the trainer never reports 'val_f1' for a multiclass task; available: \['loss', 'accuracy', 'val_loss', 'val_accuracy'\]",
+        ),
+        ({"mode": "up"}, r"^mode: expected 'min' or 'max', but got 'up'"),
+        ({"num_trials": 0}, r"^num_trials: expected an int >= 1, but got 0"),
+        ({"epochs": 2.5}, r"^epochs: expected an int >= 1, but got 2\.5"),
+        ({"max_concurrent_trials": 0}, r"^max_concurrent_trials: expected an int >= 1, but got 0"),
+        (
+            {"resources_per_trial": {"tpu": 1}},
+            r"^resources_per_trial\.tpu: unknown resource 'tpu'; accepted: \['cpu', 'gpu'\]",
+        ),
+        (
+            {"resources_per_trial": {"cpu": -1}},
+            r"^resources_per_trial\.cpu: expected a number >= 0, but got -1",
+        ),
+        ({"resources_per_trial": {"cpu": 0}}, r"^resources_per_trial: a trial needs some CPU or GPU"),
+        ({"data": [1, 2, 3]}, r"^data: expected trainers\.TrainingData .* but got list"),
+        ({"data": "mnist"}, r"^data: unknown bundled data set 'mnist'"),
+    ],
+)
+def test_bad_arguments_raise_before_ray_starts(kwargs, match):
+    args = {"data": "digits", **kwargs}
+    with pytest.raises(automl.ConfigError, match=match):
+        automl.tune(mlp(), **args)
+
+
+def test_empty_space_raises():
+    with pytest.raises(ValueError, match=r"a space needs at least one entry"):
+        automl.tune(Space(), data="digits")
+
+
+def test_space_must_be_a_space():
+    with pytest.raises(automl.ConfigError, match=r"^space: expected a search_spaces\.Space, but got dict"):
+        automl.tune({"lr": 0.1}, data="digits")
+
+
+def test_space_with_keys_the_trainer_does_not_know():
+    space = mlp(activation=Categorical(["relu", "tanh"]))
+    with pytest.raises(automl.ConfigError, match=r"^config\.activation: the trainer does not know this key"):
+        automl.tune(space, data=load_sklearn("digits"))

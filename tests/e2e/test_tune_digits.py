@@ -1,0 +1,96 @@
+"""A whole tuning run through a real local Ray, checked in the real MLflow store."""
+
+from __future__ import annotations
+
+import keras
+import pytest
+from mlflow.tracking import MlflowClient
+
+import automl
+from search_spaces import Dense, Float, Int, LayerStack, Space
+from trainers import load_sklearn
+
+pytestmark = [pytest.mark.slow, pytest.mark.ray]
+
+TRIALS, EPOCHS = 3, 2
+
+
+@pytest.fixture(scope="module")
+def run(ray_local, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("run")
+    space = Space(
+        layers=LayerStack(
+            Dense(units=Int(16, 64, log=True), dropout=Float(0.0, 0.3)), min_layers=1, max_layers=3
+        ),
+        learning_rate=Float(1e-3, 1e-2, log=True),
+        batch_size=64,
+    )
+    data = load_sklearn("digits")
+    result = automl.tune(
+        space,
+        data=data,
+        metric="val_accuracy",
+        mode="max",
+        num_trials=TRIALS,
+        epochs=EPOCHS,
+        scheduler="fifo",  # every trial runs all epochs, so the counts below are exact
+        seed=0,
+        tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}",
+        experiment_name="e2e",
+        storage_path=tmp / "runs",
+        name="e2e-run",
+        verbose=0,
+    )
+    return result, data
+
+
+def test_result_holds_every_trial_and_the_best(run):
+    result, _ = run
+    trials = result.trials
+    assert len(trials) == TRIALS
+    assert set(trials["state"]) == {"COMPLETE"}
+    assert list(trials["epochs"]) == [EPOCHS] * TRIALS
+    assert result.best_value == trials["best_val_accuracy"].max()
+    best_row = trials.loc[trials["best_val_accuracy"].idxmax()]
+    assert best_row["params.layers.depth"] == len(result.best_config["layers"])
+    assert {"duration_s", "val_accuracy", "params.learning_rate"} <= set(trials.columns)
+
+
+def test_best_model_loads_and_predicts(run):
+    result, data = run
+    model = keras.saving.load_model(result.best_model_path)
+    assert model.predict(data.x_val[:5], verbose=0).shape == (5, 10)
+    accuracy = model.evaluate(data.x_val, data.y_val, verbose=0, return_dict=True)["accuracy"]
+    assert accuracy == pytest.approx(result.best_value, abs=1e-6)
+
+
+def test_mlflow_has_one_parent_and_a_nested_child_per_trial(run):
+    result, _ = run
+    client = MlflowClient(result.tracking_uri)
+    experiment = client.get_experiment(result.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    runs = client.search_runs([result.experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == result.parent_run_id]
+    assert [p.info.run_id for p in parents] == [result.parent_run_id]
+    assert len(children) == TRIALS
+    assert {c.info.status for c in children} == {"FINISHED"}
+    assert parents[0].info.status == "FINISHED"
+
+    # Identical param keys across children, so the compare view lines them up.
+    keys = {frozenset(c.data.params) for c in children}
+    assert len(keys) == 1
+    assert {"layers.depth", "layers.0.units", "layers.2.units", "learning_rate", "batch_size"} <= next(
+        iter(keys)
+    )
+
+    for child in children:
+        for metric in ("loss", "accuracy", "val_loss", "val_accuracy"):
+            history = client.get_metric_history(child.info.run_id, metric)
+            assert sorted(m.step for m in history) == list(range(1, EPOCHS + 1))
+        assert "best_val_accuracy" in child.data.metrics
+
+    parent = parents[0]
+    assert parent.data.metrics["best_val_accuracy"] == pytest.approx(result.best_value)
+    artifacts = {a.path for a in client.list_artifacts(result.parent_run_id)}
+    assert {"space.yaml", "trials.csv", "best_config.json"} <= artifacts

@@ -1,0 +1,43 @@
+"""The public API is what each package's __init__ exports; pin it."""
+
+from __future__ import annotations
+
+import automl
+import search_spaces
+import trainers
+
+
+def test_automl_all():
+    assert sorted(automl.__all__) == ["AutoMLError", "ConfigError", "TrialState", "TuningResult", "tune"]
+
+
+def test_search_spaces_all():
+    assert sorted(search_spaces.__all__) == sorted(
+        [
+            "AutoMLError",
+            "Boolean",
+            "Categorical",
+            "ConfigError",
+            "Dense",
+            "Dropout",
+            "Fixed",
+            "Float",
+            "Int",
+            "LayerStack",
+            "LayerTemplate",
+            "Parameter",
+            "Space",
+            "load_space",
+            "mlp",
+        ]
+    )
+
+
+def test_trainers_all_resolves():
+    for name in trainers.__all__:
+        assert getattr(trainers, name) is not None
+
+
+def test_config_error_is_a_value_error_and_an_automl_error():
+    assert issubclass(automl.ConfigError, ValueError)
+    assert issubclass(automl.ConfigError, automl.AutoMLError)

@@ -1,0 +1,114 @@
+"""The trainer core, in-process: real Keras fits on digits, no Ray."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from search_spaces import ConfigError
+from trainers import FitSettings, check_config, load_sklearn, reported_metrics, train
+
+CONFIG = {
+    "layers": [{"type": "dense", "units": 32, "activation": "relu", "dropout": 0.1}],
+    "learning_rate": 3e-3,
+    "batch_size": 64,
+}
+
+
+class ListReporter:
+    def __init__(self) -> None:
+        self.reports: list[tuple[int, dict, Path | None]] = []
+
+    def report(self, metrics, *, epoch, checkpoint):
+        self.reports.append((epoch, dict(metrics), checkpoint))
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_sklearn("digits")
+
+
+def test_train_fits_reports_every_epoch_and_checkpoints_the_best(digits, tmp_path):
+    reporter = ListReporter()
+    settings = FitSettings(epochs=4, monitor="val_accuracy", mode="max", patience=10)
+    outcome = train(CONFIG, digits, settings=settings, checkpoint_dir=tmp_path, reporter=reporter)
+
+    assert outcome.epochs_run == 4
+    assert [epoch for epoch, _, _ in reporter.reports] == [1, 2, 3, 4]
+    for _, metrics, _ in reporter.reports:
+        assert set(reported_metrics("multiclass")) <= set(metrics)
+    # A checkpoint is reported exactly on the epochs that improved val_accuracy.
+    values = [m["val_accuracy"] for _, m, _ in reporter.reports]
+    improved = [v > max(values[:i], default=-1) for i, v in enumerate(values)]
+    assert [c is not None for _, _, c in reporter.reports] == improved
+    assert outcome.best_value == max(values)
+    assert outcome.best_value > 0.8  # digits with a 32-unit MLP learns quickly
+
+    model = keras.saving.load_model(outcome.checkpoint)
+    predictions = model.predict(digits.x_val[:7], verbose=0)
+    assert predictions.shape == (7, 10)
+    np.testing.assert_allclose(predictions.sum(axis=1), 1.0, rtol=1e-5)
+    accuracy = model.evaluate(digits.x_val, digits.y_val, verbose=0, return_dict=True)["accuracy"]
+    assert accuracy == pytest.approx(outcome.best_value, abs=1e-6)
+
+
+def test_early_stopping_ends_the_fit_before_the_cap(digits, tmp_path):
+    # A learning rate this small barely moves val_loss: min_delta makes that "no improvement".
+    config = {**CONFIG, "learning_rate": 1e-7}
+    settings = FitSettings(epochs=30, monitor="val_loss", mode="min", patience=1, min_delta=0.05)
+    outcome = train(config, digits, settings=settings, checkpoint_dir=tmp_path)
+    assert outcome.epochs_run == 2
+
+
+def test_regression_task_builds_a_linear_head(tmp_path):
+    data = load_sklearn("diabetes")
+    settings = FitSettings(epochs=2, monitor="val_mae", mode="min")
+    outcome = train({"layers": [], "learning_rate": 1e-2}, data, settings=settings, checkpoint_dir=tmp_path)
+    assert outcome.model.output_shape == (None, 1)
+    assert set(outcome.history) == set(reported_metrics("regression"))
+
+
+def test_unknown_config_key_is_rejected_before_fit():
+    with pytest.raises(
+        ConfigError,
+        match=r"^config\.learning_rte: the trainer does not know this key \(did you mean 'learning_rate'\?\)",
+    ):
+        check_config({**CONFIG, "learning_rte": 0.1})
+
+
+def test_unknown_optimizer_is_rejected():
+    with pytest.raises(
+        ConfigError, match=r"^config\.optimizer: unknown optimizer 'adamm'; accepted: \['adam'"
+    ):
+        check_config({**CONFIG, "optimizer": "adamm"})
+
+
+def test_unknown_layer_type_in_config_is_rejected():
+    with pytest.raises(ConfigError, match=r"^config\.layers\.0\.type: unknown layer type 'conv9d'"):
+        check_config({"layers": [{"type": "conv9d"}]})
+
+
+def test_monitor_the_trainer_never_reports(digits, tmp_path):
+    settings = FitSettings(monitor="val_auc", mode="max")
+    with pytest.raises(
+        ConfigError,
+        match=r"^metric: the trainer never reports 'val_auc' for a multiclass task; available: \[",
+    ):
+        train(CONFIG, digits, settings=settings, checkpoint_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"epochs": 0}, r"^epochs: expected an int >= 1, but got 0"),
+        ({"mode": "maximize"}, r"^mode: expected 'min' or 'max', but got 'maximize'"),
+        ({"patience": -1}, r"^patience: expected an int >= 0, but got -1"),
+        ({"min_delta": float("nan")}, r"^min_delta: expected a finite number >= 0, but got nan"),
+    ],
+)
+def test_bad_fit_settings(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        FitSettings(**kwargs)

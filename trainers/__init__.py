@@ -1,0 +1,55 @@
+"""One trial of Keras training: data → model → compile → fit → reports.
+
+Knows nothing of Ray or MLflow: results go to a `Reporter` it is given.
+Data, settings and config checks import no TensorFlow; the Keras parts
+(`train`, `build_model`, ...) import it on first use, so a driver that only
+validates and schedules never loads it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from trainers._data import Task, TrainingData, from_arrays, load_sklearn
+from trainers._reporter import Reporter
+from trainers._settings import CONFIG_KEYS, OPTIMIZERS, FitSettings, check_config, reported_metrics
+
+if TYPE_CHECKING:
+    from trainers._devices import configure_threads
+    from trainers._fit import ReporterCallback, TrainOutcome, train
+    from trainers._model import build_model, compile_model
+
+_LAZY = {
+    "ReporterCallback": "trainers._fit",
+    "TrainOutcome": "trainers._fit",
+    "train": "trainers._fit",
+    "build_model": "trainers._model",
+    "compile_model": "trainers._model",
+    "configure_threads": "trainers._devices",
+}
+
+__all__ = [
+    "CONFIG_KEYS",
+    "OPTIMIZERS",
+    "FitSettings",
+    "Reporter",
+    "ReporterCallback",
+    "Task",
+    "TrainOutcome",
+    "TrainingData",
+    "build_model",
+    "check_config",
+    "compile_model",
+    "configure_threads",
+    "from_arrays",
+    "load_sklearn",
+    "reported_metrics",
+    "train",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'trainers' has no attribute {name!r}")
