@@ -35,7 +35,7 @@ class TuningResult:
         mode: ``"min"`` or ``"max"``.
         trials: One row per trial: ``trial_id``, ``number``, ``state``,
             ``epochs``, ``duration_s``, ``<metric>`` (final), ``best_<metric>``,
-            ``error``, and one ``params.<key>`` column per flat config key.
+            ``error``, ``worker`` (``node_ip:pid``), ``mlflow_run_id``, and one ``params.<key>`` column per flat config key.
         best_model_path: The best model as a ``.keras`` file
             (``keras.saving.load_model`` opens it).
         run_dir: Directory of the run (Ray Tune's experiment directory).

@@ -60,6 +60,7 @@ class _TrialRecord:
     ended: float | None = None
     error: str | None = None
     checkpoint: Any = None  # the latest ray.tune.Checkpoint (the best, by design)
+    worker: str | None = None  # node_ip:pid of the Ray worker that ran it
 
 
 class MlflowTracker(Callback):
@@ -138,8 +139,15 @@ class MlflowTracker(Callback):
                 value = float(result[name])
                 record.history.setdefault(name, []).append(value)
                 metrics.append(Metric(name, value, now, epoch))
+        tags = []
+        if record.epochs == 0:  # first result: say where the trial runs
+            tags = [
+                RunTag("automl.worker_pid", str(result.get("pid"))),
+                RunTag("automl.node_ip", str(result.get("node_ip"))),
+            ]
+            record.worker = f"{result.get('node_ip')}:{result.get('pid')}"
         record.epochs = epoch
-        self._client.log_batch(record.run_id, metrics=metrics)
+        self._client.log_batch(record.run_id, metrics=metrics, tags=tags)
         if result.get("done") and epoch < self._epochs:
             # Ray marks a result done when the scheduler stops the trial; a
             # trial that ends by itself (epoch cap, early stopping) never is.
@@ -222,6 +230,7 @@ class MlflowTracker(Callback):
                     self._metric: history[-1] if history else math.nan,
                     f"best_{self._metric}": self._best(record),
                     "error": record.error,
+                    "worker": record.worker,
                     "mlflow_run_id": record.run_id,
                     **{f"params.{k}": v for k, v in record.params.items()},
                 }

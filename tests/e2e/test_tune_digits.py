@@ -56,6 +56,12 @@ def test_result_holds_every_trial_and_the_best(run):
     assert {"duration_s", "val_accuracy", "params.learning_rate"} <= set(trials.columns)
 
 
+def test_workers_are_reused_across_trials(run):
+    result, _ = run
+    # 3 trials on 2 CPUs with 1 CPU each: reused actors mean at most 2 worker processes.
+    assert 1 <= result.trials["worker"].nunique() <= 2
+
+
 def test_best_model_loads_and_predicts(run):
     result, data = run
     model = keras.saving.load_model(result.best_model_path)

@@ -108,7 +108,9 @@ def test_from_dict_rejects_unknown_type_and_keys():
         ConfigError, match=r"unknown key 'hihg' for the float parameter \(did you mean 'high'\?\)"
     ):
         parameter_from_dict({"type": "float", "low": 0, "hihg": 1})
-    with pytest.raises(ConfigError, match=r"^high: the int parameter needs \['low', 'high'\], but got \['low'\]"):
+    with pytest.raises(
+        ConfigError, match=r"^high: the int parameter needs \['low', 'high'\], but got \['low'\]"
+    ):
         parameter_from_dict({"type": "int", "low": 0})
 
 
