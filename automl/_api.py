@@ -6,7 +6,7 @@ import datetime
 import logging
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,6 +16,7 @@ from automl._choices import check_scheduler, make_sampler
 from automl._result import TuningResult
 from automl._runner import Run
 from search_spaces import ConfigError, Space
+from search_spaces._errors import located
 from trainers import FitSettings, TrainingData, check_config, load_sklearn
 
 __all__ = ["tune"]
@@ -64,6 +65,22 @@ def _data(data: TrainingData | str) -> TrainingData:
     return data
 
 
+def _warm_start(space: Space, points: Sequence[Mapping[str, Any]], num_trials: int) -> list[dict[str, Any]]:
+    """Checks each config against the space and the trainer; returns optuna params."""
+    if len(points) > num_trials:
+        raise ConfigError(
+            f"`num_trials` must be >= the number of points to evaluate, but got "
+            f"(num_trials={num_trials}, points_to_evaluate={len(points)}).",
+            field="points_to_evaluate",
+        )
+    params = []
+    for i, config in enumerate(points):
+        with located(f"points_to_evaluate.{i}"):
+            params.append(space.params_of(config))
+            check_config(config)
+    return params
+
+
 def _start_ray(address: str | None, *, verbose: int) -> None:
     import ray
 
@@ -92,6 +109,7 @@ def tune(
     epochs: int = 20,
     patience: int = 3,
     sampler: str | optuna.samplers.BaseSampler = "tpe",
+    points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
     scheduler: str = "asha",
     seed: int | None = None,
     resources_per_trial: Mapping[str, float] | None = None,
@@ -120,6 +138,9 @@ def tune(
         epochs: Most epochs per trial. Defaults to `20`.
         patience: Early-stopping patience, in epochs. Defaults to `3`.
         sampler: ``"tpe"``, ``"random"`` or an optuna sampler. Defaults to `"tpe"`.
+        points_to_evaluate: Configs (nested, as the space samples them) to
+            run first, in order, before the sampler proposes its own; the
+            sampler learns from their results. Defaults to `None`.
         scheduler: ``"asha"`` or ``"fifo"``. Defaults to `"asha"`.
         seed: Seed of the sampler. Defaults to `None`.
         resources_per_trial: ``{"cpu": n, "gpu": g}`` per trial (fractions
@@ -162,6 +183,7 @@ def tune(
     _check_int("num_trials", num_trials, low=1)
     if max_concurrent_trials is not None:
         _check_int("max_concurrent_trials", max_concurrent_trials, low=1)
+    warm_start = _warm_start(space, points_to_evaluate or (), num_trials)
     optuna_sampler = make_sampler(sampler, seed=seed)
     check_scheduler(scheduler)
     resources = _resources(resources_per_trial)
@@ -171,6 +193,7 @@ def tune(
         data=data,
         settings=settings,
         sampler=optuna_sampler,
+        points_to_evaluate=warm_start,
         scheduler=scheduler,
         num_trials=num_trials,
         resources=resources,

@@ -39,6 +39,7 @@ class Run:
     data: TrainingData
     settings: FitSettings
     sampler: optuna.samplers.BaseSampler
+    points_to_evaluate: list[dict[str, Any]]
     scheduler: str
     num_trials: int
     resources: dict[str, float]
@@ -65,6 +66,7 @@ class Run:
             "metric": self.settings.monitor,
             "mode": self.settings.mode,
             "seed": str(self.seed),
+            "points_to_evaluate": str(len(self.points_to_evaluate)),
             "data": self.data.name,
             "resources_per_trial": str(self.resources),
         }
@@ -81,6 +83,7 @@ class Run:
                     sampler=self.sampler,
                     metric=self.settings.monitor,
                     mode=self.settings.mode,
+                    points_to_evaluate=self.points_to_evaluate or None,
                 ),
                 scheduler=make_scheduler(self.scheduler, epochs=self.settings.epochs),
                 num_samples=self.num_trials,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import keyword
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -147,6 +148,51 @@ class Space:
         for name, node in self._nodes.items():
             keys.append(f"{name}.depth" if isinstance(node, LayerStack) else name)
         return keys
+
+    def params_of(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """The optuna params that make this space sample ``config``.
+
+        Used to enqueue known configs (warm start): the result holds exactly
+        the sampled names (``layers.depth``, ``layers.0.units``, ...).
+
+        Raises:
+            ConfigError: ``config`` is not one this space can sample: an entry
+                is missing or unknown, a value is out of its range, or a fixed
+                value differs.
+        """
+        import optuna
+
+        if not isinstance(config, Mapping):
+            raise ConfigError(f"expected a config mapping, but got {config!r}.")
+        unknown = [k for k in config if k not in self._nodes]
+        missing = [k for k in self._nodes if k not in config]
+        if unknown or missing:
+            raise ConfigError(
+                f"the config must have exactly the space's entries {list(self._nodes)}, "
+                f"but got unknown {unknown} and missing {missing}.",
+                field=(unknown or missing)[0],
+            )
+        try:
+            flat = self.flatten(config)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ConfigError(f"the config does not have this space's structure: {exc!r}.") from exc
+        trial = optuna.trial.FixedTrial(flat)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                sampled = self.sample(trial)
+            except ValueError as exc:
+                raise ConfigError(f"the config cannot be sampled from this space: {exc}") from exc
+        for warning in caught:
+            raise ConfigError(f"out of the space: {warning.message}")
+        if self.flatten(sampled) != flat:
+            diff = [k for k, v in self.flatten(sampled).items() if flat.get(k) != v]
+            raise ConfigError(
+                f"the config differs from what the space allows at {diff} "
+                f"(expected {[self.flatten(sampled)[k] for k in diff]}, got {[flat[k] for k in diff]}).",
+                field=diff[0],
+            )
+        return dict(trial.params)
 
     # Serialization ------------------------------------------------------------
 

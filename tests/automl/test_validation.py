@@ -74,3 +74,23 @@ def test_space_with_keys_the_trainer_does_not_know():
     space = mlp(activation=Categorical(["relu", "tanh"]))
     with pytest.raises(automl.ConfigError, match=r"^config\.activation: the trainer does not know this key"):
         automl.tune(space, data=load_sklearn("digits"))
+
+
+def test_points_to_evaluate_outside_the_space_are_rejected():
+    space = mlp()
+    good = space.default_config()
+    bad = {**good, "learning_rate": 3.0}
+    with pytest.raises(
+        automl.ConfigError,
+        match=r"^points_to_evaluate\.1: out of the space: The value 3\.0 of the parameter 'learning_rate'",
+    ):
+        automl.tune(space, data="digits", points_to_evaluate=[good, bad])
+
+
+def test_more_points_than_trials_is_rejected():
+    config = mlp().default_config()
+    with pytest.raises(
+        automl.ConfigError,
+        match=r"^points_to_evaluate: `num_trials` must be >= .*\(num_trials=1, points_to_evaluate=2\)",
+    ):
+        automl.tune(mlp(), data="digits", num_trials=1, points_to_evaluate=[config, config])

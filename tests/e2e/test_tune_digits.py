@@ -13,6 +13,11 @@ from trainers import load_sklearn
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
 TRIALS, EPOCHS = 3, 2
+FIRST = {
+    "layers": [{"type": "dense", "units": 32, "activation": "relu", "dropout": 0.1}],
+    "learning_rate": 5e-3,
+    "batch_size": 64,
+}
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +40,7 @@ def run(ray_local, tmp_path_factory):
         epochs=EPOCHS,
         scheduler="fifo",  # every trial runs all epochs, so the counts below are exact
         seed=0,
+        points_to_evaluate=[FIRST],
         tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}",
         experiment_name="e2e",
         storage_path=tmp / "runs",
@@ -54,6 +60,14 @@ def test_result_holds_every_trial_and_the_best(run):
     best_row = trials.loc[trials["best_val_accuracy"].idxmax()]
     assert best_row["params.layers.depth"] == len(result.best_config["layers"])
     assert {"duration_s", "val_accuracy", "params.learning_rate"} <= set(trials.columns)
+
+
+def test_points_to_evaluate_run_first(run):
+    result, _ = run
+    first = result.trials.iloc[0]
+    assert first["params.layers.depth"] == 1
+    assert first["params.layers.0.units"] == 32
+    assert first["params.learning_rate"] == pytest.approx(5e-3)
 
 
 def test_workers_are_reused_across_trials(run):

@@ -191,3 +191,30 @@ def test_importing_search_spaces_does_not_import_tensorflow():
     code = "import sys, search_spaces; search_spaces.mlp(); print('tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_params_of_a_sampled_config_are_the_trial_params():
+    space = _space()
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=5))
+    for _ in range(20):
+        trial = study.ask()
+        config = space.sample(trial)
+        assert space.params_of(config) == trial.params
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (lambda c: {**c, "learning_rate": 1.0}, r"out of the space: .*'learning_rate'"),
+        (lambda c: {**c, "optimizer": "sgd"}, r"^optimizer: the config differs from what the space allows"),
+        (lambda c: {**c, "momentum": 0.9}, r"^momentum: the config must have exactly the space's entries"),
+        (
+            lambda c: {k: v for k, v in c.items() if k != "batch_size"},
+            r"^batch_size: .* missing \['batch_size'\]",
+        ),
+    ],
+)
+def test_params_of_rejects_configs_the_space_cannot_sample(change, match):
+    space = _space()
+    with pytest.raises(ConfigError, match=match):
+        space.params_of(change(space.default_config()))
