@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import optuna
 
-from automl._choices import check_scheduler, make_sampler
+from automl._choices import make_sampler, parse_scheduler
 from automl._result import TuningResult
 from automl._runner import Run
 from search_spaces import ConfigError, Space
@@ -108,9 +108,9 @@ def tune(
     num_trials: int = 12,
     epochs: int = 20,
     patience: int = 3,
-    sampler: str | optuna.samplers.BaseSampler = "tpe",
+    sampler: str | Mapping[str, Any] | optuna.samplers.BaseSampler = "tpe",
     points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
-    scheduler: str = "asha",
+    scheduler: str | Mapping[str, Any] = "asha",
     seed: int | None = None,
     resources_per_trial: Mapping[str, float] | None = None,
     max_concurrent_trials: int | None = None,
@@ -137,11 +137,19 @@ def tune(
         num_trials: Number of trials. Defaults to `12`.
         epochs: Most epochs per trial. Defaults to `20`.
         patience: Early-stopping patience, in epochs. Defaults to `3`.
-        sampler: ``"tpe"``, ``"random"`` or an optuna sampler. Defaults to `"tpe"`.
+        sampler: An optuna sampler by name (``"tpe"``, ``"random"``,
+            ``"cmaes"``, ``"qmc"``, ``"gp"``), or a mapping of the name and
+            its main settings (``{"name": "tpe", "multivariate": True,
+            "group": True}``), or an ``optuna.samplers.BaseSampler``.
+            Defaults to `"tpe"`.
         points_to_evaluate: Configs (nested, as the space samples them) to
             run first, in order, before the sampler proposes its own; the
             sampler learns from their results. Defaults to `None`.
-        scheduler: ``"asha"`` or ``"fifo"``. Defaults to `"asha"`.
+        scheduler: A Ray Tune scheduler that stops poor trials early, by
+            name (``"asha"``, ``"hyperband"``, ``"median"``, ``"fifo"``) or
+            as a mapping with settings (``{"name": "asha", "grace_period": 2,
+            "reduction_factor": 3}``); time is counted in epochs. Defaults
+            to `"asha"`.
         seed: Seed of the sampler. Defaults to `None`.
         resources_per_trial: ``{"cpu": n, "gpu": g}`` per trial (fractions
             allowed). Defaults to one CPU.
@@ -185,7 +193,7 @@ def tune(
         _check_int("max_concurrent_trials", max_concurrent_trials, low=1)
     warm_start = _warm_start(space, points_to_evaluate or (), num_trials)
     optuna_sampler = make_sampler(sampler, seed=seed)
-    check_scheduler(scheduler)
+    scheduler_choice = parse_scheduler(scheduler, epochs=epochs)
     resources = _resources(resources_per_trial)
     name = name or f"{experiment_name}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
     run = Run(
@@ -194,7 +202,7 @@ def tune(
         settings=settings,
         sampler=optuna_sampler,
         points_to_evaluate=warm_start,
-        scheduler=scheduler,
+        scheduler=scheduler_choice,
         num_trials=num_trials,
         resources=resources,
         max_concurrent_trials=max_concurrent_trials,

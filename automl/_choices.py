@@ -1,7 +1,17 @@
-"""Samplers and schedulers by name, checked before Ray starts."""
+"""Samplers and schedulers by name, with their main settings, checked before Ray starts.
+
+A choice is a name (``"tpe"``) or a mapping with the name and settings
+(``{"name": "tpe", "multivariate": True}``), the same in Python and in YAML.
+Only JSON-able main settings are accepted by name; anything more exotic can be
+passed as a ready optuna sampler object.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import importlib.util
+import math
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import optuna
@@ -9,51 +19,186 @@ import optuna
 from search_spaces import ConfigError
 from search_spaces._suggest import did_you_mean
 
-__all__ = ["SAMPLERS", "SCHEDULERS", "make_sampler", "make_scheduler"]
+__all__ = ["SAMPLERS", "SCHEDULERS", "SchedulerChoice", "make_sampler", "parse_scheduler"]
 
-SAMPLERS = ("tpe", "random")
-SCHEDULERS = ("asha", "fifo")
+
+@dataclasses.dataclass(frozen=True)
+class _Kind:
+    settings: Mapping[str, type | tuple[type, ...]]  # setting → accepted types
+    multi_objective: bool | None = False  # True: only several objectives; None: either
+    needs: str | None = None  # a package the factory imports
+
+
+_INT, _NUM, _BOOL = (int,), (int, float), (bool,)
+
+SAMPLERS: dict[str, _Kind] = {
+    "tpe": _Kind(
+        {
+            "n_startup_trials": _INT,
+            "n_ei_candidates": _INT,
+            "multivariate": _BOOL,
+            "group": _BOOL,
+            "consider_endpoints": _BOOL,
+            "prior_weight": _NUM,
+        },
+        multi_objective=None,
+    ),
+    "random": _Kind({}, multi_objective=None),
+    "cmaes": _Kind(
+        {
+            "n_startup_trials": _INT,
+            "sigma0": _NUM,
+            "popsize": _INT,
+            "restart_strategy": (str,),
+            "use_separable_cma": _BOOL,
+            "with_margin": _BOOL,
+        },
+        needs="cmaes",
+    ),
+    "qmc": _Kind({"qmc_type": (str,), "scramble": _BOOL}, multi_objective=None),
+    "gp": _Kind({"n_startup_trials": _INT, "deterministic_objective": _BOOL}, needs="torch"),
+    "nsga2": _Kind(
+        {"population_size": _INT, "mutation_prob": _NUM, "crossover_prob": _NUM, "swapping_prob": _NUM},
+        multi_objective=True,
+    ),
+}
+
+SCHEDULERS: dict[str, _Kind] = {
+    "asha": _Kind({"grace_period": _INT, "reduction_factor": _NUM, "brackets": _INT}),
+    "hyperband": _Kind({"reduction_factor": _NUM}),
+    "median": _Kind({"grace_period": _INT, "min_samples_required": _INT}),
+    "fifo": _Kind({}),
+}
+
+
+def _parse(choice: Any, field: str, kinds: Mapping[str, _Kind]) -> tuple[str, dict[str, Any]]:
+    """Splits a choice into its name and settings, checking both."""
+    if isinstance(choice, str):
+        name, settings = choice, {}
+    elif isinstance(choice, Mapping) and "name" in choice:
+        name, settings = choice["name"], {k: v for k, v in choice.items() if k != "name"}
+    else:
+        raise ConfigError(
+            f"expected a name or a mapping with a `name` key, but got {choice!r}; "
+            f"accepted names: {list(kinds)}.",
+            field=field,
+        )
+    if name not in kinds:
+        raise ConfigError(
+            f"unknown {field} {name!r}{did_you_mean(str(name), kinds)}; accepted: {list(kinds)}.",
+            field=field,
+        )
+    accepted = kinds[name].settings
+    for key, value in settings.items():
+        if key not in accepted:
+            raise ConfigError(
+                f"unknown setting {key!r} for {name}{did_you_mean(str(key), accepted)}; "
+                f"accepted: {sorted(accepted)}.",
+                field=f"{field}.{key}",
+            )
+        types = accepted[key]
+        ok = isinstance(value, types) and (bool not in types) == (not isinstance(value, bool))
+        if not ok or (isinstance(value, float) and not math.isfinite(value)):
+            names = " or ".join(t.__name__ for t in types)
+            raise ConfigError(f"expected {names}, but got {value!r}.", field=f"{field}.{key}")
+    return name, settings
+
+
+def _sampler_factory(name: str) -> Callable[..., optuna.samplers.BaseSampler]:
+    return {
+        "tpe": optuna.samplers.TPESampler,
+        "random": optuna.samplers.RandomSampler,
+        "cmaes": optuna.samplers.CmaEsSampler,
+        "qmc": optuna.samplers.QMCSampler,
+        "gp": optuna.samplers.GPSampler,
+        "nsga2": optuna.samplers.NSGAIISampler,
+    }[name]
 
 
 def make_sampler(
-    sampler: str | optuna.samplers.BaseSampler, *, seed: int | None
+    sampler: str | Mapping[str, Any] | optuna.samplers.BaseSampler,
+    *,
+    seed: int | None,
+    num_objectives: int = 1,
 ) -> optuna.samplers.BaseSampler:
-    """An optuna sampler from its name, or the given sampler object unchanged.
+    """An optuna sampler from its name and settings, or the given sampler object unchanged.
 
     Raises:
-        ConfigError: The name is not one of `SAMPLERS`.
+        ConfigError: The name or a setting is unknown or invalid, the sampler
+            does not fit the number of objectives, or a package it needs is
+            missing.
     """
     if isinstance(sampler, optuna.samplers.BaseSampler):
         return sampler
-    if sampler == "tpe":
-        return optuna.samplers.TPESampler(seed=seed)
-    if sampler == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    raise ConfigError(
-        f"unknown sampler {sampler!r}{did_you_mean(str(sampler), SAMPLERS)}; "
-        f"accepted: {list(SAMPLERS)} or an optuna.samplers.BaseSampler.",
-        field="sampler",
-    )
-
-
-def check_scheduler(scheduler: str) -> None:
-    if scheduler not in SCHEDULERS:
+    name, settings = _parse(sampler, "sampler", SAMPLERS)
+    kind = SAMPLERS[name]
+    if kind.multi_objective is True and num_objectives == 1:
         raise ConfigError(
-            f"unknown scheduler {scheduler!r}{did_you_mean(str(scheduler), SCHEDULERS)}; "
-            f"accepted: {list(SCHEDULERS)}.",
-            field="scheduler",
+            f"{name} needs several objectives, but got one; use 'tpe' for a single objective.",
+            field="sampler",
         )
+    if kind.multi_objective is False and num_objectives > 1:
+        raise ConfigError(
+            f"{name} optimizes one objective, but got {num_objectives}; accepted for several: "
+            f"{[n for n, k in SAMPLERS.items() if k.multi_objective is not False]}.",
+            field="sampler",
+        )
+    if kind.needs and importlib.util.find_spec(kind.needs) is None:
+        raise ConfigError(
+            f"the {name} sampler needs the `{kind.needs}` package: pip install {kind.needs}.", field="sampler"
+        )
+    try:
+        return _sampler_factory(name)(seed=seed, **settings)
+    except ValueError as exc:  # optuna's own consistency checks, e.g. group without multivariate
+        raise ConfigError(f"optuna rejected these settings: {exc}", field="sampler") from exc
 
 
-def make_scheduler(scheduler: str, *, epochs: int) -> Any:
-    """A Ray Tune scheduler that counts time in epochs.
+@dataclasses.dataclass(frozen=True)
+class SchedulerChoice:
+    """A validated scheduler choice; `build` makes the Ray Tune scheduler."""
 
-    ASHA keeps Ray's defaults (grace period 1, reduction factor 4) and lets a
-    trial that reaches ``epochs`` end by itself, so only real pruning stops one.
+    name: str
+    settings: Mapping[str, Any]
+
+    def build(self, *, epochs: int) -> Any:
+        """The Ray Tune scheduler, counting time in epochs.
+
+        ASHA and HyperBand let a trial that reaches ``epochs`` end by itself, so
+        only real pruning stops one (and is recorded as PRUNED).
+        """
+        from ray.tune import schedulers
+
+        common = {"time_attr": "epoch"}  # metric and mode come from tune.TuneConfig
+        if self.name == "asha":
+            return schedulers.ASHAScheduler(**common, max_t=epochs, stop_last_trials=False, **self.settings)
+        if self.name == "hyperband":
+            return schedulers.HyperBandScheduler(
+                **common, max_t=epochs, stop_last_trials=False, **self.settings
+            )
+        if self.name == "median":
+            return schedulers.MedianStoppingRule(**common, **self.settings)
+        return schedulers.FIFOScheduler()
+
+
+def parse_scheduler(scheduler: str | Mapping[str, Any], *, epochs: int) -> SchedulerChoice:
+    """Checks a scheduler choice against the epoch budget.
+
+    Raises:
+        ConfigError: The name or a setting is unknown or out of range.
     """
-    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
-
-    check_scheduler(scheduler)
-    if scheduler == "fifo":
-        return FIFOScheduler()
-    return ASHAScheduler(time_attr="epoch", max_t=epochs, stop_last_trials=False)
+    name, settings = _parse(scheduler, "scheduler", SCHEDULERS)
+    grace = settings.get("grace_period", 1)
+    if not 1 <= grace <= epochs:
+        raise ConfigError(
+            f"`1 <= grace_period <= epochs` must hold, but got (grace_period={grace}, epochs={epochs}).",
+            field="scheduler.grace_period",
+        )
+    if settings.get("reduction_factor", 2) <= 1:
+        raise ConfigError(
+            f"`reduction_factor` must be > 1, but got {settings['reduction_factor']!r}.",
+            field="scheduler.reduction_factor",
+        )
+    for key in ("brackets", "min_samples_required"):
+        if settings.get(key, 1) < 1:
+            raise ConfigError(f"`{key}` must be >= 1, but got {settings[key]!r}.", field=f"scheduler.{key}")
+    return SchedulerChoice(name, settings)

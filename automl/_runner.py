@@ -13,7 +13,7 @@ from mlflow.tracking import MlflowClient
 from ray import tune
 from ray.tune.search.optuna import OptunaSearch
 
-from automl._choices import make_scheduler
+from automl._choices import SchedulerChoice
 from automl._result import TuningResult
 from automl._tracking import MlflowTracker, default_tracking_uri, open_experiment
 from automl._trainable import run_trial
@@ -40,7 +40,7 @@ class Run:
     settings: FitSettings
     sampler: optuna.samplers.BaseSampler
     points_to_evaluate: list[dict[str, Any]]
-    scheduler: str
+    scheduler: SchedulerChoice
     num_trials: int
     resources: dict[str, float]
     max_concurrent_trials: int | None
@@ -59,7 +59,8 @@ class Run:
     def _run_params(self) -> dict[str, str]:
         return {
             "sampler": type(self.sampler).__name__,
-            "scheduler": self.scheduler,
+            "scheduler": self.scheduler.name,
+            **{f"scheduler.{k}": str(v) for k, v in self.scheduler.settings.items()},
             "num_trials": str(self.num_trials),
             "epochs": str(self.settings.epochs),
             "patience": str(self.settings.patience),
@@ -85,7 +86,7 @@ class Run:
                     mode=self.settings.mode,
                     points_to_evaluate=self.points_to_evaluate or None,
                 ),
-                scheduler=make_scheduler(self.scheduler, epochs=self.settings.epochs),
+                scheduler=self.scheduler.build(epochs=self.settings.epochs),
                 num_samples=self.num_trials,
                 max_concurrent_trials=self.max_concurrent_trials,
                 reuse_actors=True,  # TF is imported once per worker, not once per trial

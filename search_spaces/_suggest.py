@@ -10,7 +10,7 @@ from typing import Any
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:
     """Returns ``" (did you mean 'x'?)"`` for the closest known name, or ``""``."""
-    close = difflib.get_close_matches(name, [str(k) for k in known], n=1, cutoff=0.6)
+    close = difflib.get_close_matches(name, [str(k) for k in known], n=1, cutoff=0.7)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 

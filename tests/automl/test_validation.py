@@ -26,12 +26,12 @@ def _ray_stays_down():
     [
         (
             {"sampler": "bayes"},
-            r"^sampler: unknown sampler 'bayes'; accepted: \['tpe', 'random'\] or an optuna\.samplers\.BaseSampler\.",
+            r"^sampler: unknown sampler 'bayes'; accepted: \['tpe', 'random', 'cmaes', 'qmc', 'gp', 'nsga2'\]\.",
         ),
         ({"sampler": "tpee"}, r"^sampler: unknown sampler 'tpee' \(did you mean 'tpe'\?\)"),
         (
             {"scheduler": "hyperband9"},
-            r"^scheduler: unknown scheduler 'hyperband9'; accepted: \['asha', 'fifo'\]",
+            r"^scheduler: unknown scheduler 'hyperband9' \(did you mean 'hyperband'\?\); accepted: \['asha', 'hyperband', 'median', 'fifo'\]",
         ),
         (
             {"metric": "val_f1"},

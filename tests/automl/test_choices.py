@@ -1,0 +1,162 @@
+"""Samplers and schedulers by name: each one works with our define-by-run spaces."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+
+from automl._choices import SAMPLERS, SCHEDULERS, make_sampler, parse_scheduler
+from search_spaces import ConfigError, mlp
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+SINGLE = [n for n, k in SAMPLERS.items() if k.multi_objective is not True]
+MULTI = [n for n, k in SAMPLERS.items() if k.multi_objective is not False]
+
+
+def _needs(name):
+    package = SAMPLERS[name].needs
+    if package:
+        pytest.importorskip(package)
+
+
+# QMC is experimental in optuna and says so; that warning is the user's to see.
+EXPERIMENTAL = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+
+
+@EXPERIMENTAL
+@pytest.mark.parametrize("name", SINGLE)
+def test_every_single_objective_sampler_drives_a_layer_stack_space(name):
+    _needs(name)
+    space = mlp()
+    study = optuna.create_study(direction="maximize", sampler=make_sampler(name, seed=0))
+    for i in range(12):
+        trial = study.ask()
+        config = space.sample(trial)
+        study.tell(trial, float(len(config["layers"]) + config["learning_rate"] * i))
+    assert len(study.trials) == 12
+
+
+@EXPERIMENTAL
+@pytest.mark.parametrize("name", MULTI)
+def test_multi_objective_samplers(name):
+    _needs(name)
+    space = mlp()
+    study = optuna.create_study(
+        directions=["maximize", "minimize"], sampler=make_sampler(name, seed=0, num_objectives=2)
+    )
+    for _ in range(6):
+        trial = study.ask()
+        config = space.sample(trial)
+        study.tell(trial, [config["learning_rate"], float(config["batch_size"])])
+    assert study.best_trials
+
+
+def test_same_seed_same_samples():
+    def run(seed):
+        study = optuna.create_study(sampler=make_sampler("random", seed=seed))
+        return [mlp().sample(study.ask()) for _ in range(5)]
+
+    assert run(3) == run(3)
+
+
+def test_settings_reach_the_sampler():
+    sampler = make_sampler({"name": "tpe", "n_startup_trials": 4, "n_ei_candidates": 7}, seed=0)
+    assert isinstance(sampler, optuna.samplers.TPESampler)
+    assert sampler._n_startup_trials == 4  # no public getter in optuna
+    assert sampler._n_ei_candidates == 7
+
+
+def test_a_sampler_object_passes_through():
+    sampler = optuna.samplers.RandomSampler(seed=1)
+    assert make_sampler(sampler, seed=None) is sampler
+
+
+@pytest.mark.parametrize(
+    ("choice", "kwargs", "match"),
+    [
+        (
+            "bayes",
+            {},
+            r"^sampler: unknown sampler 'bayes'; accepted: \['tpe', 'random', 'cmaes', 'qmc', 'gp', 'nsga2'\]",
+        ),
+        (
+            {"name": "tpe", "multivariat": True},
+            {},
+            r"^sampler\.multivariat: unknown setting 'multivariat' for tpe \(did you mean 'multivariate'\?\)",
+        ),
+        (
+            {"name": "tpe", "n_startup_trials": "5"},
+            {},
+            r"^sampler\.n_startup_trials: expected int, but got '5'",
+        ),
+        ({"name": "tpe", "multivariate": 1}, {}, r"^sampler\.multivariate: expected bool, but got 1"),
+        ({"nam": "tpe"}, {}, r"^sampler: expected a name or a mapping with a `name` key"),
+        ("nsga2", {}, r"^sampler: nsga2 needs several objectives, but got one"),
+        (
+            "cmaes",
+            {"num_objectives": 2},
+            r"^sampler: cmaes optimizes one objective, but got 2; accepted for several: \['tpe', 'random', 'qmc', 'nsga2'\]",
+        ),
+    ],
+)
+def test_bad_sampler_choices(choice, kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        make_sampler(choice, seed=0, **kwargs)
+
+
+def test_a_missing_package_says_what_to_install():
+    missing = [
+        n for n, k in SAMPLERS.items() if k.needs and __import__("importlib").util.find_spec(k.needs) is None
+    ]
+    if not missing:
+        pytest.skip("every optional sampler package is installed here")
+    with pytest.raises(
+        ConfigError, match=rf"^sampler: the {missing[0]} sampler needs the `.+` package: pip install"
+    ):
+        make_sampler(missing[0], seed=0)
+
+
+@pytest.mark.parametrize("name", list(SCHEDULERS))
+def test_every_scheduler_builds(name):
+    scheduler = parse_scheduler(name, epochs=10).build(epochs=10)
+    assert scheduler is not None
+
+
+def test_scheduler_settings_reach_ray():
+    scheduler = parse_scheduler({"name": "asha", "grace_period": 2, "reduction_factor": 3}, epochs=12).build(
+        epochs=12
+    )
+    assert scheduler._max_t == 12  # no public getter in Ray
+    assert scheduler._brackets[0].rf == 3
+
+
+@pytest.mark.parametrize(
+    ("choice", "match"),
+    [
+        (
+            "pbt2",
+            r"^scheduler: unknown scheduler 'pbt2'; accepted: \['asha', 'hyperband', 'median', 'fifo'\]",
+        ),
+        (
+            {"name": "asha", "grace_period": 30},
+            r"^scheduler\.grace_period: `1 <= grace_period <= epochs` must hold, but got \(grace_period=30, epochs=20\)",
+        ),
+        (
+            {"name": "asha", "reduction_factor": 1},
+            r"^scheduler\.reduction_factor: `reduction_factor` must be > 1, but got 1",
+        ),
+        (
+            {"name": "hyperband", "grace_period": 1},
+            r"^scheduler\.grace_period: unknown setting 'grace_period' for hyperband; accepted: \['reduction_factor'\]",
+        ),
+        (
+            {"name": "median", "min_samples_required": 0},
+            r"^scheduler\.min_samples_required: `min_samples_required` must be >= 1, but got 0",
+        ),
+        ({"name": "asha", "brackets": 1.5}, r"^scheduler\.brackets: expected int, but got 1\.5"),
+    ],
+)
+def test_bad_scheduler_choices(choice, match):
+    with pytest.raises(ConfigError, match=match):
+        parse_scheduler(choice, epochs=20)
