@@ -24,7 +24,7 @@ __all__ = ["SAMPLERS", "SCHEDULERS", "SchedulerChoice", "make_sampler", "parse_s
 
 @dataclasses.dataclass(frozen=True)
 class _Kind:
-    settings: Mapping[str, type | tuple[type, ...]]  # setting → accepted types
+    settings: Mapping[str, tuple[type, ...]]  # setting → accepted types
     multi_objective: bool | None = False  # True: only several objectives; None: either
     needs: str | None = None  # a package the factory imports
 
@@ -168,7 +168,7 @@ class SchedulerChoice:
         """
         from ray.tune import schedulers
 
-        common = {"time_attr": "epoch"}  # metric and mode come from tune.TuneConfig
+        common: dict[str, Any] = {"time_attr": "epoch"}  # metric and mode come from tune.TuneConfig
         if self.name == "asha":
             return schedulers.ASHAScheduler(**common, max_t=epochs, stop_last_trials=False, **self.settings)
         if self.name == "hyperband":

@@ -180,7 +180,7 @@ class Space:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                sampled = self.sample(trial)
+                sampled = self.sample(trial)  # type: ignore[arg-type]  # FixedTrial is a BaseTrial too
             except ValueError as exc:
                 raise ConfigError(f"the config cannot be sampled from this space: {exc}") from exc
         for warning in caught:
