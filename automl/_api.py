@@ -117,6 +117,7 @@ def tune(
     address: str | None = None,
     tracking_uri: str | None = None,
     experiment_name: str = "automl",
+    registered_model_name: str | None = None,
     storage_path: str | Path = "automl_runs",
     name: str | None = None,
     verbose: int = 1,
@@ -161,6 +162,8 @@ def tune(
         tracking_uri: MLflow tracking URI. Defaults to ``mlflow.db`` (sqlite)
             in the working directory.
         experiment_name: MLflow experiment. Defaults to `"automl"`.
+        registered_model_name: Model Registry name under which the best
+            model gets a new version. Defaults to ``experiment_name``.
         storage_path: Where run directories go. Defaults to `"automl_runs"`.
         name: Name of this run's directory and MLflow parent run. Defaults to
             ``<experiment_name>-<timestamp>``.
@@ -208,6 +211,7 @@ def tune(
         max_concurrent_trials=max_concurrent_trials,
         tracking_uri=tracking_uri,
         experiment_name=experiment_name,
+        registered_model_name=registered_model_name or experiment_name,
         storage_path=Path(storage_path).resolve(),
         name=name,
         seed=seed,

@@ -13,6 +13,7 @@ from mlflow.tracking import MlflowClient
 from ray import tune
 from ray.tune.search.optuna import OptunaSearch
 
+from automl._artifacts import git_commit, log_best_model, log_study_plots, optuna_study
 from automl._choices import SchedulerChoice
 from automl._result import TuningResult
 from automl._tracking import MlflowTracker, default_tracking_uri, open_experiment
@@ -46,6 +47,7 @@ class Run:
     max_concurrent_trials: int | None
     tracking_uri: str | None
     experiment_name: str
+    registered_model_name: str | None
     storage_path: Path
     name: str
     seed: int | None
@@ -104,7 +106,11 @@ class Run:
         tracking_uri = self.tracking_uri or default_tracking_uri()
         client = MlflowClient(tracking_uri)
         experiment_id = open_experiment(client, self.experiment_name)
-        parent = client.create_run(experiment_id, run_name=self.name, tags={"automl.kind": "tuning-run"})
+        tags = {"automl.kind": "tuning-run"}
+        commit = git_commit(Path.cwd())
+        if commit:
+            tags["mlflow.source.git.commit"] = commit
+        parent = client.create_run(experiment_id, run_name=self.name, tags=tags)
         parent_id = parent.info.run_id
         params = self._run_params()
         client.log_batch(parent_id, params=[Param(k, v) for k, v in params.items()])
@@ -125,12 +131,29 @@ class Run:
         try:
             self._tuner(tracker).fit()
             result = self._result(tracker, tracking_uri, experiment_id, parent_id)
+            self._log_artifacts(client, tracker, result)
             status = "FINISHED"
             return result
         finally:
             best = tracker.best_record()
             tracker.log_summary(self.space.unflatten(best.params) if best else None)
             client.set_terminated(parent_id, status=status)
+
+    def _log_artifacts(self, client: MlflowClient, tracker: MlflowTracker, result: TuningResult) -> None:
+        metric, mode = self.settings.monitor, self.settings.mode
+        study = optuna_study(self.space, tracker.summaries(), metric=metric, mode=mode)
+        log_study_plots(client, result.parent_run_id, study, metric=metric)
+        version = log_best_model(
+            client,
+            result.parent_run_id,
+            result.best_model_path,
+            self.data.x_val,
+            registered_name=self.registered_model_name,
+        )
+        if version is not None:
+            client.set_tag(
+                result.parent_run_id, "automl.registered_model", f"{self.registered_model_name}/{version}"
+            )
 
     def _result(
         self, tracker: MlflowTracker, tracking_uri: str, experiment_id: str, parent_id: str

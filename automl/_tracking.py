@@ -35,10 +35,22 @@ def default_tracking_uri(cwd: Path | None = None) -> str:
     return f"sqlite:///{((cwd or Path.cwd()) / 'mlflow.db').resolve()}"
 
 
+def _artifact_location(tracking_uri: str) -> str | None:
+    # MLflow puts a sqlite store's artifacts in ./mlruns of whatever the working
+    # directory is; keep them beside the database instead.
+    if tracking_uri.startswith("sqlite:///"):
+        return (Path(tracking_uri.removeprefix("sqlite:///")).parent / "mlruns").resolve().as_uri()
+    return None
+
+
 def open_experiment(client: MlflowClient, name: str) -> str:
     """Returns the id of experiment ``name``, created if missing, tagged for training runs."""
     experiment = client.get_experiment_by_name(name)
-    experiment_id = experiment.experiment_id if experiment else client.create_experiment(name)
+    if experiment is None:
+        location = _artifact_location(client.tracking_uri)
+        experiment_id = client.create_experiment(name, artifact_location=location)
+    else:
+        experiment_id = experiment.experiment_id
     client.set_experiment_tag(experiment_id, *_EXPERIMENT_KIND)
     return experiment_id
 
@@ -236,6 +248,18 @@ class MlflowTracker(Callback):
                 }
             )
         return pd.DataFrame(rows)
+
+    def summaries(self) -> list[dict[str, Any]]:
+        """Per trial: flat params, state, best value and per-epoch history of the metric."""
+        return [
+            {
+                "params": r.params,
+                "state": r.state,
+                "value": self._best(r),
+                "history": r.history.get(self._metric, []),
+            }
+            for r in sorted(self.records.values(), key=lambda r: r.number)
+        ]
 
     def log_summary(self, best_config: Mapping[str, Any] | None) -> None:
         """Writes the run's summary to the parent run."""

@@ -43,6 +43,7 @@ def run(ray_local, tmp_path_factory):
         points_to_evaluate=[FIRST],
         tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}",
         experiment_name="e2e",
+        registered_model_name="e2e-best",
         storage_path=tmp / "runs",
         name="e2e-run",
         verbose=0,
@@ -114,3 +115,32 @@ def test_mlflow_has_one_parent_and_a_nested_child_per_trial(run):
     assert parent.data.metrics["best_val_accuracy"] == pytest.approx(result.best_value)
     artifacts = {a.path for a in client.list_artifacts(result.parent_run_id)}
     assert {"space.yaml", "trials.csv", "best_config.json"} <= artifacts
+
+
+def test_parent_run_holds_the_plots_and_the_git_commit(run):
+    result, _ = run
+    client = MlflowClient(result.tracking_uri)
+    plots = {a.path for a in client.list_artifacts(result.parent_run_id, "plots")}
+    # Importances need trials that differ; with 3 trials every plot can be drawn.
+    assert {
+        "plots/optimization_history.png",
+        "plots/parallel_coordinate.png",
+        "plots/intermediate_values.png",
+        "plots/param_importances.png",
+    } <= plots
+    tags = client.get_run(result.parent_run_id).data.tags
+    assert len(tags.get("mlflow.source.git.commit", "")) == 40  # the tests run inside the repository
+
+
+def test_best_model_is_registered_and_the_version_predicts(run):
+    result, data = run
+    import mlflow.pyfunc
+
+    client = MlflowClient(result.tracking_uri)
+    versions = client.search_model_versions("name = 'e2e-best'")
+    assert [v.run_id for v in versions] == [result.parent_run_id]
+    mlflow.set_tracking_uri(result.tracking_uri)  # the pyfunc loader resolves models:/ through it
+    model = mlflow.pyfunc.load_model(f"models:/e2e-best/{versions[0].version}")
+    predictions = model.predict(data.x_val[:4])
+    assert predictions.shape == (4, 10)
+    assert model.metadata.signature is not None

@@ -1,0 +1,163 @@
+"""What the parent run holds besides numbers: the best model and pictures.
+
+Everything here runs in the driver after the trials, through an explicit
+`MlflowClient`; MLflow's global tracking URI and active run are never touched.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import tempfile
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import optuna
+from mlflow.tracking import MlflowClient
+
+from automl._result import TrialState
+from search_spaces import Space
+
+__all__ = ["git_commit", "log_best_model", "log_study_plots", "optuna_study"]
+
+logger = logging.getLogger(__name__)
+
+_OPTUNA_STATES = {
+    TrialState.COMPLETE: optuna.trial.TrialState.COMPLETE,
+    TrialState.PRUNED: optuna.trial.TrialState.PRUNED,
+    TrialState.FAILED: optuna.trial.TrialState.FAIL,
+    TrialState.RUNNING: optuna.trial.TrialState.RUNNING,
+}
+
+
+def git_commit(directory: Path) -> str | None:
+    """The commit checked out in ``directory``, or None outside a git work tree."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True, timeout=5, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def log_best_model(
+    client: MlflowClient,
+    run_id: str,
+    model_path: Path,
+    example: np.ndarray,
+    *,
+    registered_name: str | None,
+) -> str | None:
+    """Logs the best model to ``run_id`` with MLflow's Keras flavor and registers it.
+
+    The model gets a signature inferred from ``example`` and a few rows as
+    input example. Returns the registered version, if registered.
+    """
+    import keras
+    import mlflow.keras
+    import tensorflow as tf
+    from mlflow.models import infer_signature
+
+    model = keras.saving.load_model(model_path)  # safe_mode stays on
+    sample = example[:5]
+    signature = infer_signature(sample, np.asarray(model.predict(sample, verbose=0)))
+    with tempfile.TemporaryDirectory() as local:  # mlflow writes into an existing, empty directory
+        mlflow.keras.save_model(
+            model,
+            local,
+            signature=signature,
+            input_example=sample,
+            # Pinned here: inferring requirements reloads the model in a subprocess.
+            pip_requirements=[f"tensorflow=={tf.__version__}", f"keras=={keras.__version__}"],
+        )
+        client.log_artifacts(run_id, local, "model")
+    if registered_name is None:
+        return None
+    if not client.search_registered_models(filter_string=f"name = '{registered_name}'"):
+        client.create_registered_model(registered_name)
+    source = f"{client.get_run(run_id).info.artifact_uri}/model"
+    version = client.create_model_version(registered_name, source=source, run_id=run_id)
+    return str(version.version)
+
+
+def optuna_study(
+    space: Space,
+    trials: Iterable[dict[str, Any]],
+    *,
+    metric: str,
+    mode: Literal["min", "max"],
+) -> optuna.Study:
+    """An in-memory optuna study holding the run's trials, for optuna's plots.
+
+    Each item of ``trials`` has ``params`` (flat config), ``state``
+    (`TrialState`), ``value`` (best value or NaN) and ``history`` (per-epoch
+    values of ``metric``).
+    """
+    study = optuna.create_study(direction="maximize" if mode == "max" else "minimize", study_name=metric)
+    for item in trials:
+        replay = optuna.trial.FixedTrial(item["params"])
+        space.sample(replay)  # type: ignore[arg-type]  # recovers the optuna params and distributions
+        state = _OPTUNA_STATES[item["state"]]
+        complete = state == optuna.trial.TrialState.COMPLETE and np.isfinite(item["value"])
+        study.add_trial(
+            optuna.trial.create_trial(
+                state=state
+                if complete or state != optuna.trial.TrialState.COMPLETE
+                else optuna.trial.TrialState.FAIL,
+                value=item["value"] if complete else None,
+                params=replay.params,
+                distributions=replay.distributions,
+                intermediate_values={
+                    epoch: v for epoch, v in enumerate(item["history"], start=1) if np.isfinite(v)
+                },
+            )
+        )
+    return study
+
+
+def log_study_plots(client: MlflowClient, run_id: str, study: optuna.Study, *, metric: str) -> list[str]:
+    """Logs optuna's plots of ``study`` as PNG artifacts under ``plots/``.
+
+    PNG (matplotlib) rather than plotly HTML: it shows inline in the MLflow UI
+    and needs no JavaScript from the internet. A plot that the trials can't
+    support (e.g. importances with fewer than two completed trials) is skipped
+    with a log line. Returns the artifact paths logged.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display in workers, CI or servers
+    import matplotlib.pyplot as plt
+    from optuna.visualization import matplotlib as ov
+
+    plots = {
+        "optimization_history": ov.plot_optimization_history,
+        "param_importances": ov.plot_param_importances,
+        "parallel_coordinate": ov.plot_parallel_coordinate,
+        "intermediate_values": ov.plot_intermediate_values,
+    }
+    logged = []
+    for name, plot in plots.items():
+        # Plotting warnings (optuna marks its matplotlib backend experimental;
+        # importances warn on few trials) are about the picture, not the run:
+        # they go to the log rather than to the user's console.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                axes = plot(study, target_name=metric) if name != "intermediate_values" else plot(study)
+            except (ValueError, RuntimeError, ZeroDivisionError) as exc:
+                logger.info("Skipped the %s plot: %s", name, exc)
+                continue
+        for warning in caught:
+            if not issubclass(warning.category, optuna.exceptions.ExperimentalWarning):
+                logger.info("%s plot: %s", name, warning.message)
+        figure = np.ravel(axes)[0].figure
+        figure.set_size_inches(10, 6)
+        figure.tight_layout()
+        client.log_figure(run_id, figure, f"plots/{name}.png")
+        plt.close(figure)
+        logged.append(f"plots/{name}.png")
+    return logged
