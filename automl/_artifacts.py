@@ -10,7 +10,7 @@ import logging
 import subprocess
 import tempfile
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -133,7 +133,7 @@ def log_study_plots(client: MlflowClient, run_id: str, study: optuna.Study, *, m
     import matplotlib.pyplot as plt
     from optuna.visualization import matplotlib as ov
 
-    plots = {
+    plots: dict[str, Callable[..., Any]] = {
         "optimization_history": ov.plot_optimization_history,
         "param_importances": ov.plot_param_importances,
         "parallel_coordinate": ov.plot_parallel_coordinate,

@@ -1,0 +1,24 @@
+"""The packages stay clean under ruff (incl. no `assert` in library code) and mypy."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ["automl", "search_spaces", "trainers"]
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True)
+
+
+def test_ruff():
+    out = _run("ruff", "check", *PACKAGES, "tests", "examples")
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_mypy():
+    out = _run("mypy", *PACKAGES)
+    assert out.returncode == 0, out.stdout + out.stderr
