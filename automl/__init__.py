@@ -10,7 +10,16 @@ Example:
 """
 
 from automl._api import tune
+from automl._experiment import DataSpec, Experiment
 from automl._result import TrialState, TuningResult
 from search_spaces import AutoMLError, ConfigError
 
-__all__ = ["AutoMLError", "ConfigError", "TrialState", "TuningResult", "tune"]
+__all__ = [
+    "AutoMLError",
+    "ConfigError",
+    "DataSpec",
+    "Experiment",
+    "TrialState",
+    "TuningResult",
+    "tune",
+]

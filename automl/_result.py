@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import json
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 
+from search_spaces import ConfigError
+
 __all__ = ["TrialState", "TuningResult"]
+
+RESULT_FILE = "result.json"
+RESULT_FORMAT = "automl-result/1"
 
 
 class TrialState(enum.Enum):
@@ -64,6 +70,76 @@ class TuningResult:
     def ui_url(self) -> str:
         """The training-runs page of this run's experiment, for a UI started with `ui_command`."""
         return f"http://127.0.0.1:5000/#/experiments/{self.experiment_id}/runs?workflowType=machine_learning"
+
+    def summary(self) -> str:
+        """A few lines for people: best value and config, the trials, where things are."""
+        columns = [
+            c for c in ("number", "state", "epochs", f"best_{self.metric}", "duration_s") if c in self.trials
+        ]
+        return "\n".join(
+            [
+                f"Best {self.metric}: {self.best_value:.4f}",
+                "Best config:",
+                json.dumps(self.best_config, indent=2),
+                f"Best model: {self.best_model_path}",
+                f"Run directory: {self.run_dir}",
+                "",
+                self.trials[columns].to_string(index=False, float_format=lambda v: f"{v:.4f}"),
+                "",
+                "Compare the trials in the MLflow UI:",
+                f"  {self.ui_command}",
+                f"  then open {self.ui_url}",
+            ]
+        )
+
+    def save(self) -> Path:
+        """Writes ``result.json`` and ``trials.csv`` into `run_dir` (plain text, nothing pickled)."""
+        summary = {
+            "format": RESULT_FORMAT,
+            "best_config": self.best_config,
+            "best_value": self.best_value,
+            "metric": self.metric,
+            "mode": self.mode,
+            "best_model": self.best_model_path.name,
+            "tracking_uri": self.tracking_uri,
+            "experiment_id": self.experiment_id,
+            "parent_run_id": self.parent_run_id,
+        }
+        self.trials.to_csv(self.run_dir / "trials.csv", index=False)
+        path = self.run_dir / RESULT_FILE
+        path.write_text(json.dumps(summary, indent=2))
+        return path
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> TuningResult:
+        """Reads a result saved by `save` from a run directory.
+
+        Raises:
+            ConfigError: ``run_dir`` holds no result written by this tool.
+        """
+        run_dir = Path(run_dir).resolve()
+        try:
+            summary = json.loads((run_dir / RESULT_FILE).read_text())
+        except (OSError, ValueError) as exc:
+            raise ConfigError(
+                f"{run_dir} holds no readable {RESULT_FILE}; pass the directory of a finished run "
+                "(printed at its end, under storage_path).",
+                field="run_dir",
+            ) from exc
+        if not isinstance(summary, dict) or summary.get("format") != RESULT_FORMAT:
+            raise ConfigError(f"{run_dir / RESULT_FILE} was not written by automl.", field="run_dir")
+        return cls(
+            best_config=summary["best_config"],
+            best_value=float(summary["best_value"]),
+            metric=summary["metric"],
+            mode=summary["mode"],
+            trials=pd.read_csv(run_dir / "trials.csv"),
+            best_model_path=run_dir / summary["best_model"],
+            run_dir=run_dir,
+            tracking_uri=summary["tracking_uri"],
+            experiment_id=summary["experiment_id"],
+            parent_run_id=summary["parent_run_id"],
+        )
 
     def __repr__(self) -> str:
         counts = self.trials["state"].value_counts().to_dict() if len(self.trials) else {}

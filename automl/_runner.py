@@ -49,9 +49,7 @@ class Run:
     experiment_name: str
     registered_model_name: str | None
     storage_path: Path
-    name: str
     seed: int | None
-    verbose: int
 
     def _define_by_run(self, trial: optuna.Trial) -> dict[str, Any]:
         # Ray merges the returned dict over the captured optuna params: the
@@ -74,7 +72,7 @@ class Run:
             "resources_per_trial": str(self.resources),
         }
 
-    def _tuner(self, tracker: MlflowTracker) -> tune.Tuner:
+    def _tuner(self, tracker: MlflowTracker, name: str) -> tune.Tuner:
         trainable = tune.with_parameters(run_trial, space=self.space, data=self.data, settings=self.settings)
         return tune.Tuner(
             tune.with_resources(trainable, self.resources),
@@ -95,14 +93,15 @@ class Run:
                 trial_dirname_creator=_trial_dirname,
             ),
             run_config=tune.RunConfig(
-                name=self.name,
+                name=name,
                 storage_path=str(self.storage_path),
                 callbacks=[tracker],
                 verbose=0,
             ),
         )
 
-    def execute(self) -> TuningResult:
+    def execute(self, *, name: str, verbose: int) -> TuningResult:
+        """Runs the trials on the current Ray instance; ``name`` names the run directory and MLflow run."""
         tracking_uri = self.tracking_uri or default_tracking_uri()
         client = MlflowClient(tracking_uri)
         experiment_id = open_experiment(client, self.experiment_name)
@@ -110,7 +109,7 @@ class Run:
         commit = git_commit(Path.cwd())
         if commit:
             tags["mlflow.source.git.commit"] = commit
-        parent = client.create_run(experiment_id, run_name=self.name, tags=tags)
+        parent = client.create_run(experiment_id, run_name=name, tags=tags)
         parent_id = parent.info.run_id
         params = self._run_params()
         client.log_batch(parent_id, params=[Param(k, v) for k, v in params.items()])
@@ -125,12 +124,13 @@ class Run:
             epochs=self.settings.epochs,
             metric_names=reported_metrics(self.data.task),
             num_trials=self.num_trials,
-            verbose=self.verbose,
+            verbose=verbose,
         )
         status = "FAILED"
         try:
-            self._tuner(tracker).fit()
-            result = self._result(tracker, tracking_uri, experiment_id, parent_id)
+            self._tuner(tracker, name).fit()
+            result = self._result(tracker, name, tracking_uri, experiment_id, parent_id)
+            result.save()
             self._log_artifacts(client, tracker, result)
             status = "FINISHED"
             return result
@@ -156,15 +156,15 @@ class Run:
             )
 
     def _result(
-        self, tracker: MlflowTracker, tracking_uri: str, experiment_id: str, parent_id: str
+        self, tracker: MlflowTracker, name: str, tracking_uri: str, experiment_id: str, parent_id: str
     ) -> TuningResult:
         best = tracker.best_record()
         if best is None or best.checkpoint is None:
             raise AutoMLError(
                 f"no trial reported a finite {self.settings.monitor!r}; see the `error` column of "
-                f"the trials in MLflow run {parent_id} or Ray's logs under {self.storage_path / self.name}."
+                f"the trials in MLflow run {parent_id} or Ray's logs under {self.storage_path / name}."
             )
-        run_dir = self.storage_path / self.name
+        run_dir = self.storage_path / name
         best_model = run_dir / BEST_MODEL_NAME
         with best.checkpoint.as_directory() as directory:
             shutil.copyfile(Path(directory) / CHECKPOINT_FILE, best_model)

@@ -11,7 +11,6 @@ trial in ./mlflow.db.
 from __future__ import annotations
 
 import argparse
-import json
 
 import automl
 from search_spaces import mlp
@@ -38,17 +37,7 @@ def main() -> None:
     )
 
     print()
-    print(f"Best val_accuracy: {result.best_value:.4f}")
-    print("Best config:")
-    print(json.dumps(result.best_config, indent=2))
-    print(f"Best model: {result.best_model_path}")
-    print(
-        result.trials[["number", "state", "epochs", "best_val_accuracy", "duration_s"]].to_string(index=False)
-    )
-    print()
-    print("Compare the trials in the MLflow UI:")
-    print(f"  {result.ui_command}")
-    print(f"  then open {result.ui_url}")
+    print(result.summary())
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from typing import Any
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:
     """Returns ``" (did you mean 'x'?)"`` for the closest known name, or ``""``."""
-    close = difflib.get_close_matches(name, [str(k) for k in known], n=1, cutoff=0.7)
+    close = difflib.get_close_matches(name, [str(k) for k in known], n=1, cutoff=0.65)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
@@ -30,7 +30,11 @@ def check_fields(args: Mapping[str, Any], cls: Any, what: str) -> None:
                 f"unknown key {key!r} for the {what}{did_you_mean(str(key), fields)}; accepted: {fields}.",
                 field=str(key),
             )
-    required = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING]
+    required = [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
     missing = [name for name in required if name not in args]
     if missing:
         raise ConfigError(f"the {what} needs {required}, but got {sorted(args)}.", field=missing[0])

@@ -8,7 +8,15 @@ import trainers
 
 
 def test_automl_all():
-    assert sorted(automl.__all__) == ["AutoMLError", "ConfigError", "TrialState", "TuningResult", "tune"]
+    assert sorted(automl.__all__) == [
+        "AutoMLError",
+        "ConfigError",
+        "DataSpec",
+        "Experiment",
+        "TrialState",
+        "TuningResult",
+        "tune",
+    ]
 
 
 def test_search_spaces_all():

@@ -1,0 +1,207 @@
+"""The `automl` command line.
+
+Exit codes: 0 done, 2 bad input (one line naming the file and field), 1 a run
+that failed. ``--debug`` shows the Python traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+
+from automl._experiment import Experiment
+from automl._result import TuningResult
+from automl._tracking import default_tracking_uri
+from search_spaces import AutoMLError, ConfigError
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _experiment(args: argparse.Namespace) -> Experiment:
+    try:
+        return Experiment.from_yaml(args.experiment, overrides=args.set)
+    except ConfigError as exc:
+        raise ConfigError(f"{args.experiment}: {exc}") from exc
+
+
+def _cmd_tune(args: argparse.Namespace) -> int:
+    experiment = _experiment(args)
+    result = experiment.run(verbose=0 if args.quiet else 1)
+    print()
+    print(result.summary())
+    return EXIT_OK
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    experiment = _experiment(args)
+    data = experiment.data
+    print(
+        f"{args.experiment}: OK — {experiment.num_trials} trials of up to {experiment.epochs} epochs, "
+        f"optimizing {experiment.metric} ({experiment.mode}) on {data if isinstance(data, str) else data.name}, "
+        f"{len(experiment.space.flat_keys())} params."
+    )
+    return EXIT_OK
+
+
+def _cmd_best(args: argparse.Namespace) -> int:
+    result = TuningResult.load(args.run_dir)
+    print(result.summary())
+    return EXIT_OK
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    result = TuningResult.load(args.run_dir)
+    out = Path(args.out)
+    if args.format == "keras":
+        if out.suffix != ".keras":
+            raise ConfigError(f"a keras export is a `.keras` file, but got --out {out}.", field="--out")
+        shutil.copyfile(result.best_model_path, out)
+    else:
+        import keras
+
+        model = keras.saving.load_model(result.best_model_path)  # safe_mode stays on
+        model.export(str(out), format="tf_saved_model", verbose=False)
+    print(f"Exported the best model ({result.metric}={result.best_value:.4f}) to {out}")
+    return EXIT_OK
+
+
+def _cmd_ui(args: argparse.Namespace) -> int:
+    uri, experiment_id = args.tracking_uri, None
+    if args.run_dir:
+        result = TuningResult.load(args.run_dir)
+        uri, experiment_id = uri or result.tracking_uri, result.experiment_id
+    uri = uri or default_tracking_uri()
+    base = f"http://{args.host}:{args.port}"
+    page = (
+        f"{base}/#/experiments/{experiment_id}/runs?workflowType=machine_learning" if experiment_id else base
+    )
+    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri]
+    command += ["--host", args.host, "--port", str(args.port)]
+    print(f"MLflow UI on {uri}\nOpen {page}\n(Ctrl-C stops it.)", flush=True)
+    # The server runs in its own process group so that stopping this command
+    # (Ctrl-C or SIGTERM) stops the server's workers too, not just the parent.
+    server = subprocess.Popen(command, start_new_session=True)
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        return server.wait()
+    except KeyboardInterrupt:
+        return EXIT_OK
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="automl",
+        description="Tune Keras models: Optuna samples, Ray Tune schedules, MLflow records.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Exit codes: 0 done, 1 the run failed, 2 bad input.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show Python tracebacks")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help: str, example: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(
+            name,
+            help=help,
+            description=f"{help}\n\nExample:\n  {example}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        # SUPPRESS: `automl --debug tune ...` must not be reset by the subcommand's default.
+        sub.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help="show Python tracebacks"
+        )
+        return sub
+
+    for name, help, example in (
+        (
+            "tune",
+            "Run the experiment in a YAML file.",
+            "automl tune examples/digits_mlp.yaml --set num_trials=6",
+        ),
+        (
+            "validate",
+            "Check an experiment file without running it.",
+            "automl validate examples/digits_mlp.yaml",
+        ),
+    ):
+        sub = command(name, help, example)
+        sub.set_defaults(func=_cmd_tune if name == "tune" else _cmd_validate)
+        sub.add_argument("experiment", type=Path, help="experiment YAML file")
+        sub.add_argument(
+            "--set",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="override a setting (dotted key, YAML value)",
+        )
+        if name == "tune":
+            sub.add_argument("--quiet", action="store_true", help="no per-trial progress lines")
+
+    sub = command(
+        "best",
+        "Print a finished run's best config, metric and model path.",
+        "automl best automl_runs/digits-mlp-20261124-101500",
+    )
+    sub.add_argument("run_dir", type=Path, help="run directory (printed at the end of a run)")
+    sub.set_defaults(func=_cmd_best)
+
+    sub = command(
+        "export",
+        "Export a run's best model as a .keras file or a TensorFlow SavedModel for serving.",
+        "automl export automl_runs/digits-mlp-20261124-101500 --format savedmodel --out serving/digits",
+    )
+    sub.add_argument("run_dir", type=Path, help="run directory")
+    sub.add_argument("--format", choices=["keras", "savedmodel"], default="keras", help="default: keras")
+    sub.add_argument("--out", required=True, help="output file (.keras) or directory (savedmodel)")
+    sub.set_defaults(func=_cmd_export)
+
+    sub = command(
+        "ui",
+        "Start the MLflow UI on a run's tracking store, on 127.0.0.1, and print the runs page URL.",
+        "automl ui automl_runs/digits-mlp-20261124-101500",
+    )
+    sub.add_argument("run_dir", type=Path, nargs="?", help="run directory (default: ./mlflow.db, no run)")
+    sub.add_argument("--tracking-uri", help="tracking store (default: the run's, else ./mlflow.db)")
+    sub.add_argument(
+        "--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1, this machine only)"
+    )
+    sub.add_argument("--port", type=int, default=5000, help="default: 5000")
+    sub.set_defaults(func=_cmd_ui)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the command line; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except AutoMLError as exc:
+        if args.debug:
+            raise
+        print(f"error: {textwrap.shorten(str(exc), 2000)}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

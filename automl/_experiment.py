@@ -1,0 +1,390 @@
+"""`Experiment`: every setting of a tuning run, validated before Ray starts.
+
+The Python API (`automl.tune`) and the YAML form share one vocabulary: a YAML
+experiment file's keys are `tune`'s keyword arguments, so an error names the
+same field in both (``sampler.multivariate``, ``resources_per_trial.cpu``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import logging
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import optuna
+
+from automl._choices import make_sampler, parse_scheduler
+from automl._result import TuningResult
+from automl._runner import Run
+from automl._yaml import load_yaml_file
+from search_spaces import ConfigError, Space, mlp
+from search_spaces._errors import located
+from search_spaces._suggest import check_fields, did_you_mean
+from trainers import FitSettings, TrainingData, check_config, from_arrays, load_sklearn
+
+__all__ = ["DataSpec", "Experiment", "PRESETS"]
+
+PRESETS = {"mlp": mlp}
+
+_RESOURCE_KEYS = ("cpu", "gpu")
+
+
+def _check_int(name: str, value: Any, *, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(f"expected an int >= {low}, but got {value!r}.", field=name)
+
+
+def _resources(resources: Mapping[str, float] | None) -> dict[str, float]:
+    resources = {"cpu": 1} if resources is None else dict(resources)
+    for key, value in resources.items():
+        if key not in _RESOURCE_KEYS:
+            raise ConfigError(
+                f"unknown resource {key!r}; accepted: {list(_RESOURCE_KEYS)}.",
+                field=f"resources_per_trial.{key}",
+            )
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not value >= 0
+            or math.isinf(value)
+        ):
+            raise ConfigError(
+                f"expected a number >= 0, but got {value!r}.", field=f"resources_per_trial.{key}"
+            )
+    if resources.get("cpu", 0) <= 0 and resources.get("gpu", 0) <= 0:
+        raise ConfigError(
+            f"a trial needs some CPU or GPU, but got {resources!r}.", field="resources_per_trial"
+        )
+    return resources
+
+
+def _data(data: TrainingData | str) -> TrainingData:
+    if isinstance(data, str):
+        return load_sklearn(data)
+    if not isinstance(data, TrainingData):
+        raise ConfigError(
+            "expected trainers.TrainingData (from trainers.from_arrays or trainers.load_sklearn) "
+            f"or the name of a bundled data set, but got {type(data).__name__}.",
+            field="data",
+        )
+    return data
+
+
+def _warm_start(space: Space, points: Sequence[Mapping[str, Any]], num_trials: int) -> list[dict[str, Any]]:
+    """Checks each config against the space and the trainer; returns optuna params."""
+    if len(points) > num_trials:
+        raise ConfigError(
+            f"`num_trials` must be >= the number of points to evaluate, but got "
+            f"(num_trials={num_trials}, points_to_evaluate={len(points)}).",
+            field="points_to_evaluate",
+        )
+    params = []
+    for i, config in enumerate(points):
+        with located(f"points_to_evaluate.{i}"):
+            params.append(space.params_of(config))
+            check_config(config)
+    return params
+
+
+def _start_ray(address: str | None, *, verbose: int) -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    # Quiet TensorFlow's C++ start-up banner in every worker.
+    env = {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+    ray.init(
+        address=address,
+        include_dashboard=False,
+        logging_level=logging.WARNING,
+        # Progress comes from the driver; worker logs stay in Ray's session
+        # directory unless asked for.
+        log_to_driver=verbose >= 2,
+        runtime_env={"env_vars": env},
+    )
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DataSpec:
+    """Where an experiment file's data comes from: exactly one source.
+
+    Args:
+        sklearn: A data set bundled with scikit-learn (``digits``, ``iris``,
+            ``wine``, ``breast_cancer``, ``diabetes``). Defaults to `None`.
+        csv: A CSV file with numeric feature columns and a ``target`` column,
+            relative to the experiment file. Defaults to `None`.
+        npz: A numpy ``.npz`` file with arrays ``x`` and ``y`` (and optionally
+            ``x_val``, ``y_val``), read without pickle. Defaults to `None`.
+        target: The target column of ``csv``. Defaults to `None`.
+        task: ``binary``, ``multiclass`` or ``regression``. Defaults to inferring it.
+        validation_split: Fraction held out when no validation set is given.
+            Defaults to `0.2`.
+        seed: Seed of the split. Defaults to `0`.
+    """
+
+    sklearn: str | None = None
+    csv: str | None = None
+    npz: str | None = None
+    target: str | None = None
+    task: Literal["binary", "multiclass", "regression"] | None = None
+    validation_split: float = 0.2
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        sources = [s for s in ("sklearn", "csv", "npz") if getattr(self, s) is not None]
+        if len(sources) != 1:
+            raise ConfigError(
+                f"give exactly one data source of ['sklearn', 'csv', 'npz'], but got {sources}."
+            )
+        for name in ("sklearn", "csv", "npz", "target", "task"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise ConfigError(f"expected a string, but got {value!r}.", field=name)
+        if (self.csv is None) != (self.target is None):
+            raise ConfigError(
+                "`target` (the label column) goes with `csv` and only with it.", field="data.target"
+            )
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ConfigError(f"expected an int, but got {self.seed!r}.", field="seed")
+
+    def load(self, base_dir: Path) -> TrainingData:
+        """Reads the data; relative paths are taken from ``base_dir``."""
+        if self.sklearn is not None:
+            return load_sklearn(self.sklearn, validation_split=self.validation_split, seed=self.seed)
+        split = {"validation_split": self.validation_split, "seed": self.seed, "task": self.task}
+        with located("data"):
+            if self.csv is not None:
+                return self._load_csv(base_dir / self.csv, split)
+            return self._load_npz(base_dir / str(self.npz), split)
+
+    def _load_csv(self, path: Path, split: dict[str, Any]) -> TrainingData:
+        import pandas as pd
+
+        try:
+            frame = pd.read_csv(path)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read {path}: {exc}", field="csv") from exc
+        if self.target not in frame.columns:
+            raise ConfigError(
+                f"no column {self.target!r} in {path.name}{did_you_mean(str(self.target), frame.columns)}; "
+                f"columns: {list(frame.columns)}.",
+                field="target",
+            )
+        features = frame.drop(columns=[self.target])
+        text = [c for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
+        if text:
+            raise ConfigError(
+                f"feature columns must be numeric, but {text} are not; encode them first.", field="csv"
+            )
+        return from_arrays(features.to_numpy(), frame[self.target].to_numpy(), name=path.stem, **split)
+
+    def _load_npz(self, path: Path, split: dict[str, Any]) -> TrainingData:
+        try:
+            with np.load(path, allow_pickle=False) as arrays:
+                found = {k: arrays[k] for k in arrays.files}
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read {path}: {exc}", field="npz") from exc
+        if "x" not in found or "y" not in found:
+            raise ConfigError(
+                f"{path.name} must hold arrays 'x' and 'y', but holds {sorted(found)}.", field="npz"
+            )
+        validation = (found["x_val"], found["y_val"]) if "x_val" in found and "y_val" in found else None
+        return from_arrays(found["x"], found["y"], validation_data=validation, name=path.stem, **split)
+
+
+def _space_from_dict(data: Any) -> Space:
+    """A space from its dict form, or a preset (``preset: mlp``) whose entries the others override."""
+    if isinstance(data, Mapping) and "preset" in data:
+        name = data["preset"]
+        if name not in PRESETS:
+            raise ConfigError(
+                f"unknown preset {name!r}{did_you_mean(str(name), PRESETS)}; accepted: {sorted(PRESETS)}.",
+                field="space.preset",
+            )
+        entries = {**PRESETS[name]().to_dict(), **{k: v for k, v in data.items() if k != "preset"}}
+        return Space.from_dict(entries)
+    return Space.from_dict(data)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Experiment:
+    """Every setting of a tuning run; the arguments are those of `automl.tune`.
+
+    Construction validates everything (space, data, sampler, scheduler,
+    resources, warm-start configs) without starting Ray; `run` executes.
+
+    Example:
+        >>> from search_spaces import mlp
+        >>> experiment = Experiment(space=mlp(), data="digits", num_trials=3, epochs=2)
+        >>> result = experiment.run()
+    """
+
+    space: Space
+    data: TrainingData | str
+    metric: str = "val_accuracy"
+    mode: Literal["min", "max"] = "max"
+    num_trials: int = 12
+    epochs: int = 20
+    patience: int = 3
+    sampler: str | Mapping[str, Any] | optuna.samplers.BaseSampler = "tpe"
+    points_to_evaluate: Sequence[Mapping[str, Any]] = ()
+    scheduler: str | Mapping[str, Any] = "asha"
+    seed: int | None = None
+    resources_per_trial: Mapping[str, float] = dataclasses.field(default_factory=lambda: {"cpu": 1})
+    max_concurrent_trials: int | None = None
+    address: str | None = None
+    tracking_uri: str | None = None
+    experiment_name: str = "automl"
+    registered_model_name: str | None = None
+    storage_path: str | Path = "automl_runs"
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        self._plan()
+
+    def _plan(self) -> Run:
+        if not isinstance(self.space, Space):
+            raise ConfigError(
+                f"expected a search_spaces.Space, but got {type(self.space).__name__}.", field="space"
+            )
+        check_config(self.space.default_config())
+        data = _data(self.data)
+        settings = FitSettings(
+            epochs=self.epochs, monitor=self.metric, mode=self.mode, patience=self.patience
+        )
+        settings.check_monitor(data.task)
+        _check_int("num_trials", self.num_trials, low=1)
+        if self.max_concurrent_trials is not None:
+            _check_int("max_concurrent_trials", self.max_concurrent_trials, low=1)
+        if self.seed is not None:
+            _check_int("seed", self.seed, low=0)
+        for name in ("experiment_name", "registered_model_name", "address", "tracking_uri", "name"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value):
+                raise ConfigError(f"expected a non-empty string, but got {value!r}.", field=name)
+        return Run(
+            space=self.space,
+            data=data,
+            settings=settings,
+            sampler=make_sampler(self.sampler, seed=self.seed),
+            points_to_evaluate=_warm_start(self.space, self.points_to_evaluate, self.num_trials),
+            scheduler=parse_scheduler(self.scheduler, epochs=self.epochs),
+            num_trials=self.num_trials,
+            resources=_resources(self.resources_per_trial),
+            max_concurrent_trials=self.max_concurrent_trials,
+            tracking_uri=self.tracking_uri,
+            experiment_name=self.experiment_name,
+            registered_model_name=self.registered_model_name or self.experiment_name,
+            storage_path=Path(self.storage_path).resolve(),
+            seed=self.seed,
+        )
+
+    def run(self, *, verbose: int = 1) -> TuningResult:
+        """Starts (or joins) Ray and runs the trials.
+
+        Args:
+            verbose: 0 silent, 1 one line per finished trial, 2 also the
+                workers' logs. Defaults to `1`.
+        """
+        run = self._plan()
+        name = self.name or f"{self.experiment_name}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+        _start_ray(self.address, verbose=verbose)
+        return run.execute(name=name, verbose=verbose)
+
+    @classmethod
+    def from_dict(cls, data: Any, *, base_dir: str | Path = ".") -> Experiment:
+        """Builds an experiment from its dict form (the keys are `tune`'s arguments).
+
+        ``data`` is a `DataSpec` mapping, ``space`` a space's dict form or
+        ``{"preset": "mlp", ...overrides}``; relative paths are read from
+        ``base_dir``.
+
+        Raises:
+            ConfigError: Naming the first invalid field.
+        """
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"expected a mapping of settings, but got {type(data).__name__}.")
+        settings = dict(data)
+        check_fields(settings, cls, "experiment")
+        with located("data"):
+            if not isinstance(settings["data"], Mapping):
+                raise ConfigError(
+                    f"expected a mapping such as {{sklearn: digits}}, but got {settings['data']!r}."
+                )
+            check_fields(settings["data"], DataSpec, "data source")
+            spec = DataSpec(**settings["data"])
+        settings["data"] = spec.load(Path(base_dir))
+        settings["space"] = _space_from_dict(settings["space"])
+        for key in ("points_to_evaluate",):
+            if key in settings and not isinstance(settings[key], list):
+                raise ConfigError(f"expected a list of configs, but got {settings[key]!r}.", field=key)
+        return cls(**settings)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, *, overrides: Sequence[str] = ()) -> Experiment:
+        """Reads an experiment file (safely), applies ``KEY=VALUE`` overrides, validates.
+
+        Args:
+            path: The YAML file.
+            overrides: ``dotted.key=value`` strings; values are parsed as YAML
+                (``epochs=5`` is an int). Defaults to `()`.
+
+        Raises:
+            ConfigError: The file, an override or a field is invalid.
+        """
+        path = Path(path)
+        data = load_yaml_file(path)
+        for override in overrides:
+            data = apply_override(data, override)
+        return cls.from_dict(data, base_dir=path.parent)
+
+
+def apply_override(data: Any, override: str) -> Any:
+    """Returns ``data`` with ``dotted.key=value`` set; the parent of the key must exist."""
+    from automl._yaml import parse_yaml
+
+    key, sep, text = override.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"expected KEY=VALUE, but got {override!r}.", field="--set")
+    if not isinstance(data, dict):
+        raise ConfigError("the experiment file must be a mapping to take --set overrides.", field="--set")
+    value = parse_yaml(text) if text else None
+    parts = key.split(".")
+    node: Any = data
+    for depth, part in enumerate(parts[:-1]):
+        child = _child(node, part)
+        if child is None:
+            where = ".".join(parts[: depth + 1])
+            raise ConfigError(
+                f"--set {key}: there is no {where!r} in the experiment to set a key under.", field=where
+            )
+        node = child
+    if isinstance(node, list):
+        index = _index(node, parts[-1])
+        if index is None:
+            raise ConfigError(f"--set {key}: no item {parts[-1]!r} in a list of {len(node)}.", field=key)
+        node[index] = value
+    elif isinstance(node, dict):
+        node[parts[-1]] = value
+    else:
+        raise ConfigError(f"--set {key}: {'.'.join(parts[:-1])!r} holds a value, not settings.", field=key)
+    return data
+
+
+def _index(node: list[Any], part: str) -> int | None:
+    return int(part) if part.isdigit() and int(part) < len(node) else None
+
+
+def _child(node: Any, part: str) -> Any:
+    if isinstance(node, dict):
+        return node.get(part)
+    if isinstance(node, list):
+        index = _index(node, part)
+        return None if index is None else node[index]
+    return None

@@ -1,0 +1,122 @@
+"""The `automl` command line: exit codes, one-line errors, help with examples."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from automl._cli import main
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "digits_mlp.yaml"
+
+
+@pytest.fixture
+def experiment(tmp_path):
+    path = tmp_path / "exp.yaml"
+    shutil.copy(EXAMPLE, path)
+    return path
+
+
+def test_validate_a_good_file(experiment, capsys):
+    assert main(["validate", str(experiment)]) == 0
+    assert (
+        "OK — 12 trials of up to 20 epochs, optimizing val_accuracy (max) on digits"
+        in capsys.readouterr().out
+    )
+
+
+def test_set_overrides_are_typed(experiment, capsys):
+    assert main(["validate", str(experiment), "--set", "num_trials=4", "--set", "sampler.name=random"]) == 2
+    assert "'sampler' holds a value, not settings" in capsys.readouterr().err
+    assert (
+        main(["validate", str(experiment), "--set", "num_trials=4", "--set", "sampler={name: random}"]) == 0
+    )
+    assert "4 trials" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "message"),
+    [
+        (None, ["--set", "num_trials=abc"], r"exp.yaml: num_trials: expected an int >= 1, but got 'abc'."),
+        (
+            None,
+            ["--set", "epoch=3"],
+            r"exp.yaml: epoch: unknown key 'epoch' for the experiment (did you mean 'epochs'?)",
+        ),
+        (None, ["--set", "foo.bar=1"], r"exp.yaml: foo: --set foo.bar: there is no 'foo' in the experiment"),
+        (None, ["--set", "novalue"], r"exp.yaml: --set: expected KEY=VALUE, but got 'novalue'."),
+        ("a: [1, 2\n", [], r"exp.yaml: invalid YAML at line 2, column 1"),
+        (
+            "data: {sklearn: digits}\ndata: {sklearn: iris}\n",
+            [],
+            r"exp.yaml: data: duplicate key 'data' at line 2",
+        ),
+        (
+            "x: !!python/object/apply:os.system ['true']\n",
+            [],
+            r"could not determine a constructor for the tag",
+        ),
+        ("- 1\n- 2\n", [], r"exp.yaml: expected a mapping of settings, but got list."),
+        (
+            "data: {sklearn: digits}\nspace: {preset: mpl}\n",
+            [],
+            r"exp.yaml: space.preset: unknown preset 'mpl' (did you mean 'mlp'?)",
+        ),
+        (
+            "data: {sklearn: digits, csv: x.csv}\nspace: {preset: mlp}\n",
+            [],
+            r"exp.yaml: data: give exactly one data source",
+        ),
+        (
+            "data: {sklearn: mnist}\nspace: {preset: mlp}\n",
+            [],
+            r"exp.yaml: data: unknown bundled data set 'mnist'",
+        ),
+        (
+            "data: {sklearn: digits}\nspace: {preset: mlp}\nresources_per_trial: {cpu: two}\n",
+            [],
+            r"exp.yaml: resources_per_trial.cpu: expected a number >= 0, but got 'two'.",
+        ),
+        (
+            "data: {sklearn: digits}\nspace: {preset: mlp, learning_rate: {type: float, low: 1, high: 0.1}}\n",
+            [],
+            r"exp.yaml: space.learning_rate.low: `low <= high` must hold, but got (low=1, high=0.1).",
+        ),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_naming_the_field(experiment, capsys, content, args, message):
+    if content is not None:
+        experiment.write_text(content)
+    assert main(["validate", str(experiment), *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_missing_file(tmp_path, capsys):
+    assert main(["validate", str(tmp_path / "nope.yaml")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_debug_shows_the_traceback(experiment):
+    with pytest.raises(ValueError, match="num_trials"):
+        main(["--debug", "validate", str(experiment), "--set", "num_trials=0"])
+    with pytest.raises(ValueError, match="num_trials"):
+        main(["validate", "--debug", str(experiment), "--set", "num_trials=0"])
+
+
+def test_best_on_a_directory_that_is_not_a_run(tmp_path, capsys):
+    assert main(["best", str(tmp_path)]) == 2
+    assert "holds no readable result.json" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["tune", "validate", "best", "export", "ui"])
+def test_every_command_has_help_with_an_example(command, capsys):
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert "Example:" in out and f"automl {command}" in out
