@@ -13,12 +13,14 @@ from automl._api import tune
 from automl._experiment import DataSpec, Experiment
 from automl._result import TrialState, TuningResult
 from search_spaces import AutoMLError, ConfigError
+from trainers import TrialFailedError
 
 __all__ = [
     "AutoMLError",
     "ConfigError",
     "DataSpec",
     "Experiment",
+    "TrialFailedError",
     "TrialState",
     "TuningResult",
     "tune",

@@ -37,6 +37,7 @@ def tune(
     registered_model_name: str | None = None,
     storage_path: str | Path = "automl_runs",
     name: str | None = None,
+    callbacks: Sequence[Any] = (),
     verbose: int = 1,
 ) -> TuningResult:
     """Tunes a Keras model over ``space``: Optuna samples, Ray Tune schedules, MLflow records.
@@ -84,6 +85,8 @@ def tune(
         storage_path: Where run directories go. Defaults to `"automl_runs"`.
         name: Name of this run's directory and MLflow parent run. Defaults to
             ``<experiment_name>-<timestamp>``.
+        callbacks: Keras callbacks added to every trial's ``fit`` (each trial
+            gets a deep copy). Defaults to `()`.
         verbose: 0 silent, 1 one line per finished trial, 2 also the
             workers' logs. Defaults to `1`.
 
@@ -122,5 +125,6 @@ def tune(
         registered_model_name=registered_model_name,
         storage_path=storage_path,
         name=name,
+        callbacks=callbacks,
     )
     return experiment.run(verbose=verbose)

@@ -198,6 +198,19 @@ class DataSpec:
         return from_arrays(found["x"], found["y"], validation_data=validation, name=path.stem, **split)
 
 
+def _check_callbacks(callbacks: Sequence[Any]) -> None:
+    if not callbacks:
+        return
+    import keras  # only when the user passed callbacks, so they imported Keras already
+
+    for i, callback in enumerate(callbacks):
+        if not isinstance(callback, keras.callbacks.Callback):
+            raise ConfigError(
+                f"expected a keras.callbacks.Callback, but got {type(callback).__name__}.",
+                field=f"callbacks.{i}",
+            )
+
+
 def _space_from_dict(data: Any) -> Space:
     """A space from its dict form, or a preset (``preset: mlp``) whose entries the others override."""
     if isinstance(data, Mapping) and "preset" in data:
@@ -244,6 +257,7 @@ class Experiment:
     registered_model_name: str | None = None
     storage_path: str | Path = "automl_runs"
     name: str | None = None
+    callbacks: Sequence[Any] = ()
 
     def __post_init__(self) -> None:
         self._plan()
@@ -268,6 +282,7 @@ class Experiment:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value):
                 raise ConfigError(f"expected a non-empty string, but got {value!r}.", field=name)
+        _check_callbacks(self.callbacks)
         return Run(
             space=self.space,
             data=data,
@@ -283,6 +298,7 @@ class Experiment:
             registered_model_name=self.registered_model_name or self.experiment_name,
             storage_path=Path(self.storage_path).resolve(),
             seed=self.seed,
+            callbacks=tuple(self.callbacks),
         )
 
     def run(self, *, verbose: int = 1) -> TuningResult:

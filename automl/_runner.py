@@ -50,6 +50,7 @@ class Run:
     registered_model_name: str | None
     storage_path: Path
     seed: int | None
+    callbacks: tuple[Any, ...] = ()
 
     def _define_by_run(self, trial: optuna.Trial) -> dict[str, Any]:
         # Ray merges the returned dict over the captured optuna params: the
@@ -73,7 +74,9 @@ class Run:
         }
 
     def _tuner(self, tracker: MlflowTracker, name: str) -> tune.Tuner:
-        trainable = tune.with_parameters(run_trial, space=self.space, data=self.data, settings=self.settings)
+        trainable = tune.with_parameters(
+            run_trial, space=self.space, data=self.data, settings=self.settings, callbacks=self.callbacks
+        )
         return tune.Tuner(
             tune.with_resources(trainable, self.resources),
             tune_config=tune.TuneConfig(

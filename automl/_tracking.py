@@ -55,6 +55,14 @@ def open_experiment(client: MlflowClient, name: str) -> str:
     return experiment_id
 
 
+def _error_text(trial: Any) -> str:
+    """The trial's traceback as Ray wrote it (in the local trial directory, at this point)."""
+    path = trial.error_file
+    if path and Path(path).exists():
+        return Path(path).read_text(errors="replace")
+    return str(trial.get_error() or "")
+
+
 def _param_value(value: Any) -> str:
     return "None" if value is None else str(value)
 
@@ -180,8 +188,12 @@ class MlflowTracker(Callback):
             self.on_trial_start(iteration, trials, trial)
             record = self.records[trial.trial_id]
         record.state = TrialState.FAILED
-        error = trial.get_error()
-        record.error = f"{type(error).__name__}: {error}" if error else "unknown error"
+        trace = _error_text(trial)
+        # The last line of the traceback is "SomeError: what happened".
+        lines = [line.strip() for line in trace.splitlines() if line.strip()]
+        record.error = lines[-1] if lines else "the trial failed without an error message"
+        if trace:
+            self._client.log_text(record.run_id, trace, "error.txt")
         self._finish(record)
 
     # Summaries ----------------------------------------------------------------

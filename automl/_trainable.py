@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,12 @@ class _RayReporter:
 
 
 def run_trial(
-    flat_config: Mapping[str, Any], *, space: Space, data: TrainingData, settings: FitSettings
+    flat_config: Mapping[str, Any],
+    *,
+    space: Space,
+    data: TrainingData,
+    settings: FitSettings,
+    callbacks: Sequence[Any] = (),
 ) -> None:
     """Runs one trial inside a (possibly reused) Ray worker.
 
@@ -43,6 +48,13 @@ def run_trial(
     try:
         # tune.report copies each checkpoint into the run's storage, so the
         # local copy is scratch.
-        train(config, data, settings=settings, checkpoint_dir=workdir, reporter=_RayReporter())
+        train(
+            config,
+            data,
+            settings=settings,
+            checkpoint_dir=workdir,
+            reporter=_RayReporter(),
+            callbacks=callbacks,
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

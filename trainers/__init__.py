@@ -12,6 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from trainers._data import Task, TrainingData, from_arrays, load_sklearn
+from trainers._errors import TrialFailedError
 from trainers._reporter import Reporter
 from trainers._settings import CONFIG_KEYS, OPTIMIZERS, FitSettings, check_config, reported_metrics
 
@@ -38,6 +39,7 @@ __all__ = [
     "Task",
     "TrainOutcome",
     "TrainingData",
+    "TrialFailedError",
     "build_model",
     "check_config",
     "compile_model",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import time
@@ -12,6 +13,7 @@ from typing import Any
 import keras
 
 from trainers._data import TrainingData
+from trainers._errors import TrialFailedError
 from trainers._model import build_model, compile_model
 from trainers._reporter import Reporter
 from trainers._settings import CHECKPOINT_FILE, FitSettings, check_config
@@ -105,6 +107,15 @@ def _callbacks(
     return callbacks
 
 
+def _raise_if_diverged(history: Mapping[str, list[float]]) -> None:
+    losses = history.get("loss", [])
+    if losses and not math.isfinite(losses[-1]):
+        raise TrialFailedError(
+            f"the loss became {losses[-1]} at epoch {len(losses)}, so TerminateOnNaN stopped the fit; "
+            "a lower learning rate or gradient clipping usually helps."
+        )
+
+
 def train(
     config: Mapping[str, Any],
     data: TrainingData,
@@ -127,11 +138,14 @@ def train(
         settings: Epoch cap, monitored metric and early stopping.
         checkpoint_dir: Directory of this trial's checkpoints; created if missing.
         reporter: Receives each epoch's metrics. Defaults to `None`.
-        callbacks: More Keras callbacks, run after the built-in ones. Defaults to `()`.
+        callbacks: More Keras callbacks, deep-copied for this trial and run
+            after the built-in ones. Defaults to `()`.
         verbose: Keras ``fit`` verbosity. Defaults to `0`.
 
     Raises:
         ConfigError: The config or the monitored metric does not fit the trainer.
+        TrialFailedError: The loss became NaN or infinite (`TerminateOnNaN`
+            stopped the fit).
 
     Example:
         >>> from trainers import FitSettings, load_sklearn, train
@@ -155,10 +169,12 @@ def train(
         validation_data=(data.x_val, data.y_val),
         epochs=settings.epochs,
         batch_size=full["batch_size"],
-        callbacks=_callbacks(settings, checkpoint, reporter, callbacks),
+        # Each trial gets its own copies: callbacks keep state (KerasTuner does the same).
+        callbacks=_callbacks(settings, checkpoint, reporter, copy.deepcopy(list(callbacks))),
         verbose=verbose,
     )
     history = {k: [float(v) for v in values] for k, values in fit.history.items()}
+    _raise_if_diverged(history)
     monitored = history.get(settings.monitor, [])
     pick = min if settings.mode == "min" else max
     finite = [v for v in monitored if math.isfinite(v)]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from search_spaces import ConfigError
-from trainers import FitSettings, check_config, load_sklearn, reported_metrics, train
+from trainers import FitSettings, TrialFailedError, check_config, load_sklearn, reported_metrics, train
 
 CONFIG = {
     "layers": [{"type": "dense", "units": 32, "activation": "relu", "dropout": 0.1}],
@@ -112,3 +112,28 @@ def test_monitor_the_trainer_never_reports(digits, tmp_path):
 def test_bad_fit_settings(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         FitSettings(**kwargs)
+
+
+def test_a_diverging_loss_fails_the_trial_within_an_epoch(digits, tmp_path):
+    reporter = ListReporter()
+    config = {**CONFIG, "optimizer": "sgd", "learning_rate": 1e30}  # diverges at once
+    with pytest.raises(
+        TrialFailedError, match=r"the loss became (nan|inf) at epoch 1, so TerminateOnNaN stopped the fit"
+    ):
+        train(config, digits, settings=FitSettings(epochs=5), checkpoint_dir=tmp_path, reporter=reporter)
+    assert len(reporter.reports) == 1
+
+
+class CountingCallback(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.epochs = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs += 1
+
+
+def test_user_callbacks_run_on_a_copy_per_trial(digits, tmp_path):
+    callback = CountingCallback()
+    train(CONFIG, digits, settings=FitSettings(epochs=2), checkpoint_dir=tmp_path, callbacks=[callback])
+    assert callback.epochs == 0  # the trial ran a deep copy; the user's object is untouched
