@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from automl._experiment import Experiment
+from automl._jobs import job_logs, job_status, submit
 from automl._result import TuningResult
 from automl._tracking import default_tracking_uri
 from search_spaces import AutoMLError, ConfigError
@@ -105,6 +106,33 @@ def _exit_on_signal(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def _cmd_submit(args: argparse.Namespace) -> int:
+    _experiment(args)  # bad input fails here, before anything reaches the cluster
+    job_id = submit(args.experiment, address=args.address, overrides=args.set)
+    print(f"Submitted job {job_id} to {args.address}")
+    print(f"  automl status {job_id} --address {args.address}")
+    print(f"  automl logs {job_id} --address {args.address} --follow")
+    if not args.follow:
+        return EXIT_OK
+    job_logs(job_id, address=args.address, follow=True)
+    return _report_status(job_id, args.address)
+
+
+def _report_status(job_id: str, address: str) -> int:
+    status, message = job_status(job_id, address=address)
+    print(f"{job_id}: {status}{f' — {message}' if message else ''}")
+    return EXIT_OK if status in ("SUCCEEDED", "RUNNING", "PENDING") else EXIT_FAILED
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    return _report_status(args.job_id, args.address)
+
+
+def _cmd_logs(args: argparse.Namespace) -> int:
+    job_logs(args.job_id, address=args.address, follow=args.follow)
+    return EXIT_OK
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="automl",
@@ -183,6 +211,32 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("--port", type=int, default=5000, help="default: 5000")
     sub.set_defaults(func=_cmd_ui)
+
+    # The command line is the one place that reads the environment: Ray's own variable.
+    default_address = os.environ.get("RAY_API_SERVER_ADDRESS", "http://127.0.0.1:8265")
+    address_help = (
+        f"the cluster's dashboard/job server (default: $RAY_API_SERVER_ADDRESS or {default_address})"
+    )
+    sub = command(
+        "submit",
+        "Send an experiment to a Ray cluster as a job (Ray Jobs API), with this code and the file's directory.",
+        "automl submit examples/digits_mlp.yaml --address http://127.0.0.1:8265 --follow",
+    )
+    sub.add_argument("experiment", type=Path, help="experiment YAML file")
+    sub.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting")
+    sub.add_argument("--address", default=default_address, help=address_help)
+    sub.add_argument("--follow", action="store_true", help="stream the logs until the job ends")
+    sub.set_defaults(func=_cmd_submit)
+    for name, help, func in (
+        ("status", "Print a submitted job's status.", _cmd_status),
+        ("logs", "Print (or --follow) a submitted job's logs.", _cmd_logs),
+    ):
+        sub = command(name, help, f"automl {name} raysubmit_XXXX --address http://127.0.0.1:8265")
+        sub.add_argument("job_id", help="the id printed by automl submit")
+        sub.add_argument("--address", default=default_address, help=address_help)
+        if name == "logs":
+            sub.add_argument("--follow", action="store_true", help="stream until the job ends")
+        sub.set_defaults(func=func)
     return parser
 
 

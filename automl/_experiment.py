@@ -97,16 +97,19 @@ def _start_ray(address: str | None, *, verbose: int) -> None:
 
     if ray.is_initialized():
         return
+    # Progress comes from the driver; worker logs stay in Ray's session
+    # directory unless asked for.
+    log_to_driver = verbose >= 2
+    if address is not None:  # an existing cluster keeps its own runtime environment
+        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=log_to_driver)
+        return
     # Quiet TensorFlow's C++ start-up banner in every worker.
     env = {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
     ray.init(
-        address=address,
         include_dashboard=False,
-        logging_level=logging.WARNING,
-        # Progress comes from the driver; worker logs stay in Ray's session
-        # directory unless asked for.
-        log_to_driver=verbose >= 2,
         runtime_env={"env_vars": env},
+        logging_level=logging.WARNING,
+        log_to_driver=log_to_driver,
     )
 
 

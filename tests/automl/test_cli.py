@@ -113,10 +113,26 @@ def test_best_on_a_directory_that_is_not_a_run(tmp_path, capsys):
     assert "holds no readable result.json" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", ["tune", "validate", "best", "export", "ui"])
+@pytest.mark.parametrize("command", ["tune", "validate", "best", "export", "ui", "submit", "status", "logs"])
 def test_every_command_has_help_with_an_example(command, capsys):
     with pytest.raises(SystemExit) as info:
         main([command, "--help"])
     assert info.value.code == 0
     out = capsys.readouterr().out
     assert "Example:" in out and f"automl {command}" in out
+
+
+def test_an_unreachable_cluster_is_named_within_seconds(experiment, capsys):
+    import time
+
+    start = time.monotonic()
+    # Port 9 (discard) on loopback: nothing listens, so the connection is refused at once.
+    assert main(["submit", str(experiment), "--address", "http://127.0.0.1:9"]) == 2
+    assert time.monotonic() - start < 10
+    err = capsys.readouterr().err
+    assert "address: cannot reach the Ray job server at http://127.0.0.1:9 within 5 s" in err
+
+
+def test_submit_needs_an_http_address(experiment, capsys):
+    assert main(["submit", str(experiment), "--address", "ray://127.0.0.1:10001"]) == 2
+    assert "expected the Ray dashboard's HTTP address" in capsys.readouterr().err
