@@ -12,6 +12,7 @@ Example:
 from automl._api import tune
 from automl._experiment import DataSpec, Experiment
 from automl._result import TrialState, TuningResult
+from automl._resume import resume
 from search_spaces import AutoMLError, ConfigError
 from trainers import TrialFailedError
 
@@ -23,5 +24,6 @@ __all__ = [
     "TrialFailedError",
     "TrialState",
     "TuningResult",
+    "resume",
     "tune",
 ]

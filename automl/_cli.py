@@ -19,6 +19,7 @@ from pathlib import Path
 from automl._experiment import Experiment
 from automl._jobs import job_logs, job_status, submit
 from automl._result import TuningResult
+from automl._resume import resume
 from automl._tracking import default_tracking_uri
 from search_spaces import AutoMLError, ConfigError
 
@@ -50,6 +51,13 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         f"optimizing {experiment.metric} ({experiment.mode}) on {data if isinstance(data, str) else data.name}, "
         f"{len(experiment.space.flat_keys())} params."
     )
+    return EXIT_OK
+
+
+def _cmd_resume(args: argparse.Namespace) -> int:
+    result = resume(args.run_dir, verbose=0 if args.quiet else 1)
+    print()
+    print(result.summary())
     return EXIT_OK
 
 
@@ -180,6 +188,15 @@ def _parser() -> argparse.ArgumentParser:
         )
         if name == "tune":
             sub.add_argument("--quiet", action="store_true", help="no per-trial progress lines")
+
+    sub = command(
+        "resume",
+        "Finish an interrupted run: finished trials are kept, running ones continue from checkpoints.",
+        "automl resume automl_runs/digits-mlp-20261124-101500",
+    )
+    sub.add_argument("run_dir", type=Path, help="run directory (printed when the run started)")
+    sub.add_argument("--quiet", action="store_true", help="no per-trial progress lines")
+    sub.set_defaults(func=_cmd_resume)
 
     sub = command(
         "best",

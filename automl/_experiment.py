@@ -64,16 +64,27 @@ def _resources(resources: Mapping[str, float] | None) -> dict[str, float]:
     return resources
 
 
-def _data(data: TrainingData | str) -> TrainingData:
+def _data(data: TrainingData | str | DataSpec) -> TrainingData:
     if isinstance(data, str):
         return load_sklearn(data)
+    if isinstance(data, DataSpec):
+        return data.load()
     if not isinstance(data, TrainingData):
         raise ConfigError(
-            "expected trainers.TrainingData (from trainers.from_arrays or trainers.load_sklearn) "
-            f"or the name of a bundled data set, but got {type(data).__name__}.",
+            "expected trainers.TrainingData (from trainers.from_arrays or trainers.load_sklearn), "
+            f"a DataSpec or the name of a bundled data set, but got {type(data).__name__}.",
             field="data",
         )
     return data
+
+
+def _data_spec(data: TrainingData | str | DataSpec) -> dict[str, Any] | None:
+    """Where the data came from, so a resumed run can load it again (None: arrays in memory)."""
+    if isinstance(data, str):
+        return {"sklearn": data}
+    if isinstance(data, DataSpec):
+        return data.to_dict()
+    return None
 
 
 def _warm_start(space: Space, points: Sequence[Mapping[str, Any]], num_trials: int) -> list[dict[str, Any]]:
@@ -106,6 +117,9 @@ def _start_ray(address: str | None, *, verbose: int) -> None:
     # Quiet TensorFlow's C++ start-up banner in every worker.
     env = {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
     ray.init(
+        # "local" always starts a fresh instance; a bare ray.init() would join whatever
+        # cluster /tmp/ray/ray_current_cluster names, even a dead one.
+        address="local",
         include_dashboard=False,
         runtime_env={"env_vars": env},
         logging_level=logging.WARNING,
@@ -120,8 +134,8 @@ class DataSpec:
     Args:
         sklearn: A data set bundled with scikit-learn (``digits``, ``iris``,
             ``wine``, ``breast_cancer``, ``diabetes``). Defaults to `None`.
-        csv: A CSV file with numeric feature columns and a ``target`` column,
-            relative to the experiment file. Defaults to `None`.
+        csv: A CSV file with numeric feature columns and a ``target`` column.
+            Defaults to `None`.
         npz: A numpy ``.npz`` file with arrays ``x`` and ``y`` (and optionally
             ``x_val``, ``y_val``), read without pickle. Defaults to `None`.
         target: The target column of ``csv``. Defaults to `None`.
@@ -156,15 +170,35 @@ class DataSpec:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ConfigError(f"expected an int, but got {self.seed!r}.", field="seed")
 
-    def load(self, base_dir: Path) -> TrainingData:
-        """Reads the data; relative paths are taken from ``base_dir``."""
+    @property
+    def name(self) -> str:
+        """The data set's name, or the file's stem."""
+        return self.sklearn or Path(str(self.csv or self.npz)).stem
+
+    def resolved(self, base_dir: Path) -> DataSpec:
+        """The same spec with file paths made absolute from ``base_dir``."""
+
+        def absolute(path: str | None) -> str | None:
+            return None if path is None else str((base_dir / path).resolve())
+
+        return dataclasses.replace(self, csv=absolute(self.csv), npz=absolute(self.npz))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) != f.default
+        }
+
+    def load(self) -> TrainingData:
+        """Reads the data (relative paths from the working directory; see `resolved`)."""
         if self.sklearn is not None:
             return load_sklearn(self.sklearn, validation_split=self.validation_split, seed=self.seed)
         split = {"validation_split": self.validation_split, "seed": self.seed, "task": self.task}
         with located("data"):
             if self.csv is not None:
-                return self._load_csv(base_dir / self.csv, split)
-            return self._load_npz(base_dir / str(self.npz), split)
+                return self._load_csv(Path(self.csv), split)
+            return self._load_npz(Path(str(self.npz)), split)
 
     def _load_csv(self, path: Path, split: dict[str, Any]) -> TrainingData:
         import pandas as pd
@@ -242,7 +276,7 @@ class Experiment:
     """
 
     space: Space
-    data: TrainingData | str
+    data: TrainingData | str | DataSpec
     metric: str = "val_accuracy"
     mode: Literal["min", "max"] = "max"
     num_trials: int = 12
@@ -301,6 +335,7 @@ class Experiment:
             registered_model_name=self.registered_model_name or self.experiment_name,
             storage_path=Path(self.storage_path).resolve(),
             seed=self.seed,
+            data_spec=_data_spec(self.data),
             callbacks=tuple(self.callbacks),
         )
 
@@ -338,7 +373,7 @@ class Experiment:
                 )
             check_fields(settings["data"], DataSpec, "data source")
             spec = DataSpec(**settings["data"])
-        settings["data"] = spec.load(Path(base_dir))
+        settings["data"] = spec.resolved(Path(base_dir))
         settings["space"] = _space_from_dict(settings["space"])
         for key in ("points_to_evaluate",):
             if key in settings and not isinstance(settings[key], list):

@@ -7,6 +7,7 @@ import contextlib
 import shlex
 import socket
 import sys
+import time
 import urllib.parse
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -20,6 +21,7 @@ from search_spaces import AutoMLError, ConfigError
 __all__ = ["job_logs", "job_status", "submit"]
 
 REACH_TIMEOUT_S = 5.0
+AGENT_WAIT_S = 60.0
 
 
 def _client(address: str) -> Any:
@@ -78,7 +80,15 @@ def submit(experiment: Path, *, address: str, overrides: Sequence[str] = ()) -> 
         "working_dir": str(experiment.parent),
         "py_modules": [str(Path(m.__file__).parent) for m in (automl, search_spaces, trainers)],  # type: ignore[arg-type]
     }
-    return str(client.submit_job(entrypoint=entrypoint, runtime_env=runtime_env))
+    # A head that just started serves HTTP before its job agent is ready, and says so.
+    deadline = time.monotonic() + AGENT_WAIT_S
+    while True:
+        try:
+            return str(client.submit_job(entrypoint=entrypoint, runtime_env=runtime_env))
+        except RuntimeError as exc:
+            if "No available agent" not in str(exc) or time.monotonic() > deadline:
+                raise AutoMLError(f"the Ray job server at {address} refused the job: {exc}") from exc
+            time.sleep(1.0)
 
 
 def job_status(job_id: str, *, address: str) -> tuple[str, str]:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
+import logging
+import os
 import shutil
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,38 +23,75 @@ from automl._choices import SchedulerChoice
 from automl._result import TuningResult
 from automl._tracking import MlflowTracker, default_tracking_uri, open_experiment
 from automl._trainable import run_trial
-from search_spaces import AutoMLError, Space
+from search_spaces import AutoMLError, ConfigError, Space
 from trainers import FitSettings, TrainingData, reported_metrics
-from trainers._settings import CHECKPOINT_FILE
+from trainers._checkpoint import BEST_FILE
 
 __all__ = ["Run"]
 
 BEST_MODEL_NAME = "best_model.keras"
 
 
+MANIFEST_FILE = "run.json"
+MANIFEST_FORMAT = "automl-run/1"
+_TRIAL_DIR_PREFIX = "trial_"
+
+
 def _trial_dirname(trial: Any) -> str:
     # Ray's default name spells out the whole config and overflows paths.
-    return f"trial_{trial.trial_id}"
+    return f"{_TRIAL_DIR_PREFIX}{trial.trial_id}"
+
+
+def _trial_id(trial_path: str) -> str:
+    return Path(trial_path).name.removeprefix(_TRIAL_DIR_PREFIX)
+
+
+class _DropForcedSnapshotWarning(logging.Filter):
+    """Drops Ray's warning that checkpointing forces experiment-state snapshots.
+
+    Keeping one checkpoint per trial (``num_to_keep=1``) makes Ray snapshot its
+    experiment state whenever it deletes an older checkpoint: that is what keeps
+    a resumed run consistent, and on local disk it costs milliseconds.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Experiment state snapshotting has been triggered" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _quiet_forced_snapshots() -> Iterator[None]:
+    logger = logging.getLogger("ray.tune.execution.experiment_state")
+    quiet = _DropForcedSnapshotWarning()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Run:
-    """A validated tuning run, ready to execute on the current Ray instance."""
+    """A validated tuning run, ready to execute (or resume) on the current Ray instance.
+
+    The search settings (sampler, warm-start points, scheduler, concurrency)
+    are ``None`` for a resumed run: Ray restores them from its experiment state.
+    """
 
     space: Space
     data: TrainingData
     settings: FitSettings
-    sampler: optuna.samplers.BaseSampler
-    points_to_evaluate: list[dict[str, Any]]
-    scheduler: SchedulerChoice
     num_trials: int
     resources: dict[str, float]
-    max_concurrent_trials: int | None
     tracking_uri: str | None
     experiment_name: str
     registered_model_name: str | None
     storage_path: Path
-    seed: int | None
+    sampler: optuna.samplers.BaseSampler | None = None
+    points_to_evaluate: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    scheduler: SchedulerChoice | None = None
+    max_concurrent_trials: int | None = None
+    seed: int | None = None
+    data_spec: dict[str, Any] | None = None  # where the data came from, for resume
     callbacks: tuple[Any, ...] = ()
 
     def _define_by_run(self, trial: optuna.Trial) -> dict[str, Any]:
@@ -60,8 +102,11 @@ class Run:
     def _run_params(self) -> dict[str, str]:
         return {
             "sampler": type(self.sampler).__name__,
-            "scheduler": self.scheduler.name,
-            **{f"scheduler.{k}": str(v) for k, v in self.scheduler.settings.items()},
+            "scheduler": self.scheduler.name if self.scheduler else "None",
+            **{
+                f"scheduler.{k}": str(v)
+                for k, v in (self.scheduler.settings if self.scheduler else {}).items()
+            },
             "num_trials": str(self.num_trials),
             "epochs": str(self.settings.epochs),
             "patience": str(self.settings.patience),
@@ -73,51 +118,57 @@ class Run:
             "resources_per_trial": str(self.resources),
         }
 
-    def _tuner(self, tracker: MlflowTracker, name: str) -> tune.Tuner:
+    def _tune_config(self) -> tune.TuneConfig:
+        if self.sampler is None or self.scheduler is None:
+            raise AutoMLError("a resumed run takes its search settings from Ray's experiment state")
+        return tune.TuneConfig(
+            metric=self.settings.monitor,
+            mode=self.settings.mode,
+            search_alg=OptunaSearch(
+                space=self._define_by_run,
+                sampler=self.sampler,
+                metric=self.settings.monitor,
+                mode=self.settings.mode,
+                points_to_evaluate=self.points_to_evaluate or None,
+            ),
+            scheduler=self.scheduler.build(epochs=self.settings.epochs),
+            num_samples=self.num_trials,
+            max_concurrent_trials=self.max_concurrent_trials,
+            reuse_actors=True,  # TF is imported once per worker, not once per trial
+            trial_dirname_creator=_trial_dirname,
+        )
+
+    def manifest(
+        self, *, name: str, experiment_id: str, parent_run_id: str, tracking_uri: str
+    ) -> dict[str, Any]:
+        """What `automl.resume` needs to rebuild this run; the rest is in Ray's experiment state."""
+        return {
+            "format": MANIFEST_FORMAT,
+            "name": name,
+            "owner_uid": os.getuid(),
+            "space": self.space.to_dict(),
+            "settings": dataclasses.asdict(self.settings),
+            "data": self.data_spec,
+            "resources": self.resources,
+            "num_trials": self.num_trials,
+            "callbacks": len(self.callbacks),
+            "tracking_uri": tracking_uri,
+            "experiment_id": experiment_id,
+            "experiment_name": self.experiment_name,
+            "registered_model_name": self.registered_model_name,
+            "parent_run_id": parent_run_id,
+        }
+
+    def _trainable(self) -> Any:
         trainable = tune.with_parameters(
             run_trial, space=self.space, data=self.data, settings=self.settings, callbacks=self.callbacks
         )
-        return tune.Tuner(
-            tune.with_resources(trainable, self.resources),
-            tune_config=tune.TuneConfig(
-                metric=self.settings.monitor,
-                mode=self.settings.mode,
-                search_alg=OptunaSearch(
-                    space=self._define_by_run,
-                    sampler=self.sampler,
-                    metric=self.settings.monitor,
-                    mode=self.settings.mode,
-                    points_to_evaluate=self.points_to_evaluate or None,
-                ),
-                scheduler=self.scheduler.build(epochs=self.settings.epochs),
-                num_samples=self.num_trials,
-                max_concurrent_trials=self.max_concurrent_trials,
-                reuse_actors=True,  # TF is imported once per worker, not once per trial
-                trial_dirname_creator=_trial_dirname,
-            ),
-            run_config=tune.RunConfig(
-                name=name,
-                storage_path=str(self.storage_path),
-                callbacks=[tracker],
-                verbose=0,
-            ),
-        )
+        return tune.with_resources(trainable, self.resources)
 
-    def execute(self, *, name: str, verbose: int) -> TuningResult:
-        """Runs the trials on the current Ray instance; ``name`` names the run directory and MLflow run."""
-        tracking_uri = self.tracking_uri or default_tracking_uri()
-        client = MlflowClient(tracking_uri)
-        experiment_id = open_experiment(client, self.experiment_name)
-        tags = {"automl.kind": "tuning-run"}
-        commit = git_commit(Path.cwd())
-        if commit:
-            tags["mlflow.source.git.commit"] = commit
-        parent = client.create_run(experiment_id, run_name=name, tags=tags)
-        parent_id = parent.info.run_id
-        params = self._run_params()
-        client.log_batch(parent_id, params=[Param(k, v) for k, v in params.items()])
-        client.log_text(parent_id, self.space.to_yaml(), "space.yaml")
-        tracker = MlflowTracker(
+    def _tracker(
+        self, client: MlflowClient, experiment_id: str, parent_id: str, verbose: int
+    ) -> MlflowTracker:
+        return MlflowTracker(
             client=client,
             experiment_id=experiment_id,
             parent_run_id=parent_id,
@@ -129,15 +180,86 @@ class Run:
             num_trials=self.num_trials,
             verbose=verbose,
         )
+
+    def execute(self, *, name: str, verbose: int) -> TuningResult:
+        """Runs the trials on the current Ray instance; ``name`` names the run directory and MLflow run."""
+        run_dir = self.storage_path / name
+        if run_dir.exists():
+            raise ConfigError(
+                f"{run_dir} already exists; resume it with automl.resume({str(run_dir)!r}) or pick another name.",
+                field="name",
+            )
+        run_dir.mkdir(parents=True)
+        tracking_uri = self.tracking_uri or default_tracking_uri()
+        client = MlflowClient(tracking_uri)
+        experiment_id = open_experiment(client, self.experiment_name)
+        tags = {"automl.kind": "tuning-run", "automl.run_dir": str(run_dir)}
+        commit = git_commit(Path.cwd())
+        if commit:
+            tags["mlflow.source.git.commit"] = commit
+        parent_id = client.create_run(experiment_id, run_name=name, tags=tags).info.run_id
+        client.log_batch(parent_id, params=[Param(k, v) for k, v in self._run_params().items()])
+        client.log_text(parent_id, self.space.to_yaml(), "space.yaml")
+        manifest = self.manifest(
+            name=name, experiment_id=experiment_id, parent_run_id=parent_id, tracking_uri=tracking_uri
+        )
+        (run_dir / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
+        tracker = self._tracker(client, experiment_id, parent_id, verbose)
+        tuner = tune.Tuner(
+            self._trainable(),
+            tune_config=self._tune_config(),
+            run_config=tune.RunConfig(
+                name=name,
+                storage_path=str(self.storage_path),
+                callbacks=[tracker],
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+                verbose=0,
+            ),
+        )
+        return self._fit(tuner, tracker, client, run_dir, tracking_uri, experiment_id, parent_id)
+
+    def resume(self, run_dir: Path, manifest: Mapping[str, Any], *, verbose: int) -> TuningResult:
+        """Continues an interrupted run from Ray's experiment state in ``run_dir``."""
+        tracking_uri, experiment_id, parent_id = (
+            manifest["tracking_uri"],
+            manifest["experiment_id"],
+            manifest["parent_run_id"],
+        )
+        client = MlflowClient(tracking_uri)
+        client.update_run(parent_id, status="RUNNING")
+        tuner = tune.Tuner.restore(str(run_dir), trainable=self._trainable(), resume_unfinished=True)
+        tracker = self._tracker(client, experiment_id, parent_id, verbose)
+        return self._fit(
+            tuner, tracker, client, run_dir, tracking_uri, experiment_id, parent_id, resumed=True
+        )
+
+    def _fit(
+        self,
+        tuner: tune.Tuner,
+        tracker: MlflowTracker,
+        client: MlflowClient,
+        run_dir: Path,
+        tracking_uri: str,
+        experiment_id: str,
+        parent_id: str,
+        *,
+        resumed: bool = False,
+    ) -> TuningResult:
         status = "FAILED"
         try:
-            self._tuner(tracker, name).fit()
-            result = self._result(tracker, name, tracking_uri, experiment_id, parent_id)
+            with _quiet_forced_snapshots():
+                grid = tuner.fit()
+            if resumed:  # the tracker that ran is Ray's restored copy; read what it logged
+                tracker.load()
+            results = [grid[i] for i in range(len(grid))]
+            checkpoints = {_trial_id(r.path): r.checkpoint for r in results if r.checkpoint is not None}
+            result = self._result(tracker, checkpoints, run_dir, tracking_uri, experiment_id, parent_id)
             result.save()
             self._log_artifacts(client, tracker, result)
             status = "FINISHED"
             return result
         finally:
+            tracker.close_orphans()
             best = tracker.best_record()
             tracker.log_summary(self.space.unflatten(best.params) if best else None)
             client.set_terminated(parent_id, status=status)
@@ -159,18 +281,23 @@ class Run:
             )
 
     def _result(
-        self, tracker: MlflowTracker, name: str, tracking_uri: str, experiment_id: str, parent_id: str
+        self,
+        tracker: MlflowTracker,
+        checkpoints: Mapping[str, Any],
+        run_dir: Path,
+        tracking_uri: str,
+        experiment_id: str,
+        parent_id: str,
     ) -> TuningResult:
         best = tracker.best_record()
-        if best is None or best.checkpoint is None:
+        if best is None or best.trial_id not in checkpoints:
             raise AutoMLError(
                 f"no trial reported a finite {self.settings.monitor!r}; see the `error` column of "
-                f"the trials in MLflow run {parent_id} or Ray's logs under {self.storage_path / name}."
+                f"the trials in MLflow run {parent_id} or Ray's logs under {run_dir}."
             )
-        run_dir = self.storage_path / name
         best_model = run_dir / BEST_MODEL_NAME
-        with best.checkpoint.as_directory() as directory:
-            shutil.copyfile(Path(directory) / CHECKPOINT_FILE, best_model)
+        with checkpoints[best.trial_id].as_directory() as directory:
+            shutil.copyfile(Path(directory) / BEST_FILE, best_model)
         frame = tracker.dataframe()
         return TuningResult(
             best_config=self.space.unflatten(best.params),

@@ -79,7 +79,6 @@ class _TrialRecord:
     state: TrialState = TrialState.RUNNING
     ended: float | None = None
     error: str | None = None
-    checkpoint: Any = None  # the latest ray.tune.Checkpoint (the best, by design)
     worker: str | None = None  # node_ip:pid of the Ray worker that ran it
 
 
@@ -97,6 +96,13 @@ class MlflowTracker(Callback):
         metric_names: Metrics logged per epoch.
         num_trials: Trial budget, for progress lines.
         verbose: 0 silent, 1 one line per finished trial.
+
+    MLflow itself holds the trial → run mapping: each child run is tagged with
+    its trial id, number and typed params, so a resumed run finds and reuses
+    its children (no duplicates). Ray pickles its callbacks into the
+    experiment state; the client and the records are left out of the pickle
+    and come back from the tracking store when Ray calls `setup` on a
+    restored run.
     """
 
     def __init__(
@@ -114,6 +120,7 @@ class MlflowTracker(Callback):
         verbose: int = 1,
     ) -> None:
         self._client = client
+        self._tracking_uri = client.tracking_uri
         self._experiment_id = experiment_id
         self._parent = parent_run_id
         self._space = space
@@ -125,10 +132,83 @@ class MlflowTracker(Callback):
         self._verbose = verbose
         self.records: dict[str, _TrialRecord] = {}
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_client"] = None
+        state["records"] = {}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._client = MlflowClient(self._tracking_uri)
+
+    # Persistence: MLflow is the record ---------------------------------------
+
+    def load(self) -> None:
+        """Rebuilds the records from the parent's child runs (after a restart of the driver)."""
+        self.records = {}
+        for run in self._children():
+            tags = run.data.tags
+            if "automl.trial_id" not in tags:
+                continue
+            running = run.info.status == "RUNNING"
+            record = _TrialRecord(
+                trial_id=tags["automl.trial_id"],
+                number=int(tags["automl.trial_number"]),
+                run_id=run.info.run_id,
+                params=json.loads(tags["automl.params"]),
+                started=run.info.start_time / 1000,
+                state=TrialState.RUNNING if running else TrialState(tags.get("automl.state", "FAILED")),
+                ended=None if running or run.info.end_time is None else run.info.end_time / 1000,
+                error=tags.get("automl.error"),
+                worker=tags.get("automl.worker"),
+            )
+            for name in self._metric_names:
+                points = sorted(self._client.get_metric_history(record.run_id, name), key=lambda m: m.step)
+                if points:
+                    record.history[name] = [m.value for m in points]
+                    record.epochs = max(record.epochs, points[-1].step)
+            self.records[record.trial_id] = record
+
+    def _children(self) -> list[Any]:
+        runs: list[Any] = []
+        token = None
+        while True:
+            page = self._client.search_runs(
+                [self._experiment_id],
+                filter_string=f"tags.mlflow.parentRunId = '{self._parent}'",
+                max_results=1000,
+                page_token=token,
+            )
+            runs.extend(page)
+            token = page.token
+            if not token:
+                return runs
+
+    def close_orphans(self) -> None:
+        """Ends child runs whose trial never finished (the run ended or was interrupted under them)."""
+        for record in self.records.values():
+            if record.state is TrialState.RUNNING:
+                record.state = TrialState.FAILED
+                record.error = "the tuning run ended while this trial was running"
+                self._finish(record)
+
     # Ray Tune hooks -----------------------------------------------------------
 
+    def setup(
+        self,
+        stop: Any = None,
+        num_samples: int | None = None,
+        total_num_samples: int | None = None,
+        **info: Any,
+    ) -> None:
+        self.load()  # records of an earlier driver of this run, if any
+
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        if trial.trial_id in self.records:
+        record = self.records.get(trial.trial_id)
+        if record is not None:  # resumed: same child run, reopened
+            record.state, record.ended, record.error = TrialState.RUNNING, None, None
+            self._client.update_run(record.run_id, status="RUNNING")
             return
         number = len(self.records) + 1
         params = {k: trial.config.get(k) for k in self._space.flat_keys()}
@@ -140,6 +220,7 @@ class MlflowTracker(Callback):
                 "automl.trial_id": trial.trial_id,
                 "automl.trial_number": str(number),
                 "automl.resources": json.dumps(trial.placement_group_factory.required_resources),
+                "automl.params": json.dumps(params),  # typed, for a resumed driver
             },
         )
         items = [Param(k, _param_value(v)) for k, v in params.items()]
@@ -152,6 +233,8 @@ class MlflowTracker(Callback):
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         record = self.records[trial.trial_id]
         epoch = int(result["epoch"])
+        if epoch <= record.epochs:  # logged before the driver was interrupted; redone from a checkpoint
+            return
         now = int(time.time() * 1000)
         metrics = []
         for name in self._metric_names:
@@ -172,9 +255,6 @@ class MlflowTracker(Callback):
             # Ray marks a result done when the scheduler stops the trial; a
             # trial that ends by itself (epoch cap, early stopping) never is.
             record.state = TrialState.PRUNED
-
-    def on_checkpoint(self, iteration: int, trials: list, trial: Any, checkpoint: Any, **info: Any) -> None:
-        self.records[trial.trial_id].checkpoint = checkpoint
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         record = self.records[trial.trial_id]

@@ -2,28 +2,65 @@
 
 from __future__ import annotations
 
+import posixpath
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pyarrow.fs
 import ray
 from ray import tune
 
 from search_spaces import Space
 from trainers import FitSettings, TrainingData
+from trainers._checkpoint import BEST_FILE, LAST_FILE, STATE_FILE
 
 __all__ = ["run_trial"]
 
+_CHECKPOINT_FILES = (BEST_FILE, LAST_FILE, STATE_FILE)
+
 
 class _RayReporter:
-    """Hands each epoch to Ray Tune, with a checkpoint when a new best model was saved."""
+    """Hands each epoch to Ray Tune with the trial's checkpoint directory."""
 
     def report(self, metrics: Mapping[str, float], *, epoch: int, checkpoint: Path | None) -> None:
         result = {**metrics, "epoch": epoch}
         ray_checkpoint = tune.Checkpoint.from_directory(checkpoint) if checkpoint else None
         tune.report(result, checkpoint=ray_checkpoint)
+
+
+def _complete(fs: pyarrow.fs.FileSystem, directory: str) -> bool:
+    infos = fs.get_file_info([posixpath.join(directory, name) for name in _CHECKPOINT_FILES])
+    return all(info.type == pyarrow.fs.FileType.File for info in infos)
+
+
+def _usable_checkpoint(checkpoint: tune.Checkpoint) -> tune.Checkpoint | None:
+    """The checkpoint Ray restored, or the newest complete one beside it.
+
+    Ray deletes an older checkpoint (``num_to_keep=1``) before its next
+    experiment-state snapshot names the newer one, so a driver killed in
+    between restores a name whose directory is gone. The newer checkpoint is
+    then still in the trial's directory: continue from it.
+    """
+    fs = checkpoint.filesystem
+    if fs is None:  # a local path
+        fs = pyarrow.fs.LocalFileSystem()
+    if _complete(fs, checkpoint.path):
+        return checkpoint
+    parent = posixpath.dirname(checkpoint.path)
+    siblings = fs.get_file_info(pyarrow.fs.FileSelector(parent))
+    names = sorted(
+        info.path
+        for info in siblings
+        if info.type == pyarrow.fs.FileType.Directory
+        and posixpath.basename(info.path).startswith("checkpoint_")
+    )
+    for path in reversed(names):
+        if _complete(fs, path):
+            return tune.Checkpoint(path, filesystem=fs)
+    return None
 
 
 def run_trial(
@@ -37,7 +74,8 @@ def run_trial(
     """Runs one trial inside a (possibly reused) Ray worker.
 
     ``data`` arrives through Ray's object store (`tune.with_parameters`), so it
-    is shipped once per run, not once per trial.
+    is shipped once per run, not once per trial. A trial that Ray restarts
+    (after a crash, or on `automl.resume`) continues from its checkpoint.
     """
     from trainers import configure_threads, train  # TensorFlow: once per worker process
 
@@ -46,15 +84,22 @@ def run_trial(
     config = space.unflatten(flat_config)
     workdir = Path(tempfile.mkdtemp(prefix="automl-trial-"))
     try:
+        restored = tune.get_checkpoint()
+        checkpoint = _usable_checkpoint(restored) if restored is not None else None
+        resume_from = None
+        if checkpoint is not None:
+            resume_from = workdir / "restored"
+            checkpoint.to_directory(str(resume_from))
         # tune.report copies each checkpoint into the run's storage, so the
         # local copy is scratch.
         train(
             config,
             data,
             settings=settings,
-            checkpoint_dir=workdir,
+            checkpoint_dir=workdir / "current",
             reporter=_RayReporter(),
             callbacks=callbacks,
+            resume_from=resume_from,
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

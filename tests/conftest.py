@@ -17,6 +17,7 @@ def ray_local() -> Iterator[None]:
     import ray
 
     ray.init(
+        address="local",  # a fresh instance, whatever other clusters this machine runs
         num_cpus=2,
         include_dashboard=False,
         log_to_driver=False,

@@ -16,6 +16,7 @@ def test_automl_all():
         "TrialFailedError",
         "TrialState",
         "TuningResult",
+        "resume",
         "tune",
     ]
 

@@ -17,12 +17,13 @@ from trainers._reporter import Reporter
 from trainers._settings import CONFIG_KEYS, OPTIMIZERS, FitSettings, check_config, reported_metrics
 
 if TYPE_CHECKING:
+    from trainers._callbacks import ReporterCallback
     from trainers._devices import configure_threads
-    from trainers._fit import ReporterCallback, TrainOutcome, train
+    from trainers._fit import TrainOutcome, train
     from trainers._model import build_model, compile_model
 
 _LAZY = {
-    "ReporterCallback": "trainers._fit",
+    "ReporterCallback": "trainers._callbacks",
     "TrainOutcome": "trainers._fit",
     "train": "trainers._fit",
     "build_model": "trainers._model",

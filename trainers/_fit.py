@@ -12,13 +12,15 @@ from typing import Any
 
 import keras
 
+from trainers._callbacks import ProgressWriter, ReporterCallback, ResumableEarlyStopping
+from trainers._checkpoint import BEST_FILE, LAST_FILE, Progress, copy_checkpoint
 from trainers._data import TrainingData
 from trainers._errors import TrialFailedError
 from trainers._model import build_model, compile_model
 from trainers._reporter import Reporter
-from trainers._settings import CHECKPOINT_FILE, FitSettings, check_config
+from trainers._settings import FitSettings, check_config
 
-__all__ = ["ReporterCallback", "TrainOutcome", "train"]
+__all__ = ["TrainOutcome", "train"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,66 +46,38 @@ class TrainOutcome:
     model: keras.Model
 
 
-class ReporterCallback(keras.callbacks.Callback):
-    """Sends each epoch's logs to a `Reporter`.
-
-    Must come after the `ModelCheckpoint` writing ``checkpoint_file`` in the
-    callback list: a changed file means this epoch saved a new best model.
-    """
-
-    def __init__(self, reporter: Reporter, checkpoint_file: Path) -> None:
-        super().__init__()
-        self._reporter = reporter
-        self._file = checkpoint_file
-        self._stamp: int | None = None
-
-    def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
-        self._stamp = self._file_stamp()
-
-    def _file_stamp(self) -> int | None:
-        try:
-            return self._file.stat().st_mtime_ns
-        except FileNotFoundError:
-            return None
-
-    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
-        metrics = {k: float(v) for k, v in (logs or {}).items() if _is_number(v)}
-        stamp = self._file_stamp()
-        saved = stamp is not None and stamp != self._stamp
-        self._stamp = stamp
-        self._reporter.report(metrics, epoch=epoch + 1, checkpoint=self._file.parent if saved else None)
-
-
-def _is_number(value: Any) -> bool:
-    try:
-        float(value)
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
 def _callbacks(
     settings: FitSettings,
-    checkpoint: Path,
+    checkpoint_dir: Path,
     reporter: Reporter | None,
     extra: Sequence[keras.callbacks.Callback],
+    resume: Progress | None,
 ) -> list[keras.callbacks.Callback]:
+    monitor = {"monitor": settings.monitor, "mode": settings.mode}
+    stopping = ResumableEarlyStopping(
+        resume=resume,
+        checkpoint_dir=checkpoint_dir,
+        patience=settings.patience,
+        min_delta=settings.min_delta,
+        restore_best_weights=True,
+        **monitor,
+    )
+    best = keras.callbacks.ModelCheckpoint(
+        checkpoint_dir / BEST_FILE,
+        save_best_only=True,
+        initial_value_threshold=resume.checkpoint_best if resume else None,
+        **monitor,
+    )
     callbacks: list[keras.callbacks.Callback] = [
         keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.EarlyStopping(
-            monitor=settings.monitor,
-            mode=settings.mode,
-            patience=settings.patience,
-            min_delta=settings.min_delta,
-            restore_best_weights=True,
-        ),
-        keras.callbacks.ModelCheckpoint(
-            checkpoint, monitor=settings.monitor, mode=settings.mode, save_best_only=True
-        ),
+        stopping,
+        best,
+        keras.callbacks.ModelCheckpoint(checkpoint_dir / LAST_FILE),  # every epoch, optimizer included
         *extra,
+        ProgressWriter(checkpoint_dir, stopping=stopping, best=best, resume=resume),
     ]
-    if reporter is not None:  # last, so it sees the checkpoint written this epoch
-        callbacks.append(ReporterCallback(reporter, checkpoint))
+    if reporter is not None:  # last: the checkpoint it hands over is complete
+        callbacks.append(ReporterCallback(reporter, checkpoint_dir))
     return callbacks
 
 
@@ -124,13 +98,16 @@ def train(
     checkpoint_dir: str | Path,
     reporter: Reporter | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
+    resume_from: str | Path | None = None,
     verbose: int = 0,
 ) -> TrainOutcome:
     """Runs one trial: build → compile → fit with callbacks.
 
-    The fit uses `EarlyStopping` (restoring the best weights), `ModelCheckpoint`
-    (best model as ``checkpoint_dir/best.keras``), `TerminateOnNaN`, the given
-    ``callbacks``, and, last, a callback that hands every epoch to ``reporter``.
+    The fit uses `TerminateOnNaN`, `EarlyStopping` (restoring the best
+    weights), `ModelCheckpoint` twice (the best model as
+    ``checkpoint_dir/best.keras``, the latest with its optimizer state as
+    ``last.keras``), the given ``callbacks``, and, last, a callback that hands
+    every epoch and the checkpoint directory to ``reporter``.
 
     Args:
         config: A sampled config (see `search_spaces.Space.sample`).
@@ -140,6 +117,10 @@ def train(
         reporter: Receives each epoch's metrics. Defaults to `None`.
         callbacks: More Keras callbacks, deep-copied for this trial and run
             after the built-in ones. Defaults to `()`.
+        resume_from: A checkpoint directory of this trial (as handed to the
+            reporter) to continue from: weights, optimizer state, epoch
+            counter, early-stopping patience and best value. Defaults to
+            `None` (start from scratch).
         verbose: Keras ``fit`` verbosity. Defaults to `0`.
 
     Raises:
@@ -159,21 +140,31 @@ def train(
     settings.check_monitor(data.task)
     start = time.perf_counter()
     keras.backend.clear_session()  # drop the previous trial's graph in a reused worker
-    checkpoint = Path(checkpoint_dir) / CHECKPOINT_FILE
-    checkpoint.parent.mkdir(parents=True, exist_ok=True)
-    model = build_model(full, data)
-    compile_model(model, full, data)
+    directory = Path(checkpoint_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    resume = None
+    if resume_from is not None:
+        copy_checkpoint(Path(resume_from), directory)
+        resume = Progress.read(directory)
+        model = keras.saving.load_model(directory / LAST_FILE)  # compiled, optimizer state included
+    else:
+        model = build_model(full, data)
+        compile_model(model, full, data)
+    initial_epoch = resume.epoch if resume else 0
     fit = model.fit(
         data.x_train,
         data.y_train,
         validation_data=(data.x_val, data.y_val),
+        initial_epoch=initial_epoch,
         epochs=settings.epochs,
         batch_size=full["batch_size"],
         # Each trial gets its own copies: callbacks keep state (KerasTuner does the same).
-        callbacks=_callbacks(settings, checkpoint, reporter, copy.deepcopy(list(callbacks))),
+        callbacks=_callbacks(settings, directory, reporter, copy.deepcopy(list(callbacks)), resume),
         verbose=verbose,
     )
-    history = {k: [float(v) for v in values] for k, values in fit.history.items()}
+    history = {
+        k: [*(resume.history.get(k, []) if resume else []), *map(float, v)] for k, v in fit.history.items()
+    }
     _raise_if_diverged(history)
     monitored = history.get(settings.monitor, [])
     pick = min if settings.mode == "min" else max
@@ -185,7 +176,7 @@ def train(
         epochs_run=len(monitored),
         best_epoch=best_epoch,
         best_value=best_value,
-        checkpoint=checkpoint,
+        checkpoint=directory / BEST_FILE,
         duration_s=time.perf_counter() - start,
         model=model,
     )

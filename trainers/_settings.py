@@ -14,10 +14,7 @@ from typing import Any, Literal
 from search_spaces import ConfigError
 from search_spaces._suggest import did_you_mean
 
-__all__ = ["CHECKPOINT_FILE", "CONFIG_KEYS", "OPTIMIZERS", "FitSettings", "check_config", "reported_metrics"]
-
-# File name of the best model in a trial's checkpoint directory.
-CHECKPOINT_FILE = "best.keras"
+__all__ = ["CONFIG_KEYS", "OPTIMIZERS", "FitSettings", "check_config", "reported_metrics"]
 
 # What the trainer reads from a config, with the value used when a space
 # doesn't search it.

@@ -113,7 +113,9 @@ def test_best_on_a_directory_that_is_not_a_run(tmp_path, capsys):
     assert "holds no readable result.json" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", ["tune", "validate", "best", "export", "ui", "submit", "status", "logs"])
+@pytest.mark.parametrize(
+    "command", ["tune", "validate", "resume", "best", "export", "ui", "submit", "status", "logs"]
+)
 def test_every_command_has_help_with_an_example(command, capsys):
     with pytest.raises(SystemExit) as info:
         main([command, "--help"])

@@ -46,6 +46,12 @@ def head(tmp_path_factory):
             f"--dashboard-port={dashboard}",
             "--num-cpus=2",
             "--disable-usage-stats",
+            # Ports whose defaults a Ray instance already running here (the session's) holds.
+            f"--dashboard-agent-listen-port={_free_port()}",
+            f"--dashboard-agent-grpc-port={_free_port()}",
+            f"--metrics-export-port={_free_port()}",
+            f"--runtime-env-agent-port={_free_port()}",
+            f"--ray-client-server-port={_free_port()}",
             f"--temp-dir={tmp_path_factory.mktemp('ray')}",
         ],
         # As on a real cluster, `python` in a job's entrypoint is the cluster's environment.

@@ -40,10 +40,10 @@ def test_train_fits_reports_every_epoch_and_checkpoints_the_best(digits, tmp_pat
     assert [epoch for epoch, _, _ in reporter.reports] == [1, 2, 3, 4]
     for _, metrics, _ in reporter.reports:
         assert set(reported_metrics("multiclass")) <= set(metrics)
-    # A checkpoint is reported exactly on the epochs that improved val_accuracy.
+    # Every epoch hands over the complete checkpoint directory.
+    assert {c for _, _, c in reporter.reports} == {tmp_path}
+    assert {p.name for p in tmp_path.iterdir()} >= {"best.keras", "last.keras", "state.json"}
     values = [m["val_accuracy"] for _, m, _ in reporter.reports]
-    improved = [v > max(values[:i], default=-1) for i, v in enumerate(values)]
-    assert [c is not None for _, _, c in reporter.reports] == improved
     assert outcome.best_value == max(values)
     assert outcome.best_value > 0.8  # digits with a 32-unit MLP learns quickly
 
@@ -137,3 +137,56 @@ def test_user_callbacks_run_on_a_copy_per_trial(digits, tmp_path):
     callback = CountingCallback()
     train(CONFIG, digits, settings=FitSettings(epochs=2), checkpoint_dir=tmp_path, callbacks=[callback])
     assert callback.epochs == 0  # the trial ran a deep copy; the user's object is untouched
+
+
+def _steps(data, batch_size):
+    return -(-len(data.x_train) // batch_size)
+
+
+def test_resume_continues_weights_optimizer_and_epoch_counter(digits, tmp_path):
+    first = train(CONFIG, digits, settings=FitSettings(epochs=2, patience=10), checkpoint_dir=tmp_path / "a")
+    reporter = ListReporter()
+    resumed = train(
+        CONFIG,
+        digits,
+        settings=FitSettings(epochs=4, patience=10),
+        checkpoint_dir=tmp_path / "b",
+        resume_from=tmp_path / "a",
+        reporter=reporter,
+    )
+    assert [epoch for epoch, _, _ in reporter.reports] == [3, 4]  # not from epoch 1
+    assert resumed.epochs_run == 4
+    assert resumed.history["loss"][:2] == first.history["loss"]
+    # The optimizer continued: its step counter covers all four epochs.
+    assert int(resumed.model.optimizer.iterations) == 4 * _steps(digits, CONFIG["batch_size"])
+    # And the weights did too: epoch 3 starts from where epoch 2 ended, so its loss is lower.
+    assert resumed.history["loss"][2] < first.history["loss"][0]
+
+
+def test_resume_keeps_early_stopping_patience(digits, tmp_path):
+    # No epoch improves val_loss by 1.0, so patience runs out 2 epochs after the first.
+    config = {**CONFIG, "learning_rate": 1e-6}
+    settings = {"monitor": "val_loss", "mode": "min", "patience": 2, "min_delta": 1.0}
+    train(config, digits, settings=FitSettings(epochs=2, **settings), checkpoint_dir=tmp_path / "a")
+    resumed = train(
+        config,
+        digits,
+        settings=FitSettings(epochs=10, **settings),
+        checkpoint_dir=tmp_path / "b",
+        resume_from=tmp_path / "a",
+    )
+    # With the patience count restored it stops at epoch 3; a fresh EarlyStopping would run to 5.
+    assert resumed.epochs_run == 3
+
+
+def test_resume_from_a_directory_that_is_not_a_checkpoint(digits, tmp_path):
+    with pytest.raises(
+        ConfigError, match=r"^resume_from: .*state\.json is not a trial checkpoint written by this trainer"
+    ):
+        train(
+            CONFIG,
+            digits,
+            settings=FitSettings(epochs=2),
+            checkpoint_dir=tmp_path / "b",
+            resume_from=tmp_path,
+        )

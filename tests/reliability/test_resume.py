@@ -1,0 +1,148 @@
+"""A driver killed mid-run: `automl.resume` finishes it; no trial lost, re-run or duplicated."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+import automl
+
+pytestmark = [pytest.mark.slow, pytest.mark.ray]
+
+TRIALS, EPOCHS = 5, 8
+
+DRIVER = textwrap.dedent(
+    """
+    import sys
+    import automl
+    from search_spaces import mlp
+
+    automl.tune(
+        mlp(max_layers=2), data="digits", num_trials={trials}, epochs={epochs}, patience={epochs},
+        scheduler="fifo", seed=0, max_concurrent_trials=2, name="killed", experiment_name="resume",
+        tracking_uri=sys.argv[1], storage_path=sys.argv[2], verbose=0,
+    )
+    """
+).format(trials=TRIALS, epochs=EPOCHS)
+
+
+def _states(uri: str) -> dict[str, str]:
+    """Trial id → MLflow status of its child run (RUNNING, FINISHED, ...)."""
+    client = MlflowClient(uri)
+    try:
+        experiment = client.get_experiment_by_name("resume")
+    except Exception:  # the driver is still creating the store's tables
+        return {}
+    if experiment is None:
+        return {}
+    runs = client.search_runs([experiment.experiment_id], filter_string="tags.automl.trial_id != ''")
+    return {r.data.tags["automl.trial_id"]: r.info.status for r in runs}
+
+
+@pytest.fixture(scope="module")
+def killed(tmp_path_factory):
+    """Starts a tuning run in its own process and SIGKILLs it (and its Ray) once a trial is done."""
+    tmp = tmp_path_factory.mktemp("resume")
+    uri, storage = f"sqlite:///{tmp / 'mlflow.db'}", tmp / "runs"
+    driver = subprocess.Popen(
+        [sys.executable, "-c", DRIVER, uri, str(storage)],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    run_dir = storage / "killed"
+    deadline = time.monotonic() + 240
+    while "FINISHED" not in _states(uri).values():
+        if time.monotonic() > deadline or driver.poll() is not None:
+            if driver.poll() is None:
+                os.killpg(driver.pid, signal.SIGKILL)
+            pytest.fail(f"the driver did not finish a trial in time (exit {driver.poll()})")
+        time.sleep(0.2)
+    time.sleep(1.5)  # let the running trials get a few epochs in
+    os.killpg(driver.pid, signal.SIGKILL)
+    driver.wait()
+    client = MlflowClient(uri)
+    before = {
+        r.info.run_id: (r.info.status, r.info.end_time)
+        for r in client.search_runs([client.get_experiment_by_name("resume").experiment_id])
+    }
+    return run_dir, uri, _states(uri), before
+
+
+@pytest.fixture(scope="module")
+def resumed(killed, ray_local):
+    run_dir, _, _, _ = killed
+    return automl.resume(run_dir, verbose=0)
+
+
+def test_the_kill_happened_mid_run(killed):
+    _, _, states, before = killed
+    assert "FINISHED" in states.values()
+    assert len(states) < TRIALS or "RUNNING" in states.values()
+    assert "RUNNING" in {status for status, _ in before.values()}  # the parent, at least
+
+
+def test_resume_finishes_the_budget_without_duplicates(resumed):
+    trials = resumed.trials
+    assert len(trials) == TRIALS
+    assert trials["trial_id"].is_unique and list(trials["number"]) == list(range(1, TRIALS + 1))
+    assert set(trials["state"]) == {"COMPLETE"}
+    assert resumed.best_model_path.exists()
+
+
+def test_finished_trials_were_not_rerun(killed, resumed):
+    _, uri, states, before = killed
+    client = MlflowClient(uri)
+    done = resumed.trials[resumed.trials["trial_id"].isin([t for t, s in states.items() if s == "FINISHED"])]
+    for run_id in done["mlflow_run_id"]:
+        run = client.get_run(run_id)
+        assert (run.info.status, run.info.end_time) == before[run_id]
+
+
+def test_running_trials_continued_from_their_checkpoints(killed, resumed):
+    run_dir, _, states, _ = killed
+    interrupted = [t for t, s in states.items() if s == "RUNNING"]
+    for trial_id in interrupted:
+        lines = (run_dir / f"trial_{trial_id}" / "result.json").read_text().splitlines()
+        epochs = [json.loads(line)["epoch"] for line in lines]
+        # Ray's own record of the trial: at most the epoch in flight at the kill is
+        # redone, never the trial from epoch 1.
+        assert epochs.count(1) == 1, epochs
+        assert len(epochs) - len(set(epochs)) <= 1, epochs
+        assert max(epochs) == EPOCHS
+
+
+def test_mlflow_has_one_run_per_trial_and_one_point_per_epoch(resumed):
+    client = MlflowClient(resumed.tracking_uri)
+    runs = client.search_runs([resumed.experiment_id])
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == resumed.parent_run_id]
+    assert len(children) == TRIALS
+    assert {r.info.status for r in runs} == {"FINISHED"}  # no run left RUNNING, parent included
+    epochs = dict(zip(resumed.trials["mlflow_run_id"], resumed.trials["epochs"], strict=True))
+    for child in children:
+        steps = [m.step for m in client.get_metric_history(child.info.run_id, "val_accuracy")]
+        assert sorted(steps) == list(range(1, epochs[child.info.run_id] + 1))
+
+
+def test_resume_refuses_directories_it_did_not_make(tmp_path):
+    with pytest.raises(automl.ConfigError, match=r"^run_dir: .* holds no readable run\.json"):
+        automl.resume(tmp_path)
+
+
+def test_resume_refuses_a_directory_others_can_write(killed, tmp_path):
+    run_dir = killed[0]
+    mode = run_dir.stat().st_mode
+    run_dir.chmod(mode | 0o002)
+    try:
+        with pytest.raises(automl.ConfigError, match=r"is writable by other users .*refusing to restore"):
+            automl.resume(run_dir)
+    finally:
+        run_dir.chmod(mode)

@@ -1,0 +1,97 @@
+"""Keras callbacks of a trial: reporting, resumable early stopping, progress on disk."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from trainers._checkpoint import BEST_FILE, Progress
+from trainers._reporter import Reporter
+
+__all__ = ["ProgressWriter", "ReporterCallback", "ResumableEarlyStopping"]
+
+
+def _numbers(logs: Mapping[str, Any] | None) -> dict[str, float]:
+    out = {}
+    for key, value in (logs or {}).items():
+        try:
+            out[key] = float(value)
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+class ReporterCallback(keras.callbacks.Callback):
+    """Sends each epoch's metrics and the checkpoint directory to a `Reporter`.
+
+    Runs last, so the checkpoint it hands over is complete for this epoch.
+    """
+
+    def __init__(self, reporter: Reporter, checkpoint_dir: Path) -> None:
+        super().__init__()
+        self._reporter = reporter
+        self._dir = checkpoint_dir
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        self._reporter.report(_numbers(logs), epoch=epoch + 1, checkpoint=self._dir)
+
+
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """`EarlyStopping` that can start from a resumed trial's patience count and best.
+
+    Keras resets the state in ``on_train_begin`` (so callbacks can be reused);
+    this sets it back to the checkpoint's right after.
+    """
+
+    def __init__(self, *, resume: Progress | None, checkpoint_dir: Path, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._resume = resume
+        self._dir = checkpoint_dir
+
+    def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        super().on_train_begin(logs)
+        if self._resume is None or self._resume.stopping_best is None:
+            return
+        self.wait = self._resume.stopping_wait
+        self.best = self._resume.stopping_best
+        self.best_epoch = self._resume.stopping_best_epoch
+        if self.restore_best_weights and (self._dir / BEST_FILE).exists():
+            self.best_weights = keras.saving.load_model(self._dir / BEST_FILE).get_weights()
+
+
+class ProgressWriter(keras.callbacks.Callback):
+    """Writes ``state.json`` after each epoch, once the model files are saved."""
+
+    def __init__(
+        self,
+        checkpoint_dir: Path,
+        *,
+        stopping: keras.callbacks.EarlyStopping,
+        best: keras.callbacks.ModelCheckpoint,
+        resume: Progress | None,
+    ) -> None:
+        super().__init__()
+        self._dir = checkpoint_dir
+        self._stopping = stopping
+        self._best = best
+        self._history: dict[str, list[float]] = {}
+        self._resume = resume
+
+    def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        self._history = {k: list(v) for k, v in (self._resume.history if self._resume else {}).items()}
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        for key, value in _numbers(logs).items():
+            self._history.setdefault(key, []).append(value)
+        best = self._stopping.best
+        Progress(
+            epoch=epoch + 1,
+            history=self._history,
+            stopping_wait=int(self._stopping.wait),
+            stopping_best=None if best is None else float(best),
+            stopping_best_epoch=int(self._stopping.best_epoch),
+            checkpoint_best=None if self._best.best is None else float(self._best.best),
+        ).write(self._dir)
