@@ -80,6 +80,7 @@ class _TrialRecord:
     ended: float | None = None
     error: str | None = None
     worker: str | None = None  # node_ip:pid of the Ray worker that ran it
+    node: str | None = None  # Ray node id
 
 
 class MlflowTracker(Callback):
@@ -162,6 +163,7 @@ class MlflowTracker(Callback):
                 ended=None if running or run.info.end_time is None else run.info.end_time / 1000,
                 error=tags.get("automl.error"),
                 worker=tags.get("automl.worker"),
+                node=tags.get("automl.node_id"),
             )
             for name in self._metric_names:
                 points = sorted(self._client.get_metric_history(record.run_id, name), key=lambda m: m.step)
@@ -244,11 +246,13 @@ class MlflowTracker(Callback):
                 metrics.append(Metric(name, value, now, epoch))
         tags = []
         if record.epochs == 0:  # first result: say where the trial runs
-            tags = [
-                RunTag("automl.worker_pid", str(result.get("pid"))),
-                RunTag("automl.node_ip", str(result.get("node_ip"))),
-            ]
             record.worker = f"{result.get('node_ip')}:{result.get('pid')}"
+            record.node = str(result.get("node_id"))
+            tags = [
+                RunTag("automl.worker", record.worker),
+                RunTag("automl.node_ip", str(result.get("node_ip"))),
+                RunTag("automl.node_id", record.node),
+            ]
         record.epochs = epoch
         self._client.log_batch(record.run_id, metrics=metrics, tags=tags)
         if result.get("done") and epoch < self._epochs:
@@ -335,6 +339,7 @@ class MlflowTracker(Callback):
                     f"best_{self._metric}": self._best(record),
                     "error": record.error,
                     "worker": record.worker,
+                    "node": record.node,
                     "mlflow_run_id": record.run_id,
                     **{f"params.{k}": v for k, v in record.params.items()},
                 }

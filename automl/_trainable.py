@@ -25,8 +25,12 @@ _CHECKPOINT_FILES = (BEST_FILE, LAST_FILE, STATE_FILE)
 class _RayReporter:
     """Hands each epoch to Ray Tune with the trial's checkpoint directory."""
 
+    def __init__(self) -> None:
+        # Which node ran the trial: node IPs coincide when several nodes share a machine.
+        self._node_id = ray.get_runtime_context().get_node_id()
+
     def report(self, metrics: Mapping[str, float], *, epoch: int, checkpoint: Path | None) -> None:
-        result = {**metrics, "epoch": epoch}
+        result = {**metrics, "epoch": epoch, "node_id": self._node_id}
         ray_checkpoint = tune.Checkpoint.from_directory(checkpoint) if checkpoint else None
         tune.report(result, checkpoint=ray_checkpoint)
 
