@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import textwrap
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -132,6 +133,7 @@ class MlflowTracker(Callback):
         self._num_trials = num_trials
         self._verbose = verbose
         self.records: dict[str, _TrialRecord] = {}
+        self._started = time.time()
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -204,6 +206,7 @@ class MlflowTracker(Callback):
         total_num_samples: int | None = None,
         **info: Any,
     ) -> None:
+        self._started = time.time()
         self.load()  # records of an earlier driver of this run, if any
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
@@ -304,17 +307,30 @@ class MlflowTracker(Callback):
             self._print_progress(record, best)
 
     def _print_progress(self, record: _TrialRecord, best: float) -> None:
-        done = sum(r.state.is_finished() for r in self.records.values())
-        elapsed = (record.ended or time.time()) - record.started
+        states = [r.state for r in self.records.values()]
+        done = sum(state.is_finished() for state in states)
+        took = (record.ended or time.time()) - record.started
         overall = self.best_record()
         overall_best = self._best(overall) if overall else math.nan
-        detail = record.error if record.error else f"{self._metric}={best:.4f}"
+        detail = textwrap.shorten(record.error, 80) if record.error else f"{self._metric}={best:.4f}"
+        counts = ", ".join(
+            f"{n} {state.value.lower()}"
+            for state in TrialState
+            if (n := states.count(state)) and state.is_finished()
+        )
         print(
-            f"[automl] trial {record.number:>3} {record.state.value:<8} {detail} "
-            f"({record.epochs} epochs, {elapsed:.1f}s) | "
-            f"{done}/{self._num_trials} done, best {self._metric}={overall_best:.4f}",
+            f"[automl] trial {record.number:>3} {record.state.value:<8} {detail} ({record.epochs} epochs, {took:.1f}s)"
+            f" | {done}/{self._num_trials} done ({counts}), best {self._metric}={overall_best:.4f}"
+            f" | {self._clock(done)}",
             flush=True,
         )
+
+    def _clock(self, done: int) -> str:
+        elapsed = time.time() - self._started
+        if done == 0 or done >= self._num_trials:
+            return f"elapsed {elapsed:.0f}s"
+        left = elapsed / done * (self._num_trials - done)  # trials finished so far set the pace
+        return f"elapsed {elapsed:.0f}s, ~{left:.0f}s left"
 
     def best_record(self) -> _TrialRecord | None:
         """The trial with the best value of the metric over its epochs."""
