@@ -23,6 +23,7 @@ def tune(
     metric: str = "val_accuracy",
     mode: Literal["min", "max"] = "max",
     num_trials: int = 12,
+    time_budget_s: float | None = None,
     epochs: int = 20,
     patience: int = 3,
     sampler: str | Mapping[str, Any] | optuna.samplers.BaseSampler = "tpe",
@@ -54,6 +55,9 @@ def tune(
             Defaults to `"val_accuracy"`.
         mode: ``"max"`` or ``"min"``. Defaults to `"max"`.
         num_trials: Number of trials. Defaults to `12`.
+        time_budget_s: Wall-time budget of the whole run, in seconds: when it
+            runs out, running trials are stopped (state ``STOPPED``) and no
+            new ones start. Defaults to `None` (no limit).
         epochs: Most epochs per trial. Defaults to `20`.
         patience: Early-stopping patience, in epochs. Defaults to `3`.
         sampler: An optuna sampler by name (``"tpe"``, ``"random"``,
@@ -111,6 +115,7 @@ def tune(
         metric=metric,
         mode=mode,
         num_trials=num_trials,
+        time_budget_s=time_budget_s,
         epochs=epochs,
         patience=patience,
         sampler=sampler,

@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 _OPTUNA_STATES = {
     TrialState.COMPLETE: optuna.trial.TrialState.COMPLETE,
     TrialState.PRUNED: optuna.trial.TrialState.PRUNED,
+    TrialState.STOPPED: optuna.trial.TrialState.PRUNED,
     TrialState.FAILED: optuna.trial.TrialState.FAIL,
     TrialState.RUNNING: optuna.trial.TrialState.RUNNING,
 }

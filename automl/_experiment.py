@@ -280,6 +280,7 @@ class Experiment:
     metric: str = "val_accuracy"
     mode: Literal["min", "max"] = "max"
     num_trials: int = 12
+    time_budget_s: float | None = None
     epochs: int = 20
     patience: int = 3
     sampler: str | Mapping[str, Any] | optuna.samplers.BaseSampler = "tpe"
@@ -315,6 +316,11 @@ class Experiment:
             _check_int("max_concurrent_trials", self.max_concurrent_trials, low=1)
         if self.seed is not None:
             _check_int("seed", self.seed, low=0)
+        budget = self.time_budget_s
+        if budget is not None and (
+            isinstance(budget, bool) or not isinstance(budget, (int, float)) or not 0 < budget < math.inf
+        ):
+            raise ConfigError(f"expected a number of seconds > 0, but got {budget!r}.", field="time_budget_s")
         for name in ("experiment_name", "registered_model_name", "address", "tracking_uri", "name"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value):
@@ -330,6 +336,7 @@ class Experiment:
             num_trials=self.num_trials,
             resources=_resources(self.resources_per_trial),
             max_concurrent_trials=self.max_concurrent_trials,
+            time_budget_s=self.time_budget_s,
             tracking_uri=self.tracking_uri,
             experiment_name=self.experiment_name,
             registered_model_name=self.registered_model_name or self.experiment_name,

@@ -23,7 +23,8 @@ class TrialState(enum.Enum):
 
     RUNNING = "RUNNING"
     COMPLETE = "COMPLETE"
-    PRUNED = "PRUNED"
+    PRUNED = "PRUNED"  # stopped early by the scheduler as unpromising
+    STOPPED = "STOPPED"  # stopped by the run itself (its time budget ran out)
     FAILED = "FAILED"
 
     def is_finished(self) -> bool:

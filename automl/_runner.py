@@ -20,7 +20,7 @@ from ray.tune.search.optuna import OptunaSearch
 
 from automl._artifacts import git_commit, log_best_model, log_study_plots, optuna_study
 from automl._choices import SchedulerChoice
-from automl._result import TuningResult
+from automl._result import TrialState, TuningResult
 from automl._tracking import MlflowTracker, default_tracking_uri, open_experiment
 from automl._trainable import run_trial
 from search_spaces import AutoMLError, ConfigError, Space
@@ -90,6 +90,7 @@ class Run:
     points_to_evaluate: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     scheduler: SchedulerChoice | None = None
     max_concurrent_trials: int | None = None
+    time_budget_s: float | None = None
     seed: int | None = None
     data_spec: dict[str, Any] | None = None  # where the data came from, for resume
     callbacks: tuple[Any, ...] = ()
@@ -108,6 +109,7 @@ class Run:
                 for k, v in (self.scheduler.settings if self.scheduler else {}).items()
             },
             "num_trials": str(self.num_trials),
+            "time_budget_s": str(self.time_budget_s),
             "epochs": str(self.settings.epochs),
             "patience": str(self.settings.patience),
             "metric": self.settings.monitor,
@@ -134,6 +136,7 @@ class Run:
             scheduler=self.scheduler.build(epochs=self.settings.epochs),
             num_samples=self.num_trials,
             max_concurrent_trials=self.max_concurrent_trials,
+            time_budget_s=self.time_budget_s,
             reuse_actors=True,  # TF is imported once per worker, not once per trial
             trial_dirname_creator=_trial_dirname,
         )
@@ -251,6 +254,8 @@ class Run:
                 grid = tuner.fit()
             if resumed:  # the tracker that ran is Ray's restored copy; read what it logged
                 tracker.load()
+            # Ray stops running trials when the time budget runs out without "completing" them.
+            tracker.close_unfinished(TrialState.STOPPED, "stopped by the run's time budget")
             results = [grid[i] for i in range(len(grid))]
             checkpoints = {_trial_id(r.path): r.checkpoint for r in results if r.checkpoint is not None}
             result = self._result(tracker, checkpoints, run_dir, tracking_uri, experiment_id, parent_id)
@@ -259,7 +264,7 @@ class Run:
             status = "FINISHED"
             return result
         finally:
-            tracker.close_orphans()
+            tracker.close_unfinished(TrialState.FAILED, "the tuning run ended while this trial was running")
             best = tracker.best_record()
             tracker.log_summary(self.space.unflatten(best.params) if best else None)
             client.set_terminated(parent_id, status=status)

@@ -82,6 +82,7 @@ class _TrialRecord:
     error: str | None = None
     worker: str | None = None  # node_ip:pid of the Ray worker that ran it
     node: str | None = None  # Ray node id
+    ended_by_itself: bool = False  # the trainer said its last epoch was the last
 
 
 class MlflowTracker(Callback):
@@ -189,12 +190,12 @@ class MlflowTracker(Callback):
             if not token:
                 return runs
 
-    def close_orphans(self) -> None:
-        """Ends child runs whose trial never finished (the run ended or was interrupted under them)."""
+    def close_unfinished(self, state: TrialState, reason: str) -> None:
+        """Ends the child runs of trials still running when the run stops (time budget, crash)."""
         for record in self.records.values():
             if record.state is TrialState.RUNNING:
-                record.state = TrialState.FAILED
-                record.error = "the tuning run ended while this trial was running"
+                record.state = state
+                record.error = reason if state is TrialState.FAILED else None
                 self._finish(record)
 
     # Ray Tune hooks -----------------------------------------------------------
@@ -258,7 +259,8 @@ class MlflowTracker(Callback):
             ]
         record.epochs = epoch
         self._client.log_batch(record.run_id, metrics=metrics, tags=tags)
-        if result.get("done") and epoch < self._epochs:
+        record.ended_by_itself = bool(result.get("trial_finished"))
+        if result.get("done") and not record.ended_by_itself:
             # Ray marks a result done when the scheduler stops the trial; a
             # trial that ends by itself (epoch cap, early stopping) never is.
             record.state = TrialState.PRUNED
@@ -266,7 +268,8 @@ class MlflowTracker(Callback):
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         record = self.records[trial.trial_id]
         if record.state is TrialState.RUNNING:
-            record.state = TrialState.COMPLETE
+            # Ray also "completes" the trials it stops when the time budget runs out.
+            record.state = TrialState.COMPLETE if record.ended_by_itself else TrialState.STOPPED
         self._finish(record)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
@@ -297,11 +300,17 @@ class MlflowTracker(Callback):
         tags = [RunTag("automl.state", record.state.value)]
         if record.state is TrialState.PRUNED:
             tags.append(RunTag("automl.pruned_at_epoch", str(record.epochs)))
+        if record.state is TrialState.STOPPED:
+            tags.append(RunTag("automl.stopped", f"by the run's time budget at epoch {record.epochs}"))
         if record.error:
             tags.append(RunTag("automl.error", record.error[:5000]))
         metrics = [Metric(f"best_{self._metric}", best, int(record.ended * 1000), record.epochs)]
         self._client.log_batch(record.run_id, metrics=metrics if math.isfinite(best) else [], tags=tags)
-        status = {TrialState.COMPLETE: "FINISHED", TrialState.PRUNED: "KILLED"}.get(record.state, "FAILED")
+        status = {
+            TrialState.COMPLETE: "FINISHED",
+            TrialState.PRUNED: "KILLED",
+            TrialState.STOPPED: "KILLED",
+        }.get(record.state, "FAILED")
         self._client.set_terminated(record.run_id, status=status)
         if self._verbose:
             self._print_progress(record, best)

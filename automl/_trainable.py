@@ -29,8 +29,10 @@ class _RayReporter:
         # Which node ran the trial: node IPs coincide when several nodes share a machine.
         self._node_id = ray.get_runtime_context().get_node_id()
 
-    def report(self, metrics: Mapping[str, float], *, epoch: int, checkpoint: Path | None) -> None:
-        result = {**metrics, "epoch": epoch, "node_id": self._node_id}
+    def report(
+        self, metrics: Mapping[str, float], *, epoch: int, checkpoint: Path | None, last: bool
+    ) -> None:
+        result = {**metrics, "epoch": epoch, "node_id": self._node_id, "trial_finished": last}
         ray_checkpoint = tune.Checkpoint.from_directory(checkpoint) if checkpoint else None
         tune.report(result, checkpoint=ray_checkpoint)
 

@@ -36,7 +36,9 @@ class ReporterCallback(keras.callbacks.Callback):
         self._dir = checkpoint_dir
 
     def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
-        self._reporter.report(_numbers(logs), epoch=epoch + 1, checkpoint=self._dir)
+        # EarlyStopping and TerminateOnNaN run earlier in the list and set stop_training.
+        last = bool(self.model.stop_training) or epoch + 1 >= self.params["epochs"]
+        self._reporter.report(_numbers(logs), epoch=epoch + 1, checkpoint=self._dir, last=last)
 
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):

@@ -13,8 +13,12 @@ class Reporter(Protocol):
     """Receives one report per finished epoch.
 
     ``epoch`` counts finished epochs (1 after the first). ``checkpoint`` is the
-    trial's checkpoint directory when a new best model was saved this epoch,
-    else ``None``.
+    trial's checkpoint directory, complete for this epoch (or ``None``).
+    ``last`` is true on the epoch after which the fit ends by itself (epoch
+    cap or early stopping), so a consumer can tell an ended trial from one
+    stopped from outside.
     """
 
-    def report(self, metrics: Mapping[str, float], *, epoch: int, checkpoint: Path | None) -> None: ...
+    def report(
+        self, metrics: Mapping[str, float], *, epoch: int, checkpoint: Path | None, last: bool
+    ) -> None: ...

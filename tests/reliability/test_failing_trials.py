@@ -89,3 +89,28 @@ def test_mlflow_marks_them_failed_with_the_error(run):
     parent = client.get_run(run.parent_run_id)
     assert parent.info.status == "FINISHED"
     assert parent.data.metrics["trials_failed"] == 2 and parent.data.metrics["trials_complete"] == 2
+
+
+def test_time_budget_stops_the_run_and_labels_what_it_stopped(ray_local, tmp_path):
+    result = automl.tune(
+        Space(layers=LayerStack(Dense(units=16)), learning_rate=Categorical([0.003, 0.001])),
+        data="digits",
+        num_trials=20,
+        epochs=200,
+        patience=200,
+        scheduler="fifo",
+        time_budget_s=20,
+        tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+        storage_path=tmp_path / "runs",
+        experiment_name="budget",
+        verbose=0,
+    )
+    states = result.trials["state"]
+    assert len(result.trials) < 20  # the budget ended the run early
+    assert "STOPPED" in set(states) and set(states) <= {"STOPPED", "COMPLETE"}
+    client = MlflowClient(result.tracking_uri)
+    stopped = result.trials[states == "STOPPED"]["mlflow_run_id"]
+    for run_id in stopped:
+        run = client.get_run(run_id)
+        assert run.info.status == "KILLED"
+        assert run.data.tags["automl.stopped"].startswith("by the run's time budget at epoch")

@@ -21,9 +21,11 @@ CONFIG = {
 class ListReporter:
     def __init__(self) -> None:
         self.reports: list[tuple[int, dict, Path | None]] = []
+        self.last: list[bool] = []
 
-    def report(self, metrics, *, epoch, checkpoint):
+    def report(self, metrics, *, epoch, checkpoint, last):
         self.reports.append((epoch, dict(metrics), checkpoint))
+        self.last.append(last)
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +40,7 @@ def test_train_fits_reports_every_epoch_and_checkpoints_the_best(digits, tmp_pat
 
     assert outcome.epochs_run == 4
     assert [epoch for epoch, _, _ in reporter.reports] == [1, 2, 3, 4]
+    assert reporter.last == [False, False, False, True]  # the epoch cap ends the fit
     for _, metrics, _ in reporter.reports:
         assert set(reported_metrics("multiclass")) <= set(metrics)
     # Every epoch hands over the complete checkpoint directory.
