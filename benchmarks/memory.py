@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=50)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--smoke", action="store_true", help="6 trials, 1 epoch")
+    parser.add_argument("--trim", action="store_true", help="malloc_trim(0) after each trial (tests fragmentation)")
     args = parser.parse_args(argv)
     if args.smoke:
         args.trials, args.epochs = 6, 1
@@ -54,6 +55,12 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(args.trials):
             config = space.sample(study.ask())
             train(config, data, settings=settings, checkpoint_dir=Path(tmp) / f"t{i}")
+            if args.trim:
+                import ctypes
+                import gc
+
+                gc.collect()
+                ctypes.CDLL("libc.so.6").malloc_trim(0)
             samples.append(rss_mib())
     warm = min(4, len(samples) - 1)
     growth = (samples[-1] - samples[warm]) / samples[warm] * 100
