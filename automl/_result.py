@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
@@ -65,7 +66,10 @@ class TuningResult:
     @property
     def ui_command(self) -> str:
         """The shell command that opens the MLflow UI on this run's store (loopback only)."""
-        return f"mlflow ui --backend-store-uri '{self.tracking_uri}' --host 127.0.0.1 --port 5000"
+        # The mlflow script beside this interpreter: it works without an activated venv.
+        script = Path(sys.executable).parent / "mlflow"
+        mlflow = str(script) if script.exists() else "mlflow"
+        return f"{mlflow} ui --backend-store-uri '{self.tracking_uri}' --host 127.0.0.1 --port 5000"
 
     @property
     def ui_url(self) -> str:
