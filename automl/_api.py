@@ -32,6 +32,7 @@ def tune(
     seed: int | None = None,
     resources_per_trial: Mapping[str, float] | None = None,
     max_concurrent_trials: int | None = None,
+    max_failures: int = 0,
     address: str | None = None,
     tracking_uri: str | None = None,
     experiment_name: str = "automl",
@@ -78,6 +79,10 @@ def tune(
             allowed). Defaults to one CPU.
         max_concurrent_trials: Cap on trials running at once. Defaults to as
             many as the resources allow.
+        max_failures: How often a failed trial (its worker died, a node went
+            away, or its training raised) is restarted from its last
+            checkpoint before it counts as FAILED; Ray's FailureConfig.
+            Defaults to `0`.
         address: Ray cluster to join (``"auto"``, ``"ray://HOST:PORT"``).
             Defaults to starting a local Ray instance (or using the one this
             process already started).
@@ -124,6 +129,7 @@ def tune(
         seed=seed,
         resources_per_trial={"cpu": 1} if resources_per_trial is None else resources_per_trial,
         max_concurrent_trials=max_concurrent_trials,
+        max_failures=max_failures,
         address=address,
         tracking_uri=tracking_uri,
         experiment_name=experiment_name,

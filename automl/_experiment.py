@@ -289,6 +289,7 @@ class Experiment:
     seed: int | None = None
     resources_per_trial: Mapping[str, float] = dataclasses.field(default_factory=lambda: {"cpu": 1})
     max_concurrent_trials: int | None = None
+    max_failures: int = 0
     address: str | None = None
     tracking_uri: str | None = None
     experiment_name: str = "automl"
@@ -314,6 +315,7 @@ class Experiment:
         _check_int("num_trials", self.num_trials, low=1)
         if self.max_concurrent_trials is not None:
             _check_int("max_concurrent_trials", self.max_concurrent_trials, low=1)
+        _check_int("max_failures", self.max_failures, low=0)
         if self.seed is not None:
             _check_int("seed", self.seed, low=0)
         budget = self.time_budget_s
@@ -336,6 +338,7 @@ class Experiment:
             num_trials=self.num_trials,
             resources=_resources(self.resources_per_trial),
             max_concurrent_trials=self.max_concurrent_trials,
+            max_failures=self.max_failures,
             time_budget_s=self.time_budget_s,
             tracking_uri=self.tracking_uri,
             experiment_name=self.experiment_name,

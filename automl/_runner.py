@@ -90,6 +90,7 @@ class Run:
     points_to_evaluate: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     scheduler: SchedulerChoice | None = None
     max_concurrent_trials: int | None = None
+    max_failures: int = 0
     time_budget_s: float | None = None
     seed: int | None = None
     data_spec: dict[str, Any] | None = None  # where the data came from, for resume
@@ -216,6 +217,7 @@ class Run:
                 storage_path=str(self.storage_path),
                 callbacks=[tracker],
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+                failure_config=tune.FailureConfig(max_failures=self.max_failures),
                 verbose=0,
             ),
         )

@@ -240,6 +240,9 @@ class MlflowTracker(Callback):
         record = self.records[trial.trial_id]
         epoch = int(result["epoch"])
         if epoch <= record.epochs:  # logged before the driver was interrupted; redone from a checkpoint
+            where = self._where(record, result)
+            if where:
+                self._client.log_batch(record.run_id, tags=where)
             return
         now = int(time.time() * 1000)
         metrics = []
@@ -248,15 +251,7 @@ class MlflowTracker(Callback):
                 value = float(result[name])
                 record.history.setdefault(name, []).append(value)
                 metrics.append(Metric(name, value, now, epoch))
-        tags = []
-        if record.epochs == 0:  # first result: say where the trial runs
-            record.worker = f"{result.get('node_ip')}:{result.get('pid')}"
-            record.node = str(result.get("node_id"))
-            tags = [
-                RunTag("automl.worker", record.worker),
-                RunTag("automl.node_ip", str(result.get("node_ip"))),
-                RunTag("automl.node_id", record.node),
-            ]
+        tags = self._where(record, result)
         record.epochs = epoch
         self._client.log_batch(record.run_id, metrics=metrics, tags=tags)
         record.ended_by_itself = bool(result.get("trial_finished"))
@@ -265,12 +260,32 @@ class MlflowTracker(Callback):
             # trial that ends by itself (epoch cap, early stopping) never is.
             record.state = TrialState.PRUNED
 
+    @staticmethod
+    def _where(record: _TrialRecord, result: Mapping[str, Any]) -> list[RunTag]:
+        """Tags saying which worker runs the trial, when that changed (first result, a retry)."""
+        worker = f"{result.get('node_ip')}:{result.get('pid')}"
+        if worker == record.worker:
+            return []
+        record.worker, record.node = worker, str(result.get("node_id"))
+        return [
+            RunTag("automl.worker", record.worker),
+            RunTag("automl.node_ip", str(result.get("node_ip"))),
+            RunTag("automl.node_id", record.node),
+        ]
+
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         record = self.records[trial.trial_id]
         if record.state is TrialState.RUNNING:
             # Ray also "completes" the trials it stops when the time budget runs out.
             record.state = TrialState.COMPLETE if record.ended_by_itself else TrialState.STOPPED
         self._finish(record)
+
+    def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        # Ray retries the trial from its last checkpoint; it keeps its child run (reopened on
+        # start), and epochs it redoes are not logged twice.
+        record = self.records.get(trial.trial_id)
+        if record is not None:
+            self._client.set_tag(record.run_id, "automl.retries", str(trial.run_metadata.num_failures))
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         record = self.records.get(trial.trial_id)
