@@ -17,6 +17,10 @@ def ray_local() -> Iterator[None]:
     import ray
 
     ray.init(
+        # Always a new local instance: without an address ray.init joins the
+        # cluster an earlier `ray start` recorded in /tmp/ray/ray_current_cluster,
+        # and hangs when that cluster is gone.
+        address="local",
         num_cpus=2,
         include_dashboard=False,
         log_to_driver=False,
