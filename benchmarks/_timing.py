@@ -53,7 +53,7 @@ class Ledger:
     """
 
     def __init__(self) -> None:
-        self.seconds: collections.Counter[tuple[str, str]] = collections.Counter()
+        self.seconds: collections.defaultdict[tuple[str, str], float] = collections.defaultdict(float)
         self.calls: collections.Counter[tuple[str, str]] = collections.Counter()
         self.outermost = 0.0
         self.depth = 0
@@ -121,15 +121,18 @@ for _cls, _group, _names in (
 def instrumented() -> Iterator[Ledger]:
     """Times automl's MLflow client calls, tracker hooks and Optuna searcher within."""
     ledger = Ledger()
-    saved = runner.MlflowClient, runner.MlflowTracker, runner.OptunaSearch
-    runner.MlflowClient, runner.MlflowTracker, runner.OptunaSearch = (
-        TimedMlflowClient,
-        TimedMlflowTracker,
-        TimedOptunaSearch,
-    )
+    swaps = {
+        "MlflowClient": TimedMlflowClient,
+        "MlflowTracker": TimedMlflowTracker,
+        "OptunaSearch": TimedOptunaSearch,
+    }
+    saved = {name: getattr(runner, name) for name in swaps}
+    for name, timed in swaps.items():
+        setattr(runner, name, timed)
     _active.append(ledger)
     try:
         yield ledger
     finally:
         _active.pop()
-        runner.MlflowClient, runner.MlflowTracker, runner.OptunaSearch = saved
+        for name, original in saved.items():
+            setattr(runner, name, original)

@@ -216,8 +216,9 @@ def run_plain_ray_tune(budget: Budget, data: Any, storage: Path) -> Variant:
     wall = time.perf_counter() - start
     if grid.errors:
         raise RuntimeError(f"variant c: {len(grid.errors)} trials failed: {grid.errors[0]!r}")
-    epochs = [int(r.metrics["training_iteration"]) for r in grid]
-    best = [float(r.metrics_dataframe[MONITOR].max()) for r in grid]
+    results = [grid[i] for i in range(len(grid))]
+    epochs = [int((r.metrics or {})["training_iteration"]) for r in results]
+    best = [float(r.metrics_dataframe[MONITOR].max()) for r in results if r.metrics_dataframe is not None]
     return Variant("c", "plain Ray Tune, default settings", wall, epochs, best, workers=2, uses_ray=True)
 
 
