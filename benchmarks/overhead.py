@@ -32,6 +32,7 @@ import argparse
 import dataclasses
 import multiprocessing as mp
 import queue
+import shutil
 import statistics
 import sys
 import tempfile
@@ -99,9 +100,9 @@ def _worker(tasks: Any, results: Any, threads: int | None, epochs: int, patience
     from trainers import load_sklearn
 
     data = load_sklearn(DATASET)
-    workdir = Path(tempfile.mkdtemp(prefix="bench-plain-"))
-    while (config := tasks.get()) is not None:
-        results.put(fit_user(config, data, epochs=epochs, patience=patience, workdir=workdir))
+    with tempfile.TemporaryDirectory(prefix="bench-plain-") as workdir:
+        while (config := tasks.get()) is not None:
+            results.put(fit_user(config, data, epochs=epochs, patience=patience, workdir=Path(workdir)))
 
 
 def run_processes(budget: Budget, *, processes: int, threads: int | None, key: str, label: str) -> Variant:
@@ -166,7 +167,7 @@ def user_trainable(config: dict[str, Any], *, data: Any, epochs: int, patience: 
     import keras
     from ray import tune
 
-    workdir = Path(tempfile.mkdtemp(prefix="bench-ray-"))
+    workdir = Path(tempfile.mkdtemp(prefix="bench-ray-"))  # tune.report copies checkpoints out
 
     class ReportToTune(keras.callbacks.Callback):
         """Reports every epoch; with a checkpoint when ModelCheckpoint saved a new best."""
@@ -181,14 +182,17 @@ def user_trainable(config: dict[str, Any], *, data: Any, epochs: int, patience: 
                 checkpoint = tune.Checkpoint.from_directory(workdir)
             tune.report(metrics, checkpoint=checkpoint)
 
-    fit_user(
-        user_config(config),
-        data,
-        epochs=epochs,
-        patience=patience,
-        workdir=workdir,
-        callbacks=[ReportToTune()],
-    )
+    try:
+        fit_user(
+            user_config(config),
+            data,
+            epochs=epochs,
+            patience=patience,
+            workdir=workdir,
+            callbacks=[ReportToTune()],
+        )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def run_plain_ray_tune(budget: Budget, data: Any, storage: Path) -> Variant:
