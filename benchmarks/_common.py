@@ -1,0 +1,231 @@
+"""What the benchmark scripts share: the frozen workload, a user's hand-written
+Keras fit, Ray start-up, the report header and markdown tables.
+
+Importing this module imports no TensorFlow, Ray or MLflow: spawned worker
+processes import it before they size TensorFlow's thread pools.
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib.metadata
+import logging
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+EPOCHS = 20
+PATIENCE = 3
+MONITOR = "val_accuracy"
+DATASET = "digits"
+
+# 12 digits-MLP configs, drawn once from `search_spaces.mlp()` with
+# optuna.samplers.RandomSampler(seed=0) (floats rounded), then frozen here so
+# every variant of every run trains exactly these models.
+# (units, dropout) per Dense layer, learning rate, batch size:
+_FROZEN: list[tuple[list[tuple[int, float]], float, int]] = [
+    ([(115, 0.301), (72, 0.212)], 0.001958, 128),
+    ([(143, 0.264), (76, 0.463)], 0.0001387, 128),
+    ([(178, 0.489), (146, 0.231), (139, 0.059)], 0.001905, 64),
+    ([(33, 0.387), (56, 0.284)], 0.000109, 32),
+    ([(105, 0.180), (53, 0.349), (18, 0.333)], 0.002194, 128),
+    ([(77, 0.219), (248, 0.051)], 0.0002617, 64),
+    ([(31, 0.079), (21, 0.328)], 0.000189, 128),
+    ([(163, 0.048)], 0.008973, 64),
+    ([(17, 0.141), (22, 0.148), (22, 0.159)], 0.0006738, 64),
+    ([(67, 0.047)], 0.001419, 32),
+    ([(116, 0.145)], 0.0002325, 128),
+    ([(104, 0.135)], 0.002954, 32),
+]
+
+# The nested form `search_spaces.mlp()` samples and `automl.tune` accepts.
+CONFIGS: list[dict[str, Any]] = [
+    {
+        "layers": [{"type": "dense", "units": u, "activation": "relu", "dropout": d} for u, d in layers],
+        "learning_rate": lr,
+        "batch_size": batch,
+    }
+    for layers, lr, batch in _FROZEN
+]
+
+
+# A user's hand-written Keras ------------------------------------------------
+
+
+def build_user_model(config: Mapping[str, Any], data: Any) -> Any:
+    """The model a user writes by hand for a config: the same layers our trainer builds."""
+    import keras
+
+    inputs = keras.Input(shape=data.input_shape)
+    x = keras.layers.Normalization(mean=data.x_train.mean(axis=0), variance=data.x_train.var(axis=0) + 1e-6)(
+        inputs
+    )
+    for layer in config["layers"]:
+        x = keras.layers.Dense(layer["units"], activation=layer["activation"])(x)
+        if layer["dropout"] > 0:
+            x = keras.layers.Dropout(layer["dropout"])(x)
+    outputs = keras.layers.Dense(data.num_classes, activation="softmax")(x)
+    model = keras.Model(inputs, outputs)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=config["learning_rate"]),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def fit_user(
+    config: Mapping[str, Any],
+    data: Any,
+    *,
+    epochs: int,
+    patience: int,
+    workdir: Path,
+    callbacks: Sequence[Any] = (),
+) -> tuple[int, float]:
+    """model.fit with EarlyStopping and ModelCheckpoint, as a user writes it.
+
+    Returns:
+        Epochs run and the best ``val_accuracy``.
+    """
+    import keras
+
+    keras.backend.clear_session()
+    model = build_user_model(config, data)
+    history = model.fit(
+        data.x_train,
+        data.y_train,
+        validation_data=(data.x_val, data.y_val),
+        epochs=epochs,
+        batch_size=config["batch_size"],
+        callbacks=[
+            keras.callbacks.EarlyStopping(
+                monitor=MONITOR, mode="max", patience=patience, restore_best_weights=True
+            ),
+            keras.callbacks.ModelCheckpoint(
+                workdir / "best.keras", monitor=MONITOR, mode="max", save_best_only=True
+            ),
+            *callbacks,
+        ],
+        verbose=0,
+    )
+    values = history.history[MONITOR]
+    return len(values), max(values)
+
+
+def set_tf_threads(threads: int | None) -> None:
+    """Sizes TF's thread pools; must run before the process's first TF op."""
+    if threads is None:
+        return
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+# Ray ------------------------------------------------------------------------
+
+
+def start_ray() -> float | None:
+    """Starts local Ray as `automl.tune` would; returns the seconds `ray.init` took.
+
+    Returns `None` when this process already runs Ray (e.g. a test fixture's):
+    then nothing was timed.
+    """
+    import ray
+
+    if ray.is_initialized():
+        return None
+    start = time.perf_counter()
+    # The arguments of automl._api._start_ray, but address="local": with no
+    # address ray.init joins the cluster recorded in
+    # /tmp/ray/ray_current_cluster by any earlier `ray start` on the machine
+    # (and hangs when that cluster is gone), which is not what is measured here.
+    ray.init(
+        address="local",
+        include_dashboard=False,
+        logging_level=logging.WARNING,
+        log_to_driver=False,
+        runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}},
+    )
+    return time.perf_counter() - start
+
+
+def scratch_run(tmp: Path, name: str) -> dict[str, Any]:
+    """`automl.tune` arguments that keep a run's MLflow store and files under ``tmp``.
+
+    Each run gets a new sqlite store, so its schema set-up is part of the run,
+    as on a user's first run in a fresh directory.
+    """
+    return {
+        "tracking_uri": f"sqlite:///{tmp / f'mlflow-{name}.db'}",
+        "experiment_name": "bench",
+        "storage_path": tmp / "automl_runs",
+        "name": name,
+        "verbose": 0,
+    }
+
+
+# Reporting ------------------------------------------------------------------
+
+
+def _run(command: list[str]) -> str:
+    try:
+        return subprocess.run(command, capture_output=True, text=True, check=False).stdout.strip()
+    except OSError:
+        return "n/a"
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def machine_report(argv: Sequence[str], script: str) -> str:
+    """Markdown lines: date, command, machine and versions (imports nothing heavy)."""
+    memory = next((line for line in _run(["free", "-h"]).splitlines() if line.startswith("Mem:")), "n/a")
+    versions = ", ".join(
+        f"{name} {_version(package)}"
+        for name, package in (
+            ("TensorFlow", "tensorflow"),
+            ("Keras", "keras"),
+            ("Ray", "ray"),
+            ("Optuna", "optuna"),
+            ("MLflow", "mlflow"),
+            ("scikit-learn", "scikit-learn"),
+        )
+    )
+    command = shlex.join([Path(sys.executable).name, "-m", script, *argv])
+    return "\n".join(
+        [
+            f"- date: {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
+            f"- command: `{command}`",
+            f"- machine: {_run(['nproc'])} cores (nproc); memory `{' '.join(memory.split())}` (free -h);"
+            f" load average {_run(['cat', '/proc/loadavg'])[:14]}",
+            f"- Python {platform.python_version()}; {versions}",
+        ]
+    )
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(" --- " for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def ratio(value: float | None, reference: float | None) -> str:
+    if value is None or not reference:
+        return "–"
+    return f"{value / reference:.2f}×"
+
+
+def seconds(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f}"

@@ -1,0 +1,400 @@
+"""Orchestration overhead and parallel efficiency on 12 fixed digits-MLP configs.
+
+Every variant trains the same frozen configs (`benchmarks._common.CONFIGS`),
+at most 20 epochs each with EarlyStopping (val_accuracy, patience 3, best
+weights restored) and ModelCheckpoint, on scikit-learn's bundled digits, all in
+this one invocation so the ratios hold when the machine drifts:
+
+  (a) a plain sequential Keras loop in one process (TF's default threads);
+  (b) two plain processes (spawn), one TF thread each, pulling configs from a
+      shared queue: the floor for an orchestrator on 2 cores;
+  (c) plain Ray Tune with default settings: a function trainable reporting each
+      epoch via `ray.tune.report`, OptunaSearch replaying the configs via
+      points_to_evaluate;
+  (d1, d2) `automl.tune(..., points_to_evaluate=CONFIGS, scheduler="fifo")`
+      with max_concurrent_trials=1 and 2, one CPU per trial, into a temporary
+      sqlite MLflow store.
+
+(a) and (b) are timed from process start (Python start-up and the TensorFlow
+import included), as Ray's workers are. Ray is started once, timed, before (c);
+(c) and (d) run on that instance and are shown with and without `ray.init`.
+automl has no switch to turn MLflow off, so (e) is the time (d) spends inside
+MLflow (client calls, and the tracker's Ray Tune hooks that make them), timed
+from here by wrapping those methods.
+
+    python -m benchmarks.overhead            # full run, ~3-4 minutes on 2 cores
+    python -m benchmarks.overhead --smoke    # 2 configs, 2 epochs
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import multiprocessing as mp
+import queue
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks._common import (
+    CONFIGS,
+    DATASET,
+    EPOCHS,
+    MONITOR,
+    PATIENCE,
+    fit_user,
+    machine_report,
+    markdown_table,
+    ratio,
+    scratch_run,
+    seconds,
+    set_tf_threads,
+    start_ray,
+)
+
+TABLE_HEADER = (
+    "variant",
+    "wall s",
+    "wall s incl. ray.init",
+    "× (a)",
+    "× (b)",
+    "× (a) incl. init",
+    "× (b) incl. init",
+    "parallel efficiency",
+    "trials",
+    "total epochs",
+    "wall s / epoch",
+    "mean best val_acc",
+)
+_RESULT_TIMEOUT_S = 900
+
+
+@dataclasses.dataclass
+class Variant:
+    key: str
+    label: str
+    wall: float
+    epochs: list[int]
+    best: list[float]
+    workers: int = 1
+    uses_ray: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    configs: list[dict[str, Any]]
+    epochs: int
+    patience: int
+
+
+# (a), (b): plain processes --------------------------------------------------
+
+
+def _worker(tasks: Any, results: Any, threads: int | None, epochs: int, patience: int) -> None:
+    set_tf_threads(threads)  # before the first TF op of this process
+    from trainers import load_sklearn
+
+    data = load_sklearn(DATASET)
+    with tempfile.TemporaryDirectory(prefix="bench-plain-") as workdir:
+        while (config := tasks.get()) is not None:
+            results.put(fit_user(config, data, epochs=epochs, patience=patience, workdir=Path(workdir)))
+
+
+def run_processes(budget: Budget, *, processes: int, threads: int | None, key: str, label: str) -> Variant:
+    """Spawns plain Python processes that pull configs from one shared queue."""
+    ctx = mp.get_context("spawn")
+    start = time.perf_counter()
+    tasks, results = ctx.Queue(), ctx.Queue()
+    for config in budget.configs:
+        tasks.put(config)
+    for _ in range(processes):
+        tasks.put(None)
+    workers = [
+        ctx.Process(target=_worker, args=(tasks, results, threads, budget.epochs, budget.patience))
+        for _ in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    outcomes = []
+    for _ in budget.configs:
+        try:
+            outcomes.append(results.get(timeout=_RESULT_TIMEOUT_S))
+        except queue.Empty:
+            codes = [w.exitcode for w in workers]
+            raise RuntimeError(
+                f"variant {key}: no result in {_RESULT_TIMEOUT_S} s; exit codes {codes}"
+            ) from None
+    for worker in workers:
+        worker.join()
+    wall = time.perf_counter() - start
+    return Variant(key, label, wall, [n for n, _ in outcomes], [b for _, b in outcomes], workers=processes)
+
+
+# (c): plain Ray Tune, as a user writes it ----------------------------------
+
+
+def user_space(trial: Any) -> None:
+    """The define-by-run space a user writes for OptunaSearch (the same ranges as `mlp()`)."""
+    depth = trial.suggest_int("depth", 1, 3)
+    for i in range(depth):
+        trial.suggest_int(f"units_{i}", 16, 256, log=True)
+        trial.suggest_float(f"dropout_{i}", 0.0, 0.5)
+    trial.suggest_float("lr", 1e-4, 1e-2, log=True)
+    trial.suggest_categorical("batch_size", [32, 64, 128])
+
+
+def user_point(config: Mapping[str, Any]) -> dict[str, Any]:
+    point: dict[str, Any] = {"depth": len(config["layers"])}
+    for i, layer in enumerate(config["layers"]):
+        point[f"units_{i}"], point[f"dropout_{i}"] = layer["units"], layer["dropout"]
+    return {**point, "lr": config["learning_rate"], "batch_size": config["batch_size"]}
+
+
+def user_config(point: Mapping[str, Any]) -> dict[str, Any]:
+    layers = [
+        {"units": point[f"units_{i}"], "dropout": point[f"dropout_{i}"], "activation": "relu"}
+        for i in range(point["depth"])
+    ]
+    return {"layers": layers, "learning_rate": point["lr"], "batch_size": point["batch_size"]}
+
+
+def user_trainable(config: dict[str, Any], *, data: Any, epochs: int, patience: int) -> None:
+    import keras
+    from ray import tune
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-ray-"))  # tune.report copies checkpoints out
+
+    class ReportToTune(keras.callbacks.Callback):
+        """Reports every epoch; with a checkpoint when ModelCheckpoint saved a new best."""
+
+        best = -1.0
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            metrics = {k: float(v) for k, v in (logs or {}).items()}
+            checkpoint = None
+            if metrics[MONITOR] > self.best:
+                self.best = metrics[MONITOR]
+                checkpoint = tune.Checkpoint.from_directory(workdir)
+            tune.report(metrics, checkpoint=checkpoint)
+
+    try:
+        fit_user(
+            user_config(config),
+            data,
+            epochs=epochs,
+            patience=patience,
+            workdir=workdir,
+            callbacks=[ReportToTune()],
+        )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run_plain_ray_tune(budget: Budget, data: Any, storage: Path) -> Variant:
+    from ray import tune
+    from ray.tune.search.optuna import OptunaSearch
+
+    start = time.perf_counter()
+    tuner = tune.Tuner(
+        tune.with_parameters(user_trainable, data=data, epochs=budget.epochs, patience=budget.patience),
+        tune_config=tune.TuneConfig(
+            metric=MONITOR,
+            mode="max",
+            search_alg=OptunaSearch(
+                space=user_space,
+                metric=MONITOR,
+                mode="max",
+                points_to_evaluate=[user_point(c) for c in budget.configs],
+            ),
+            num_samples=len(budget.configs),
+        ),
+        # Only the storage path differs from the defaults: keep ~/ray_results clean.
+        run_config=tune.RunConfig(storage_path=str(storage), name="plain-ray-tune"),
+    )
+    grid = tuner.fit()
+    wall = time.perf_counter() - start
+    if grid.errors:
+        raise RuntimeError(f"variant c: {len(grid.errors)} trials failed: {grid.errors[0]!r}")
+    results = [grid[i] for i in range(len(grid))]
+    epochs = [int((r.metrics or {})["training_iteration"]) for r in results]
+    best = [float(r.metrics_dataframe[MONITOR].max()) for r in results if r.metrics_dataframe is not None]
+    return Variant("c", "plain Ray Tune, default settings", wall, epochs, best, workers=2, uses_ray=True)
+
+
+# (d): automl.tune ---------------------------------------------------------
+
+
+@dataclasses.dataclass
+class MlflowCost:
+    key: str
+    wall: float
+    client: float  # every MLflow client call the driver made, client creation included
+    hooks: float  # the tracker's Ray Tune hooks (they make most of those calls)
+    summary: float  # the tracker's end-of-run summary
+    calls: int
+    per_result: float  # mean seconds of one on_trial_result (one per epoch of each trial)
+
+
+def run_automl(budget: Budget, data: Any, tmp: Path, *, concurrent: int) -> tuple[Variant, MlflowCost]:
+    import automl
+    from benchmarks._timing import instrumented
+    from search_spaces import mlp
+
+    start = time.perf_counter()
+    with instrumented() as ledger:
+        result = automl.tune(
+            mlp(),
+            data=data,
+            metric=MONITOR,
+            mode="max",
+            num_trials=len(budget.configs),
+            epochs=budget.epochs,
+            patience=budget.patience,
+            points_to_evaluate=budget.configs,
+            scheduler="fifo",
+            seed=0,
+            resources_per_trial={"cpu": 1},
+            max_concurrent_trials=concurrent,
+            **scratch_run(tmp, f"overhead-{concurrent}"),
+        )
+    wall = time.perf_counter() - start
+    trials = result.trials
+    failed = trials[trials["state"] == "FAILED"]
+    if len(failed):
+        raise RuntimeError(f"variant d{concurrent}: {len(failed)} trials failed: {failed['error'].iloc[0]}")
+    variant = Variant(
+        f"d{concurrent}",
+        f"automl.tune, max_concurrent_trials={concurrent}",
+        wall,
+        [int(n) for n in trials["epochs"]],
+        [float(b) for b in trials[f"best_{MONITOR}"]],
+        workers=concurrent,
+        uses_ray=True,
+    )
+    cost = MlflowCost(
+        key=variant.key,
+        wall=wall,
+        client=ledger.total("mlflow"),
+        hooks=ledger.total("tracker", exclude=("log_summary",)),
+        summary=ledger.seconds["tracker", "log_summary"],
+        calls=sum(n for (group, _), n in ledger.calls.items() if group == "mlflow"),
+        per_result=ledger.seconds["tracker", "on_trial_result"]
+        / max(1, ledger.count("tracker", "on_trial_result")),
+    )
+    return variant, cost
+
+
+# Report -----------------------------------------------------------------------
+
+
+def _row(v: Variant, a: Variant | None, b: Variant | None, ray_init: float | None) -> list[str]:
+    with_init = v.wall + ray_init if v.uses_ray and ray_init is not None else (None if v.uses_ray else v.wall)
+    efficiency = f"{a.wall / (v.workers * v.wall):.0%}" if a and v.workers > 1 else "–"
+    return [
+        f"({v.key}) {v.label}",
+        seconds(v.wall),
+        seconds(with_init),
+        ratio(v.wall, a.wall if a else None),
+        ratio(v.wall, b.wall if b else None),
+        ratio(with_init, a.wall if a else None),
+        ratio(with_init, b.wall if b else None),
+        efficiency,
+        str(len(v.epochs)),
+        str(sum(v.epochs)),
+        f"{v.wall / max(1, sum(v.epochs)):.2f}",
+        f"{statistics.mean(v.best):.3f}",
+    ]
+
+
+def report(variants: list[Variant], ray_init: float | None, costs: list[MlflowCost]) -> str:
+    by_key = {v.key: v for v in variants}
+    a, b = by_key.get("a"), by_key.get("b")
+    lines = [markdown_table(TABLE_HEADER, [_row(v, a, b, ray_init) for v in variants]), ""]
+    if ray_init is None:
+        lines.append(
+            "- ray.init: Ray was already running in this process (not timed; 'incl.' columns empty)."
+        )
+    else:
+        lines.append(
+            f"- ray.init: {ray_init:.1f} s, timed once before (c); (c) and (d) ran on that instance."
+        )
+    lines.append("- parallel efficiency = wall(a) / (workers × wall); 100% is a perfect 2-way split of (a).")
+    for cost in costs:
+        lines.append(
+            f"- (e) MLflow in ({cost.key}): client calls {cost.client:.2f} s "
+            f"({cost.client / cost.wall:.1%} of the run; {cost.calls} calls, client creation and "
+            f"schema set-up of the new sqlite store included); tracker hooks in Tune's loop "
+            f"{cost.hooks:.2f} s ({cost.hooks / cost.wall:.1%}); end-of-run summary {cost.summary:.2f} s; "
+            f"on_trial_result {1000 * cost.per_result:.1f} ms per epoch, which the trial waits for "
+            f"(a function trainable's tune.report blocks until the driver has handled the result)."
+        )
+    d2 = by_key.get("d2")
+    if d2 and b:
+        with_init = f"{(d2.wall + ray_init) / b.wall:.2f}×" if ray_init is not None else "not timed"
+        lines.append(
+            f"- goal (d2) ≤ 1.15× (b): measured {d2.wall / b.wall:.2f}× without ray.init, {with_init} with it."
+        )
+    for cost in costs:
+        if cost.key == "d2":
+            lines.append(
+                f"- goal time in the MLflow tracker hooks ≤ 2% of (d2): measured {cost.hooks / cost.wall:.1%} "
+                f"(all MLflow client calls, store set-up included: {cost.client / cost.wall:.1%})."
+            )
+    return "\n".join(lines)
+
+
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="2 configs, 2 epochs: checks the script runs")
+    parser.add_argument(
+        "--variants", default="a,b,c,d1,d2", help="comma-separated subset of a,b,c,d1,d2 (default all)"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    wanted = args.variants.split(",")
+    budget = (
+        Budget(CONFIGS[:2], epochs=2, patience=PATIENCE) if args.smoke else Budget(CONFIGS, EPOCHS, PATIENCE)
+    )
+    print(machine_report(argv, "benchmarks.overhead"), flush=True)
+    from trainers import load_sklearn
+
+    data = load_sklearn(DATASET)
+    variants: list[Variant] = []
+    costs: list[MlflowCost] = []
+    if "a" in wanted:
+        variants.append(
+            run_processes(budget, processes=1, threads=None, key="a", label="plain sequential Keras loop")
+        )
+    if "b" in wanted:
+        variants.append(
+            run_processes(
+                budget, processes=2, threads=1, key="b", label="2 plain processes, 1 TF thread each"
+            )
+        )
+    ray_init = None
+    with tempfile.TemporaryDirectory(prefix="bench-overhead-") as tmp:
+        if {"c", "d1", "d2"} & set(wanted):
+            ray_init = start_ray()
+        if "c" in wanted:
+            variants.append(run_plain_ray_tune(budget, data, Path(tmp) / "ray_results"))
+        for concurrent in (1, 2):
+            if f"d{concurrent}" in wanted:
+                variant, cost = run_automl(budget, data, Path(tmp), concurrent=concurrent)
+                variants.append(variant)
+                costs.append(cost)
+    print()
+    print(report(variants, ray_init, costs), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

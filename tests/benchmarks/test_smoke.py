@@ -1,0 +1,36 @@
+"""The benchmark scripts keep working: each one's --smoke mode runs and prints its table.
+
+Timings are never asserted here; `benchmarks/RESULTS.md` holds measured figures.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks import overhead, scale, trainer_epoch
+
+pytestmark = [pytest.mark.slow]
+
+
+def _table_header(columns) -> str:
+    return "| " + " | ".join(columns) + " |"
+
+
+def test_trainer_epoch_smoke(capsys):
+    assert trainer_epoch.main(["--smoke"]) == 0
+    assert _table_header(trainer_epoch.TABLE_HEADER) in capsys.readouterr().out
+
+
+@pytest.mark.ray
+def test_overhead_smoke(ray_local, capsys):
+    assert overhead.main(["--smoke"]) == 0
+    out = capsys.readouterr().out
+    assert _table_header(overhead.TABLE_HEADER) in out
+    for variant in ("(a)", "(b)", "(c)", "(d1)", "(d2)"):
+        assert f"| {variant} " in out
+
+
+@pytest.mark.ray
+def test_scale_smoke(ray_local, capsys):
+    assert scale.main(["--smoke"]) == 0
+    assert _table_header(scale.TABLE_HEADER) in capsys.readouterr().out
