@@ -37,7 +37,7 @@ _CLIENT_METHODS = (
 _TRACKER_METHODS = (
     "on_trial_start",
     "on_trial_result",
-    "on_checkpoint",
+    "on_trial_recover",
     "on_trial_complete",
     "on_trial_error",
     "log_summary",

@@ -33,7 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=50)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--smoke", action="store_true", help="6 trials, 1 epoch")
-    parser.add_argument("--trim", action="store_true", help="malloc_trim(0) after each trial (tests fragmentation)")
+    parser.add_argument(
+        "--trim", action="store_true", help="malloc_trim(0) after each trial (tests fragmentation)"
+    )
     args = parser.parse_args(argv)
     if args.smoke:
         args.trials, args.epochs = 6, 1

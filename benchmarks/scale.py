@@ -45,21 +45,41 @@ TABLE_HEADER = (
 )
 
 
-def trivial_trial(flat_config: Mapping[str, Any], *, space: Any, data: Any, settings: Any) -> None:
-    """Stands in for automl._trainable.run_trial: no TensorFlow, one reported epoch."""
-    from ray import tune
+def make_trivial_trial(model_file: Path) -> Any:
+    """Stands in for automl._trainable.run_trial: no TensorFlow, one reported epoch.
 
-    from trainers._settings import CHECKPOINT_FILE
+    The checkpoint holds a real (tiny) .keras file made once by the driver, so
+    the end of the run (best model logged to MLflow) works as for real trials.
+    """
 
-    config = space.unflatten(flat_config)
-    score = config["learning_rate"] * sum(layer["units"] for layer in config["layers"])
-    workdir = Path(tempfile.mkdtemp(prefix="bench-scale-"))
-    try:
-        (workdir / CHECKPOINT_FILE).write_bytes(b"not a model")
-        metrics = {"loss": 1.0 - score, "accuracy": score, "val_loss": 1.0 - score, "val_accuracy": score}
-        tune.report({**metrics, "epoch": 1}, checkpoint=tune.Checkpoint.from_directory(workdir))
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    def trivial_trial(
+        flat_config: Mapping[str, Any], *, space: Any, data: Any, settings: Any, callbacks: Any = ()
+    ) -> None:
+        from ray import tune
+
+        from trainers._checkpoint import BEST_FILE
+
+        config = space.unflatten(flat_config)
+        score = config["learning_rate"] * sum(layer["units"] for layer in config["layers"])
+        workdir = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+        try:
+            shutil.copyfile(model_file, workdir / BEST_FILE)
+            metrics = {"loss": 1.0 - score, "accuracy": score, "val_loss": 1.0 - score, "val_accuracy": score}
+            result = {**metrics, "epoch": 1, "trial_finished": True}
+            tune.report(result, checkpoint=tune.Checkpoint.from_directory(workdir))
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    trivial_trial.__name__ = "run_trial"
+    return trivial_trial
+
+
+def _tiny_model(path: Path) -> Path:
+    import keras
+
+    inputs = keras.Input(shape=(64,))
+    keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(inputs)).save(path)
+    return path
 
 
 def _decile_ms(starts: list[float], last: bool) -> float:
@@ -77,7 +97,7 @@ def run_count(trials: int, tmp: Path, sampler: str) -> list[str]:
     from search_spaces import mlp
 
     saved = runner.run_trial
-    runner.run_trial = trivial_trial
+    runner.run_trial = make_trivial_trial(_tiny_model(tmp / f"tiny-{trials}.keras"))
     try:
         start = time.perf_counter()
         with instrumented() as ledger:

@@ -48,7 +48,9 @@ class _Stamps:
         return [b - a for a, b in itertools.pairwise(self.times)]
 
     # trainers.Reporter protocol
-    def report(self, metrics: Mapping[str, float], *, epoch: int, checkpoint: Path | None) -> None:
+    def report(
+        self, metrics: Mapping[str, float], *, epoch: int, checkpoint: Path | None, last: bool = False
+    ) -> None:
         self.times.append(time.perf_counter())
         self.saves += checkpoint is not None
 
