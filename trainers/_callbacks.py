@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import keras
 
-from trainers._checkpoint import BEST_FILE, Progress
+from trainers._checkpoint import BEST_FILE, LAST_FILE, Progress
 from trainers._reporter import Reporter
 
-__all__ = ["ProgressWriter", "ReporterCallback", "ResumableEarlyStopping"]
+__all__ = ["LastCheckpoint", "ProgressWriter", "ReporterCallback", "ResumableEarlyStopping"]
 
 
 def _numbers(logs: Mapping[str, Any] | None) -> dict[str, float]:
@@ -62,6 +63,38 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
         self.best_epoch = self._resume.stopping_best_epoch
         if self.restore_best_weights and (self._dir / BEST_FILE).exists():
             self.best_weights = keras.saving.load_model(self._dir / BEST_FILE).get_weights()
+
+
+class LastCheckpoint(keras.callbacks.Callback):
+    """Saves the model after every epoch as ``last.keras``, optimizer state included.
+
+    Runs after the best-model `ModelCheckpoint`: when that one has just saved
+    this very model state, the file is copied instead of serializing the model
+    a second time.
+    """
+
+    def __init__(self, checkpoint_dir: Path) -> None:
+        super().__init__()
+        self._best = checkpoint_dir / BEST_FILE
+        self._last = checkpoint_dir / LAST_FILE
+        self._best_stamp: int | None = None
+
+    def _stamp(self) -> int | None:
+        try:
+            return self._best.stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
+
+    def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        self._best_stamp = self._stamp()
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        stamp = self._stamp()
+        if stamp is not None and stamp != self._best_stamp:
+            shutil.copyfile(self._best, self._last)
+        else:
+            self.model.save(self._last)
+        self._best_stamp = stamp
 
 
 class ProgressWriter(keras.callbacks.Callback):

@@ -12,7 +12,7 @@ from typing import Any
 
 import keras
 
-from trainers._callbacks import ProgressWriter, ReporterCallback, ResumableEarlyStopping
+from trainers._callbacks import LastCheckpoint, ProgressWriter, ReporterCallback, ResumableEarlyStopping
 from trainers._checkpoint import BEST_FILE, LAST_FILE, Progress, copy_checkpoint
 from trainers._data import TrainingData
 from trainers._errors import TrialFailedError
@@ -72,7 +72,7 @@ def _callbacks(
         keras.callbacks.TerminateOnNaN(),
         stopping,
         best,
-        keras.callbacks.ModelCheckpoint(checkpoint_dir / LAST_FILE),  # every epoch, optimizer included
+        LastCheckpoint(checkpoint_dir),  # every epoch, optimizer included
         *extra,
         ProgressWriter(checkpoint_dir, stopping=stopping, best=best, resume=resume),
     ]
