@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import keras
@@ -15,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 from automl._cli import main
+from tests._servers import free_port, wait_until_serving
 from trainers import load_sklearn
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
@@ -60,12 +58,6 @@ def test_export_keras_needs_the_suffix(run_dir, tmp_path, capsys):
     assert "a keras export is a `.keras` file" in capsys.readouterr().err
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _listening_addresses(port: int) -> set[str]:
     """Local addresses of sockets listening on ``port``, from /proc (IPv4 and IPv6)."""
     found = set()
@@ -79,7 +71,7 @@ def _listening_addresses(port: int) -> set[str]:
 
 
 def test_ui_serves_the_runs_page_on_loopback_only(run_dir):
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "automl._cli", "ui", str(run_dir), "--port", str(port)],
         stdout=subprocess.PIPE,
@@ -87,16 +79,7 @@ def test_ui_serves_the_runs_page_on_loopback_only(run_dir):
         text=True,
     )
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
-                    assert response.status == 200
-                    break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    pytest.fail(f"the MLflow UI did not come up: {process.poll()=}")
-                time.sleep(0.5)
+        wait_until_serving(f"http://127.0.0.1:{port}/health", process, what="automl ui", timeout_s=90)
         # 0100007F is 127.0.0.1 in /proc's little-endian hex: nothing listens on 0.0.0.0 or ::.
         assert _listening_addresses(port) == {"0100007F"}
     finally:

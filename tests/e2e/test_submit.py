@@ -5,53 +5,44 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
 
 from automl._cli import main
+from tests._servers import free_port, wait_until_serving
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "digits_mlp.yaml"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def head(tmp_path_factory):
     """`ray start --head` with its job server on 127.0.0.1, stopped (with its process group) afterwards."""
     ray = Path(sys.executable).parent / "ray"
-    dashboard = _free_port()
+    dashboard = free_port()
     process = subprocess.Popen(
         [
             str(ray),
             "start",
             "--head",
             "--block",
-            f"--port={_free_port()}",
+            f"--port={free_port()}",
             "--node-ip-address=127.0.0.1",
             "--dashboard-host=127.0.0.1",
             f"--dashboard-port={dashboard}",
             "--num-cpus=2",
             "--disable-usage-stats",
             # Ports whose defaults a Ray instance already running here (the session's) holds.
-            f"--dashboard-agent-listen-port={_free_port()}",
-            f"--dashboard-agent-grpc-port={_free_port()}",
-            f"--metrics-export-port={_free_port()}",
-            f"--runtime-env-agent-port={_free_port()}",
-            f"--ray-client-server-port={_free_port()}",
+            f"--dashboard-agent-listen-port={free_port()}",
+            f"--dashboard-agent-grpc-port={free_port()}",
+            f"--metrics-export-port={free_port()}",
+            f"--runtime-env-agent-port={free_port()}",
+            f"--ray-client-server-port={free_port()}",
             f"--temp-dir={tmp_path_factory.mktemp('ray')}",
         ],
         # As on a real cluster, `python` in a job's entrypoint is the cluster's environment.
@@ -61,18 +52,11 @@ def head(tmp_path_factory):
         stderr=subprocess.DEVNULL,
     )
     address = f"http://127.0.0.1:{dashboard}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"{address}/api/version", timeout=2):
-                break
-        except urllib.error.HTTPError:  # 401: up, and asking for Ray's auth token as it should
-            break
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                os.killpg(process.pid, signal.SIGKILL)
-                pytest.fail("the Ray head's job server did not come up")
-            time.sleep(1)
+    try:
+        wait_until_serving(f"{address}/api/version", process, what="the Ray head's job server")
+    except BaseException:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise
     yield address
     os.killpg(process.pid, signal.SIGINT)  # `ray start --block` stops its processes on Ctrl-C
     try:

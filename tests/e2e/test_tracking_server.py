@@ -4,31 +4,23 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 from mlflow.tracking import MlflowClient
 
 import automl
 from search_spaces import mlp
+from tests._servers import free_port, wait_until_serving
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("server")
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,
@@ -51,16 +43,11 @@ def server(tmp_path_factory):
         stderr=subprocess.DEVNULL,
     )
     uri = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(f"{uri}/health", timeout=2):
-                break
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                os.killpg(process.pid, signal.SIGKILL)
-                pytest.fail("mlflow server did not come up")
-            time.sleep(0.5)
+    try:
+        wait_until_serving(f"{uri}/health", process, what="mlflow server")
+    except BaseException:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise
     yield uri
     os.killpg(process.pid, signal.SIGTERM)
     try:
