@@ -22,15 +22,15 @@ import optuna
 from automl._choices import make_sampler, parse_scheduler
 from automl._result import TuningResult
 from automl._runner import Run
-from automl._yaml import load_yaml_file
-from search_spaces import ConfigError, Space, mlp
+from search_spaces import ConfigError, Space, cnn, mlp, rnn
 from search_spaces._errors import located
 from search_spaces._suggest import check_fields, did_you_mean
+from search_spaces._yaml import load_yaml_file
 from trainers import FitSettings, TrainingData, check_config, from_arrays, load_sklearn
 
 __all__ = ["DataSpec", "Experiment", "PRESETS"]
 
-PRESETS = {"mlp": mlp}
+PRESETS = {"mlp": mlp, "cnn": cnn, "rnn": rnn}
 
 _RESOURCE_KEYS = ("cpu", "gpu")
 
@@ -306,8 +306,10 @@ class Experiment:
             raise ConfigError(
                 f"expected a search_spaces.Space, but got {type(self.space).__name__}.", field="space"
             )
-        check_config(self.space.default_config())
+        for config in self.space.variants():  # every choice the trainer must accept
+            check_config(config)
         data = _data(self.data)
+        self.space.check_input_shape(data.input_shape)
         settings = FitSettings(
             epochs=self.epochs, monitor=self.metric, mode=self.mode, patience=self.patience
         )
@@ -411,7 +413,7 @@ class Experiment:
 
 def apply_override(data: Any, override: str) -> Any:
     """Returns ``data`` with ``dotted.key=value`` set; the parent of the key must exist."""
-    from automl._yaml import parse_yaml
+    from search_spaces._yaml import parse_yaml
 
     key, sep, text = override.partition("=")
     if not sep or not key:

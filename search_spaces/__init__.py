@@ -5,26 +5,49 @@ plain nested dict. This package never imports TensorFlow, Ray or MLflow.
 """
 
 from search_spaces._errors import AutoMLError, ConfigError
-from search_spaces._layers import Dense, Dropout, LayerTemplate
+from search_spaces._layers import (
+    GRU,
+    LSTM,
+    BatchNormalization,
+    Conv1D,
+    Conv2D,
+    Dense,
+    Dropout,
+    Embedding,
+    LayerNormalization,
+    LayerTemplate,
+    Normalization,
+)
 from search_spaces._params import Boolean, Categorical, Fixed, Float, Int, Parameter
-from search_spaces._presets import mlp
+from search_spaces._presets import cnn, mlp, rnn
 from search_spaces._space import Space, load_space
-from search_spaces._stack import LayerStack
+from search_spaces._stack import LayerStack, Repeat
 
 __all__ = [
+    "GRU",
+    "LSTM",
     "AutoMLError",
+    "BatchNormalization",
     "Boolean",
     "Categorical",
     "ConfigError",
+    "Conv1D",
+    "Conv2D",
     "Dense",
     "Dropout",
+    "Embedding",
     "Fixed",
     "Float",
     "Int",
+    "LayerNormalization",
     "LayerStack",
     "LayerTemplate",
+    "Normalization",
     "Parameter",
+    "Repeat",
     "Space",
+    "cnn",
     "load_space",
     "mlp",
+    "rnn",
 ]

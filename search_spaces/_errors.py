@@ -8,6 +8,7 @@ field's path, the value given and what is accepted.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 
 __all__ = ["AutoMLError", "ConfigError", "located"]
@@ -27,6 +28,7 @@ class ConfigError(AutoMLError, ValueError):
     """
 
     def __init__(self, reason: str, *, field: str | None = None) -> None:
+        reason = _LONG_TOKEN.sub(_shorten, reason)
         self.reason = reason
         self.field = field
         super().__init__(f"{field}: {reason}" if field else reason)
@@ -35,6 +37,16 @@ class ConfigError(AutoMLError, ValueError):
         """Returns the same error with ``prefix`` put in front of its field path."""
         field = f"{prefix}.{self.field}" if self.field else prefix
         return ConfigError(self.reason, field=field)
+
+
+# A message quotes the value given; a huge one (a 1 MB string, a list nested
+# 500 deep) is cut in the middle so the message stays readable.
+_LONG_TOKEN = re.compile(r"\S{200,}")
+
+
+def _shorten(match: re.Match[str]) -> str:
+    token = match.group(0)
+    return f"{token[:80]}...({len(token) - 110} characters)...{token[-30:]}"
 
 
 @contextlib.contextmanager

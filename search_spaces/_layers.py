@@ -1,7 +1,8 @@
 """Layer templates: one Keras layer whose arguments may be searched.
 
 A template samples to plain data, ``{"type": "dense", "units": 64, ...}``; the
-trainer turns that dict into a Keras layer. Templates never import Keras.
+trainer turns that dict into a Keras layer. Templates never import Keras, so
+each checks its own arguments (ranges, names of activations) where they enter.
 """
 
 from __future__ import annotations
@@ -10,25 +11,118 @@ import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from search_spaces._conditions import check_references, is_active
 from search_spaces._errors import ConfigError, located
-from search_spaces._params import Fixed, Parameter, as_parameter, parameter_from_dict
+from search_spaces._params import (
+    Categorical,
+    Fixed,
+    Float,
+    Int,
+    Parameter,
+    as_parameter,
+    parameter_from_dict,
+)
 from search_spaces._suggest import check_fields, did_you_mean
 
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["Dense", "Dropout", "LayerTemplate", "template_from_dict"]
+__all__ = [
+    "GRU",
+    "LSTM",
+    "BatchNormalization",
+    "Conv1D",
+    "Conv2D",
+    "Dense",
+    "Dropout",
+    "Embedding",
+    "LayerNormalization",
+    "LayerTemplate",
+    "Normalization",
+    "template_from_dict",
+]
+
+# Keras activation names a template accepts (checked here, without Keras).
+ACTIVATIONS = (
+    "relu", "gelu", "selu", "elu", "silu", "swish", "tanh", "sigmoid", "softplus",
+    "softsign", "leaky_relu", "relu6", "mish", "hard_sigmoid", "exponential", "linear",
+)  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class _Rule:
+    """What values an argument accepts: numbers in [low, high] or one of some choices."""
+
+    low: float | None = None
+    high: float | None = None
+    integer: bool = False
+    high_open: bool = False
+    choices: tuple[Any, ...] | None = None
+    nullable: bool = False
+
+    def describe(self) -> str:
+        if self.choices is not None:
+            return f"one of {list(self.choices)}"
+        kind = "an int" if self.integer else "a number"
+        upper = "" if self.high is None else f", {'<' if self.high_open else '<='} {self.high}"
+        return f"{kind} >= {self.low}{upper}"
+
+    def accepts(self, value: Any) -> bool:
+        if value is None:
+            return self.nullable
+        if self.choices is not None:
+            return any(value == c and type(value) is type(c) for c in self.choices)
+        if isinstance(value, bool) or not isinstance(value, int if self.integer else (int, float)):
+            return False
+        above = self.low is None or value >= self.low
+        below = self.high is None or (value < self.high if self.high_open else value <= self.high)
+        return above and below
+
+    def check(self, param: Parameter) -> None:
+        """Raises if some value ``param`` can produce is not accepted."""
+        if isinstance(param, (Float, Int)):
+            if self.choices is not None or (self.integer and isinstance(param, Float)):
+                raise ConfigError(f"expected {self.describe()}, but got {param!r}.")
+            values: tuple[Any, ...] = (param.low, param.high)
+        elif isinstance(param, Categorical):
+            values = tuple(param.choices)
+        elif isinstance(param, Fixed):
+            values = (param.value,)
+        else:  # Boolean
+            values = (False, True)
+        for value in values:
+            if not self.accepts(value):
+                raise ConfigError(f"expected {self.describe()}, but got {value!r}.")
+
+
+_POSITIVE_INT = _Rule(low=1, integer=True)
+_RATE = _Rule(low=0.0, high=1.0, high_open=True)
+_ACTIVATION = _Rule(choices=ACTIVATIONS)
+_BOOL = _Rule(choices=(False, True))
+_PADDING = _Rule(choices=("same", "valid"))
+_POOL = _Rule(choices=("max", "average", "none"))
 
 
 class LayerTemplate:
-    """Base class of layer templates; subclasses are frozen dataclasses."""
+    """Base class of layer templates; subclasses are frozen dataclasses.
+
+    Each argument is a parameter (`Float`, `Int`, `Categorical`, `Boolean`) or
+    a plain value (fixed). An argument may carry ``when=`` to exist only for
+    some values of an earlier argument of the same layer.
+    """
 
     kind: ClassVar[str]
+    _rules: ClassVar[dict[str, _Rule]] = {}
 
     def __post_init__(self) -> None:
+        earlier: dict[str, Parameter] = {}
         for field in dataclasses.fields(self):  # type: ignore[arg-type]
             with located(field.name):
-                object.__setattr__(self, field.name, as_parameter(getattr(self, field.name)))
+                param = as_parameter(getattr(self, field.name))
+                self._rules[field.name].check(param)
+                check_references(param.when, earlier, f"argument of the {self.kind} layer")
+                object.__setattr__(self, field.name, param)
+                earlier[field.name] = param
 
     def parameters(self) -> dict[str, Parameter]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
@@ -37,24 +131,38 @@ class LayerTemplate:
         """The keys of a sampled layer dict, ``"type"`` first."""
         return ["type", *self.parameters()]
 
-    def sample(self, trial: optuna.Trial, prefix: str) -> dict[str, Any]:
+    def sample(
+        self, trial: optuna.Trial, prefix: str, shared: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Samples the layer's arguments as ``<prefix>.<arg>``; ``shared`` values are taken as given."""
+        shared = shared or {}
         layer: dict[str, Any] = {"type": self.kind}
         for name, param in self.parameters().items():
-            layer[name] = param.sample(trial, f"{prefix}.{name}")
+            if name in shared:
+                layer[name] = shared[name]
+            elif is_active(param.when, layer):
+                layer[name] = param.sample(trial, f"{prefix}.{name}")
+            else:
+                layer[name] = None
         return layer
 
     def default_config(self) -> dict[str, Any]:
-        return {"type": self.kind, **{k: p.default_value() for k, p in self.parameters().items()}}
+        layer: dict[str, Any] = {"type": self.kind}
+        for name, param in self.parameters().items():
+            layer[name] = param.default_value() if is_active(param.when, layer) else None
+        return layer
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.kind}
         for name, param in self.parameters().items():
-            out[name] = param.value if isinstance(param, Fixed) else param.to_dict()
+            plain = isinstance(param, Fixed) and param.when is None
+            out[name] = param.value if plain else param.to_dict()  # type: ignore[union-attr]
         return out
 
     def __repr__(self) -> str:
         args = ", ".join(
-            f"{k}={p.value!r}" if isinstance(p, Fixed) else f"{k}={p!r}" for k, p in self.parameters().items()
+            f"{k}={p.value!r}" if isinstance(p, Fixed) and p.when is None else f"{k}={p!r}"
+            for k, p in self.parameters().items()
         )
         return f"{type(self).__name__}({args})"
 
@@ -63,8 +171,11 @@ class LayerTemplate:
 class Dense(LayerTemplate):
     """A ``keras.layers.Dense`` layer, optionally followed by dropout.
 
+    On an input with more than one axis per sample (images, sequences) the
+    trainer flattens it first.
+
     Args:
-        units: Number of units; a parameter or a fixed int.
+        units: Number of units (>= 1); a parameter or a fixed int.
         activation: Keras activation name. Defaults to `"relu"`.
         dropout: Dropout rate after the layer, in [0, 1); 0 adds no layer.
             Defaults to `0.0`.
@@ -76,6 +187,7 @@ class Dense(LayerTemplate):
     """
 
     kind: ClassVar[str] = "dense"
+    _rules: ClassVar[dict[str, _Rule]] = {"units": _POSITIVE_INT, "activation": _ACTIVATION, "dropout": _RATE}
     units: Any
     activation: Any = "relu"
     dropout: Any = 0.0
@@ -90,10 +202,193 @@ class Dropout(LayerTemplate):
     """
 
     kind: ClassVar[str] = "dropout"
+    _rules: ClassVar[dict[str, _Rule]] = {"rate": _RATE}
     rate: Any
 
 
-_TEMPLATES: dict[str, type[LayerTemplate]] = {cls.kind: cls for cls in (Dense, Dropout)}
+@dataclasses.dataclass(frozen=True, repr=False)
+class BatchNormalization(LayerTemplate):
+    """A ``keras.layers.BatchNormalization`` layer (no arguments are searched)."""
+
+    kind: ClassVar[str] = "batch_normalization"
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class LayerNormalization(LayerTemplate):
+    """A ``keras.layers.LayerNormalization`` layer (no arguments are searched)."""
+
+    kind: ClassVar[str] = "layer_normalization"
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class Normalization(LayerTemplate):
+    """A ``keras.layers.Normalization`` preprocessing layer adapted to the training features.
+
+    Only valid as the first layer of the model; it replaces the normalization
+    the trainer otherwise puts first.
+    """
+
+    kind: ClassVar[str] = "normalization"
+
+
+_CONV_RULES: dict[str, _Rule] = {
+    "filters": _POSITIVE_INT,
+    "kernel_size": _POSITIVE_INT,
+    "activation": _ACTIVATION,
+    "padding": _PADDING,
+    "pool": _POOL,
+    "pool_size": _Rule(low=1, integer=True, nullable=True),
+}
+
+
+class _Conv(LayerTemplate):
+    """Shared checks of the convolution templates: ``pool_size`` exists only with pooling."""
+
+    def __post_init__(self) -> None:
+        pool, pool_size = getattr(self, "pool"), getattr(self, "pool_size")  # noqa: B009
+        if isinstance(pool, Categorical) and getattr(pool_size, "when", None) is None:
+            pooling = [c for c in pool.choices if c != "none"]
+            if pooling and len(pooling) < len(pool.choices):
+                # Without pooling the size means nothing: don't let TPE learn from it.
+                size = pool_size if isinstance(pool_size, (Int, Categorical, Fixed)) else Fixed(pool_size)
+                object.__setattr__(self, "pool_size", dataclasses.replace(size, when={"pool": pooling}))
+        super().__post_init__()
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class Conv1D(_Conv):
+    """A ``keras.layers.Conv1D`` layer over sequences ``(steps, channels)``, then optional pooling.
+
+    Args:
+        filters: Number of filters (>= 1).
+        kernel_size: Length of the convolution window (>= 1). Defaults to `3`.
+        activation: Keras activation name. Defaults to `"relu"`.
+        padding: ``"same"`` keeps the length, ``"valid"`` shrinks it by
+            ``kernel_size - 1``. Defaults to `"same"`.
+        pool: ``"max"``, ``"average"`` or ``"none"``: pooling after the
+            convolution. Defaults to `"max"`.
+        pool_size: Pooling window and stride; exists only when pooling.
+            Defaults to `2`.
+    """
+
+    kind: ClassVar[str] = "conv1d"
+    _rules: ClassVar[dict[str, _Rule]] = _CONV_RULES
+    filters: Any
+    kernel_size: Any = 3
+    activation: Any = "relu"
+    padding: Any = "same"
+    pool: Any = "max"
+    pool_size: Any = 2
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class Conv2D(_Conv):
+    """A ``keras.layers.Conv2D`` layer over images ``(height, width, channels)``, then optional pooling.
+
+    Args:
+        filters: Number of filters (>= 1).
+        kernel_size: Side of the square convolution window (>= 1). Defaults to `3`.
+        activation: Keras activation name. Defaults to `"relu"`.
+        padding: ``"same"`` keeps height and width, ``"valid"`` shrinks
+            them by ``kernel_size - 1``. Defaults to `"same"`.
+        pool: ``"max"``, ``"average"`` or ``"none"``: pooling after the
+            convolution. Defaults to `"max"`.
+        pool_size: Side of the pooling window and its stride; exists only
+            when pooling. Defaults to `2`.
+
+    Example:
+        >>> from search_spaces import Categorical, Int
+        >>> Conv2D(filters=Int(16, 64, log=True), pool=Categorical(["max", "none"])).default_config()
+        {'type': 'conv2d', 'filters': 32, 'kernel_size': 3, 'activation': 'relu', 'padding': 'same', 'pool': 'max', 'pool_size': 2}
+    """
+
+    kind: ClassVar[str] = "conv2d"
+    _rules: ClassVar[dict[str, _Rule]] = _CONV_RULES
+    filters: Any
+    kernel_size: Any = 3
+    activation: Any = "relu"
+    padding: Any = "same"
+    pool: Any = "max"
+    pool_size: Any = 2
+
+
+_RECURRENT_RULES: dict[str, _Rule] = {"units": _POSITIVE_INT, "dropout": _RATE, "bidirectional": _BOOL}
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class LSTM(LayerTemplate):
+    """A ``keras.layers.LSTM`` layer over sequences ``(steps, features)``.
+
+    The trainer sets ``return_sequences`` from what follows: a sequence when
+    the next layer needs one (another recurrent or a Conv1D layer), the last
+    output otherwise. So any stack of recurrent layers stays valid.
+
+    Args:
+        units: Number of units (>= 1).
+        dropout: Dropout rate of the inputs, in [0, 1). Defaults to `0.0`.
+        bidirectional: Wrap in ``keras.layers.Bidirectional``. Defaults to `False`.
+    """
+
+    kind: ClassVar[str] = "lstm"
+    _rules: ClassVar[dict[str, _Rule]] = _RECURRENT_RULES
+    units: Any
+    dropout: Any = 0.0
+    bidirectional: Any = False
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class GRU(LayerTemplate):
+    """A ``keras.layers.GRU`` layer over sequences; see `LSTM` for ``return_sequences``.
+
+    Args:
+        units: Number of units (>= 1).
+        dropout: Dropout rate of the inputs, in [0, 1). Defaults to `0.0`.
+        bidirectional: Wrap in ``keras.layers.Bidirectional``. Defaults to `False`.
+    """
+
+    kind: ClassVar[str] = "gru"
+    _rules: ClassVar[dict[str, _Rule]] = _RECURRENT_RULES
+    units: Any
+    dropout: Any = 0.0
+    bidirectional: Any = False
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class Embedding(LayerTemplate):
+    """A ``keras.layers.Embedding`` layer over integer token ids ``(steps,)``.
+
+    Only valid as the first layer of the model.
+
+    Args:
+        output_dim: Size of each token's vector (>= 1).
+        input_dim: Vocabulary size; ``None`` takes the largest token id in
+            the training data plus one. Defaults to `None`.
+    """
+
+    kind: ClassVar[str] = "embedding"
+    _rules: ClassVar[dict[str, _Rule]] = {
+        "output_dim": _POSITIVE_INT,
+        "input_dim": _Rule(low=1, integer=True, nullable=True),
+    }
+    output_dim: Any
+    input_dim: Any = None
+
+
+TEMPLATES: dict[str, type[LayerTemplate]] = {
+    cls.kind: cls
+    for cls in (
+        Dense,
+        Dropout,
+        BatchNormalization,
+        LayerNormalization,
+        Normalization,
+        Conv1D,
+        Conv2D,
+        LSTM,
+        GRU,
+        Embedding,
+    )
+}
 
 
 def template_from_dict(data: Any) -> LayerTemplate:
@@ -105,10 +400,10 @@ def template_from_dict(data: Any) -> LayerTemplate:
     if not isinstance(data, Mapping):
         raise ConfigError(f"expected a mapping with a `type` key, but got {data!r}.")
     kind = data.get("type")
-    if kind not in _TEMPLATES:
-        hint = did_you_mean(str(kind), _TEMPLATES)
-        raise ConfigError(f"unknown layer type {kind!r}{hint}; accepted: {sorted(_TEMPLATES)}.", field="type")
-    cls = _TEMPLATES[kind]
+    if not isinstance(kind, str) or kind not in TEMPLATES:
+        hint = did_you_mean(str(kind), TEMPLATES)
+        raise ConfigError(f"unknown layer type {kind!r}{hint}; accepted: {sorted(TEMPLATES)}.", field="type")
+    cls = TEMPLATES[kind]
     args = {k: v for k, v in data.items() if k != "type"}
     check_fields(args, cls, f"{kind} layer")
     for key, value in args.items():

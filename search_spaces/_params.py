@@ -13,6 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from search_spaces._conditions import When, normalize_when, when_to_dict
 from search_spaces._errors import ConfigError
 from search_spaces._suggest import check_fields
 
@@ -44,6 +45,8 @@ def _check_number(name: str, value: Any, *, integer: bool = False) -> None:
 
 
 def _check_range(low: float, high: float, log: bool, step: float | None) -> None:
+    if not isinstance(log, bool):
+        raise ConfigError(f"expected true or false, but got {log!r}.", field="log")
     if low > high:
         raise ConfigError(f"`low <= high` must hold, but got ({low=}, {high=}).", field="low")
     if log and low <= 0:
@@ -72,16 +75,23 @@ def _check_default(default: Any, low: float, high: float) -> None:
 
 
 def _non_default_fields(obj: Any) -> dict[str, Any]:
-    out = {}
+    out: dict[str, Any] = {}
     for field in dataclasses.fields(obj):
         value = getattr(obj, field.name)
-        if field.default is dataclasses.MISSING or value != field.default:
+        if field.name == "when":
+            if value is not None:
+                out["when"] = when_to_dict(value)
+        elif field.default is dataclasses.MISSING or value != field.default:
             out[field.name] = list(value) if isinstance(value, tuple) else value
     return out
 
 
 class _Base:
     kind: ClassVar[str]
+    when: When | None
+
+    def _normalize_when(self) -> None:
+        object.__setattr__(self, "when", normalize_when(self.when))
 
     def to_dict(self) -> dict[str, Any]:
         """Returns the parameter as plain data; `parameter_from_dict` inverts it."""
@@ -104,6 +114,9 @@ class Float(_Base):
             cannot be combined with ``log``. Defaults to `None`.
         default: Value used by the defaults config. Defaults to the midpoint
             (geometric midpoint when ``log``).
+        when: Condition on earlier entries, e.g. ``{"optimizer": "sgd"}``:
+            the parameter exists (is sampled) only then, else its value is
+            ``None``. Defaults to `None` (always).
 
     Example:
         >>> Float(1e-4, 1e-2, log=True).default_value()
@@ -116,8 +129,10 @@ class Float(_Base):
     log: bool = False
     step: float | None = None
     default: float | None = None
+    when: Any = None
 
     def __post_init__(self) -> None:
+        self._normalize_when()
         _check_number("low", self.low)
         _check_number("high", self.high)
         if self.step is not None:
@@ -153,6 +168,9 @@ class Int(_Base):
             Defaults to `1`.
         default: Value used by the defaults config. Defaults to the
             midpoint (geometric midpoint when ``log``), rounded onto the grid.
+        when: Condition on earlier entries, e.g. ``{"optimizer": "sgd"}``:
+            the parameter exists (is sampled) only then, else its value is
+            ``None``. Defaults to `None` (always).
 
     Example:
         >>> Int(16, 256, log=True).default_value()
@@ -165,8 +183,10 @@ class Int(_Base):
     log: bool = False
     step: int = 1
     default: int | None = None
+    when: Any = None
 
     def __post_init__(self) -> None:
+        self._normalize_when()
         _check_number("low", self.low, integer=True)
         _check_number("high", self.high, integer=True)
         _check_number("step", self.step, integer=True)
@@ -192,6 +212,9 @@ class Categorical(_Base):
     Args:
         choices: The values to choose from; at least one, no duplicates.
         default: Value used by the defaults config. Defaults to the first choice.
+        when: Condition on earlier entries, e.g. ``{"optimizer": "sgd"}``:
+            the parameter exists (is sampled) only then, else its value is
+            ``None``. Defaults to `None` (always).
 
     Example:
         >>> Categorical(["adam", "sgd"]).default_value()
@@ -201,8 +224,10 @@ class Categorical(_Base):
     kind: ClassVar[str] = "categorical"
     choices: Sequence[Any]
     default: Any = None
+    when: Any = None
 
     def __post_init__(self) -> None:
+        self._normalize_when()
         if isinstance(self.choices, (str, bytes)) or not isinstance(self.choices, Sequence):
             raise ConfigError(f"expected a list of choices, but got {self.choices!r}.", field="choices")
         object.__setattr__(self, "choices", tuple(self.choices))
@@ -235,12 +260,17 @@ class Boolean(_Base):
 
     Args:
         default: Value used by the defaults config. Defaults to `False`.
+        when: Condition on earlier entries, e.g. ``{"optimizer": "sgd"}``:
+            the parameter exists (is sampled) only then, else its value is
+            ``None``. Defaults to `None` (always).
     """
 
     kind: ClassVar[str] = "boolean"
     default: bool = False
+    when: Any = None
 
     def __post_init__(self) -> None:
+        self._normalize_when()
         if not isinstance(self.default, bool):
             raise ConfigError(f"expected true or false, but got {self.default!r}.", field="default")
 
@@ -257,12 +287,17 @@ class Fixed(_Base):
 
     Args:
         value: A str, int, float, bool or None.
+        when: Condition on earlier entries, e.g. ``{"optimizer": "sgd"}``:
+            the parameter exists (is sampled) only then, else its value is
+            ``None``. Defaults to `None` (always).
     """
 
     kind: ClassVar[str] = "fixed"
     value: Any
+    when: Any = None
 
     def __post_init__(self) -> None:
+        self._normalize_when()
         if not isinstance(self.value, _SCALARS):
             raise ConfigError(
                 f"expected a str, int, float, bool or None, but got {self.value!r}.", field="value"
@@ -298,7 +333,7 @@ def parameter_from_dict(data: Any) -> Parameter:
     if not isinstance(data, Mapping):
         return Fixed(data)
     kind = data.get("type")
-    if kind not in _KINDS:
+    if not isinstance(kind, str) or kind not in _KINDS:
         raise ConfigError(f"unknown parameter type {kind!r}; accepted: {sorted(_KINDS)}.", field="type")
     args = {k: v for k, v in data.items() if k != "type"}
     check_fields(args, _KINDS[kind], f"{kind} parameter")

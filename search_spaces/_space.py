@@ -16,25 +16,29 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from search_spaces._conditions import check_references, is_active
 from search_spaces._errors import ConfigError, located
 from search_spaces._params import Parameter, as_parameter, parameter_from_dict
-from search_spaces._stack import LayerStack
+from search_spaces._shapes import Shape, State, propagate
+from search_spaces._stack import LayerStack, Repeat, stack_from_dict
+from search_spaces._yaml import load_yaml_file
 
 if TYPE_CHECKING:
     import optuna
 
 __all__ = ["Space", "load_space"]
 
-Node = Parameter | LayerStack
+Node = Parameter | LayerStack | Repeat
+_STACKS = (LayerStack, Repeat)
 
 
 def _as_node(value: Any) -> Node:
-    return value if isinstance(value, LayerStack) else as_parameter(value)
+    return value if isinstance(value, _STACKS) else as_parameter(value)
 
 
 def _node_from_dict(data: Any) -> Node:
-    if isinstance(data, Mapping) and data.get("type") == "stack":
-        return LayerStack.from_dict(data)
+    if isinstance(data, Mapping) and data.get("type") in ("stack", "repeat"):
+        return stack_from_dict(data)
     return parameter_from_dict(data)
 
 
@@ -50,7 +54,10 @@ class Space:
     """A search space over layer stacks and training settings.
 
     Entries are parameters (`Float`, `Int`, `Categorical`, `Boolean`, `Fixed`;
-    plain values become `Fixed`) or `LayerStack`s, keyed by name.
+    plain values become `Fixed`), `LayerStack`s or `Repeat`s, keyed by name and
+    sampled in order. A parameter with ``when=`` exists only when earlier
+    entries have the given values (``momentum`` only for SGD); otherwise its
+    value in the config is ``None``.
 
     Args:
         entries: Name → parameter, stack or fixed value, as a mapping or as
@@ -80,7 +87,11 @@ class Space:
         for name, value in merged.items():
             _check_name(name)
             with located(name):
-                nodes[name] = _as_node(value)
+                node = _as_node(value)
+                if not isinstance(node, _STACKS):
+                    earlier = {k: v for k, v in nodes.items() if not isinstance(v, _STACKS)}
+                    check_references(node.when, earlier, "parameter entry")
+                nodes[name] = node
         self._nodes = nodes
 
     def __getitem__(self, name: str) -> Node:
@@ -104,15 +115,85 @@ class Space:
     # Sampling -----------------------------------------------------------------
 
     def sample(self, trial: optuna.Trial) -> dict[str, Any]:
-        """Samples one config define-by-run; optuna param names are the flat keys."""
-        return {name: node.sample(trial, name) for name, node in self._nodes.items()}
+        """Samples one config define-by-run; optuna param names are the flat keys.
 
-    def default_config(self) -> dict[str, Any]:
-        """The config made of every entry's default: a sensible first trial."""
+        Inactive conditional parameters are not sampled and are ``None``.
+        """
+        config: dict[str, Any] = {}
+        for name, node in self._nodes.items():
+            if isinstance(node, _STACKS):
+                config[name] = node.sample(trial, name)
+            else:
+                config[name] = node.sample(trial, name) if is_active(node.when, config) else None
+        return config
+
+    def default_config(self, **choices: Any) -> dict[str, Any]:
+        """The config made of every entry's default: a sensible first trial.
+
+        Args:
+            **choices: Values to use instead of some parameters' defaults
+                (conditions are evaluated with them), e.g. ``optimizer="sgd"``.
+        """
         out: dict[str, Any] = {}
         for name, node in self._nodes.items():
-            out[name] = node.default_config() if isinstance(node, LayerStack) else node.default_value()
+            if isinstance(node, _STACKS):
+                out[name] = node.default_config()
+            elif not is_active(node.when, out):
+                out[name] = None
+            else:
+                out[name] = choices[name] if name in choices else node.default_value()
         return out
+
+    def variants(self) -> list[dict[str, Any]]:
+        """The default config, and one config per other value of each categorical or boolean entry.
+
+        Cheap coverage for checks that can't wait for a trial: every choice
+        (and the conditional parameters it switches on) appears at least once.
+        """
+        configs = [self.default_config()]
+        for name, node in self._nodes.items():
+            if getattr(node, "kind", None) in ("categorical", "boolean"):
+                values = node.choices if node.kind == "categorical" else (False, True)  # type: ignore[union-attr]
+                configs.extend(self.default_config(**{name: v}) for v in values)
+        unique = {json.dumps(c, sort_keys=True): c for c in configs}
+        return list(unique.values())
+
+    def check_input_shape(self, input_shape: Shape) -> None:
+        """Checks that every layer sequence the space can sample builds on ``input_shape``.
+
+        The stacks are applied in the space's order (as the trainer does).
+        Every layer type a position may hold is tried from every shape the
+        layers before it may give, with the arguments that shrink shapes most
+        (largest kernel and pool), so a space that passes builds for any sample.
+
+        Args:
+            input_shape: Shape of one sample, without the batch axis, e.g. ``(8, 8, 1)``.
+
+        Raises:
+            ConfigError: Naming the first position that can fail, e.g.
+                ``space.layers.1``, and the shape it would get.
+        """
+        states: set[State] = {(tuple(input_shape), True)}
+        for name, node in self._nodes.items():
+            if isinstance(node, LayerStack):
+                states = self._walk(name, [node.templates] * node.max_layers, node.min_layers, states)
+            elif isinstance(node, Repeat):
+                counts = node._counts()
+                positions = [(t,) for t in node.block] * counts[-1]
+                states = self._walk(name, positions, node.min_layers, states, every=len(node.block))
+        if not states:  # pragma: no cover - a stack always has a depth
+            raise ConfigError("the space produces no model.")
+
+    @staticmethod
+    def _walk(name: str, positions: list[Any], least: int, states: set[State], every: int = 1) -> set[State]:
+        reachable = set(states) if least == 0 else set()
+        current = states
+        for i, templates in enumerate(positions):
+            with located(f"space.{name}.{i}"):
+                current = propagate(templates, current)
+            if i + 1 >= least and (i + 1) % every == 0:
+                reachable |= current
+        return reachable
 
     # Flat form ----------------------------------------------------------------
 
@@ -120,14 +201,14 @@ class Space:
         """Every key of the flat form; the same for every config of this space."""
         keys: list[str] = []
         for name, node in self._nodes.items():
-            keys.extend(node.flat_keys(name) if isinstance(node, LayerStack) else [name])
+            keys.extend(node.flat_keys(name) if isinstance(node, _STACKS) else [name])
         return keys
 
     def flatten(self, config: Mapping[str, Any]) -> dict[str, Any]:
         """Nested config → flat dict over `flat_keys` (absent layers are ``None``)."""
         flat: dict[str, Any] = {}
         for name, node in self._nodes.items():
-            if isinstance(node, LayerStack):
+            if isinstance(node, _STACKS):
                 flat.update(node.flatten(config[name], name))
             else:
                 flat[name] = config[name]
@@ -140,13 +221,16 @@ class Space:
             raise ConfigError(f"the flat config lacks {missing}.", field=missing[0])
         out: dict[str, Any] = {}
         for name, node in self._nodes.items():
-            out[name] = node.unflatten(flat, name) if isinstance(node, LayerStack) else flat[name]
+            out[name] = node.unflatten(flat, name) if isinstance(node, _STACKS) else flat[name]
         return out
 
     def _required_flat_keys(self, flat: Mapping[str, Any]) -> list[str]:
         keys = []
         for name, node in self._nodes.items():
-            keys.append(f"{name}.depth" if isinstance(node, LayerStack) else name)
+            if isinstance(node, _STACKS):
+                keys.append(f"{name}.depth" if isinstance(node, LayerStack) else f"{name}.times")
+            else:
+                keys.append(name)
         return keys
 
     def params_of(self, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -174,6 +258,8 @@ class Space:
             )
         try:
             flat = self.flatten(config)
+        except ConfigError:
+            raise
         except (KeyError, TypeError, AttributeError) as exc:
             raise ConfigError(f"the config does not have this space's structure: {exc!r}.") from exc
         trial = optuna.trial.FixedTrial(flat)
@@ -226,18 +312,12 @@ class Space:
 
 
 def load_space(path: str | Path) -> Space:
-    """Reads a space from a YAML or JSON file (YAML is read with ``safe_load``).
+    """Reads a space from a YAML or JSON file.
+
+    YAML is read with a safe loader (no Python tags) that also refuses
+    duplicate keys instead of keeping the last one silently.
 
     Raises:
         ConfigError: The file is missing, unreadable, or holds an invalid space.
     """
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"cannot read the space file: {exc.strerror}.", field=str(path)) from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"invalid YAML: {exc}", field=str(path)) from exc
-    return Space.from_dict(data)
+    return Space.from_dict(load_yaml_file(path))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from automl import Experiment
-from automl._yaml import parse_yaml
+from search_spaces._yaml import parse_yaml
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

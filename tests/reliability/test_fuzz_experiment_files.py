@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from automl import ConfigError, Experiment
-from automl._yaml import parse_yaml
+from search_spaces._yaml import parse_yaml
 
 KEYS = [
     "space",

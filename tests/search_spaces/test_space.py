@@ -183,7 +183,7 @@ def test_yaml_python_tags_are_refused_not_executed(tmp_path):
 
 
 def test_missing_space_file_names_the_path(tmp_path):
-    with pytest.raises(ConfigError, match=r"nope\.yaml: cannot read the space file"):
+    with pytest.raises(ConfigError, match=r"cannot read .*nope\.yaml"):
         load_space(tmp_path / "nope.yaml")
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from search_spaces import ConfigError
+from search_spaces._errors import ConfigError
 
 __all__ = ["load_yaml_file", "parse_yaml"]
 

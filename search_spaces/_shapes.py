@@ -1,0 +1,133 @@
+"""Shape checks without TensorFlow: can a layer sequence be built on an input?
+
+Shapes are per sample (no batch axis). The rules mirror how the trainer builds
+models: a Dense layer or the output head flattens what it gets; recurrent
+layers return sequences when the next layer needs them; Conv layers need
+``(steps, channels)`` or ``(height, width, channels)``; Embedding and
+Normalization only come first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from search_spaces._errors import ConfigError
+from search_spaces._layers import LayerTemplate
+from search_spaces._params import Categorical, Fixed, Float, Int, Parameter
+
+__all__ = ["Shape", "check_layers", "layer_output", "propagate"]
+
+# Sizes per axis; ``None`` is a size the space leaves open (e.g. searched units).
+Shape = tuple[int | None, ...]
+
+_NEEDS = {"conv1d": (2, "(steps, channels)"), "conv2d": (3, "(height, width, channels)")}
+_RECURRENT = {"lstm": "(steps, features)", "gru": "(steps, features)"}
+_FIRST_ONLY = ("embedding", "normalization")
+
+
+def _shrink(size: int | None, layer: Mapping[str, Any], axis: str) -> int | None:
+    if size is None:
+        return None
+    out = size - layer["kernel_size"] + 1 if layer.get("padding") == "valid" else size
+    if layer.get("pool", "none") != "none" and layer.get("pool_size"):
+        out //= layer["pool_size"]
+    if out < 1:
+        fixes = ["a smaller pool_size", "fewer layers"]
+        if layer.get("padding") == "valid":
+            fixes.insert(0, "padding 'same'")
+        raise ConfigError(
+            f"the {layer['type']} layer (kernel_size={layer['kernel_size']}, padding={layer.get('padding')!r}, "
+            f"pool={layer.get('pool')!r}, pool_size={layer.get('pool_size')}) can shrink the {axis} "
+            f"{size} below 1; use {' or '.join(fixes)}."
+        )
+    return out
+
+
+def layer_output(layer: Mapping[str, Any], shape: Shape, *, first: bool) -> Shape:
+    """The per-sample output shape of one layer dict on an input of ``shape``.
+
+    Raises:
+        ConfigError: The layer cannot take that input (without a field path;
+            the caller adds the layer's).
+    """
+    kind = layer["type"]
+    if kind in _FIRST_ONLY and not first:
+        raise ConfigError(
+            f"the {kind} layer must be the model's first layer, but other layers come before it."
+        )
+    if kind == "embedding":
+        if len(shape) != 1:
+            raise ConfigError(f"the embedding layer needs token ids of shape (steps,), but gets {shape}.")
+        return (shape[0], layer.get("output_dim"))
+    if kind in _NEEDS or kind in _RECURRENT:
+        rank, axes = _NEEDS.get(kind, (2, _RECURRENT.get(kind, "")))
+        if len(shape) != rank:
+            hint = " (reshape images to (height, width, 1))" if kind == "conv2d" and len(shape) == 2 else ""
+            raise ConfigError(
+                f"the {kind} layer needs a {rank}-D input per sample {axes}, but gets {shape}{hint}."
+            )
+        if kind in _RECURRENT:
+            return (shape[0], layer.get("units"))
+        names = ("steps",) if rank == 2 else ("height", "width")
+        spatial = tuple(_shrink(size, layer, name) for size, name in zip(shape[:-1], names, strict=True))
+        return (*spatial, layer.get("filters"))
+    if kind == "dense":
+        return (layer.get("units"),)
+    return shape  # dropout and normalizations keep the shape
+
+
+def check_layers(layers: Sequence[Mapping[str, Any]], input_shape: Shape, *, first: bool = True) -> Shape:
+    """Walks a concrete layer list; returns the output shape.
+
+    Raises:
+        ConfigError: With field ``<i>``, the first layer that cannot be built.
+    """
+    shape = tuple(input_shape)
+    for i, layer in enumerate(layers):
+        try:
+            shape = layer_output(layer, shape, first=first and i == 0)
+        except ConfigError as exc:
+            raise exc.at(str(i)) from exc
+    return shape
+
+
+def _worst(param: Parameter, *, largest: bool = True) -> Any:
+    """The value of ``param`` that shrinks shapes most (the largest kernel or pool)."""
+    if isinstance(param, (Int, Float)):
+        return param.high if largest else param.low
+    if isinstance(param, Fixed):
+        return param.value
+    if isinstance(param, Categorical):
+        numbers = [c for c in param.choices if isinstance(c, int) and not isinstance(c, bool)]
+        return max(numbers) if numbers else param.choices[0]
+    return False
+
+
+def _worst_case(template: LayerTemplate) -> dict[str, Any]:
+    """The layer dict of ``template`` that shrinks its input most."""
+    params = template.parameters()
+    layer: dict[str, Any] = {"type": template.kind}
+    for name, param in params.items():
+        layer[name] = None if name in ("units", "filters", "output_dim") else _worst(param)
+    for name, prefer in (("padding", "valid"), ("pool", "max"), ("pool", "average")):
+        choice = params.get(name)
+        if isinstance(choice, Categorical) and prefer in choice.choices:
+            layer[name] = prefer
+    return layer
+
+
+State = tuple[Shape, bool]  # a shape and whether no layer came before it
+
+
+def propagate(templates: Sequence[LayerTemplate], states: Iterable[State]) -> set[State]:
+    """Every (shape, first) after one layer chosen among ``templates`` from any of ``states``.
+
+    Raises:
+        ConfigError: Some template cannot take one of the shapes.
+    """
+    out: set[State] = set()
+    for shape, first in states:
+        for template in templates:
+            out.add((layer_output(_worst_case(template), shape, first=first), False))
+    return out
