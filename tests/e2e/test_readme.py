@@ -22,10 +22,16 @@ def test_readme_yaml_example_validates(tmp_path):
     Experiment.from_dict(parse_yaml(block), base_dir=tmp_path)
 
 
+def test_readme_search_space_example_runs_as_written(capsys):
+    spaces = _blocks("python")[1]
+    exec(compile(spaces, str(README), "exec"), {})
+    assert "'conv_layers': [{'type': 'conv2d'" in capsys.readouterr().out
+
+
 @pytest.mark.slow
 @pytest.mark.ray
 def test_readme_python_example_runs_as_written(ray_local, tmp_path, monkeypatch, capsys):
-    (block,) = _blocks("python")
+    block = _blocks("python")[0]
     monkeypatch.chdir(tmp_path)  # its mlflow.db and automl_runs/ land here
     exec(compile(block, str(README), "exec"), {})
     out = capsys.readouterr().out
