@@ -11,12 +11,16 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import math
-from collections.abc import Callable, Mapping
+import random
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import optuna
+from optuna.distributions import BaseDistribution
+from optuna.trial import FrozenTrial
 
-from search_spaces import ConfigError
+from search_spaces import ConfigError, Space
+from search_spaces._grid import grid_configs
 from search_spaces._suggest import did_you_mean
 
 __all__ = ["SAMPLERS", "SCHEDULERS", "SchedulerChoice", "make_sampler", "parse_scheduler"]
@@ -61,6 +65,7 @@ SAMPLERS: dict[str, _Kind] = {
         {"population_size": _INT, "mutation_prob": _NUM, "crossover_prob": _NUM, "swapping_prob": _NUM},
         multi_objective=True,
     ),
+    "grid": _Kind({"shuffle": _BOOL}, multi_objective=None),
 }
 
 SCHEDULERS: dict[str, _Kind] = {
@@ -115,22 +120,83 @@ def _sampler_factory(name: str) -> Callable[..., optuna.samplers.BaseSampler]:
     }[name]
 
 
+class GridSampler(optuna.samplers.BaseSampler):
+    """Runs each distinct config of a space once: trial ``n`` takes grid point ``n``.
+
+    Unlike optuna's GridSampler, the grid is made of whole configs (conditions
+    and stack depths followed, no duplicates), and nothing calls
+    ``study.stop()``, which Ray's ask-and-tell loop does not allow; the trial
+    count ends the search.
+
+    Args:
+        points: The optuna params of each config, in the order to run them.
+    """
+
+    def __init__(self, points: Sequence[Mapping[str, Any]]) -> None:
+        self._points = [dict(p) for p in points]
+
+    def __len__(self) -> int:
+        return len(self._points)
+
+    def infer_relative_search_space(
+        self, study: optuna.Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        return {}
+
+    def sample_relative(
+        self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        return {}
+
+    def sample_independent(
+        self, study: optuna.Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution
+    ) -> Any:
+        point = self._points[trial.number % len(self._points)]
+        return point[param_name]
+
+
+def _grid(space: Space | None, num_trials: int | None, seed: int | None, shuffle: bool = True) -> GridSampler:
+    if space is None or num_trials is None:
+        raise ConfigError("a grid search needs the space and the trial count.", field="sampler")
+    configs = grid_configs(space)
+    if num_trials > len(configs):
+        raise ConfigError(
+            f"the grid has {len(configs)} distinct configs and each runs once, but got "
+            f"num_trials={num_trials}; set num_trials <= {len(configs)}.",
+            field="num_trials",
+        )
+    if shuffle:  # with fewer trials than configs, a shuffled grid covers the space evenly
+        random.Random(seed).shuffle(configs)
+    return GridSampler([space.params_of(c) for c in configs])
+
+
 def make_sampler(
     sampler: str | Mapping[str, Any] | optuna.samplers.BaseSampler,
     *,
     seed: int | None,
     num_objectives: int = 1,
+    space: Space | None = None,
+    num_trials: int | None = None,
 ) -> optuna.samplers.BaseSampler:
     """An optuna sampler from its name and settings, or the given sampler object unchanged.
 
+    Args:
+        sampler: A name, a mapping with the name and settings, or a sampler.
+        seed: Seed of the sampler.
+        num_objectives: How many values each trial reports. Defaults to `1`.
+        space: The space; a grid search enumerates it. Defaults to `None`.
+        num_trials: The trial count; a grid checks it. Defaults to `None`.
+
     Raises:
         ConfigError: The name or a setting is unknown or invalid, the sampler
-            does not fit the number of objectives, or a package it needs is
-            missing.
+            does not fit the number of objectives or the space (a grid over
+            a continuous range), or a package it needs is missing.
     """
     if isinstance(sampler, optuna.samplers.BaseSampler):
         return sampler
     name, settings = _parse(sampler, "sampler", SAMPLERS)
+    if name == "grid":
+        return _grid(space, num_trials, seed, **settings)
     kind = SAMPLERS[name]
     if kind.multi_objective is True and num_objectives == 1:
         raise ConfigError(

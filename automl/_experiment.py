@@ -19,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import optuna
 
-from automl._choices import make_sampler, parse_scheduler
+from automl._choices import GridSampler, make_sampler, parse_scheduler
 from automl._result import TuningResult
 from automl._runner import Run
 from search_spaces import ConfigError, Space, cnn, mlp, rnn
@@ -330,11 +330,18 @@ class Experiment:
             if value is not None and (not isinstance(value, str) or not value):
                 raise ConfigError(f"expected a non-empty string, but got {value!r}.", field=name)
         _check_callbacks(self.callbacks)
+        sampler = make_sampler(self.sampler, seed=self.seed, space=self.space, num_trials=self.num_trials)
+        if isinstance(sampler, GridSampler) and self.points_to_evaluate:
+            raise ConfigError(
+                "a grid search runs every config of the space itself, so it takes no "
+                f"points_to_evaluate, but got {len(self.points_to_evaluate)}.",
+                field="points_to_evaluate",
+            )
         return Run(
             space=self.space,
             data=data,
             settings=settings,
-            sampler=make_sampler(self.sampler, seed=self.seed),
+            sampler=sampler,
             points_to_evaluate=_warm_start(self.space, self.points_to_evaluate, self.num_trials),
             scheduler=parse_scheduler(self.scheduler, epochs=self.epochs),
             num_trials=self.num_trials,

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import json
+
 import optuna
 import pytest
 
-from automl._choices import SAMPLERS, SCHEDULERS, make_sampler, parse_scheduler
-from search_spaces import ConfigError, mlp
+from automl._choices import SAMPLERS, SCHEDULERS, GridSampler, make_sampler, parse_scheduler
+from search_spaces import Categorical, ConfigError, Dense, Float, LayerStack, mlp
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 SINGLE = [n for n, k in SAMPLERS.items() if k.multi_objective is not True]
 MULTI = [n for n, k in SAMPLERS.items() if k.multi_objective is not False]
+
+
+def _space(name):
+    """mlp(), made discrete for a grid search (12 distinct configs)."""
+    if name != "grid":
+        return mlp()
+    return mlp(
+        layers=LayerStack(Dense(units=Categorical([16, 32])), max_layers=2),
+        learning_rate=Categorical([1e-3, 1e-2]),
+        batch_size=64,
+    )
 
 
 def _needs(name):
@@ -28,8 +41,9 @@ EXPERIMENTAL = pytest.mark.filterwarnings("ignore::optuna.exceptions.Experimenta
 @pytest.mark.parametrize("name", SINGLE)
 def test_every_single_objective_sampler_drives_a_layer_stack_space(name):
     _needs(name)
-    space = mlp()
-    study = optuna.create_study(direction="maximize", sampler=make_sampler(name, seed=0))
+    space = _space(name)
+    sampler = make_sampler(name, seed=0, space=space, num_trials=12)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
     for i in range(12):
         trial = study.ask()
         config = space.sample(trial)
@@ -41,9 +55,10 @@ def test_every_single_objective_sampler_drives_a_layer_stack_space(name):
 @pytest.mark.parametrize("name", MULTI)
 def test_multi_objective_samplers(name):
     _needs(name)
-    space = mlp()
+    space = _space(name)
     study = optuna.create_study(
-        directions=["maximize", "minimize"], sampler=make_sampler(name, seed=0, num_objectives=2)
+        directions=["maximize", "minimize"],
+        sampler=make_sampler(name, seed=0, num_objectives=2, space=space, num_trials=6),
     )
     for _ in range(6):
         trial = study.ask()
@@ -78,7 +93,7 @@ def test_a_sampler_object_passes_through():
         (
             "bayes",
             {},
-            r"^sampler: unknown sampler 'bayes'; accepted: \['tpe', 'random', 'cmaes', 'qmc', 'gp', 'nsga2'\]",
+            r"^sampler: unknown sampler 'bayes'; accepted: \['tpe', 'random', 'cmaes', 'qmc', 'gp', 'nsga2', 'grid'\]",
         ),
         (
             {"name": "tpe", "multivariat": True},
@@ -96,7 +111,7 @@ def test_a_sampler_object_passes_through():
         (
             "cmaes",
             {"num_objectives": 2},
-            r"^sampler: cmaes optimizes one objective, but got 2; accepted for several: \['tpe', 'random', 'qmc', 'nsga2'\]",
+            r"^sampler: cmaes optimizes one objective, but got 2; accepted for several: \['tpe', 'random', 'qmc', 'nsga2', 'grid'\]",
         ),
     ],
 )
@@ -160,3 +175,49 @@ def test_scheduler_settings_reach_ray():
 def test_bad_scheduler_choices(choice, match):
     with pytest.raises(ConfigError, match=match):
         parse_scheduler(choice, epochs=20)
+
+
+def test_grid_runs_every_distinct_config_once_following_conditions():
+    space = mlp(
+        layers=LayerStack(Dense(units=Categorical([16, 32])), min_layers=1, max_layers=2),
+        optimizer=Categorical(["adam", "sgd"]),
+        momentum=Float(0.0, 0.9, step=0.45, when={"optimizer": "sgd"}),
+        learning_rate=1e-3,
+        batch_size=64,
+    )
+    # (2 one-layer + 4 two-layer stacks) x (adam + 3 sgd momenta); optuna's own GridSampler
+    # would take the product of every name, layer 1 and momentum included when unused.
+    sampler = make_sampler({"name": "grid", "shuffle": True}, seed=0, space=space, num_trials=24)
+    assert isinstance(sampler, GridSampler) and len(sampler) == 24
+    study = optuna.create_study(sampler=sampler)
+    configs = []
+    for _ in range(24):
+        trial = study.ask()
+        configs.append(json.dumps(space.sample(trial), sort_keys=True))
+        study.tell(trial, 0.0)  # no study.stop(): Ray's ask-and-tell loop would raise
+    assert len(set(configs)) == 24
+    again = make_sampler("grid", seed=0, space=space, num_trials=24)
+    assert (
+        again._points == sampler._points
+        and make_sampler("grid", seed=1, space=space, num_trials=24)._points != sampler._points
+    )
+
+
+@pytest.mark.parametrize(
+    "space, num_trials, match",
+    [
+        (
+            mlp(),
+            4,
+            r"^space\.layers\.0\.dropout: a grid needs finitely many values, but 'layers\.0\.dropout' is a continuous range",
+        ),
+        (
+            mlp(layers=LayerStack(Dense(units=Categorical([8, 16]))), learning_rate=0.01),
+            7,
+            r"^num_trials: the grid has 6 distinct configs and each runs once, but got num_trials=7",
+        ),
+    ],
+)
+def test_grid_rejects_continuous_ranges_and_too_many_trials(space, num_trials, match):
+    with pytest.raises(ConfigError, match=match):
+        make_sampler("grid", seed=0, space=space, num_trials=num_trials)
