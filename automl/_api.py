@@ -75,8 +75,9 @@ def tune(
             "reduction_factor": 3}``); time is counted in epochs. Defaults
             to `"asha"`.
         seed: Seed of the sampler. Defaults to `None`.
-        resources_per_trial: ``{"cpu": n, "gpu": g}`` per trial (fractions
-            allowed). Defaults to one CPU.
+        resources_per_trial: ``{"cpu": n, "gpu": g, "tpu": t, "memory": bytes}``
+            per trial (fractions allowed). A trial no node can hold is refused
+            once Ray is up, before any trial starts. Defaults to one CPU.
         max_concurrent_trials: Cap on trials running at once. Defaults to as
             many as the resources allow.
         max_failures: How often a failed trial (its worker died, a node went

@@ -32,7 +32,7 @@ __all__ = ["DataSpec", "Experiment", "PRESETS"]
 
 PRESETS = {"mlp": mlp, "cnn": cnn, "rnn": rnn}
 
-_RESOURCE_KEYS = ("cpu", "gpu")
+_RESOURCE_KEYS = ("cpu", "gpu", "tpu", "memory")  # memory in bytes
 
 
 def _check_int(name: str, value: Any, *, low: int) -> None:

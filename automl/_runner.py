@@ -37,6 +37,14 @@ MANIFEST_FORMAT = "automl-run/1"
 _TRIAL_DIR_PREFIX = "trial_"
 
 
+# resources_per_trial keys → Ray's resource names (a TPU is Ray's custom resource "TPU").
+_RAY_NAMES = {"cpu": "CPU", "gpu": "GPU", "tpu": "TPU", "memory": "memory"}
+
+
+def _ray_resources(resources: Mapping[str, float]) -> dict[str, float]:
+    return {_RAY_NAMES[k]: float(v) for k, v in resources.items()}
+
+
 def _trial_dirname(trial: Any) -> str:
     # Ray's default name spells out the whole config and overflows paths.
     return f"{_TRIAL_DIR_PREFIX}{trial.trial_id}"
@@ -167,7 +175,29 @@ class Run:
         trainable = tune.with_parameters(
             run_trial, space=self.space, data=self.data, settings=self.settings, callbacks=self.callbacks
         )
-        return tune.with_resources(trainable, self.resources)
+        return tune.with_resources(trainable, _ray_resources(self.resources))
+
+    def check_resources_fit(self) -> None:
+        """Raises unless some live node of the Ray cluster can hold one trial.
+
+        Ray would otherwise wait forever for a node that never comes (on a
+        cluster without autoscaling).
+
+        Raises:
+            ConfigError: No node has every resource a trial asks for.
+        """
+        import ray
+
+        need = {k: v for k, v in _ray_resources(self.resources).items() if v > 0}
+        nodes = [node["Resources"] for node in ray.nodes() if node.get("Alive")]
+        if any(all(node.get(k, 0) >= v for k, v in need.items()) for node in nodes):
+            return
+        shown = [{k: node.get(k, 0) for k in need} for node in nodes]
+        raise ConfigError(
+            f"a trial asks for {self.resources}, but no node of the Ray cluster has that much "
+            f"(nodes: {shown}); lower resources_per_trial or add a larger node.",
+            field="resources_per_trial",
+        )
 
     def _tracker(
         self, client: MlflowClient, experiment_id: str, parent_id: str, verbose: int
@@ -187,6 +217,7 @@ class Run:
 
     def execute(self, *, name: str, verbose: int) -> TuningResult:
         """Runs the trials on the current Ray instance; ``name`` names the run directory and MLflow run."""
+        self.check_resources_fit()
         run_dir = self.storage_path / name
         if run_dir.exists():
             raise ConfigError(
@@ -230,6 +261,7 @@ class Run:
             manifest["experiment_id"],
             manifest["parent_run_id"],
         )
+        self.check_resources_fit()
         client = MlflowClient(tracking_uri)
         client.update_run(parent_id, status="RUNNING")
         tuner = tune.Tuner.restore(str(run_dir), trainable=self._trainable(), resume_unfinished=True)
