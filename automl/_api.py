@@ -28,6 +28,8 @@ def tune(
     patience: int = 3,
     sampler: str | Mapping[str, Any] | optuna.samplers.BaseSampler = "tpe",
     points_to_evaluate: Sequence[Mapping[str, Any]] = (),
+    evaluated_points: Sequence[Mapping[str, Any]] = (),
+    warm_start: str | Path | None = None,
     scheduler: str | Mapping[str, Any] = "asha",
     seed: int | None = None,
     resources_per_trial: Mapping[str, float] | None = None,
@@ -69,6 +71,13 @@ def tune(
         points_to_evaluate: Configs (nested, as the space samples them) to
             run first, in order, before the sampler proposes its own; the
             sampler learns from their results. Defaults to `()`.
+        evaluated_points: Configs whose score is already known,
+            ``[{"config": {...}, "value": 0.93}, ...]``: the sampler learns
+            from them without training them again (they use no trial of the
+            budget). Defaults to `()`.
+        warm_start: The directory of an earlier run of the same metric and
+            mode: its finished trials that fit this space seed the sampler
+            like ``evaluated_points``. Defaults to `None`.
         scheduler: A Ray Tune scheduler that stops poor trials early, by
             name (``"asha"``, ``"hyperband"``, ``"median"``, ``"fifo"``) or
             as a mapping with settings (``{"name": "asha", "grace_period": 2,
@@ -126,6 +135,8 @@ def tune(
         patience=patience,
         sampler=sampler,
         points_to_evaluate=points_to_evaluate,
+        evaluated_points=evaluated_points,
+        warm_start=warm_start,
         scheduler=scheduler,
         seed=seed,
         resources_per_trial={"cpu": 1} if resources_per_trial is None else resources_per_trial,

@@ -22,6 +22,7 @@ import optuna
 from automl._choices import GridSampler, make_sampler, parse_scheduler
 from automl._result import TuningResult
 from automl._runner import Run
+from automl._warm_start import known_points
 from search_spaces import ConfigError, Space, cnn, mlp, rnn
 from search_spaces._errors import located
 from search_spaces._suggest import check_fields, did_you_mean
@@ -285,6 +286,8 @@ class Experiment:
     patience: int = 3
     sampler: str | Mapping[str, Any] | optuna.samplers.BaseSampler = "tpe"
     points_to_evaluate: Sequence[Mapping[str, Any]] = ()
+    evaluated_points: Sequence[Mapping[str, Any]] = ()
+    warm_start: str | Path | None = None
     scheduler: str | Mapping[str, Any] = "asha"
     seed: int | None = None
     resources_per_trial: Mapping[str, float] = dataclasses.field(default_factory=lambda: {"cpu": 1})
@@ -331,18 +334,27 @@ class Experiment:
                 raise ConfigError(f"expected a non-empty string, but got {value!r}.", field=name)
         _check_callbacks(self.callbacks)
         sampler = make_sampler(self.sampler, seed=self.seed, space=self.space, num_trials=self.num_trials)
-        if isinstance(sampler, GridSampler) and self.points_to_evaluate:
-            raise ConfigError(
-                "a grid search runs every config of the space itself, so it takes no "
-                f"points_to_evaluate, but got {len(self.points_to_evaluate)}.",
-                field="points_to_evaluate",
-            )
+        known = known_points(
+            self.space,
+            evaluated_points=self.evaluated_points,
+            warm_start=self.warm_start,
+            metric=self.metric,
+            mode=self.mode,
+        )
+        if isinstance(sampler, GridSampler):
+            for field in ("points_to_evaluate", "evaluated_points", "warm_start"):
+                if getattr(self, field):
+                    raise ConfigError(
+                        f"a grid search runs every config of the space itself, so it takes no {field}.",
+                        field=field,
+                    )
         return Run(
             space=self.space,
             data=data,
             settings=settings,
             sampler=sampler,
             points_to_evaluate=_warm_start(self.space, self.points_to_evaluate, self.num_trials),
+            known_points=known,
             scheduler=parse_scheduler(self.scheduler, epochs=self.epochs),
             num_trials=self.num_trials,
             resources=_resources(self.resources_per_trial),
@@ -394,9 +406,16 @@ class Experiment:
             spec = DataSpec(**settings["data"])
         settings["data"] = spec.resolved(Path(base_dir))
         settings["space"] = _space_from_dict(settings["space"])
-        for key in ("points_to_evaluate",):
+        for key in ("points_to_evaluate", "evaluated_points"):
             if key in settings and not isinstance(settings[key], list):
                 raise ConfigError(f"expected a list of configs, but got {settings[key]!r}.", field=key)
+        if settings.get("warm_start") is not None:
+            if not isinstance(settings["warm_start"], str) or not settings["warm_start"]:
+                raise ConfigError(
+                    f"expected the directory of an earlier run, but got {settings['warm_start']!r}.",
+                    field="warm_start",
+                )
+            settings["warm_start"] = Path(base_dir) / settings["warm_start"]
         return cls(**settings)
 
     @classmethod

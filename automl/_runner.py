@@ -23,6 +23,7 @@ from automl._choices import SchedulerChoice
 from automl._result import TrialState, TuningResult
 from automl._tracking import MlflowTracker, default_tracking_uri, open_experiment
 from automl._trainable import run_trial
+from automl._warm_start import KnownPoint, seeded_storage
 from search_spaces import AutoMLError, ConfigError, Space
 from trainers import FitSettings, TrainingData, reported_metrics
 from trainers._checkpoint import BEST_FILE
@@ -36,6 +37,8 @@ MANIFEST_FILE = "run.json"
 MANIFEST_FORMAT = "automl-run/1"
 _TRIAL_DIR_PREFIX = "trial_"
 
+
+_STUDY_NAME = "optuna"  # OptunaSearch's default; a seeded storage holds a study of this name
 
 # resources_per_trial keys → Ray's resource names (a TPU is Ray's custom resource "TPU").
 _RAY_NAMES = {"cpu": "CPU", "gpu": "GPU", "tpu": "TPU", "memory": "memory"}
@@ -96,6 +99,7 @@ class Run:
     storage_path: Path
     sampler: optuna.samplers.BaseSampler | None = None
     points_to_evaluate: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    known_points: list[KnownPoint] = dataclasses.field(default_factory=list)
     scheduler: SchedulerChoice | None = None
     max_concurrent_trials: int | None = None
     max_failures: int = 0
@@ -125,6 +129,7 @@ class Run:
             "mode": self.settings.mode,
             "seed": str(self.seed),
             "points_to_evaluate": str(len(self.points_to_evaluate)),
+            "evaluated_points": str(len(self.known_points)),
             "data": self.data.name,
             "resources_per_trial": str(self.resources),
         }
@@ -132,6 +137,14 @@ class Run:
     def _tune_config(self) -> tune.TuneConfig:
         if self.sampler is None or self.scheduler is None:
             raise AutoMLError("a resumed run takes its search settings from Ray's experiment state")
+        storage = None
+        if self.known_points:
+            storage = seeded_storage(
+                self.known_points,
+                direction=self.settings.mode,
+                sample=self._define_by_run,
+                study_name=_STUDY_NAME,
+            )
         return tune.TuneConfig(
             metric=self.settings.monitor,
             mode=self.settings.mode,
@@ -141,6 +154,8 @@ class Run:
                 metric=self.settings.monitor,
                 mode=self.settings.mode,
                 points_to_evaluate=self.points_to_evaluate or None,
+                storage=storage,
+                study_name=_STUDY_NAME,
             ),
             scheduler=self.scheduler.build(epochs=self.settings.epochs),
             num_samples=self.num_trials,
