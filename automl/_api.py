@@ -20,8 +20,8 @@ def tune(
     space: Space,
     *,
     data: TrainingData | str,
-    metric: str = "val_accuracy",
-    mode: Literal["min", "max"] = "max",
+    metric: str | Sequence[str] = "val_accuracy",
+    mode: Literal["min", "max"] | Sequence[Literal["min", "max"]] = "max",
     num_trials: int = 12,
     time_budget_s: float | None = None,
     epochs: int = 20,
@@ -30,7 +30,7 @@ def tune(
     points_to_evaluate: Sequence[Mapping[str, Any]] = (),
     evaluated_points: Sequence[Mapping[str, Any]] = (),
     warm_start: str | Path | None = None,
-    scheduler: str | Mapping[str, Any] = "asha",
+    scheduler: str | Mapping[str, Any] | None = None,
     seed: int | None = None,
     resources_per_trial: Mapping[str, float] | None = None,
     max_concurrent_trials: int | None = None,
@@ -55,8 +55,11 @@ def tune(
         data: Training and validation data, or the name of a data set bundled
             with scikit-learn (``"digits"``, ``"wine"``, ...).
         metric: Metric to optimize; one the trainer reports for the task.
+            A list optimizes several objectives (``["val_accuracy",
+            "params"]``): the first drives early stopping and the best model,
+            the sampler optimizes all, and the result holds the Pareto front.
             Defaults to `"val_accuracy"`.
-        mode: ``"max"`` or ``"min"``. Defaults to `"max"`.
+        mode: ``"max"`` or ``"min"``, or one per metric. Defaults to `"max"`.
         num_trials: Number of trials. Defaults to `12`.
         time_budget_s: Wall-time budget of the whole run, in seconds: when it
             runs out, running trials are stopped (state ``STOPPED``) and no
@@ -82,7 +85,7 @@ def tune(
             name (``"asha"``, ``"hyperband"``, ``"median"``, ``"fifo"``) or
             as a mapping with settings (``{"name": "asha", "grace_period": 2,
             "reduction_factor": 3}``); time is counted in epochs. Defaults
-            to `"asha"`.
+            to `"asha"` for one objective, `"fifo"` for several.
         seed: Seed of the sampler. Defaults to `None`.
         resources_per_trial: ``{"cpu": n, "gpu": g, "tpu": t, "memory": bytes}``
             per trial (fractions allowed). A trial no node can hold is refused

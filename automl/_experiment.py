@@ -20,6 +20,7 @@ import numpy as np
 import optuna
 
 from automl._choices import GridSampler, make_sampler, parse_scheduler
+from automl._objectives import parse_objectives
 from automl._result import TuningResult
 from automl._runner import Run
 from automl._warm_start import known_points
@@ -27,7 +28,7 @@ from search_spaces import ConfigError, Space, cnn, mlp, rnn
 from search_spaces._errors import located
 from search_spaces._suggest import check_fields, did_you_mean
 from search_spaces._yaml import load_yaml_file
-from trainers import FitSettings, TrainingData, check_config, from_arrays, load_sklearn
+from trainers import FitSettings, TrainingData, check_config, from_arrays, load_sklearn, reported_metrics
 
 __all__ = ["DataSpec", "Experiment", "PRESETS"]
 
@@ -278,8 +279,8 @@ class Experiment:
 
     space: Space
     data: TrainingData | str | DataSpec
-    metric: str = "val_accuracy"
-    mode: Literal["min", "max"] = "max"
+    metric: str | Sequence[str] = "val_accuracy"
+    mode: Literal["min", "max"] | Sequence[Literal["min", "max"]] = "max"
     num_trials: int = 12
     time_budget_s: float | None = None
     epochs: int = 20
@@ -288,7 +289,7 @@ class Experiment:
     points_to_evaluate: Sequence[Mapping[str, Any]] = ()
     evaluated_points: Sequence[Mapping[str, Any]] = ()
     warm_start: str | Path | None = None
-    scheduler: str | Mapping[str, Any] = "asha"
+    scheduler: str | Mapping[str, Any] | None = None
     seed: int | None = None
     resources_per_trial: Mapping[str, float] = dataclasses.field(default_factory=lambda: {"cpu": 1})
     max_concurrent_trials: int | None = None
@@ -313,10 +314,17 @@ class Experiment:
             check_config(config)
         data = _data(self.data)
         self.space.check_input_shape(data.input_shape)
-        settings = FitSettings(
-            epochs=self.epochs, monitor=self.metric, mode=self.mode, patience=self.patience
-        )
+        objectives = parse_objectives(self.metric, self.mode)
+        (monitor, mode), extra = objectives[0], objectives[1:]
+        settings = FitSettings(epochs=self.epochs, monitor=monitor, mode=mode, patience=self.patience)
         settings.check_monitor(data.task)
+        for i, (name, _) in enumerate(extra, start=1):
+            if name not in reported_metrics(data.task):
+                raise ConfigError(
+                    f"the trainer never reports {name!r} for a {data.task} task; "
+                    f"available: {list(reported_metrics(data.task))}.",
+                    field=f"metric.{i}",
+                )
         _check_int("num_trials", self.num_trials, low=1)
         if self.max_concurrent_trials is not None:
             _check_int("max_concurrent_trials", self.max_concurrent_trials, low=1)
@@ -333,14 +341,34 @@ class Experiment:
             if value is not None and (not isinstance(value, str) or not value):
                 raise ConfigError(f"expected a non-empty string, but got {value!r}.", field=name)
         _check_callbacks(self.callbacks)
-        sampler = make_sampler(self.sampler, seed=self.seed, space=self.space, num_trials=self.num_trials)
+        sampler = make_sampler(
+            self.sampler,
+            seed=self.seed,
+            num_objectives=len(objectives),
+            space=self.space,
+            num_trials=self.num_trials,
+        )
+        if extra and (self.evaluated_points or self.warm_start):
+            field = "evaluated_points" if self.evaluated_points else "warm_start"
+            raise ConfigError(
+                "known scores seed a single objective; with several objectives, run the configs "
+                "again with points_to_evaluate instead.",
+                field=field,
+            )
         known = known_points(
             self.space,
             evaluated_points=self.evaluated_points,
             warm_start=self.warm_start,
-            metric=self.metric,
-            mode=self.mode,
+            metric=monitor,
+            mode=mode,
         )
+        scheduler = parse_scheduler(self.scheduler or ("fifo" if extra else "asha"), epochs=self.epochs)
+        if extra and scheduler.name != "fifo":
+            raise ConfigError(
+                f"{scheduler.name} stops trials early on one metric, which would bias a search over "
+                f"{len(objectives)} objectives; use scheduler 'fifo' (the default with several objectives).",
+                field="scheduler",
+            )
         if isinstance(sampler, GridSampler):
             for field in ("points_to_evaluate", "evaluated_points", "warm_start"):
                 if getattr(self, field):
@@ -355,7 +383,8 @@ class Experiment:
             sampler=sampler,
             points_to_evaluate=_warm_start(self.space, self.points_to_evaluate, self.num_trials),
             known_points=known,
-            scheduler=parse_scheduler(self.scheduler, epochs=self.epochs),
+            scheduler=scheduler,
+            extra_objectives=extra,
             num_trials=self.num_trials,
             resources=_resources(self.resources_per_trial),
             max_concurrent_trials=self.max_concurrent_trials,

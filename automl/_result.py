@@ -17,6 +17,7 @@ __all__ = ["TrialState", "TuningResult"]
 
 RESULT_FILE = "result.json"
 RESULT_FORMAT = "automl-result/1"
+PARETO_FILE = "pareto_front.csv"
 
 
 class TrialState(enum.Enum):
@@ -50,6 +51,10 @@ class TuningResult:
         tracking_uri: MLflow tracking URI of the run.
         experiment_id: MLflow experiment id.
         parent_run_id: MLflow run id of the tuning run; trials are nested under it.
+        objectives: The (metric, mode) pairs optimized; the first is ``metric``.
+        pareto_front: With several objectives, the COMPLETE trials no other
+            beats on every objective (rows of ``trials``, best first on the
+            first objective); ``None`` with one objective.
     """
 
     best_config: dict[str, Any]
@@ -62,6 +67,8 @@ class TuningResult:
     tracking_uri: str
     experiment_id: str
     parent_run_id: str
+    objectives: tuple[tuple[str, str], ...] = ()
+    pareto_front: pd.DataFrame | None = None
 
     @property
     def ui_command(self) -> str:
@@ -90,12 +97,23 @@ class TuningResult:
                 f"Run directory: {self.run_dir}",
                 "",
                 self.trials[columns].to_string(index=False, float_format=lambda v: f"{v:.4f}"),
+                *self._front_lines(),
                 "",
                 "Compare the trials in the MLflow UI:",
                 f"  {self.ui_command}",
                 f"  then open {self.ui_url}",
             ]
         )
+
+    def _front_lines(self) -> list[str]:
+        if self.pareto_front is None:
+            return []
+        names = [name for name, _ in self.objectives]
+        goals = ", ".join(f"{mode} {name}" for name, mode in self.objectives)
+        table = self.pareto_front[["number", *names]].to_string(
+            index=False, float_format=lambda v: f"{v:.4g}"
+        )
+        return ["", f"Pareto front ({goals}):", table]
 
     def save(self) -> Path:
         """Writes ``result.json`` and ``trials.csv`` into `run_dir` (plain text, nothing pickled)."""
@@ -109,8 +127,11 @@ class TuningResult:
             "tracking_uri": self.tracking_uri,
             "experiment_id": self.experiment_id,
             "parent_run_id": self.parent_run_id,
+            "objectives": [list(o) for o in self.objectives],
         }
         self.trials.to_csv(self.run_dir / "trials.csv", index=False)
+        if self.pareto_front is not None:
+            self.pareto_front.to_csv(self.run_dir / PARETO_FILE, index=False)
         path = self.run_dir / RESULT_FILE
         path.write_text(json.dumps(summary, indent=2))
         return path
@@ -144,6 +165,8 @@ class TuningResult:
             tracking_uri=summary["tracking_uri"],
             experiment_id=summary["experiment_id"],
             parent_run_id=summary["parent_run_id"],
+            objectives=tuple((name, mode) for name, mode in summary.get("objectives", [])),
+            pareto_front=pd.read_csv(front) if (front := run_dir / PARETO_FILE).exists() else None,
         )
 
     def __repr__(self) -> str:

@@ -114,6 +114,7 @@ def resume(
         storage_path=run_dir.parent,
         data_spec=manifest["data"],
         callbacks=tuple(callbacks),
+        extra_objectives=tuple((name, mode) for name, mode in manifest.get("extra_objectives", [])),
     )
     _start_ray(address, verbose=verbose)
     return run.resume(run_dir, manifest, verbose=verbose)

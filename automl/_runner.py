@@ -20,6 +20,7 @@ from ray.tune.search.optuna import OptunaSearch
 
 from automl._artifacts import git_commit, log_best_model, log_study_plots, optuna_study
 from automl._choices import SchedulerChoice
+from automl._objectives import Objective, pareto_front
 from automl._result import TrialState, TuningResult
 from automl._tracking import MlflowTracker, default_tracking_uri, open_experiment
 from automl._trainable import run_trial
@@ -100,6 +101,7 @@ class Run:
     sampler: optuna.samplers.BaseSampler | None = None
     points_to_evaluate: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     known_points: list[KnownPoint] = dataclasses.field(default_factory=list)
+    extra_objectives: tuple[Objective, ...] = ()  # after (settings.monitor, settings.mode)
     scheduler: SchedulerChoice | None = None
     max_concurrent_trials: int | None = None
     max_failures: int = 0
@@ -107,6 +109,10 @@ class Run:
     seed: int | None = None
     data_spec: dict[str, Any] | None = None  # where the data came from, for resume
     callbacks: tuple[Any, ...] = ()
+
+    @property
+    def objectives(self) -> tuple[Objective, ...]:
+        return ((self.settings.monitor, self.settings.mode), *self.extra_objectives)
 
     def _define_by_run(self, trial: optuna.Trial) -> dict[str, Any]:
         # Ray merges the returned dict over the captured optuna params: the
@@ -125,8 +131,8 @@ class Run:
             "time_budget_s": str(self.time_budget_s),
             "epochs": str(self.settings.epochs),
             "patience": str(self.settings.patience),
-            "metric": self.settings.monitor,
-            "mode": self.settings.mode,
+            "metric": ",".join(name for name, _ in self.objectives),
+            "mode": ",".join(mode for _, mode in self.objectives),
             "seed": str(self.seed),
             "points_to_evaluate": str(len(self.points_to_evaluate)),
             "evaluated_points": str(len(self.known_points)),
@@ -151,8 +157,9 @@ class Run:
             search_alg=OptunaSearch(
                 space=self._define_by_run,
                 sampler=self.sampler,
-                metric=self.settings.monitor,
-                mode=self.settings.mode,
+                # One objective as a string: OptunaSearch treats a list as several.
+                metric=[n for n, _ in self.objectives] if self.extra_objectives else self.settings.monitor,
+                mode=[m for _, m in self.objectives] if self.extra_objectives else self.settings.mode,
                 points_to_evaluate=self.points_to_evaluate or None,
                 storage=storage,
                 study_name=_STUDY_NAME,
@@ -184,6 +191,7 @@ class Run:
             "experiment_name": self.experiment_name,
             "registered_model_name": self.registered_model_name,
             "parent_run_id": parent_run_id,
+            "extra_objectives": [list(o) for o in self.extra_objectives],
         }
 
     def _trainable(self) -> Any:
@@ -226,6 +234,7 @@ class Run:
             mode=self.settings.mode,
             epochs=self.settings.epochs,
             metric_names=reported_metrics(self.data.task),
+            objectives=[name for name, _ in self.extra_objectives],
             num_trials=self.num_trials,
             verbose=verbose,
         )
@@ -322,6 +331,10 @@ class Run:
         metric, mode = self.settings.monitor, self.settings.mode
         study = optuna_study(self.space, tracker.summaries(), metric=metric, mode=mode)
         log_study_plots(client, result.parent_run_id, study, metric=metric)
+        if result.pareto_front is not None:
+            client.log_text(result.parent_run_id, result.pareto_front.to_csv(index=False), "pareto_front.csv")
+            for run_id in result.pareto_front["mlflow_run_id"]:
+                client.set_tag(run_id, "automl.pareto_front", "true")
         version = log_best_model(
             client,
             result.parent_run_id,
@@ -353,6 +366,7 @@ class Run:
         with checkpoints[best.trial_id].as_directory() as directory:
             shutil.copyfile(Path(directory) / BEST_FILE, best_model)
         frame = tracker.dataframe()
+        front = pareto_front(frame, self.objectives) if self.extra_objectives else None
         return TuningResult(
             best_config=self.space.unflatten(best.params),
             best_value=float(
@@ -366,4 +380,6 @@ class Run:
             tracking_uri=tracking_uri,
             experiment_id=experiment_id,
             parent_run_id=parent_id,
+            objectives=self.objectives,
+            pareto_front=front,
         )

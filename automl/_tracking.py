@@ -85,6 +85,10 @@ class _TrialRecord:
     ended_by_itself: bool = False  # the trainer said its last epoch was the last
 
 
+def _last(values: Sequence[float]) -> float:
+    return values[-1] if values else math.nan
+
+
 class MlflowTracker(Callback):
     """A Ray Tune callback that records every trial in MLflow and in memory.
 
@@ -98,6 +102,8 @@ class MlflowTracker(Callback):
         epochs: Epoch cap; a trial stopped by the scheduler before it is pruned.
         metric_names: Metrics logged per epoch.
         num_trials: Trial budget, for progress lines.
+        objectives: More metrics optimized besides ``metric``; the trials
+            table gets each one's final value.
         verbose: 0 silent, 1 one line per finished trial.
 
     MLflow itself holds the trial → run mapping: each child run is tagged with
@@ -120,6 +126,7 @@ class MlflowTracker(Callback):
         epochs: int,
         metric_names: Sequence[str],
         num_trials: int,
+        objectives: Sequence[str] = (),
         verbose: int = 1,
     ) -> None:
         self._client = client
@@ -132,6 +139,7 @@ class MlflowTracker(Callback):
         self._epochs = epochs
         self._metric_names = tuple(metric_names)
         self._num_trials = num_trials
+        self._objectives = tuple(objectives)
         self._verbose = verbose
         self.records: dict[str, _TrialRecord] = {}
         self._started = time.time()
@@ -377,6 +385,7 @@ class MlflowTracker(Callback):
                     "duration_s": (record.ended or time.time()) - record.started,
                     self._metric: history[-1] if history else math.nan,
                     f"best_{self._metric}": self._best(record),
+                    **{name: _last(record.history.get(name, [])) for name in self._objectives},
                     "error": record.error,
                     "worker": record.worker,
                     "node": record.node,

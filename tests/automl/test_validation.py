@@ -26,7 +26,7 @@ def _ray_stays_down():
     [
         (
             {"sampler": "bayes"},
-            r"^sampler: unknown sampler 'bayes'; accepted: \['tpe', 'random', 'cmaes', 'qmc', 'gp', 'nsga2'\]\.",
+            r"^sampler: unknown sampler 'bayes'; accepted: \['tpe', 'random', 'cmaes', 'qmc', 'gp', 'nsga2', 'grid'\]\.",
         ),
         ({"sampler": "tpee"}, r"^sampler: unknown sampler 'tpee' \(did you mean 'tpe'\?\)"),
         (
@@ -44,8 +44,8 @@ def _ray_stays_down():
         ({"epochs": 2.5}, r"^epochs: expected an int >= 1, but got 2\.5"),
         ({"max_concurrent_trials": 0}, r"^max_concurrent_trials: expected an int >= 1, but got 0"),
         (
-            {"resources_per_trial": {"tpu": 1}},
-            r"^resources_per_trial\.tpu: unknown resource 'tpu'; accepted: \['cpu', 'gpu'\]",
+            {"resources_per_trial": {"npu": 1}},
+            r"^resources_per_trial\.npu: unknown resource 'npu'; accepted: \['cpu', 'gpu', 'tpu', 'memory'\]",
         ),
         (
             {"resources_per_trial": {"cpu": -1}},
