@@ -16,11 +16,14 @@ import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
+from mlflow.exceptions import MlflowException
+
 from automl._experiment import Experiment
 from automl._jobs import job_logs, job_status, submit
 from automl._result import TuningResult
-from automl._resume import resume
+from automl._resume import resume, trusted_manifest
 from automl._tracking import default_tracking_uri
+from automl._writer import PENDING_FILE, replay
 from search_spaces import AutoMLError, ConfigError
 
 __all__ = ["main"]
@@ -64,6 +67,20 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 def _cmd_best(args: argparse.Namespace) -> int:
     result = TuningResult.load(args.run_dir)
     print(result.summary())
+    return EXIT_OK
+
+
+def _cmd_sync(args: argparse.Namespace) -> int:
+    pending = args.run_dir / PENDING_FILE
+    if not pending.exists():
+        print(f"nothing to send: {pending} does not exist (every write reached MLflow).")
+        return EXIT_OK
+    uri = trusted_manifest(args.run_dir.resolve())["tracking_uri"]
+    try:
+        sent = replay(pending, uri)
+    except MlflowException as exc:
+        raise AutoMLError(f"MLflow at {uri} is still unreachable; {pending} is kept: {exc}") from exc
+    print(f"sent {sent} kept writes to {uri}")
     return EXIT_OK
 
 
@@ -205,6 +222,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("run_dir", type=Path, help="run directory (printed at the end of a run)")
     sub.set_defaults(func=_cmd_best)
+
+    sub = command(
+        "sync",
+        "Send the MLflow writes a run kept locally because the tracking server was unreachable.",
+        "automl sync automl_runs/digits-mlp-20261124-101500",
+    )
+    sub.add_argument("run_dir", type=Path, help="run directory")
+    sub.set_defaults(func=_cmd_sync)
 
     sub = command(
         "export",

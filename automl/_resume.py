@@ -18,7 +18,7 @@ from trainers import FitSettings, TrainingData
 __all__ = ["resume"]
 
 
-def _trusted_manifest(run_dir: Path) -> dict[str, Any]:
+def trusted_manifest(run_dir: Path) -> dict[str, Any]:
     """Reads ``run.json`` after checking that this tool made the directory for this user.
 
     Ray restores a run from pickled experiment state, so a directory that
@@ -88,7 +88,7 @@ def resume(
         >>> result = automl.resume("automl_runs/digits-mlp-20261124-101500")
     """
     run_dir = Path(run_dir).resolve()
-    manifest = _trusted_manifest(run_dir)
+    manifest = trusted_manifest(run_dir)
     if data is None:
         if manifest["data"] is None:
             raise ConfigError(

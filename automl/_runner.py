@@ -25,6 +25,7 @@ from automl._result import TrialState, TuningResult
 from automl._tracking import MlflowTracker, default_tracking_uri, open_experiment
 from automl._trainable import run_trial
 from automl._warm_start import KnownPoint, seeded_storage
+from automl._writer import PENDING_FILE, replay
 from search_spaces import AutoMLError, ConfigError, Space
 from trainers import FitSettings, TrainingData, reported_metrics
 from trainers._checkpoint import BEST_FILE
@@ -38,6 +39,8 @@ MANIFEST_FILE = "run.json"
 MANIFEST_FORMAT = "automl-run/1"
 _TRIAL_DIR_PREFIX = "trial_"
 
+
+logger = logging.getLogger(__name__)
 
 _STUDY_NAME = "optuna"  # OptunaSearch's default; a seeded storage holds a study of this name
 
@@ -223,7 +226,7 @@ class Run:
         )
 
     def _tracker(
-        self, client: MlflowClient, experiment_id: str, parent_id: str, verbose: int
+        self, client: MlflowClient, experiment_id: str, parent_id: str, run_dir: Path, verbose: int
     ) -> MlflowTracker:
         return MlflowTracker(
             client=client,
@@ -236,6 +239,7 @@ class Run:
             metric_names=reported_metrics(self.data.task),
             objectives=[name for name, _ in self.extra_objectives],
             num_trials=self.num_trials,
+            journal=run_dir / PENDING_FILE,
             verbose=verbose,
         )
 
@@ -263,7 +267,7 @@ class Run:
             name=name, experiment_id=experiment_id, parent_run_id=parent_id, tracking_uri=tracking_uri
         )
         (run_dir / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
-        tracker = self._tracker(client, experiment_id, parent_id, verbose)
+        tracker = self._tracker(client, experiment_id, parent_id, run_dir, verbose)
         tuner = tune.Tuner(
             self._trainable(),
             tune_config=self._tune_config(),
@@ -286,10 +290,13 @@ class Run:
             manifest["parent_run_id"],
         )
         self.check_resources_fit()
+        journal = run_dir / PENDING_FILE
+        if journal.exists():  # writes the interrupted driver had not sent yet: send them first
+            replay(journal, tracking_uri)
         client = MlflowClient(tracking_uri)
         client.update_run(parent_id, status="RUNNING")
         tuner = tune.Tuner.restore(str(run_dir), trainable=self._trainable(), resume_unfinished=True)
-        tracker = self._tracker(client, experiment_id, parent_id, verbose)
+        tracker = self._tracker(client, experiment_id, parent_id, run_dir, verbose)
         return self._fit(
             tuner, tracker, client, run_dir, tracking_uri, experiment_id, parent_id, resumed=True
         )
@@ -318,14 +325,22 @@ class Run:
             checkpoints = {_trial_id(r.path): r.checkpoint for r in results if r.checkpoint is not None}
             result = self._result(tracker, checkpoints, run_dir, tracking_uri, experiment_id, parent_id)
             result.save()
-            self._log_artifacts(client, tracker, result)
+            if tracker.flush(timeout=60):
+                self._log_artifacts(client, tracker, result)
+            else:
+                logger.warning(
+                    "MLflow at %s is unreachable: the best model and the plots were not logged to it; "
+                    "the model is at %s.",
+                    tracking_uri,
+                    result.best_model_path,
+                )
             status = "FINISHED"
             return result
         finally:
             tracker.close_unfinished(TrialState.FAILED, "the tuning run ended while this trial was running")
             best = tracker.best_record()
             tracker.log_summary(self.space.unflatten(best.params) if best else None)
-            client.set_terminated(parent_id, status=status)
+            tracker.close(parent_status=status)
 
     def _log_artifacts(self, client: MlflowClient, tracker: MlflowTracker, result: TuningResult) -> None:
         metric, mode = self.settings.monitor, self.settings.mode

@@ -22,6 +22,7 @@ from mlflow.tracking import MlflowClient
 from ray.tune import Callback
 
 from automl._result import TrialState
+from automl._writer import MlflowWriter, RunRef, unsent
 from search_spaces import Space
 
 __all__ = ["MlflowTracker", "default_tracking_uri", "open_experiment"]
@@ -72,7 +73,7 @@ def _param_value(value: Any) -> str:
 class _TrialRecord:
     trial_id: str
     number: int
-    run_id: str
+    run: RunRef  # the child run; its id is known once the writer has created it
     params: dict[str, Any]
     started: float
     history: dict[str, list[float]] = dataclasses.field(default_factory=dict)
@@ -83,6 +84,10 @@ class _TrialRecord:
     worker: str | None = None  # node_ip:pid of the Ray worker that ran it
     node: str | None = None  # Ray node id
     ended_by_itself: bool = False  # the trainer said its last epoch was the last
+
+    @property
+    def run_id(self) -> str | None:
+        return self.run.id
 
 
 def _last(values: Sequence[float]) -> float:
@@ -102,8 +107,13 @@ class MlflowTracker(Callback):
         epochs: Epoch cap; a trial stopped by the scheduler before it is pruned.
         metric_names: Metrics logged per epoch.
         num_trials: Trial budget, for progress lines.
+        journal: The run's MLflow journal: every write is recorded there
+            before it is sent, and acknowledged once the store took it.
         objectives: More metrics optimized besides ``metric``; the trials
             table gets each one's final value.
+        drain_timeout_s: How long the end of a run waits for an unreachable
+            store before leaving the unsent writes to the journal.
+            Defaults to `60.0`.
         verbose: 0 silent, 1 one line per finished trial.
 
     MLflow itself holds the trial → run mapping: each child run is tagged with
@@ -126,7 +136,9 @@ class MlflowTracker(Callback):
         epochs: int,
         metric_names: Sequence[str],
         num_trials: int,
+        journal: Path,
         objectives: Sequence[str] = (),
+        drain_timeout_s: float = 60.0,
         verbose: int = 1,
     ) -> None:
         self._client = client
@@ -140,6 +152,9 @@ class MlflowTracker(Callback):
         self._metric_names = tuple(metric_names)
         self._num_trials = num_trials
         self._objectives = tuple(objectives)
+        self._journal = journal
+        self._drain_timeout_s = drain_timeout_s
+        self._writer = MlflowWriter(self._tracking_uri, journal=self._journal)
         self._verbose = verbose
         self.records: dict[str, _TrialRecord] = {}
         self._started = time.time()
@@ -147,12 +162,38 @@ class MlflowTracker(Callback):
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_client"] = None
+        state["_writer"] = None
         state["records"] = {}
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._client = MlflowClient(self._tracking_uri)
+        self._writer = MlflowWriter(self._tracking_uri, journal=self._journal)
+
+    # Sending: every write goes through the background writer -----------------
+
+    def flush(self, timeout: float) -> bool:
+        """Waits up to ``timeout`` seconds for every write to reach the store; True if all did
+        and the store still takes writes."""
+        return self._writer.flush(timeout) and self._writer.reachable()
+
+    def close(self, parent_status: str) -> None:
+        """Ends the parent run and drains the writes; unsent ones go to the pending file."""
+        self._writer.call("set_terminated", RunRef("parent", self._parent), status=parent_status)
+        self._drain()
+        self._writer.stop()
+        if not unsent(self._journal):  # everything reached the store, this run's writers included
+            self._journal.unlink(missing_ok=True)
+
+    def _drain(self) -> None:
+        if self._writer.pending() > 1 and self._verbose:
+            print(
+                f"[automl] sending {self._writer.pending()} queued writes to MLflow "
+                f"(waiting up to {self._drain_timeout_s:.0f}s)",
+                flush=True,
+            )
+        self._writer.spill(timeout=self._drain_timeout_s)
 
     # Persistence: MLflow is the record ---------------------------------------
 
@@ -167,7 +208,7 @@ class MlflowTracker(Callback):
             record = _TrialRecord(
                 trial_id=tags["automl.trial_id"],
                 number=int(tags["automl.trial_number"]),
-                run_id=run.info.run_id,
+                run=RunRef(tags["automl.trial_id"], run.info.run_id),
                 params=json.loads(tags["automl.params"]),
                 started=run.info.start_time / 1000,
                 state=TrialState.RUNNING if running else TrialState(tags.get("automl.state", "FAILED")),
@@ -175,9 +216,10 @@ class MlflowTracker(Callback):
                 error=tags.get("automl.error"),
                 worker=tags.get("automl.worker"),
                 node=tags.get("automl.node_id"),
+                ended_by_itself="automl.finished_epoch" in tags,
             )
             for name in self._metric_names:
-                points = sorted(self._client.get_metric_history(record.run_id, name), key=lambda m: m.step)
+                points = sorted(self._client.get_metric_history(run.info.run_id, name), key=lambda m: m.step)
                 if points:
                     record.history[name] = [m.value for m in points]
                     record.epochs = max(record.epochs, points[-1].step)
@@ -218,16 +260,44 @@ class MlflowTracker(Callback):
         self._started = time.time()
         self.load()  # records of an earlier driver of this run, if any
 
+    def on_experiment_end(self, trials: list, **info: Any) -> None:
+        # A trial the killed driver had started but Ray's last experiment-state snapshot
+        # never recorded is unknown to the resumed run (and to the sampler's history); Ray
+        # runs a new trial in its place. Its MLflow run would be a duplicate: delete it
+        # (MLflow keeps deleted runs restorable).
+        known = {trial.trial_id for trial in trials}
+        for trial_id in [t for t in self.records if t not in known]:
+            orphan = self.records.pop(trial_id)
+            self._writer.call("delete_run", orphan.run)
+            self._writer.call(
+                "set_tag",
+                RunRef("parent", self._parent),
+                key=f"automl.deleted.{orphan.run_id}",
+                value=f"trial {trial_id}: started by an interrupted driver, unknown to the resumed run",
+            )
+        # Close the gaps deleted runs leave in the numbering (trial-001, trial-002, ...).
+        for number, record in enumerate(sorted(self.records.values(), key=lambda r: r.number), start=1):
+            if record.number != number:
+                record.number = number
+                self._writer.call("set_tag", record.run, key="automl.trial_number", value=str(number))
+                self._writer.call("set_tag", record.run, key="mlflow.runName", value=f"trial-{number:03d}")
+        # Ray's restored copy of this tracker (on resume) ends here: send what it queued.
+        self._drain()
+
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         record = self.records.get(trial.trial_id)
-        if record is not None:  # resumed: same child run, reopened
-            record.state, record.ended, record.error = TrialState.RUNNING, None, None
-            self._client.update_run(record.run_id, status="RUNNING")
+        if record is not None:  # resumed: the same child run
+            if record.state is TrialState.RUNNING:  # interrupted: reopened
+                record.ended, record.error = None, None
+                self._writer.call("update_run", record.run, status="RUNNING")
+            # Otherwise it had ended before the driver died, after Ray's last snapshot:
+            # Ray runs it again from its final checkpoint, which adds nothing; its run stays as it was.
             return
         number = len(self.records) + 1
         params = {k: trial.config.get(k) for k in self._space.flat_keys()}
-        run = self._client.create_run(
-            self._experiment_id,
+        run = self._writer.create_run(
+            trial.trial_id,
+            experiment_id=self._experiment_id,
             run_name=f"trial-{number:03d}",
             tags={
                 "mlflow.parentRunId": self._parent,
@@ -239,18 +309,18 @@ class MlflowTracker(Callback):
         )
         items = [Param(k, _param_value(v)) for k, v in params.items()]
         for start in range(0, len(items), _BATCH_LIMIT):
-            self._client.log_batch(run.info.run_id, params=items[start : start + _BATCH_LIMIT])
-        self.records[trial.trial_id] = _TrialRecord(
-            trial.trial_id, number, run.info.run_id, params, started=time.time()
-        )
+            self._writer.call("log_batch", run, params=items[start : start + _BATCH_LIMIT])
+        self.records[trial.trial_id] = _TrialRecord(trial.trial_id, number, run, params, started=time.time())
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         record = self.records[trial.trial_id]
         epoch = int(result["epoch"])
+        if record.ended is not None:  # ended before an interruption; see on_trial_start
+            return
         if epoch <= record.epochs:  # logged before the driver was interrupted; redone from a checkpoint
             where = self._where(record, result)
             if where:
-                self._client.log_batch(record.run_id, tags=where)
+                self._writer.call("log_batch", record.run, tags=where)
             return
         now = int(time.time() * 1000)
         metrics = []
@@ -261,8 +331,10 @@ class MlflowTracker(Callback):
                 metrics.append(Metric(name, value, now, epoch))
         tags = self._where(record, result)
         record.epochs = epoch
-        self._client.log_batch(record.run_id, metrics=metrics, tags=tags)
         record.ended_by_itself = bool(result.get("trial_finished"))
+        if record.ended_by_itself:  # kept with the last epoch: a restored trial Ray restarts ends COMPLETE
+            tags.append(RunTag("automl.finished_epoch", str(epoch)))
+        self._writer.call("log_batch", record.run, metrics=metrics, tags=tags)
         if result.get("done") and not record.ended_by_itself:
             # Ray marks a result done when the scheduler stops the trial; a
             # trial that ends by itself (epoch cap, early stopping) never is.
@@ -283,6 +355,8 @@ class MlflowTracker(Callback):
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         record = self.records[trial.trial_id]
+        if record.ended is not None:  # ended before an interruption; see on_trial_start
+            return
         if record.state is TrialState.RUNNING:
             # Ray also "completes" the trials it stops when the time budget runs out.
             record.state = TrialState.COMPLETE if record.ended_by_itself else TrialState.STOPPED
@@ -293,7 +367,9 @@ class MlflowTracker(Callback):
         # start), and epochs it redoes are not logged twice.
         record = self.records.get(trial.trial_id)
         if record is not None:
-            self._client.set_tag(record.run_id, "automl.retries", str(trial.run_metadata.num_failures))
+            self._writer.call(
+                "set_tag", record.run, key="automl.retries", value=str(trial.run_metadata.num_failures)
+            )
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         record = self.records.get(trial.trial_id)
@@ -306,7 +382,7 @@ class MlflowTracker(Callback):
         lines = [line.strip() for line in trace.splitlines() if line.strip()]
         record.error = lines[-1] if lines else "the trial failed without an error message"
         if trace:
-            self._client.log_text(record.run_id, trace, "error.txt")
+            self._writer.call("log_text", record.run, text=trace, artifact_file="error.txt")
         self._finish(record)
 
     # Summaries ----------------------------------------------------------------
@@ -328,13 +404,13 @@ class MlflowTracker(Callback):
         if record.error:
             tags.append(RunTag("automl.error", record.error[:5000]))
         metrics = [Metric(f"best_{self._metric}", best, int(record.ended * 1000), record.epochs)]
-        self._client.log_batch(record.run_id, metrics=metrics if math.isfinite(best) else [], tags=tags)
+        self._writer.call("log_batch", record.run, metrics=metrics if math.isfinite(best) else [], tags=tags)
         status = {
             TrialState.COMPLETE: "FINISHED",
             TrialState.PRUNED: "KILLED",
             TrialState.STOPPED: "KILLED",
         }.get(record.state, "FAILED")
-        self._client.set_terminated(record.run_id, status=status)
+        self._writer.call("set_terminated", record.run, status=status)
         if self._verbose:
             self._print_progress(record, best)
 
@@ -418,7 +494,10 @@ class MlflowTracker(Callback):
         ]
         if best is not None:
             metrics.append(Metric(f"best_{self._metric}", self._best(best), int(time.time() * 1000), 0))
-        self._client.log_batch(self._parent, metrics=metrics)
-        self._client.log_text(self._parent, frame.to_csv(index=False), "trials.csv")
+        parent = RunRef("parent", self._parent)
+        self._writer.call("log_batch", parent, metrics=metrics)
+        self._writer.call("log_text", parent, text=frame.to_csv(index=False), artifact_file="trials.csv")
         if best_config is not None:
-            self._client.log_dict(self._parent, dict(best_config), "best_config.json")
+            self._writer.call(
+                "log_dict", parent, dictionary=dict(best_config), artifact_file="best_config.json"
+            )

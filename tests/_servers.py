@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -37,3 +41,48 @@ def wait_until_serving(url: str, process: subprocess.Popen, *, what: str, timeou
             if time.monotonic() > deadline:
                 pytest.fail(f"{what} did not serve {url} within {timeout_s:.0f} s")
             time.sleep(0.5)
+
+
+def start_mlflow_server(directory: Path, port: int) -> subprocess.Popen:
+    """Starts `mlflow server` on 127.0.0.1:``port`` with a sqlite backend in ``directory``; waits until it serves.
+
+    The same directory and port after a stop bring back the same store.
+    Stop it with `stop_process_group`.
+    """
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{directory / 'backend.db'}",
+            "--artifacts-destination",
+            str(directory / "artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}/health", process, what="mlflow server")
+    except BaseException:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise
+    return process
+
+
+def stop_process_group(process: subprocess.Popen) -> None:
+    """SIGTERM to the process group, SIGKILL after 30 s."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

@@ -1,0 +1,369 @@
+"""A background MLflow writer: the driver never waits for the tracking store.
+
+Ray calls the tracker from its event loop; a slow or unreachable tracking
+server must not hold up the trials. Every write goes into an ordered queue
+that one thread sends, retrying with bounded back-off while the store is
+unreachable.
+
+Every write is first appended to a journal in the run directory (JSON lines,
+nothing pickled) and acknowledged there once sent. So neither an outage that
+outlasts the run nor a killed driver loses a write: `replay` sends what the
+journal holds unacknowledged (on `automl resume`, or with `automl sync`), and
+the journal is removed once everything reached the store.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import json
+import logging
+import socket
+import threading
+import time
+import urllib.parse
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+__all__ = ["PENDING_FILE", "MlflowWriter", "RunRef", "replay", "unsent"]
+
+logger = logging.getLogger(__name__)
+
+PENDING_FILE = "mlflow_journal.jsonl"
+
+# Errors that retrying cannot fix: the request itself is wrong. Anything else
+# (connection refused, timeouts, 5xx, a locked sqlite file) is worth retrying.
+_PERMANENT = {"INVALID_PARAMETER_VALUE", "RESOURCE_ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST", "BAD_REQUEST"}
+
+
+class RunRef:
+    """The id of an MLflow run that the writer may not have created yet.
+
+    Args:
+        key: A local name for the run (e.g. the Ray trial id), used in the
+            pending file before the run exists.
+        run_id: The id, when the run already exists. Defaults to `None`.
+    """
+
+    def __init__(self, key: str, run_id: str | None = None) -> None:
+        self.key = key
+        self.id = run_id
+
+    def __repr__(self) -> str:
+        return f"RunRef({self.key!r}, {self.id!r})"
+
+
+@dataclasses.dataclass
+class _Op:
+    method: str  # an MlflowClient method
+    run: RunRef | None  # the run it writes to (None: create_run, which fills ``creates``)
+    kwargs: dict[str, Any]
+    creates: RunRef | None = None
+    seq: int = 0  # its number in this writer's journal entries
+
+    def describe(self) -> str:
+        what = {"log_batch": self._batch_size(), "create_run": "the run itself"}.get(self.method, self.method)
+        return f"{self.run.key if self.run else self.creates.key if self.creates else '?'}: {what}"
+
+    def _batch_size(self) -> str:
+        parts = [
+            f"{len(self.kwargs.get(k) or [])} {k}"
+            for k in ("metrics", "params", "tags")
+            if self.kwargs.get(k)
+        ]
+        return ", ".join(parts) or "an empty batch"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (Metric, Param, RunTag)):
+        return {"entity": type(value).__name__, **dict(value)}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _entity(value: Any) -> Any:
+    if isinstance(value, dict) and "entity" in value:
+        fields = {k: v for k, v in value.items() if k != "entity"}
+        return {"Metric": Metric, "Param": Param, "RunTag": RunTag}[value["entity"]](**fields)
+    if isinstance(value, list):
+        return [_entity(v) for v in value]
+    return value
+
+
+class MlflowWriter:
+    """Sends MLflow calls in order from one background thread.
+
+    Args:
+        tracking_uri: The tracking store.
+        journal: The run's journal file (appended to; several writers may
+            share it).
+        max_backoff_s: Longest wait between two attempts while the store is
+            unreachable. Defaults to `10.0`.
+    """
+
+    def __init__(self, tracking_uri: str, *, journal: Path, max_backoff_s: float = 10.0) -> None:
+        self.tracking_uri = tracking_uri
+        self.journal = journal
+        self._writer_id = uuid.uuid4().hex[:12]
+        self._seq = 0
+        self._client = MlflowClient(tracking_uri)
+        self._max_backoff = max_backoff_s
+        self._queue: collections.deque[_Op] = collections.deque()
+        self._cond = threading.Condition()
+        self._busy = False
+        self._paused = False
+        self._closed = False
+        self._down_since: float | None = None  # when the current outage began
+        self.retries = 0  # attempts that failed and were retried
+        self.dropped: list[str] = []  # writes the store refused (not retried)
+        self._thread = threading.Thread(target=self._loop, name="automl-mlflow-writer", daemon=True)
+        self._thread.start()
+
+    # Enqueueing (from Ray's event loop: never blocks) ---------------------------
+
+    def create_run(self, key: str, **kwargs: Any) -> RunRef:
+        ref = RunRef(key)
+        self._put(_Op("create_run", None, kwargs, creates=ref))
+        return ref
+
+    def call(self, method: str, run: RunRef, **kwargs: Any) -> None:
+        self._put(_Op(method, run, kwargs))
+
+    def _put(self, op: _Op) -> None:
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the MLflow writer is closed")
+            self._seq += 1
+            op.seq = self._seq
+            self._append({"w": self._writer_id, "seq": op.seq, **self._record(op)})
+            self._queue.append(op)
+            self._cond.notify_all()
+
+    def _append(self, entry: Mapping[str, Any]) -> None:
+        """One journal line; the caller holds the lock. A killed process keeps what it wrote."""
+        with self.journal.open("a") as f:
+            f.write(json.dumps(entry) + "\n")
+
+    # Sending ------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        backoff = 0.5
+        while True:
+            with self._cond:
+                while (not self._queue or self._paused) and not self._closed:
+                    self._cond.wait()
+                if not self._queue:  # closed and drained
+                    return
+                op = self._queue[0]
+                self._busy = True
+            ok = self._send(op)
+            with self._cond:
+                self._busy = False
+                if ok:
+                    ack: dict[str, Any] = {"w": self._writer_id, "ack": op.seq}
+                    if op.creates is not None:  # later entries name the run by key only
+                        ack.update(run_key=op.creates.key, run_id=op.creates.id)
+                    self._append(ack)
+                    if self._queue and self._queue[0] is op:  # spill() may have taken the queue
+                        self._queue.popleft()
+                    self._down_since = None
+                    backoff = 0.5
+                elif self._down_since is None:
+                    self._down_since = time.monotonic()
+                self._cond.notify_all()
+            if not ok:
+                self.retries += 1
+                time.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+
+    def _reachable(self) -> bool:
+        """Whether a tracking server accepts connections (always True for a local store).
+
+        Checked before each attempt: MLflow's own HTTP retries would hold a
+        write for minutes while a stopped server refuses connections.
+        """
+        url = urllib.parse.urlsplit(self.tracking_uri)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            return True
+        port = url.port or (443 if url.scheme == "https" else 80)
+        try:
+            with socket.create_connection((url.hostname, port), timeout=2):
+                return True
+        except OSError:
+            return False
+
+    def _send(self, op: _Op) -> bool:
+        """True when done (sent, or refused for good); False to retry later."""
+        if not self._reachable():
+            return False
+        try:
+            if op.creates is not None:
+                op.creates.id = self._client.create_run(**op.kwargs).info.run_id
+            else:
+                if op.run is None or op.run.id is None:  # its create_run was refused
+                    self.dropped.append(op.describe())
+                    return True
+                getattr(self._client, op.method)(op.run.id, **op.kwargs)
+            return True
+        except MlflowException as exc:
+            if exc.error_code in _PERMANENT:
+                logger.warning("MLflow refused %s: %s", op.describe(), exc)
+                self.dropped.append(op.describe())
+                return True
+            logger.debug("MLflow unreachable (%s); will retry", exc)
+            return False
+        except Exception as exc:  # noqa: BLE001 - connection errors come in many types; retry them all
+            logger.debug("MLflow unreachable (%s); will retry", exc)
+            return False
+
+    # Draining -----------------------------------------------------------------
+
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._queue)
+
+    def reachable(self) -> bool:
+        """Whether the store takes writes now (the last attempt, else a connection check)."""
+        return self._down_since is None and self._reachable()
+
+    def flush(self, timeout: float) -> bool:
+        """Waits until every write is sent; True if all were.
+
+        Gives up after ``timeout`` seconds, or as soon as the store has been
+        unreachable for ``timeout`` seconds (an outage that began earlier in
+        the run is not waited for again in full).
+        """
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._queue:
+                now = time.monotonic()
+                down_for = 0.0 if self._down_since is None else now - self._down_since
+                if now >= deadline or down_for >= timeout:
+                    return False
+                self._cond.wait(min(deadline - now, 0.5))
+            return True
+
+    def spill(self, *, timeout: float) -> int:
+        """Flushes for up to ``timeout`` seconds, then leaves what is left to the journal.
+
+        Those writes stay unacknowledged in the journal, named in a warning;
+        `replay` sends them once the store is back. Returns how many there are.
+        """
+        if self.flush(timeout):
+            return 0
+        with self._cond:
+            self._paused = True  # no new attempt while the queue is taken
+            waited = time.monotonic()
+            while self._busy and time.monotonic() - waited < 30:  # let an attempt in flight finish
+                self._cond.wait(1.0)
+            left = list(self._queue)
+            self._queue.clear()
+            self._paused = False
+            self._cond.notify_all()
+        if left:
+            summary = collections.Counter(op.describe().split(": ", 1)[1] for op in left)
+            logger.warning(
+                "MLflow at %s stayed unreachable: %d writes were not sent (%s); they are kept in %s and "
+                "`automl sync %s` sends them once the store is back.",
+                self.tracking_uri,
+                len(left),
+                "; ".join(f"{n}x {what}" for what, n in summary.most_common(5)),
+                self.journal,
+                self.journal.parent,
+            )
+        return len(left)
+
+    def stop(self) -> None:
+        """Ends the thread once the queue is empty (call `spill` first to bound the wait)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._thread.join(timeout=35)
+
+    @staticmethod
+    def _record(op: _Op) -> dict[str, Any]:
+        ref = op.creates or op.run
+        return {
+            "method": op.method,
+            "run_key": ref.key if ref else None,
+            "run_id": ref.id if ref else None,
+            "kwargs": _plain(op.kwargs),
+        }
+
+
+def _read(journal: Path) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The journal's unacknowledged writes, in order, and the run ids of the runs it created."""
+    if not journal.exists():
+        return [], {}
+    entries = [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
+    acked = {(e["w"], e["ack"]) for e in entries if "ack" in e}
+    created = {e["run_key"]: e["run_id"] for e in entries if "ack" in e and e.get("run_id")}
+    return [e for e in entries if "seq" in e and (e["w"], e["seq"]) not in acked], created
+
+
+def unsent(journal: Path) -> list[dict[str, Any]]:
+    """The journal's writes that were never acknowledged, in order."""
+    return _read(journal)[0]
+
+
+def replay(journal: str | Path, tracking_uri: str) -> int:
+    """Sends the writes a journal holds unacknowledged; returns how many were sent.
+
+    Runs created here get the writes addressed to them; a trial's run that
+    exists already (its creation was sent, not acknowledged) is reused, and
+    metric points the store already holds are not sent twice. The journal is
+    removed once everything was sent.
+
+    Raises:
+        MlflowException: The store is unreachable; the journal stays.
+    """
+    path = Path(journal)
+    client = MlflowClient(tracking_uri)
+    pending, ids = _read(path)
+    sent = 0
+    for record in pending:
+        kwargs = {k: _entity(v) for k, v in record["kwargs"].items()}
+        if record["method"] == "create_run":
+            ids[record["run_key"]] = _existing_run(client, kwargs) or client.create_run(**kwargs).info.run_id
+            sent += 1
+            continue
+        run_id = record["run_id"] or ids.get(record["run_key"])
+        if run_id is None:  # its creation was refused by the store: nothing to write to
+            logger.warning("replay: no MLflow run for %s; %s skipped", record["run_key"], record["method"])
+            continue
+        if record["method"] == "log_batch" and kwargs.get("metrics"):
+            kwargs["metrics"] = _new_points(client, run_id, kwargs["metrics"])
+        getattr(client, record["method"])(run_id, **kwargs)
+        sent += 1
+    path.unlink(missing_ok=True)
+    return sent
+
+
+def _existing_run(client: MlflowClient, create_kwargs: Mapping[str, Any]) -> str | None:
+    tags = create_kwargs.get("tags") or {}
+    if "automl.trial_id" not in tags or "mlflow.parentRunId" not in tags:
+        return None
+    runs = client.search_runs(
+        [create_kwargs["experiment_id"]],
+        filter_string=(
+            f"tags.mlflow.parentRunId = '{tags['mlflow.parentRunId']}' "
+            f"and tags.automl.trial_id = '{tags['automl.trial_id']}'"
+        ),
+    )
+    return runs[0].info.run_id if runs else None
+
+
+def _new_points(client: MlflowClient, run_id: str, metrics: list[Metric]) -> list[Metric]:
+    have: Mapping[str, set[tuple[int, float]]] = collections.defaultdict(set)
+    for key in {m.key for m in metrics}:
+        have[key].update((m.step, m.value) for m in client.get_metric_history(run_id, key))  # type: ignore[attr-defined]
+    return [m for m in metrics if (m.step, m.value) not in have[m.key]]
