@@ -20,7 +20,7 @@ import numpy as np
 import optuna
 
 from automl._choices import GridSampler, make_sampler, parse_scheduler
-from automl._objectives import parse_objectives
+from automl._objectives import EXTRA_METRICS, parse_objectives
 from automl._result import TuningResult
 from automl._runner import Run
 from automl._warm_start import known_points
@@ -318,11 +318,11 @@ class Experiment:
         (monitor, mode), extra = objectives[0], objectives[1:]
         settings = FitSettings(epochs=self.epochs, monitor=monitor, mode=mode, patience=self.patience)
         settings.check_monitor(data.task)
+        available = [*reported_metrics(data.task), *EXTRA_METRICS]
         for i, (name, _) in enumerate(extra, start=1):
-            if name not in reported_metrics(data.task):
+            if name not in available:
                 raise ConfigError(
-                    f"the trainer never reports {name!r} for a {data.task} task; "
-                    f"available: {list(reported_metrics(data.task))}.",
+                    f"the trainer never reports {name!r} for a {data.task} task; available: {available}.",
                     field=f"metric.{i}",
                 )
         _check_int("num_trials", self.num_trials, low=1)

@@ -16,7 +16,11 @@ import pandas as pd
 
 from search_spaces import ConfigError
 
-__all__ = ["Objective", "parse_objectives", "pareto_front"]
+__all__ = ["EXTRA_METRICS", "Objective", "parse_objectives", "pareto_front"]
+
+# Reported by automl's workers besides the trainer's metrics (see `automl._model_size`);
+# not imported from there: that module imports Keras.
+EXTRA_METRICS = ("params",)
 
 Objective = tuple[str, Literal["min", "max"]]
 

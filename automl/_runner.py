@@ -20,7 +20,7 @@ from ray.tune.search.optuna import OptunaSearch
 
 from automl._artifacts import git_commit, log_best_model, log_study_plots, optuna_study
 from automl._choices import SchedulerChoice
-from automl._objectives import Objective, pareto_front
+from automl._objectives import EXTRA_METRICS, Objective, pareto_front
 from automl._result import TrialState, TuningResult
 from automl._tracking import MlflowTracker, default_tracking_uri, open_experiment
 from automl._trainable import run_trial
@@ -236,7 +236,7 @@ class Run:
             metric=self.settings.monitor,
             mode=self.settings.mode,
             epochs=self.settings.epochs,
-            metric_names=reported_metrics(self.data.task),
+            metric_names=[*reported_metrics(self.data.task), *EXTRA_METRICS],
             objectives=[name for name, _ in self.extra_objectives],
             num_trials=self.num_trials,
             journal=run_dir / PENDING_FILE,

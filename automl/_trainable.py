@@ -83,6 +83,7 @@ def run_trial(
     is shipped once per run, not once per trial. A trial that Ray restarts
     (after a crash, or on `automl.resume`) continues from its checkpoint.
     """
+    from automl._model_size import ModelSize
     from trainers import configure_threads, train  # TensorFlow: once per worker process
 
     cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1)
@@ -104,7 +105,7 @@ def run_trial(
             settings=settings,
             checkpoint_dir=workdir / "current",
             reporter=_RayReporter(),
-            callbacks=callbacks,
+            callbacks=(*callbacks, ModelSize()),
             resume_from=resume_from,
         )
     finally:
