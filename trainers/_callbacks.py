@@ -1,4 +1,4 @@
-"""Keras callbacks of a trial: reporting, resumable early stopping, progress on disk."""
+"""Keras callbacks of a trial: reporting, resumable early stopping, progress on disk, learning rate."""
 
 from __future__ import annotations
 
@@ -11,8 +11,15 @@ import keras
 
 from trainers._checkpoint import BEST_FILE, LAST_FILE, Progress
 from trainers._reporter import Reporter
+from trainers._schedule import EpochSchedule
 
-__all__ = ["LastCheckpoint", "ProgressWriter", "ReporterCallback", "ResumableEarlyStopping"]
+__all__ = [
+    "EpochLearningRate",
+    "LastCheckpoint",
+    "ProgressWriter",
+    "ReporterCallback",
+    "ResumableEarlyStopping",
+]
 
 
 def _numbers(logs: Mapping[str, Any] | None) -> dict[str, float]:
@@ -130,3 +137,18 @@ class ProgressWriter(keras.callbacks.Callback):
             stopping_best_epoch=int(self._stopping.best_epoch),
             checkpoint_best=None if self._best.best is None else float(self._best.best),
         ).write(self._dir)
+
+
+class EpochLearningRate(keras.callbacks.Callback):
+    """Sets the optimizer's learning rate from an `EpochSchedule` as each epoch begins.
+
+    Unlike `keras.callbacks.LearningRateScheduler` it adds nothing to the
+    logs, so the reported metrics stay the same whatever the schedule.
+    """
+
+    def __init__(self, schedule: EpochSchedule) -> None:
+        super().__init__()
+        self._schedule = schedule
+
+    def on_epoch_begin(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        self.model.optimizer.learning_rate = self._schedule(epoch)

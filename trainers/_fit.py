@@ -11,14 +11,22 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 
-from trainers._callbacks import LastCheckpoint, ProgressWriter, ReporterCallback, ResumableEarlyStopping
+from trainers._callbacks import (
+    EpochLearningRate,
+    LastCheckpoint,
+    ProgressWriter,
+    ReporterCallback,
+    ResumableEarlyStopping,
+)
 from trainers._checkpoint import BEST_FILE, LAST_FILE, Progress, copy_checkpoint
 from trainers._data import TrainingData
 from trainers._errors import TrialFailedError
 from trainers._model import build_model, compile_model
 from trainers._reporter import Reporter
-from trainers._settings import FitSettings, check_config
+from trainers._schedule import EpochSchedule
+from trainers._settings import FitSettings, check_config, one_hot_targets
 
 __all__ = ["TrainOutcome", "train"]
 
@@ -52,6 +60,7 @@ def _callbacks(
     reporter: Reporter | None,
     extra: Sequence[keras.callbacks.Callback],
     resume: Progress | None,
+    schedule: EpochSchedule,
 ) -> list[keras.callbacks.Callback]:
     monitor = {"monitor": settings.monitor, "mode": settings.mode}
     stopping = ResumableEarlyStopping(
@@ -69,6 +78,7 @@ def _callbacks(
         **monitor,
     )
     callbacks: list[keras.callbacks.Callback] = [
+        *([] if schedule.is_constant else [EpochLearningRate(schedule)]),  # first: sets this epoch's rate
         keras.callbacks.TerminateOnNaN(),
         stopping,
         best,
@@ -90,6 +100,23 @@ def _raise_if_diverged(history: Mapping[str, list[float]]) -> None:
         )
 
 
+def _targets(config: Mapping[str, Any], data: TrainingData) -> tuple[np.ndarray, np.ndarray]:
+    """Class ids, or one-hot rows for categorical losses and label smoothing."""
+    if not one_hot_targets(config, data.task):
+        return data.y_train, data.y_val
+    eye = np.eye(data.num_classes, dtype=np.float32)
+    return eye[data.y_train], eye[data.y_val]
+
+
+def _class_weight(config: Mapping[str, Any], data: TrainingData) -> dict[int, float] | None:
+    """``"balanced"``: n_samples / (n_classes * count of the class), as scikit-learn computes it."""
+    if config["class_weight"] is None:
+        return None
+    classes = data.num_classes
+    counts = np.bincount(data.y_train, minlength=classes)
+    return {c: len(data.y_train) / (classes * int(n)) for c, n in enumerate(counts)}
+
+
 def train(
     config: Mapping[str, Any],
     data: TrainingData,
@@ -107,7 +134,10 @@ def train(
     weights), `ModelCheckpoint` twice (the best model as
     ``checkpoint_dir/best.keras``, the latest with its optimizer state as
     ``last.keras``), the given ``callbacks``, and, last, a callback that hands
-    every epoch and the checkpoint directory to ``reporter``.
+    every epoch and the checkpoint directory to ``reporter``. A learning-rate
+    schedule or warm-up in the config runs as a callback before all of them.
+    The fit runs up to ``settings.epochs`` epochs, or the config's ``epochs``
+    when that is smaller.
 
     Args:
         config: A sampled config (see `search_spaces.Space.sample`).
@@ -136,8 +166,9 @@ def train(
         >>> outcome.epochs_run
         2
     """
-    full = check_config(config)
+    full = check_config(config, task=data.task)
     settings.check_monitor(data.task)
+    epochs = min(settings.epochs, full["epochs"] or settings.epochs)
     start = time.perf_counter()
     keras.backend.clear_session()  # drop the previous trial's graph in a reused worker
     directory = Path(checkpoint_dir)
@@ -151,15 +182,18 @@ def train(
         model = build_model(full, data)
         compile_model(model, full, data)
     initial_epoch = resume.epoch if resume else 0
+    y_train, y_val = _targets(full, data)
+    schedule = EpochSchedule.from_config(full, epochs=epochs)
     fit = model.fit(
         data.x_train,
-        data.y_train,
-        validation_data=(data.x_val, data.y_val),
+        y_train,
+        validation_data=(data.x_val, y_val),
         initial_epoch=initial_epoch,
-        epochs=settings.epochs,
+        epochs=epochs,
         batch_size=full["batch_size"],
+        class_weight=_class_weight(full, data),
         # Each trial gets its own copies: callbacks keep state (KerasTuner does the same).
-        callbacks=_callbacks(settings, directory, reporter, copy.deepcopy(list(callbacks)), resume),
+        callbacks=_callbacks(settings, directory, reporter, copy.deepcopy(list(callbacks)), resume, schedule),
         verbose=verbose,
     )
     history = {

@@ -1,15 +1,21 @@
-"""From a sampled config to a compiled Keras model."""
+"""From a sampled config to a compiled Keras model.
+
+The body is built with the functional API, one config layer at a time, so the
+per-sample shape is known at each step: a layer that cannot take it raises a
+`ConfigError` naming the layer's path instead of a Keras error mid-build.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import keras
 import numpy as np
 
+from search_spaces import ConfigError
 from trainers._data import TrainingData
-from trainers._settings import check_config
+from trainers._settings import body_layers, check_config
 
 __all__ = ["build_model", "compile_model"]
 
@@ -20,17 +26,167 @@ _OPTIMIZERS = {
     "rmsprop": keras.optimizers.RMSprop,
     "nadam": keras.optimizers.Nadam,
 }
+_OPTIMIZER_ARGS = ("momentum", "nesterov", "beta_1", "beta_2", "weight_decay", "clipnorm")
+# Losses with label smoothing; sparse targets become one-hot (see one_hot_targets).
+_SMOOTHED_LOSSES: dict[str, Callable[..., keras.losses.Loss]] = {
+    "binary_crossentropy": keras.losses.BinaryCrossentropy,
+    "binary_focal_crossentropy": keras.losses.BinaryFocalCrossentropy,
+    "sparse_categorical_crossentropy": keras.losses.CategoricalCrossentropy,
+    "categorical_crossentropy": keras.losses.CategoricalCrossentropy,
+    "categorical_focal_crossentropy": keras.losses.CategoricalFocalCrossentropy,
+}
+_SEQUENCE_LAYERS = ("lstm", "gru", "conv1d")  # layers that read (timesteps, features)
+_SHAPE_KEEPING = ("dropout", "batch_normalization", "layer_normalization")
+_SEQUENCE_HINT = (
+    "sequence data, an embedding, conv1d, lstm or gru layer gives one, so shape the features as "
+    "(timesteps, features) or move this layer before any dense layer"
+)
+_IMAGE_HINT = (
+    "image-shaped data (e.g. (8, 8, 1)) or another conv2d layer gives one, so reshape the features "
+    "or put conv2d layers first"
+)
 
 
-def _layers_from_config(layer: Mapping[str, Any]) -> list[keras.layers.Layer]:
-    if layer["type"] == "dropout":
-        return [keras.layers.Dropout(layer["rate"])]
-    out: list[keras.layers.Layer] = [
-        keras.layers.Dense(layer["units"], activation=layer.get("activation", "relu"))
-    ]
-    if layer.get("dropout", 0.0) > 0:
-        out.append(keras.layers.Dropout(layer["dropout"]))
-    return out
+def _shape(x: Any) -> tuple[int | None, ...]:
+    """The per-sample shape of a symbolic tensor."""
+    return tuple(x.shape[1:])
+
+
+def _needs_rank(x: Any, rank: int, layer: Mapping[str, Any], field: str) -> None:
+    if len(_shape(x)) == rank:
+        return
+    what, hint = (
+        ("(timesteps, features)", _SEQUENCE_HINT) if rank == 2 else ("(height, width, channels)", _IMAGE_HINT)
+    )
+    raise ConfigError(
+        f"{layer['type']} needs a {rank}-D input {what} per sample, but gets shape {_shape(x)}; {hint}.",
+        field=field,
+    )
+
+
+def _flat(x: Any) -> Any:
+    return keras.layers.Flatten()(x) if len(_shape(x)) > 1 else x
+
+
+def _activation(name: str, field: str) -> str:
+    try:
+        keras.activations.get(name)
+    except ValueError as exc:
+        known = sorted(
+            n
+            for n in dir(keras.activations)
+            if not n.startswith("_") and n not in ("get", "serialize", "deserialize")
+        )
+        raise ConfigError(
+            f"unknown activation {name!r}; accepted: {known}.", field=f"{field}.activation"
+        ) from exc
+    return name
+
+
+def _dense(x: Any, layer: Mapping[str, Any], field: str, rest: Sequence[Mapping[str, Any]]) -> Any:
+    x = keras.layers.Dense(layer["units"], activation=_activation(layer["activation"], field))(_flat(x))
+    if layer["dropout"] > 0:
+        x = keras.layers.Dropout(layer["dropout"])(x)
+    return x
+
+
+def _check_fits(sizes: Sequence[int | None], need: int, x: Any, message: str, field: str) -> None:
+    if any(size is not None and size < need for size in sizes):
+        raise ConfigError(message.format(shape=_shape(x)), field=field)
+
+
+def _conv(x: Any, layer: Mapping[str, Any], field: str, rest: Sequence[Mapping[str, Any]]) -> Any:
+    rank = 2 if layer["type"] == "conv1d" else 3
+    _needs_rank(x, rank, layer, field)
+    kernel, kind = layer["kernel_size"], layer["type"]
+    if layer["padding"] == "valid":
+        message = (
+            f"a 'valid' {kind} kernel of size {kernel} needs every spatial dimension >= {kernel}, but the "
+            "input has shape {shape}; use padding 'same' or a smaller kernel_size."
+        )
+        _check_fits(_shape(x)[:-1], kernel, x, message, f"{field}.kernel_size")
+    conv = keras.layers.Conv1D if rank == 2 else keras.layers.Conv2D
+    x = conv(
+        layer["filters"], kernel, padding=layer["padding"], activation=_activation(layer["activation"], field)
+    )(x)
+    if layer["pool"] == "none":
+        return x
+    size = layer["pool_size"]
+    message = (
+        f"{layer['pool']} pooling of size {size} would shrink a spatial dimension of shape {{shape}} "
+        "below 1; use a smaller pool_size, pool 'none', or fewer pooling layers."
+    )
+    _check_fits(_shape(x)[:-1], size, x, message, f"{field}.pool_size")
+    pools = {
+        (2, "max"): keras.layers.MaxPooling1D,
+        (2, "average"): keras.layers.AveragePooling1D,
+        (3, "max"): keras.layers.MaxPooling2D,
+        (3, "average"): keras.layers.AveragePooling2D,
+    }
+    return pools[rank, layer["pool"]](size)(x)
+
+
+def _needs_sequence(rest: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether the next layer that changes the shape reads a sequence."""
+    for layer in rest:
+        if layer["type"] in _SEQUENCE_LAYERS:
+            return True
+        if layer["type"] not in _SHAPE_KEEPING:
+            return False
+    return False
+
+
+def _recurrent(x: Any, layer: Mapping[str, Any], field: str, rest: Sequence[Mapping[str, Any]]) -> Any:
+    _needs_rank(x, 2, layer, field)
+    cls = keras.layers.LSTM if layer["type"] == "lstm" else keras.layers.GRU
+    cell = cls(layer["units"], dropout=layer["dropout"], return_sequences=_needs_sequence(rest))
+    return (keras.layers.Bidirectional(cell) if layer["bidirectional"] else cell)(x)
+
+
+_BUILDERS: dict[str, Callable[[Any, Mapping[str, Any], str, Sequence[Mapping[str, Any]]], Any]] = {
+    "dense": _dense,
+    "dropout": lambda x, layer, field, rest: keras.layers.Dropout(layer["rate"])(x),
+    "batch_normalization": lambda x, layer, field, rest: keras.layers.BatchNormalization()(x),
+    "layer_normalization": lambda x, layer, field, rest: keras.layers.LayerNormalization()(x),
+    "conv1d": _conv,
+    "conv2d": _conv,
+    "lstm": _recurrent,
+    "gru": _recurrent,
+}
+
+
+def _normalization(data: TrainingData) -> keras.layers.Layer:
+    """Standardizes raw features with the training set's mean and variance (per last axis)."""
+    axes = tuple(range(data.x_train.ndim - 1))
+    mean = data.x_train.mean(axis=axes)
+    variance = np.maximum(data.x_train.var(axis=axes), 1e-6)
+    return keras.layers.Normalization(mean=mean, variance=variance)
+
+
+def _embedding(layer: Mapping[str, Any], field: str, data: TrainingData) -> keras.layers.Layer:
+    if len(data.input_shape) != 1:
+        raise ConfigError(
+            f"an embedding takes token ids of shape (timesteps,) per sample, but the data have shape "
+            f"{data.input_shape}.",
+            field=field,
+        )
+    ids = np.concatenate([data.x_train.ravel(), data.x_val.ravel()])
+    if ids.size and (ids.min() < 0 or not np.all(np.mod(ids, 1) == 0)):
+        bad = ids[(ids < 0) | (np.mod(ids, 1) != 0)][0]
+        raise ConfigError(
+            f"an embedding takes token ids (integers >= 0), but the features hold {float(bad):g}; "
+            "encode the tokens as ids first.",
+            field=field,
+        )
+    top = int(ids.max()) if ids.size else 0
+    input_dim = layer["input_dim"] or top + 1
+    if input_dim <= top:
+        raise ConfigError(
+            f"input_dim must exceed the largest token id, but got input_dim={input_dim} with ids up to "
+            f"{top}; leave it unset to use {top + 1}.",
+            field=f"{field}.input_dim",
+        )
+    return keras.layers.Embedding(input_dim, layer["output_dim"])
 
 
 def _head(data: TrainingData) -> keras.layers.Layer:
@@ -45,30 +201,48 @@ def build_model(config: Mapping[str, Any], data: TrainingData) -> keras.Model:
     """Builds the model a config describes, with its input and head taken from the data.
 
     The first layer standardizes the raw features with the training set's mean
-    and variance, so the saved model takes raw rows.
+    and variance, so the saved model takes raw rows; a body that starts with an
+    ``embedding`` (token ids) or an explicit ``normalization`` layer replaces it.
+    Inputs of rank > 1 are flattened only before a dense layer or the head.
+
+    Raises:
+        ConfigError: The config is malformed, does not fit the data's task, or
+            a layer cannot take the shape it gets (the field names the layer).
     """
-    config = check_config(config)
-    axes = tuple(range(data.x_train.ndim - 1))
-    mean = data.x_train.mean(axis=axes)
-    variance = np.maximum(data.x_train.var(axis=axes), 1e-6)
+    config = check_config(config, task=data.task)
+    body = body_layers(config)
     inputs = keras.Input(shape=data.input_shape, name="features")
-    x = keras.layers.Normalization(mean=mean, variance=variance)(inputs)
-    if len(data.input_shape) > 1:
-        x = keras.layers.Flatten()(x)
-    for layer in config["layers"]:
-        for keras_layer in _layers_from_config(layer):
-            x = keras_layer(x)
-    outputs = _head(data)(x)
+    first = body[0][1]["type"] if body else None
+    if first == "embedding":
+        x = _embedding(body[0][1], body[0][0], data)(inputs)
+    else:
+        x = _normalization(data)(inputs)
+    if first in ("embedding", "normalization"):
+        body = body[1:]
+    layers = [layer for _, layer in body]
+    for i, (field, layer) in enumerate(body):
+        x = _BUILDERS[layer["type"]](x, layer, field, layers[i + 1 :])
+    outputs = _head(data)(_flat(x))
     return keras.Model(inputs, outputs)
 
 
+def _loss(config: Mapping[str, Any]) -> str | keras.losses.Loss:
+    if config["label_smoothing"] == 0:
+        return str(config["loss"])
+    return _SMOOTHED_LOSSES[config["loss"]](label_smoothing=config["label_smoothing"])
+
+
 def compile_model(model: keras.Model, config: Mapping[str, Any], data: TrainingData) -> None:
-    """Compiles with the config's optimizer and the task's loss and metrics."""
-    config = check_config(config)
-    optimizer = _OPTIMIZERS[config["optimizer"]](learning_rate=config["learning_rate"])
-    if data.task == "regression":
-        model.compile(optimizer=optimizer, loss="mse", metrics=["mae"])
-    elif data.task == "binary":
-        model.compile(optimizer=optimizer, loss="binary_crossentropy", metrics=["accuracy"])
-    else:
-        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    """Compiles with the config's optimizer and loss, and the task's metrics.
+
+    The learning rate stays a plain float (schedules are a callback), so saved
+    models load without custom objects.
+
+    Raises:
+        ConfigError: The config is malformed or its loss does not fit the data's task.
+    """
+    config = check_config(config, task=data.task)
+    kwargs = {key: config[key] for key in _OPTIMIZER_ARGS if config[key] is not None}
+    optimizer = _OPTIMIZERS[config["optimizer"]](learning_rate=float(config["learning_rate"]), **kwargs)
+    metrics = ["mae"] if data.task == "regression" else ["accuracy"]
+    model.compile(optimizer=optimizer, loss=_loss(config), metrics=metrics)

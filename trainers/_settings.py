@@ -2,67 +2,327 @@
 
 The driver validates configs and settings with this module before Ray starts;
 only the workers import Keras.
+
+A config holds training settings (`CONFIG_KEYS`) and layer stacks: ``layers``
+and every key ending in ``_layers``, each a list of layer dicts. The model body
+is the concatenation of the stacks in the config's key order. ``None`` for an
+optional key means "not set": sampled configs carry ``None`` for parameters
+that were conditionally inactive.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+import numbers
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from search_spaces import ConfigError
 from search_spaces._suggest import did_you_mean
 
-__all__ = ["CONFIG_KEYS", "OPTIMIZERS", "FitSettings", "check_config", "reported_metrics"]
-
-# What the trainer reads from a config, with the value used when a space
-# doesn't search it.
-CONFIG_DEFAULTS: dict[str, Any] = {
-    "layers": [],
-    "optimizer": "adam",
-    "learning_rate": 1e-3,
-    "batch_size": 32,
-}
-CONFIG_KEYS = tuple(CONFIG_DEFAULTS)
+__all__ = [
+    "CONFIG_KEYS",
+    "LAYER_TYPES",
+    "LOSSES",
+    "OPTIMIZERS",
+    "FitSettings",
+    "body_layers",
+    "check_config",
+    "one_hot_targets",
+    "reported_metrics",
+]
 
 OPTIMIZERS = ("adam", "adamw", "nadam", "rmsprop", "sgd")
-_LAYER_KEYS = {"dense": {"units", "activation", "dropout"}, "dropout": {"rate"}}
+LR_SCHEDULES = ("constant", "cosine", "exponential")
+# Per task, the losses that fit it; the first is the default.
+LOSSES: dict[str, tuple[str, ...]] = {
+    "regression": ("mse", "mae", "huber", "log_cosh"),
+    "binary": ("binary_crossentropy", "binary_focal_crossentropy"),
+    "multiclass": (
+        "sparse_categorical_crossentropy",
+        "categorical_crossentropy",
+        "categorical_focal_crossentropy",
+    ),
+}
+_ALL_LOSSES = tuple(name for names in LOSSES.values() for name in names)
+_REQUIRED = object()
 
 
-def check_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    """Returns the config with the trainer's defaults filled in.
+@dataclasses.dataclass(frozen=True)
+class _Rule:
+    """A value check and the words for what it accepts."""
 
-    Raises:
-        ConfigError: A key is unknown to the trainer, or a layer is malformed.
-    """
-    for key in config:
-        if key not in CONFIG_DEFAULTS:
+    test: Callable[[Any], bool]
+    accepted: str
+    choices: tuple[str, ...] = ()  # names, for "unknown optimizer 'adamm' (did you mean ...)"
+    what: str = ""
+
+    def check(self, value: Any, field: str) -> None:
+        if self.test(value):
+            return
+        if self.choices:
             raise ConfigError(
-                f"the trainer does not know this key{did_you_mean(key, CONFIG_KEYS)}; "
-                f"accepted: {list(CONFIG_KEYS)}.",
+                f"unknown {self.what} {value!r}{did_you_mean(str(value), self.choices)}; "
+                f"accepted: {list(self.choices)}.",
+                field=field,
+            )
+        raise ConfigError(f"expected {self.accepted}, but got {value!r}.", field=field)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _one_of(what: str, *choices: str) -> _Rule:
+    return _Rule(lambda v: isinstance(v, str) and v in choices, f"one of {list(choices)}", choices, what)
+
+
+_INT_1 = _Rule(lambda v: _is_int(v) and v >= 1, "an int >= 1")
+_INT_0 = _Rule(lambda v: _is_int(v) and v >= 0, "an int >= 0")
+_BOOL = _Rule(lambda v: isinstance(v, bool), "a bool")
+_RATE = _Rule(lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)")
+_OPEN_UNIT = _Rule(lambda v: _is_number(v) and 0 < v < 1, "a number in (0, 1)")
+_POSITIVE = _Rule(lambda v: _is_number(v) and v > 0, "a finite number > 0")
+_NON_NEGATIVE = _Rule(lambda v: _is_number(v) and v >= 0, "a finite number >= 0")
+_NAME = _Rule(lambda v: isinstance(v, str) and v != "", "a Keras activation name")
+
+# Training settings: rule and the value used when a config leaves the key unset.
+_SETTINGS: dict[str, tuple[_Rule, Any]] = {
+    "optimizer": (_one_of("optimizer", *OPTIMIZERS), "adam"),
+    "learning_rate": (_POSITIVE, 1e-3),
+    "momentum": (_RATE, None),
+    "nesterov": (_BOOL, None),
+    "beta_1": (_OPEN_UNIT, None),
+    "beta_2": (_OPEN_UNIT, None),
+    "weight_decay": (_NON_NEGATIVE, None),
+    "clipnorm": (_POSITIVE, None),
+    "lr_schedule": (_one_of("lr_schedule", *LR_SCHEDULES), "constant"),
+    "lr_decay": (_Rule(lambda v: _is_number(v) and 0 < v <= 1, "a number in (0, 1]"), None),
+    "warmup_epochs": (_INT_0, 0),
+    "batch_size": (_INT_1, 32),
+    "epochs": (_INT_1, None),
+    "loss": (_one_of("loss", *_ALL_LOSSES), None),
+    "label_smoothing": (_RATE, 0.0),
+    "class_weight": (_one_of("class_weight", "balanced"), None),
+}
+CONFIG_KEYS = ("layers", *_SETTINGS)
+
+# Settings that only some values of another setting take: key → (that setting, its values).
+_ONLY_FOR: dict[str, tuple[str, tuple[str, ...]]] = {
+    "momentum": ("optimizer", ("sgd", "rmsprop")),
+    "nesterov": ("optimizer", ("sgd",)),
+    "beta_1": ("optimizer", ("adam", "adamw", "nadam")),
+    "beta_2": ("optimizer", ("adam", "adamw", "nadam")),
+    "lr_decay": ("lr_schedule", ("exponential",)),
+}
+
+_CONV: dict[str, tuple[_Rule, Any]] = {
+    "filters": (_INT_1, _REQUIRED),
+    "kernel_size": (_INT_1, _REQUIRED),
+    "activation": (_NAME, "relu"),
+    "padding": (_one_of("padding", "same", "valid"), "same"),
+    "pool": (_one_of("pool", "max", "average", "none"), "max"),
+    "pool_size": (_INT_1, 2),
+}
+_RECURRENT: dict[str, tuple[_Rule, Any]] = {
+    "units": (_INT_1, _REQUIRED),
+    "dropout": (_RATE, 0.0),
+    "bidirectional": (_BOOL, False),
+}
+# Each layer type's keys besides "type": rule and default (_REQUIRED: no default).
+_LAYERS: dict[str, dict[str, tuple[_Rule, Any]]] = {
+    "dense": {"units": (_INT_1, _REQUIRED), "activation": (_NAME, "relu"), "dropout": (_RATE, 0.0)},
+    "dropout": {"rate": (_RATE, _REQUIRED)},
+    "batch_normalization": {},
+    "layer_normalization": {},
+    "normalization": {},
+    "conv1d": _CONV,
+    "conv2d": _CONV,
+    "lstm": _RECURRENT,
+    "gru": _RECURRENT,
+    "embedding": {"output_dim": (_INT_1, _REQUIRED), "input_dim": (_INT_1, None)},
+}
+LAYER_TYPES = tuple(_LAYERS)
+# Layers that take the raw features, so only the first layer of the body may be one.
+_FIRST_ONLY = ("embedding", "normalization")
+
+
+def _is_stack(key: Any) -> bool:
+    """Whether a config key holds a list of layers (``layers`` or ``<name>_layers``)."""
+    return isinstance(key, str) and (key == "layers" or key.endswith("_layers"))
+
+
+def _check_key(key: Any) -> None:
+    if not _is_stack(key) and key not in _SETTINGS:
+        raise ConfigError(
+            f"the trainer does not know this key{did_you_mean(str(key), CONFIG_KEYS)}; "
+            f"accepted: {list(CONFIG_KEYS)}, or a layer stack named '<name>_layers'.",
+            field=f"config.{key}",
+        )
+
+
+def _filled(
+    given: Mapping[str, Any], rules: Mapping[str, tuple[_Rule, Any]], prefix: str, what: str
+) -> dict[str, Any]:
+    """Checks each value against its rule; unset (missing or None) keys take their default."""
+    out = {}
+    for key, (rule, default) in rules.items():
+        value = given.get(key)
+        if value is None and default is _REQUIRED:
+            raise ConfigError(f"{what} needs {key} ({rule.accepted}), but got {value!r}.", field=prefix + key)
+        if value is None:
+            value = default
+        else:
+            rule.check(value, prefix + key)
+        out[key] = value
+    return out
+
+
+def _a(kind: str) -> str:
+    return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} layer"
+
+
+def _check_layer(layer: Any, field: str) -> dict[str, Any]:
+    kind = layer.get("type") if isinstance(layer, Mapping) else None
+    if not isinstance(layer, Mapping) or kind not in _LAYERS:
+        hint = did_you_mean(str(kind), _LAYERS) if isinstance(layer, Mapping) else ""
+        raise ConfigError(
+            f"unknown layer type {kind!r}{hint}; accepted: {sorted(_LAYERS)}.", field=f"{field}.type"
+        )
+    rules = _LAYERS[kind]
+    for key in layer:
+        if key != "type" and key not in rules:
+            raise ConfigError(
+                f"{_a(kind)} does not take this key{did_you_mean(str(key), rules)}; "
+                f"accepted: {['type', *rules]}.",
+                field=f"{field}.{key}",
+            )
+    out = {"type": kind, **_filled(layer, rules, f"{field}.", _a(kind))}
+    if kind in ("conv1d", "conv2d"):
+        _check_pool_size(layer, out, field)
+    return out
+
+
+def _check_pool_size(given: Mapping[str, Any], out: dict[str, Any], field: str) -> None:
+    if out["pool"] != "none":
+        return
+    if given.get("pool_size") is not None:
+        raise ConfigError(
+            f"pool_size only applies when pool is 'max' or 'average', but pool is 'none' "
+            f"(pool_size={given['pool_size']!r}); make pool_size conditional on pool in the search "
+            "space, or leave it unset.",
+            field=f"{field}.pool_size",
+        )
+    out["pool_size"] = None
+
+
+def _check_stack(value: Any, key: str) -> list[dict[str, Any]]:
+    if value is None:
+        return []
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(f"expected a list of layer dicts, but got {value!r}.", field=f"config.{key}")
+    return [_check_layer(layer, f"config.{key}.{i}") for i, layer in enumerate(value)]
+
+
+def body_layers(config: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The model body, as (field path, layer dict) pairs in the config's key order.
+
+    Takes a config returned by `check_config`.
+    """
+    return [
+        (f"config.{key}.{i}", layer)
+        for key, layers in config.items()
+        if _is_stack(key)
+        for i, layer in enumerate(layers)
+    ]
+
+
+def _check_positions(config: Mapping[str, Any]) -> None:
+    for position, (field, layer) in enumerate(body_layers(config)):
+        if layer["type"] in _FIRST_ONLY and position > 0:
+            raise ConfigError(
+                f"{_a(layer['type'])} takes the raw features, so it must be the first layer of the "
+                f"model body, but it is layer {position} (0-based) of "
+                f"{[layer['type'] for _, layer in body_layers(config)]}.",
+                field=field,
+            )
+
+
+def _check_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    out = _filled(config, _SETTINGS, "config.", "the config")
+    for key, (on, takers) in _ONLY_FOR.items():
+        if out[key] is not None and out[on] not in takers:
+            raise ConfigError(
+                f"only {on} {' or '.join(map(repr, takers))} takes {key}, but {on} is {out[on]!r} "
+                f"({key}={out[key]!r}); make {key} conditional on {on} in the search space, "
+                "or leave it unset.",
                 field=f"config.{key}",
             )
-    full = {**CONFIG_DEFAULTS, **config}
-    if full["optimizer"] not in OPTIMIZERS:
+    if out["lr_schedule"] == "exponential" and out["lr_decay"] is None:
+        out["lr_decay"] = 0.9
+    return out
+
+
+def _check_task(config: dict[str, Any], task: str) -> None:
+    accepted = LOSSES[task]
+    if config["loss"] is None:
+        config["loss"] = accepted[0]
+    elif config["loss"] not in accepted:
         raise ConfigError(
-            f"unknown optimizer {full['optimizer']!r}; accepted: {list(OPTIMIZERS)}.",
-            field="config.optimizer",
+            f"loss {config['loss']!r} does not fit a {task} task; accepted for {task}: {list(accepted)}.",
+            field="config.loss",
         )
-    for i, layer in enumerate(full["layers"]):
-        kind = layer.get("type") if isinstance(layer, Mapping) else None
-        if kind not in _LAYER_KEYS:
+    for key, unset in (("label_smoothing", 0.0), ("class_weight", None)):
+        if task == "regression" and config[key] != unset:
             raise ConfigError(
-                f"unknown layer type {kind!r}; accepted: {sorted(_LAYER_KEYS)}.",
-                field=f"config.layers.{i}.type",
+                f"{key} is for classification, but the task is regression ({key}={config[key]!r}); "
+                "leave it unset for regression data.",
+                field=f"config.{key}",
             )
-        extra = set(layer) - _LAYER_KEYS[kind] - {"type"}
-        if extra:
-            raise ConfigError(
-                f"unknown keys {sorted(extra)} for a {kind} layer; accepted: {sorted(_LAYER_KEYS[kind])}.",
-                field=f"config.layers.{i}",
-            )
+
+
+def check_config(config: Mapping[str, Any], *, task: str | None = None) -> dict[str, Any]:
+    """Returns the config with the trainer's defaults filled in.
+
+    Layer dicts come back with every key of their type; unset keys take their
+    defaults. Layer stacks keep the config's order, so the model body does too
+    (see `body_layers`).
+
+    Args:
+        config: A sampled config.
+        task: ``"binary"``, ``"multiclass"`` or ``"regression"``: also checks
+            that the loss, label smoothing and class weights fit the task, and
+            fills in the task's default loss. Defaults to `None` (no task checks;
+            ``loss`` stays ``None`` when unset).
+
+    Raises:
+        ConfigError: A key is unknown to the trainer, a value is out of range,
+            a setting does not apply to the chosen optimizer or schedule, a layer
+            is malformed or misplaced, or a setting does not fit ``task``.
+    """
+    if not isinstance(config, Mapping):
+        raise ConfigError(f"expected a mapping, but got {config!r}.", field="config")
+    for key in config:
+        _check_key(key)
+    settings = _check_settings(config)
+    stacks = {key: _check_stack(value, key) for key, value in config.items() if _is_stack(key)}
+    full = {**stacks, **settings} if "layers" in stacks else {"layers": [], **stacks, **settings}
+    _check_positions(full)
+    if task is not None:
+        _check_task(full, task)
     return full
+
+
+def one_hot_targets(config: Mapping[str, Any], task: str) -> bool:
+    """Whether the fit needs one-hot targets: a categorical loss or label smoothing on many classes."""
+    if task != "multiclass":
+        return False
+    return str(config["loss"]).startswith("categorical") or config["label_smoothing"] > 0
 
 
 def reported_metrics(task: str) -> tuple[str, ...]:

@@ -84,7 +84,8 @@ def test_unknown_config_key_is_rejected_before_fit():
 
 def test_unknown_optimizer_is_rejected():
     with pytest.raises(
-        ConfigError, match=r"^config\.optimizer: unknown optimizer 'adamm'; accepted: \['adam'"
+        ConfigError,
+        match=r"^config\.optimizer: unknown optimizer 'adamm' \(did you mean 'adam'\?\); accepted: \['adam'",
     ):
         check_config({**CONFIG, "optimizer": "adamm"})
 
