@@ -310,9 +310,9 @@ class Experiment:
             raise ConfigError(
                 f"expected a search_spaces.Space, but got {type(self.space).__name__}.", field="space"
             )
-        for config in self.space.variants():  # every choice the trainer must accept
-            check_config(config)
         data = _data(self.data)
+        for config in self.space.variants():  # every choice the trainer must accept
+            check_config(config, task=data.task)
         self.space.check_input_shape(data.input_shape)
         objectives = parse_objectives(self.metric, self.mode)
         (monitor, mode), extra = objectives[0], objectives[1:]

@@ -246,6 +246,15 @@ class _Conv(LayerTemplate):
 
     def __post_init__(self) -> None:
         pool, pool_size = getattr(self, "pool"), getattr(self, "pool_size")  # noqa: B009
+        never_pools = pool == "none" or pool == Fixed("none")
+        if never_pools and pool_size not in (None, Fixed(None)):
+            raise ConfigError(
+                f"pool_size applies only when pooling, but pool is 'none' (got pool_size={pool_size!r}).",
+                field="pool_size",
+            )
+        if pool_size is None and not never_pools:
+            pool_size = 2  # the default window when pooling
+            object.__setattr__(self, "pool_size", pool_size)
         if isinstance(pool, Categorical) and getattr(pool_size, "when", None) is None:
             pooling = [c for c in pool.choices if c != "none"]
             if pooling and len(pooling) < len(pool.choices):
@@ -268,7 +277,7 @@ class Conv1D(_Conv):
         pool: ``"max"``, ``"average"`` or ``"none"``: pooling after the
             convolution. Defaults to `"max"`.
         pool_size: Pooling window and stride; exists only when pooling.
-            Defaults to `2`.
+            Defaults to `2` when pooling, `None` without.
     """
 
     kind: ClassVar[str] = "conv1d"
@@ -278,7 +287,7 @@ class Conv1D(_Conv):
     activation: Any = "relu"
     padding: Any = "same"
     pool: Any = "max"
-    pool_size: Any = 2
+    pool_size: Any = None
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -294,7 +303,7 @@ class Conv2D(_Conv):
         pool: ``"max"``, ``"average"`` or ``"none"``: pooling after the
             convolution. Defaults to `"max"`.
         pool_size: Side of the pooling window and its stride; exists only
-            when pooling. Defaults to `2`.
+            when pooling. Defaults to `2` when pooling, `None` without.
 
     Example:
         >>> from search_spaces import Categorical, Int
@@ -309,7 +318,7 @@ class Conv2D(_Conv):
     activation: Any = "relu"
     padding: Any = "same"
     pool: Any = "max"
-    pool_size: Any = 2
+    pool_size: Any = None
 
 
 _RECURRENT_RULES: dict[str, _Rule] = {"units": _POSITIVE_INT, "dropout": _RATE, "bidirectional": _BOOL}

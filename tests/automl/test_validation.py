@@ -9,7 +9,7 @@ import pytest
 import ray
 
 import automl
-from search_spaces import Categorical, Space, mlp
+from search_spaces import Categorical, Float, Space, mlp
 from trainers import load_sklearn
 
 
@@ -96,3 +96,23 @@ def test_more_points_than_trials_is_rejected():
         match=r"^points_to_evaluate: `num_trials` must be >= .*\(num_trials=1, points_to_evaluate=2\)",
     ):
         automl.tune(mlp(), data="digits", num_trials=1, points_to_evaluate=[config, config])
+
+
+@pytest.mark.parametrize(
+    "entries, match",
+    [
+        (
+            {"optimizer": Categorical(["adam", "sgd"]), "momentum": Float(0.0, 0.9)},
+            r"^config\.momentum: .*adam",
+        ),
+        ({"loss": "mse"}, r"^config\.loss: .*multiclass"),
+        (
+            {"label_smoothing": Float(0.0, 0.2), "loss": Categorical(["mae", "mse"])},
+            r"^config\.(loss|label_smoothing)",
+        ),
+    ],
+)
+def test_every_choice_of_the_space_is_checked_by_the_trainer_before_ray(entries, match):
+    # momentum is fine for sgd, but the space can also pair it with adam: caught up front.
+    with pytest.raises(automl.ConfigError, match=match):
+        automl.Experiment(space=mlp(**entries), data="digits", num_trials=1)

@@ -9,6 +9,7 @@ import pytest
 
 from automl import Experiment
 from search_spaces._yaml import parse_yaml
+from trainers import check_config
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -24,8 +25,11 @@ def test_readme_yaml_example_validates(tmp_path):
 
 def test_readme_search_space_example_runs_as_written(capsys):
     spaces = _blocks("python")[1]
-    exec(compile(spaces, str(README), "exec"), {})
+    namespace: dict = {}
+    exec(compile(spaces, str(README), "exec"), namespace)
     assert "'conv_layers': [{'type': 'conv2d'" in capsys.readouterr().out
+    for config in namespace["space"].variants():  # the trainer takes every choice the example makes
+        check_config(config, task="multiclass")
 
 
 @pytest.mark.slow
