@@ -28,7 +28,7 @@ def _dominated(row, others):
 
 def test_python_example_prints_the_pareto_front(ray_local, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "argv", ["two_objectives.py", "--trials", "4", "--epochs", "2"])
+    monkeypatch.setattr(sys, "argv", ["two_objectives.py", "--trials", "3", "--epochs", "1"])
     spec = importlib.util.spec_from_file_location("two_objectives", EXAMPLES / "two_objectives.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

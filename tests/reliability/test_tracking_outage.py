@@ -25,14 +25,14 @@ EPOCHS, TRIALS = 6, 3
 SPACE = Space(
     layers=LayerStack(Dense(units=Categorical([32, 64]))),
     learning_rate=Categorical([1e-3, 3e-3]),
-    batch_size=16,
+    batch_size=8,
 )
 
 
 def _run(uri, tmp_path, name, box):
     box["result"] = automl.tune(
         SPACE,
-        data="digits",
+        data="iris",  # small: the run is mostly the outage and its recovery
         num_trials=TRIALS,
         epochs=EPOCHS,
         patience=EPOCHS,  # every trial runs every epoch: the point counts below are exact
