@@ -241,8 +241,17 @@ _CONV_RULES: dict[str, _Rule] = {
 }
 
 
+@dataclasses.dataclass(frozen=True, repr=False)
 class _Conv(LayerTemplate):
-    """Shared checks of the convolution templates: ``pool_size`` exists only with pooling."""
+    """The arguments of the convolution templates; ``pool_size`` exists only with pooling."""
+
+    _rules: ClassVar[dict[str, _Rule]] = _CONV_RULES
+    filters: Any
+    kernel_size: Any = 3
+    activation: Any = "relu"
+    padding: Any = "same"
+    pool: Any = "max"
+    pool_size: Any = None
 
     def __post_init__(self) -> None:
         pool, pool_size = getattr(self, "pool"), getattr(self, "pool_size")  # noqa: B009
@@ -281,13 +290,6 @@ class Conv1D(_Conv):
     """
 
     kind: ClassVar[str] = "conv1d"
-    _rules: ClassVar[dict[str, _Rule]] = _CONV_RULES
-    filters: Any
-    kernel_size: Any = 3
-    activation: Any = "relu"
-    padding: Any = "same"
-    pool: Any = "max"
-    pool_size: Any = None
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -312,13 +314,6 @@ class Conv2D(_Conv):
     """
 
     kind: ClassVar[str] = "conv2d"
-    _rules: ClassVar[dict[str, _Rule]] = _CONV_RULES
-    filters: Any
-    kernel_size: Any = 3
-    activation: Any = "relu"
-    padding: Any = "same"
-    pool: Any = "max"
-    pool_size: Any = None
 
 
 _RECURRENT_RULES: dict[str, _Rule] = {"units": _POSITIVE_INT, "dropout": _RATE, "bidirectional": _BOOL}
