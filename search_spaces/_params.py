@@ -143,7 +143,8 @@ class Float(_Base):
         _check_default(self.default, self.low, self.high)
 
     def sample(self, trial: optuna.Trial, name: str) -> float:
-        return trial.suggest_float(name, self.low, self.high, log=self.log, step=self.step)
+        # optuna may hand back a numpy float; configs are plain Python data.
+        return float(trial.suggest_float(name, self.low, self.high, log=self.log, step=self.step))
 
     def default_value(self) -> float:
         if self.default is not None:
@@ -196,7 +197,7 @@ class Int(_Base):
         _check_default(self.default, self.low, self.high)
 
     def sample(self, trial: optuna.Trial, name: str) -> int:
-        return trial.suggest_int(name, self.low, self.high, log=self.log, step=self.step)
+        return int(trial.suggest_int(name, self.low, self.high, log=self.log, step=self.step))
 
     def default_value(self) -> int:
         if self.default is not None:

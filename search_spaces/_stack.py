@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from search_spaces._errors import ConfigError, located
 from search_spaces._layers import LayerTemplate, template_from_dict
-from search_spaces._params import Fixed, Int, Parameter, as_parameter, parameter_from_dict
+from search_spaces._params import Categorical, Fixed, Int, Parameter, as_parameter, parameter_from_dict
 from search_spaces._suggest import check_fields
 
 if TYPE_CHECKING:
@@ -47,6 +47,34 @@ def _layers_from_dict(data: Mapping[str, Any], key: str) -> list[LayerTemplate]:
         with located(f"{key}.{i}"):
             templates.append(template_from_dict(item))
     return templates
+
+
+def _compatible(a: Parameter, b: Parameter) -> bool:
+    """Whether optuna accepts both distributions under one name (ranges may differ)."""
+    if isinstance(a, Fixed) or isinstance(b, Fixed):
+        return True  # a fixed value is never sampled
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, Categorical):
+        return tuple(a.choices) == tuple(b.choices)  # type: ignore[union-attr]
+    return getattr(a, "log", False) == getattr(b, "log", False)
+
+
+def _check_compatible(templates: Sequence[LayerTemplate]) -> None:
+    """Templates of one stack sample an argument of the same name under one optuna name
+    (``layers.<i>.units``), so its distributions must be ones optuna takes together."""
+    for i, first in enumerate(templates):
+        for second in templates[i + 1 :]:
+            for name, param in first.parameters().items():
+                other = second.parameters().get(name)
+                if other is not None and not _compatible(param, other):
+                    raise ConfigError(
+                        f"the {first.kind} and {second.kind} layers both sample {name!r}, as {param!r} and "
+                        f"{other!r}; at one position they share the optuna name '<stack>.<i>.{name}', which "
+                        "takes one kind of distribution (same type and log scale; same choices). "
+                        "Align them or put the layers in separate stacks.",
+                        field="layers",
+                    )
 
 
 @dataclasses.dataclass(frozen=True, init=False)
@@ -107,6 +135,7 @@ class LayerStack:
             )
         if max_layers == 0:
             raise ConfigError("a stack needs `max_layers >= 1`, but got max_layers=0.", field="max_layers")
+        _check_compatible(templates)
         object.__setattr__(self, "templates", templates)
         object.__setattr__(self, "min_layers", min_layers)
         object.__setattr__(self, "max_layers", max_layers)

@@ -6,6 +6,7 @@ import optuna
 import pytest
 
 from search_spaces import (
+    GRU,
     BatchNormalization,
     Categorical,
     ConfigError,
@@ -176,3 +177,18 @@ def test_bad_stacks_name_the_field(make, match):
 def test_bad_stack_documents_name_the_field(data, match):
     with pytest.raises(ConfigError, match=match):
         Space.from_dict({"s": data})
+
+
+def test_templates_of_one_stack_must_sample_shared_names_with_compatible_distributions():
+    # Found by the property test: optuna refuses a log and a linear Int under one name.
+    with pytest.raises(ConfigError, match=r"^layers: the dense and gru layers both sample 'units'"):
+        LayerStack([Dense(units=Int(1, 8, log=True)), GRU(units=Int(1, 8))])
+    LayerStack([Dense(units=Int(1, 8, log=True)), GRU(units=Int(4, 64, log=True))])  # ranges may differ
+    LayerStack([Dense(units=Int(1, 8, log=True)), GRU(units=16)])  # a fixed value is not sampled
+
+
+def test_sampled_values_are_python_numbers():
+    # Found by the property test: optuna can return numpy floats, which YAML cannot write.
+    space = Space(a=Float(0.37460474325363674, 0.3746047432536368), b=Int(1, 3))
+    config = space.sample(optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask())
+    assert type(config["a"]) is float and type(config["b"]) is int
