@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,6 +42,7 @@ def tune(
     storage_path: str | Path = "automl_runs",
     name: str | None = None,
     callbacks: Sequence[Any] = (),
+    build: Callable[[dict[str, Any]], Any] | str | None = None,
     verbose: int = 1,
 ) -> TuningResult:
     """Tunes a Keras model over ``space``: Optuna samples, Ray Tune schedules, MLflow records.
@@ -109,6 +110,15 @@ def tune(
             ``<experiment_name>-<timestamp>``.
         callbacks: Keras callbacks added to every trial's ``fit`` (each trial
             gets a deep copy). Defaults to `()`.
+        build: Your own ``build(config) -> keras.Model``, for an architecture
+            the space language cannot express (KerasTuner's ``build(hp)``).
+            The space then holds its hyperparameters under any names, next to
+            the training settings (``learning_rate``, ``optimizer``, ...); the
+            model may come back uncompiled (compiled from the config) or
+            compiled with your own loss and metrics. In a YAML file:
+            ``build: models.py:build``. Each choice of the space is built once
+            before Ray starts. Defaults to `None` (the model comes from the
+            space's layer stacks).
         verbose: 0 silent, 1 one line per finished trial, 2 also the
             workers' logs. Defaults to `1`.
 
@@ -152,5 +162,6 @@ def tune(
         storage_path=storage_path,
         name=name,
         callbacks=callbacks,
+        build=build,
     )
     return experiment.run(verbose=verbose)

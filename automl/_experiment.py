@@ -12,13 +12,14 @@ import datetime
 import logging
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import optuna
 
+from automl._build import check_build, load_build, resolve_build_ref
 from automl._choices import GridSampler, make_sampler, parse_scheduler
 from automl._objectives import EXTRA_METRICS, parse_objectives
 from automl._result import TuningResult
@@ -301,6 +302,7 @@ class Experiment:
     storage_path: str | Path = "automl_runs"
     name: str | None = None
     callbacks: Sequence[Any] = ()
+    build: Callable[[dict[str, Any]], Any] | str | None = None
 
     def __post_init__(self) -> None:
         self._plan()
@@ -311,9 +313,13 @@ class Experiment:
                 f"expected a search_spaces.Space, but got {type(self.space).__name__}.", field="space"
             )
         data = _data(self.data)
-        for config in self.space.variants():  # every choice the trainer must accept
-            check_config(config, task=data.task)
-        self.space.check_input_shape(data.input_shape)
+        build = load_build(self.build) if isinstance(self.build, str) else self.build
+        if build is None:
+            for config in self.space.variants():  # every choice the trainer must accept
+                check_config(config, task=data.task)
+            self.space.check_input_shape(data.input_shape)
+        else:
+            check_build(build, self.space, data)
         objectives = parse_objectives(self.metric, self.mode)
         (monitor, mode), extra = objectives[0], objectives[1:]
         settings = FitSettings(epochs=self.epochs, monitor=monitor, mode=mode, patience=self.patience)
@@ -397,6 +403,8 @@ class Experiment:
             seed=self.seed,
             data_spec=_data_spec(self.data),
             callbacks=tuple(self.callbacks),
+            build=build,
+            build_ref=self.build if isinstance(self.build, str) else None,
         )
 
     def run(self, *, verbose: int = 1) -> TuningResult:
@@ -445,6 +453,8 @@ class Experiment:
                     field="warm_start",
                 )
             settings["warm_start"] = Path(base_dir) / settings["warm_start"]
+        if settings.get("build") is not None:
+            settings["build"] = resolve_build_ref(settings["build"], Path(base_dir))
         return cls(**settings)
 
     @classmethod

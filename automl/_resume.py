@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from automl._build import load_build
 from automl._experiment import DataSpec, _data, _start_ray
 from automl._result import TuningResult
 from automl._runner import MANIFEST_FILE, MANIFEST_FORMAT, Run
@@ -58,6 +59,7 @@ def resume(
     *,
     data: TrainingData | str | DataSpec | None = None,
     callbacks: Sequence[Any] = (),
+    build: Callable[[dict[str, Any]], Any] | None = None,
     address: str | None = None,
     verbose: int = 1,
 ) -> TuningResult:
@@ -73,6 +75,9 @@ def resume(
             (a bundled data set or a file is loaded again from the run's
             record). Defaults to `None`.
         callbacks: The run's Keras callbacks, if it had any. Defaults to `()`.
+        build: The run's ``build(config)`` function, when it was passed to
+            `tune` as a Python function (one given as ``'file.py:function'``
+            is loaded again from the run's record). Defaults to `None`.
         address: Ray cluster to join. Defaults to a local Ray instance.
         verbose: 0 silent, 1 one line per finished trial. Defaults to `1`.
 
@@ -102,6 +107,13 @@ def resume(
             f"this run gave its trials {manifest['callbacks']} Keras callback(s); pass them again: callbacks=[...].",
             field="callbacks",
         )
+    if manifest.get("build_is_ref"):
+        build = load_build(manifest["build"])
+    elif manifest.get("build") and build is None:
+        raise ConfigError(
+            f"this run built its models with {manifest['build']}; pass it again: build=...",
+            field="build",
+        )
     run = Run(
         space=Space.from_dict(manifest["space"]),
         data=_data(data),
@@ -114,6 +126,8 @@ def resume(
         storage_path=run_dir.parent,
         data_spec=manifest["data"],
         callbacks=tuple(callbacks),
+        build=build,
+        build_ref=manifest["build"] if manifest.get("build_is_ref") else None,
         extra_objectives=tuple((name, mode) for name, mode in manifest.get("extra_objectives", [])),
     )
     _start_ray(address, verbose=verbose)

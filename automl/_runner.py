@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,10 @@ _STUDY_NAME = "optuna"  # OptunaSearch's default; a seeded storage holds a study
 _RAY_NAMES = {"cpu": "CPU", "gpu": "GPU", "tpu": "TPU", "memory": "memory"}
 
 
+def _qualname(function: Any) -> str:
+    return f"{getattr(function, '__module__', '?')}.{getattr(function, '__qualname__', repr(function))}"
+
+
 def _ray_resources(resources: Mapping[str, float]) -> dict[str, float]:
     return {_RAY_NAMES[k]: float(v) for k, v in resources.items()}
 
@@ -84,6 +88,23 @@ def _quiet_forced_snapshots() -> Iterator[None]:
         logger.removeFilter(quiet)
 
 
+@dataclasses.dataclass(frozen=True)
+class _FlatSample:
+    """OptunaSearch's define-by-run function: samples a config in its flat form.
+
+    Ray merges the returned dict over the captured optuna params, so the
+    trial's config is exactly the flat form, the same keys as in MLflow.
+    It holds only the space: Ray pickles the searcher at every experiment
+    snapshot, and a bound method of `Run` would pickle the data and the
+    user's code with it.
+    """
+
+    space: Space
+
+    def __call__(self, trial: optuna.Trial) -> dict[str, Any]:
+        return self.space.flatten(self.space.sample(trial))
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Run:
     """A validated tuning run, ready to execute (or resume) on the current Ray instance.
@@ -112,15 +133,16 @@ class Run:
     seed: int | None = None
     data_spec: dict[str, Any] | None = None  # where the data came from, for resume
     callbacks: tuple[Any, ...] = ()
+    build: Callable[[dict[str, Any]], Any] | None = None  # the user's model, instead of the space's layers
+    build_ref: str | None = None  # where `build` came from ("file.py:function"), for resume
 
     @property
     def objectives(self) -> tuple[Objective, ...]:
         return ((self.settings.monitor, self.settings.mode), *self.extra_objectives)
 
-    def _define_by_run(self, trial: optuna.Trial) -> dict[str, Any]:
-        # Ray merges the returned dict over the captured optuna params: the
-        # trial's config becomes exactly the flat form, the same keys as MLflow.
-        return self.space.flatten(self.space.sample(trial))
+    @property
+    def _define_by_run(self) -> _FlatSample:
+        return _FlatSample(self.space)
 
     def _run_params(self) -> dict[str, str]:
         return {
@@ -189,6 +211,9 @@ class Run:
             "resources": self.resources,
             "num_trials": self.num_trials,
             "callbacks": len(self.callbacks),
+            # A file reference is loaded again on resume; a Python function must be passed again.
+            "build": self.build_ref or (_qualname(self.build) if self.build else None),
+            "build_is_ref": self.build_ref is not None,
             "tracking_uri": tracking_uri,
             "experiment_id": experiment_id,
             "experiment_name": self.experiment_name,
@@ -199,7 +224,12 @@ class Run:
 
     def _trainable(self) -> Any:
         trainable = tune.with_parameters(
-            run_trial, space=self.space, data=self.data, settings=self.settings, callbacks=self.callbacks
+            run_trial,
+            space=self.space,
+            data=self.data,
+            settings=self.settings,
+            callbacks=self.callbacks,
+            build=self.build,
         )
         return tune.with_resources(trainable, _ray_resources(self.resources))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +76,7 @@ def run_trial(
     data: TrainingData,
     settings: FitSettings,
     callbacks: Sequence[Any] = (),
+    build: Callable[[dict[str, Any]], Any] | None = None,
 ) -> None:
     """Runs one trial inside a (possibly reused) Ray worker.
 
@@ -107,6 +108,7 @@ def run_trial(
             reporter=_RayReporter(),
             callbacks=(*callbacks, ModelSize()),
             resume_from=resume_from,
+            build=build,
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -20,18 +20,21 @@ if TYPE_CHECKING:
     from trainers._callbacks import ReporterCallback
     from trainers._devices import configure_threads
     from trainers._fit import TrainOutcome, train
-    from trainers._model import build_model, compile_model
+    from trainers._model import BuildFn, build_custom, build_model, compile_model
 
 _LAZY = {
     "ReporterCallback": "trainers._callbacks",
     "TrainOutcome": "trainers._fit",
     "train": "trainers._fit",
+    "BuildFn": "trainers._model",
+    "build_custom": "trainers._model",
     "build_model": "trainers._model",
     "compile_model": "trainers._model",
     "configure_threads": "trainers._devices",
 }
 
 __all__ = [
+    "BuildFn",
     "CONFIG_KEYS",
     "OPTIMIZERS",
     "FitSettings",
@@ -41,6 +44,7 @@ __all__ = [
     "TrainOutcome",
     "TrainingData",
     "TrialFailedError",
+    "build_custom",
     "build_model",
     "check_config",
     "compile_model",

@@ -16,6 +16,7 @@ from trainers._schedule import EpochSchedule
 __all__ = [
     "EpochLearningRate",
     "LastCheckpoint",
+    "MonitoredMetric",
     "ProgressWriter",
     "ReporterCallback",
     "ResumableEarlyStopping",
@@ -30,6 +31,29 @@ def _numbers(logs: Mapping[str, Any] | None) -> dict[str, float]:
         except (TypeError, ValueError):
             continue
     return out
+
+
+class MonitoredMetric(keras.callbacks.Callback):
+    """Stops the trial at its first epoch if the model does not report the monitored metric.
+
+    Runs before early stopping and checkpointing, which would otherwise only
+    warn and never stop or save. A model the user compiled (``build(config)``)
+    chooses its own metrics, so this is where a missing one is caught.
+    """
+
+    def __init__(self, monitor: str) -> None:
+        super().__init__()
+        self._monitor = monitor
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        if logs is not None and self._monitor not in logs:
+            from trainers._errors import TrialFailedError
+
+            raise TrialFailedError(
+                f"the model does not report the monitored metric {self._monitor!r}; it reports "
+                f"{sorted(logs)}. Compile it with the metric (e.g. metrics=['accuracy']) or return it "
+                "uncompiled from build(config)."
+            )
 
 
 class ReporterCallback(keras.callbacks.Callback):

@@ -16,6 +16,7 @@ import numpy as np
 from trainers._callbacks import (
     EpochLearningRate,
     LastCheckpoint,
+    MonitoredMetric,
     ProgressWriter,
     ReporterCallback,
     ResumableEarlyStopping,
@@ -23,7 +24,7 @@ from trainers._callbacks import (
 from trainers._checkpoint import BEST_FILE, LAST_FILE, Progress, copy_checkpoint
 from trainers._data import TrainingData
 from trainers._errors import TrialFailedError
-from trainers._model import build_model, compile_model
+from trainers._model import BuildFn, build_custom, build_model, compile_model
 from trainers._reporter import Reporter
 from trainers._schedule import EpochSchedule
 from trainers._settings import FitSettings, check_config, one_hot_targets
@@ -78,6 +79,7 @@ def _callbacks(
         **monitor,
     )
     callbacks: list[keras.callbacks.Callback] = [
+        MonitoredMetric(settings.monitor),
         *([] if schedule.is_constant else [EpochLearningRate(schedule)]),  # first: sets this epoch's rate
         keras.callbacks.TerminateOnNaN(),
         stopping,
@@ -126,6 +128,7 @@ def train(
     reporter: Reporter | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     resume_from: str | Path | None = None,
+    build: BuildFn | None = None,
     verbose: int = 0,
 ) -> TrainOutcome:
     """Runs one trial: build → compile → fit with callbacks.
@@ -151,6 +154,10 @@ def train(
             reporter) to continue from: weights, optimizer state, epoch
             counter, early-stopping patience and best value. Defaults to
             `None` (start from scratch).
+        build: The user's ``build(config) -> keras.Model`` for a model the
+            space language cannot express; the config's other keys are its
+            hyperparameters (see `build_custom`). Defaults to `None` (the
+            model is built from the config's layer stacks).
         verbose: Keras ``fit`` verbosity. Defaults to `0`.
 
     Raises:
@@ -166,7 +173,7 @@ def train(
         >>> outcome.epochs_run
         2
     """
-    full = check_config(config, task=data.task)
+    full = check_config(config, task=data.task, custom_model=build is not None)
     settings.check_monitor(data.task)
     epochs = min(settings.epochs, full["epochs"] or settings.epochs)
     start = time.perf_counter()
@@ -178,6 +185,8 @@ def train(
         copy_checkpoint(Path(resume_from), directory)
         resume = Progress.read(directory)
         model = keras.saving.load_model(directory / LAST_FILE)  # compiled, optimizer state included
+    elif build is not None:
+        model = build_custom(build, full, data)
     else:
         model = build_model(full, data)
         compile_model(model, full, data)

@@ -17,7 +17,10 @@ from search_spaces import ConfigError
 from trainers._data import TrainingData
 from trainers._settings import body_layers, check_config
 
-__all__ = ["build_model", "compile_model"]
+__all__ = ["BuildFn", "build_custom", "build_model", "compile_model"]
+
+# The user's own model: ``build(config) -> keras.Model`` (KerasTuner's HyperModel.build).
+BuildFn = Callable[[dict[str, Any]], Any]
 
 _OPTIMIZERS = {
     "adam": keras.optimizers.Adam,
@@ -241,8 +244,74 @@ def compile_model(model: keras.Model, config: Mapping[str, Any], data: TrainingD
     Raises:
         ConfigError: The config is malformed or its loss does not fit the data's task.
     """
-    config = check_config(config, task=data.task)
+    config = check_config(config, task=data.task, custom_model=True)  # only the settings matter here
     kwargs = {key: config[key] for key in _OPTIMIZER_ARGS if config[key] is not None}
     optimizer = _OPTIMIZERS[config["optimizer"]](learning_rate=float(config["learning_rate"]), **kwargs)
     metrics = ["mae"] if data.task == "regression" else ["accuracy"]
     model.compile(optimizer=optimizer, loss=_loss(config), metrics=metrics)
+
+
+def _expected_units(data: TrainingData) -> int:
+    return data.num_classes if data.task == "multiclass" else 1
+
+
+def build_custom(build: BuildFn, config: Mapping[str, Any], data: TrainingData) -> keras.Model:
+    """Calls the user's ``build(config)`` and checks that its model fits the data.
+
+    ``build`` gets the config with the trainer's settings filled in
+    (``learning_rate``, ``optimizer``, ...) next to its own hyperparameters.
+    A model that comes back uncompiled is compiled from the config, as
+    `build_model`'s are; a compiled one keeps its own optimizer, loss and
+    metrics (they must report the monitored metric).
+
+    Raises:
+        ConfigError: ``build`` raised, returned something other than a
+            ``keras.Model``, or a model whose input or output does not fit the data.
+    """
+    full = check_config(config, task=data.task, custom_model=True)
+    name = getattr(build, "__qualname__", repr(build))
+    try:
+        model = build(dict(full))
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise ConfigError(f"{name}(config) raised {type(exc).__name__}: {exc}", field="build") from exc
+    if not isinstance(model, keras.Model):
+        raise ConfigError(
+            f"{name}(config) must return a keras.Model, but returned {type(model).__name__}.", field="build"
+        )
+    _check_model_fits(model, data, name)
+    if not model.compiled:
+        compile_model(model, full, data)
+    return model
+
+
+def _check_model_fits(model: keras.Model, data: TrainingData, name: str) -> None:
+    """The model's input takes one sample of the data, its output has one unit per class (or one)."""
+    try:
+        inputs, outputs = model.inputs, model.outputs
+    except (AttributeError, ValueError):  # a subclassed model that was never called: Keras checks at fit
+        return
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise ConfigError(
+            f"{name}(config) returned a model with {len(inputs)} inputs and {len(outputs)} outputs; "
+            "the trainer feeds one feature array and one target.",
+            field="build",
+        )
+    given = _shape(inputs[0])
+    if len(given) != len(data.input_shape) or any(
+        g is not None and g != d for g, d in zip(given, data.input_shape, strict=True)
+    ):
+        raise ConfigError(
+            f"{name}(config) returned a model whose input takes samples of shape {given}, but the "
+            f"data's samples have shape {data.input_shape}.",
+            field="build",
+        )
+    units = _shape(outputs[0])[-1:] or (1,)
+    if units[0] is not None and units[0] != _expected_units(data):
+        need = f"{data.num_classes} (one per class)" if data.task == "multiclass" else "1"
+        raise ConfigError(
+            f"{name}(config) returned a model with {units[0]} output units, but a {data.task} task "
+            f"needs {need}.",
+            field="build",
+        )

@@ -286,7 +286,9 @@ def _check_task(config: dict[str, Any], task: str) -> None:
             )
 
 
-def check_config(config: Mapping[str, Any], *, task: str | None = None) -> dict[str, Any]:
+def check_config(
+    config: Mapping[str, Any], *, task: str | None = None, custom_model: bool = False
+) -> dict[str, Any]:
     """Returns the config with the trainer's defaults filled in.
 
     Layer dicts come back with every key of their type; unset keys take their
@@ -299,6 +301,10 @@ def check_config(config: Mapping[str, Any], *, task: str | None = None) -> dict[
             that the loss, label smoothing and class weights fit the task, and
             fills in the task's default loss. Defaults to `None` (no task checks;
             ``loss`` stays ``None`` when unset).
+        custom_model: The model comes from the user's ``build(config)``: keys
+            other than the training settings are that function's own
+            hyperparameters and come back unchecked, and there is no layer
+            stack. Defaults to `False`.
 
     Raises:
         ConfigError: A key is unknown to the trainer, a value is out of range,
@@ -307,9 +313,14 @@ def check_config(config: Mapping[str, Any], *, task: str | None = None) -> dict[
     """
     if not isinstance(config, Mapping):
         raise ConfigError(f"expected a mapping, but got {config!r}.", field="config")
+    settings = _check_settings(config)
+    if custom_model:
+        full = {**{k: v for k, v in config.items() if k not in _SETTINGS}, **settings}
+        if task is not None:
+            _check_task(full, task)
+        return full
     for key in config:
         _check_key(key)
-    settings = _check_settings(config)
     stacks = {key: _check_stack(value, key) for key, value in config.items() if _is_stack(key)}
     full = {**stacks, **settings} if "layers" in stacks else {"layers": [], **stacks, **settings}
     _check_positions(full)

@@ -6,19 +6,12 @@ These tests must not start Ray: each asserts that Ray is still down afterwards.
 from __future__ import annotations
 
 import pytest
-import ray
 
 import automl
 from search_spaces import Categorical, Float, Space, mlp
 from trainers import load_sklearn
 
-
-@pytest.fixture(autouse=True)
-def _ray_stays_down():
-    was_up = ray.is_initialized()
-    yield
-    if not was_up:
-        assert not ray.is_initialized(), "validation must fail before Ray starts"
+pytestmark = pytest.mark.usefixtures("ray_stays_down")
 
 
 @pytest.mark.parametrize(

@@ -32,6 +32,16 @@ def test_readme_search_space_example_runs_as_written(capsys):
         check_config(config, task="multiclass")
 
 
+def test_readme_build_example_builds_every_choice_of_its_space():
+    block = _blocks("python")[2]
+    namespace: dict = {}
+    exec(compile(block, str(README), "exec"), namespace)
+    from automl._build import check_build
+    from trainers import load_sklearn
+
+    check_build(namespace["build"], namespace["space"], load_sklearn("digits"))
+
+
 @pytest.mark.slow
 @pytest.mark.ray
 def test_readme_python_example_runs_as_written(ray_local, tmp_path, monkeypatch, capsys):
