@@ -23,6 +23,7 @@ from automl._build import check_build, load_build, resolve_build_ref
 from automl._choices import GridSampler, make_sampler, parse_scheduler
 from automl._objectives import EXTRA_METRICS, parse_objectives
 from automl._result import TuningResult
+from automl._tracking import tracking_wait_s
 from automl._runner import Run
 from automl._warm_start import known_points
 from search_spaces import ConfigError, Space, cnn, mlp, rnn
@@ -347,6 +348,7 @@ class Experiment:
             if value is not None and (not isinstance(value, str) or not value):
                 raise ConfigError(f"expected a non-empty string, but got {value!r}.", field=name)
         _check_callbacks(self.callbacks)
+        tracking_wait_s()  # the environment's setting, checked now rather than at the run's end
         sampler = make_sampler(
             self.sampler,
             seed=self.seed,

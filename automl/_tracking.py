@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import textwrap
 import time
 from collections.abc import Mapping, Sequence
@@ -23,7 +24,7 @@ from ray.tune import Callback
 
 from automl._result import TrialState
 from automl._writer import MlflowWriter, RunRef, unsent
-from search_spaces import Space
+from search_spaces import ConfigError, Space
 
 __all__ = ["MlflowTracker", "default_tracking_uri", "open_experiment"]
 
@@ -94,6 +95,25 @@ def _last(values: Sequence[float]) -> float:
     return values[-1] if values else math.nan
 
 
+WAIT_VARIABLE = "AUTOML_TRACKING_WAIT_S"
+
+
+def tracking_wait_s() -> float:
+    """Seconds the end of a run waits for an unreachable tracking store: ``$AUTOML_TRACKING_WAIT_S`` or 60.
+
+    Raises:
+        ConfigError: The variable is set to something other than a number >= 0.
+    """
+    text = os.environ.get(WAIT_VARIABLE, "60")
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value < math.inf:
+        raise ConfigError(f"expected a number of seconds >= 0, but got {text!r}.", field=WAIT_VARIABLE)
+    return value
+
+
 class MlflowTracker(Callback):
     """A Ray Tune callback that records every trial in MLflow and in memory.
 
@@ -112,8 +132,8 @@ class MlflowTracker(Callback):
         objectives: More metrics optimized besides ``metric``; the trials
             table gets each one's final value.
         drain_timeout_s: How long the end of a run waits for an unreachable
-            store before leaving the unsent writes to the journal.
-            Defaults to `60.0`.
+            store before leaving the unsent writes to the journal. Defaults
+            to the environment variable ``AUTOML_TRACKING_WAIT_S``, else `60`.
         verbose: 0 silent, 1 one line per finished trial.
 
     MLflow itself holds the trial → run mapping: each child run is tagged with
@@ -138,7 +158,7 @@ class MlflowTracker(Callback):
         num_trials: int,
         journal: Path,
         objectives: Sequence[str] = (),
-        drain_timeout_s: float = 60.0,
+        drain_timeout_s: float | None = None,
         verbose: int = 1,
     ) -> None:
         self._client = client
@@ -153,7 +173,7 @@ class MlflowTracker(Callback):
         self._num_trials = num_trials
         self._objectives = tuple(objectives)
         self._journal = journal
-        self._drain_timeout_s = drain_timeout_s
+        self._drain_timeout_s = tracking_wait_s() if drain_timeout_s is None else drain_timeout_s
         self._writer = MlflowWriter(self._tracking_uri, journal=self._journal)
         self._verbose = verbose
         self.records: dict[str, _TrialRecord] = {}

@@ -109,3 +109,11 @@ def test_every_choice_of_the_space_is_checked_by_the_trainer_before_ray(entries,
     # momentum is fine for sgd, but the space can also pair it with adam: caught up front.
     with pytest.raises(automl.ConfigError, match=match):
         automl.Experiment(space=mlp(**entries), data="digits", num_trials=1)
+
+
+def test_a_bad_tracking_wait_in_the_environment_is_refused_before_ray(monkeypatch):
+    monkeypatch.setenv("AUTOML_TRACKING_WAIT_S", "a minute")
+    with pytest.raises(
+        automl.ConfigError, match=r"^AUTOML_TRACKING_WAIT_S: expected a number of seconds >= 0, but got 'a minute'"
+    ):
+        automl.tune(mlp(), data="iris", num_trials=1)

@@ -15,6 +15,7 @@ from mlflow.tracking import MlflowClient
 
 import automl
 from automl._cli import main
+from automl._tracking import WAIT_VARIABLE
 from automl._writer import PENDING_FILE
 from search_spaces import Categorical, Dense, LayerStack, Space
 from tests._servers import free_port, start_mlflow_server, stop_process_group
@@ -105,8 +106,9 @@ def test_a_server_stopped_and_restarted_mid_run_loses_and_duplicates_nothing(ray
 
 
 def test_a_server_that_never_comes_back_leaves_the_writes_in_a_file_that_sync_sends(
-    ray_local, tmp_path, capsys
+    ray_local, tmp_path, capsys, monkeypatch
 ):
+    monkeypatch.setenv(WAIT_VARIABLE, "3")  # how long the run's end waits for the server (default 60 s)
     port = free_port()
     uri = f"http://127.0.0.1:{port}"
     server = start_mlflow_server(tmp_path / "store", port)
