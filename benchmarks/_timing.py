@@ -12,6 +12,7 @@ import collections
 import contextlib
 import functools
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,7 +20,9 @@ from mlflow.tracking import MlflowClient
 from ray.tune.search.optuna import OptunaSearch
 
 import automl._runner as runner
+import automl._tracking as tracking
 from automl._tracking import MlflowTracker
+from automl._writer import MlflowWriter
 
 # What the driver calls on the MLflow client during a run.
 _CLIENT_METHODS = (
@@ -136,3 +139,28 @@ def instrumented() -> Iterator[Ledger]:
         _active.pop()
         for name, original in saved.items():
             setattr(runner, name, original)
+
+
+class _DiscardingWriter(MlflowWriter):
+    """Journals every write as the real writer does, then drops it instead of sending it to MLflow."""
+
+    def _send(self, op: Any) -> bool:
+        if op.creates is not None:  # later writes name the run by this id
+            op.creates.id = uuid.uuid4().hex
+        return True
+
+
+@contextlib.contextmanager
+def mlflow_writes_discarded() -> Iterator[None]:
+    """Within, the tracker's writes (child runs, params, per-epoch metrics, states) never reach MLflow.
+
+    Everything else runs unchanged: the tracker's hooks, the journal, and the
+    driver's own calls (experiment, parent run, artifacts). The difference to a
+    normal run is the cost of writing the trials to the store.
+    """
+    saved = tracking.MlflowWriter
+    tracking.MlflowWriter = _DiscardingWriter  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        tracking.MlflowWriter = saved  # type: ignore[misc]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks import overhead, scale, trainer_epoch
+from benchmarks import logging_cost, overhead, scale, trainer_epoch
 
 pytestmark = [pytest.mark.slow]
 
@@ -34,3 +34,11 @@ def test_overhead_smoke(ray_local, capsys):
 def test_scale_smoke(ray_local, capsys):
     assert scale.main(["--smoke"]) == 0
     assert _table_header(scale.TABLE_HEADER) in capsys.readouterr().out
+
+
+@pytest.mark.ray
+def test_logging_cost_smoke(ray_local, capsys):
+    assert logging_cost.main(["--smoke"]) == 0
+    out = capsys.readouterr().out
+    assert _table_header(logging_cost.TABLE_HEADER) in out
+    assert "| on | 1 |" in out and "| off | 1 |" in out

@@ -1,0 +1,92 @@
+"""What logging every trial to MLflow costs a run: (d2) with MLflow writes on and discarded, alternated.
+
+The run is variant (d2) of `benchmarks.overhead`: the 12 fixed digits-MLP
+configs through `automl.tune` with 2 concurrent trials, one CPU each, into a
+new sqlite store. "off" swaps the tracker's background writer for one that
+journals each write and drops it instead of sending it (see
+`benchmarks._timing.mlflow_writes_discarded`): child runs, params, one metric
+point per epoch, states and tags never reach the store, and the CPU the
+writer thread and sqlite would take from the trials is freed. The driver's
+own calls (experiment, parent run, best model and plots at the end) are made
+in both. Runs alternate on, off, on, off, ... so drift hits both alike; the
+medians are compared.
+
+    python -m benchmarks.logging_cost              # 3 pairs, ~8 minutes on 2 cores
+    python -m benchmarks.logging_cost --smoke      # 1 pair, 2 configs, 2 epochs
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import statistics
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from benchmarks._common import CONFIGS, DATASET, EPOCHS, PATIENCE, machine_report, markdown_table, start_ray
+from benchmarks._timing import mlflow_writes_discarded
+from benchmarks.overhead import Budget, run_automl
+
+TABLE_HEADER = ("MLflow writes", "runs", "wall s (each)", "median wall s", "× off")
+
+
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--smoke", action="store_true", help="1 pair, 2 configs, 2 epochs: checks the script runs"
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="pairs of runs (default 3)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    budget = Budget(CONFIGS[:2], 2, PATIENCE) if args.smoke else Budget(CONFIGS, EPOCHS, PATIENCE)
+    repeats = 1 if args.smoke else args.repeats
+    print(machine_report(argv, "benchmarks.logging_cost"), flush=True)
+    from trainers import load_sklearn
+
+    data = load_sklearn(DATASET)
+    start_ray()
+    walls: dict[str, list[float]] = {"on": [], "off": []}
+    points = 0
+    with tempfile.TemporaryDirectory(prefix="bench-logging-") as tmp:
+        for i in range(repeats):
+            for mode in ("on", "off"):
+                scratch = Path(tmp) / f"{mode}-{i}"
+                scratch.mkdir()
+                guard = mlflow_writes_discarded() if mode == "off" else contextlib.nullcontext()
+                with guard:
+                    variant, _ = run_automl(budget, data, scratch, concurrent=2)
+                walls[mode].append(variant.wall)
+                points = sum(variant.epochs)
+                print(f"run {i + 1}/{repeats} MLflow {mode}: {variant.wall:.1f} s", flush=True)
+    off = statistics.median(walls["off"])
+    rows = [
+        [
+            mode,
+            str(len(values)),
+            ", ".join(f"{v:.1f}" for v in values),
+            f"{statistics.median(values):.1f}",
+            f"{statistics.median(values) / off:.3f}",
+        ]
+        for mode, values in walls.items()
+    ]
+    on = statistics.median(walls["on"])
+    print()
+    print(markdown_table(TABLE_HEADER, rows))
+    print()
+    print(
+        f"- each run logs {len(budget.configs)} trials, {points} epochs (one metric point per epoch and metric)."
+    )
+    print(
+        f"- goal: logging costs ≤ 2% of the run: measured {on / off - 1:+.1%} (median on / median off - 1)."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
