@@ -147,6 +147,9 @@ class DataSpec:
         validation_split: Fraction held out when no validation set is given.
             Defaults to `0.2`.
         seed: Seed of the split. Defaults to `0`.
+        shape: The shape of one sample, e.g. ``[8, 8, 1]`` to read digits'
+            64 pixels as 8×8 single-channel images for Conv2D layers. Each
+            row is reshaped (C order). Defaults to `None` (as read).
     """
 
     sklearn: str | None = None
@@ -156,6 +159,7 @@ class DataSpec:
     task: Literal["binary", "multiclass", "regression"] | None = None
     validation_split: float = 0.2
     seed: int = 0
+    shape: Sequence[int] | None = None
 
     def __post_init__(self) -> None:
         sources = [s for s in ("sklearn", "csv", "npz") if getattr(self, s) is not None]
@@ -173,6 +177,14 @@ class DataSpec:
             )
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ConfigError(f"expected an int, but got {self.seed!r}.", field="seed")
+        if self.shape is not None:
+            if not isinstance(self.shape, (list, tuple)) or not self.shape:
+                raise ConfigError(
+                    f"expected a list of ints such as [8, 8, 1], but got {self.shape!r}.", field="shape"
+                )
+            for i, size in enumerate(self.shape):
+                _check_int(f"shape.{i}", size, low=1)
+            object.__setattr__(self, "shape", list(self.shape))
 
     @property
     def name(self) -> str:
@@ -197,12 +209,32 @@ class DataSpec:
     def load(self) -> TrainingData:
         """Reads the data (relative paths from the working directory; see `resolved`)."""
         if self.sklearn is not None:
-            return load_sklearn(self.sklearn, validation_split=self.validation_split, seed=self.seed)
-        split = {"validation_split": self.validation_split, "seed": self.seed, "task": self.task}
+            data = load_sklearn(self.sklearn, validation_split=self.validation_split, seed=self.seed)
+        else:
+            split = {"validation_split": self.validation_split, "seed": self.seed, "task": self.task}
+            with located("data"):
+                if self.csv is not None:
+                    data = self._load_csv(Path(self.csv), split)
+                else:
+                    data = self._load_npz(Path(str(self.npz)), split)
+        if self.shape is None:
+            return data
         with located("data"):
-            if self.csv is not None:
-                return self._load_csv(Path(self.csv), split)
-            return self._load_npz(Path(str(self.npz)), split)
+            return self._reshaped(data)
+
+    def _reshaped(self, data: TrainingData) -> TrainingData:
+        shape = tuple(self.shape or ())
+        if math.prod(shape) != math.prod(data.input_shape):
+            raise ConfigError(
+                f"{list(shape)} holds {math.prod(shape)} values per sample, but the samples have shape "
+                f"{data.input_shape} ({math.prod(data.input_shape)} values).",
+                field="shape",
+            )
+        return dataclasses.replace(
+            data,
+            x_train=data.x_train.reshape(len(data.x_train), *shape),
+            x_val=data.x_val.reshape(len(data.x_val), *shape),
+        )
 
     def _load_csv(self, path: Path, split: dict[str, Any]) -> TrainingData:
         import pandas as pd

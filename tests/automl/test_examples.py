@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from automl import Experiment
+from automl import ConfigError, Experiment
 from automl._cli import main
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.yaml"))
@@ -34,3 +34,48 @@ def test_csv_example_runs(ray_local, tmp_path, capsys):
     args += ["--set", f"tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}", "--set", f"storage_path={tmp_path}"]
     assert main(args) == 0
     assert "Best val_accuracy" in capsys.readouterr().out
+
+
+def test_committed_sequences_are_what_the_example_generates():
+    import importlib.util
+
+    import numpy as np
+
+    root = Path(__file__).resolve().parents[2] / "examples"
+    spec = importlib.util.spec_from_file_location("sequence_rnn_example", root / "sequence_rnn.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    x, y = module.make_sequences()
+    with np.load(root / "data" / "sequences.npz", allow_pickle=False) as committed:
+        np.testing.assert_array_equal(committed["x"], x)
+        np.testing.assert_array_equal(committed["y"], y)
+    assert np.bincount(y).min() > 300  # three balanced classes
+
+
+def test_shape_reads_rows_as_images():
+    from automl import DataSpec
+
+    data = DataSpec(sklearn="digits", shape=[8, 8, 1]).load()
+    assert data.input_shape == (8, 8, 1) and data.x_val.shape[1:] == (8, 8, 1)
+
+
+@pytest.mark.parametrize(
+    ("shape", "message"),
+    [
+        (
+            [8, 8, 2],
+            r"^data.shape: \[8, 8, 2\] holds 128 values per sample, but the samples have shape \(64,\) \(64 values\)",
+        ),
+        ([8, 0], r"^data.shape.1: expected an int >= 1, but got 0"),
+        ("8x8", r"^data.shape: expected a list of ints such as \[8, 8, 1\], but got '8x8'"),
+    ],
+)
+def test_a_shape_that_does_not_fit_names_the_field(tmp_path, shape, message):
+    path = tmp_path / "exp.yaml"
+    import yaml
+
+    path.write_text(
+        yaml.safe_dump({"data": {"sklearn": "digits", "shape": shape}, "space": {"preset": "mlp"}})
+    )
+    with pytest.raises(ConfigError, match=message):
+        Experiment.from_yaml(path)

@@ -114,6 +114,7 @@ def test_every_choice_of_the_space_is_checked_by_the_trainer_before_ray(entries,
 def test_a_bad_tracking_wait_in_the_environment_is_refused_before_ray(monkeypatch):
     monkeypatch.setenv("AUTOML_TRACKING_WAIT_S", "a minute")
     with pytest.raises(
-        automl.ConfigError, match=r"^AUTOML_TRACKING_WAIT_S: expected a number of seconds >= 0, but got 'a minute'"
+        automl.ConfigError,
+        match=r"^AUTOML_TRACKING_WAIT_S: expected a number of seconds >= 0, but got 'a minute'",
     ):
         automl.tune(mlp(), data="iris", num_trials=1)

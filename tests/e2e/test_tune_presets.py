@@ -1,4 +1,7 @@
-"""The CNN and RNN presets, conditional training settings and repeated blocks, tuned end to end through Ray."""
+"""The CNN preset, conditional training settings and repeated blocks, tuned end to end through Ray.
+
+The RNN preset runs in tests/e2e/test_examples_run.py (examples/sequence_rnn).
+"""
 
 from __future__ import annotations
 
@@ -19,7 +22,6 @@ from search_spaces import (
     Repeat,
     Space,
     cnn,
-    rnn,
 )
 from trainers import from_arrays
 
@@ -64,17 +66,6 @@ def test_cnn_on_digit_images_with_conditional_optimizer_settings(ray_local, tmp_
     model = keras.saving.load_model(result.best_model_path)
     assert model.input_shape == (None, 8, 8, 1)
     assert model.predict(data.x_val[:4], verbose=0).shape == (4, 10)
-
-
-def test_rnn_on_sequences(ray_local, tmp_path):
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(300, 12, 2)).astype("float32")
-    y = (x[:, :, 0].mean(axis=1) > x[:, :, 1].mean(axis=1)).astype(int)
-    data = from_arrays(x, y, seed=0)
-    result = _tune(rnn(max_layers=2), data, tmp_path, num_trials=2)
-    assert list(result.trials["state"]) == ["COMPLETE"] * 2
-    model = keras.saving.load_model(result.best_model_path)
-    assert model.predict(data.x_val[:4], verbose=0).shape == (4, 1)
 
 
 def test_a_space_that_cannot_build_on_the_data_fails_before_ray_starts(tmp_path):
