@@ -23,8 +23,8 @@ from automl._build import check_build, load_build, resolve_build_ref
 from automl._choices import GridSampler, make_sampler, parse_scheduler
 from automl._objectives import EXTRA_METRICS, parse_objectives
 from automl._result import TuningResult
-from automl._tracking import tracking_wait_s
 from automl._runner import Run
+from automl._tracking import tracking_wait_s
 from automl._warm_start import known_points
 from search_spaces import ConfigError, Space, cnn, mlp, rnn
 from search_spaces._errors import located

@@ -53,7 +53,13 @@ def make_trivial_trial(model_file: Path) -> Any:
     """
 
     def trivial_trial(
-        flat_config: Mapping[str, Any], *, space: Any, data: Any, settings: Any, callbacks: Any = ()
+        flat_config: Mapping[str, Any],
+        *,
+        space: Any,
+        data: Any,
+        settings: Any,
+        callbacks: Any = (),
+        build: Any = None,
     ) -> None:
         from ray import tune
 
