@@ -8,10 +8,12 @@ journals each write and drops it instead of sending it (see
 point per epoch, states and tags never reach the store, and the CPU the
 writer thread and sqlite would take from the trials is freed. The driver's
 own calls (experiment, parent run, best model and plots at the end) are made
-in both. Runs alternate on, off, on, off, ... so drift hits both alike; the
-medians are compared.
+in both. A small run of each kind first warms the process up (imports, the
+first sqlite store); then the pairs alternate in the order on-off, off-on,
+on-off, ... so neither drift nor going first favours one; the medians are
+compared.
 
-    python -m benchmarks.logging_cost              # 3 pairs, ~8 minutes on 2 cores
+    python -m benchmarks.logging_cost              # 4 pairs, ~10 minutes on 2 cores
     python -m benchmarks.logging_cost --smoke      # 1 pair, 2 configs, 2 epochs
 """
 
@@ -37,7 +39,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--smoke", action="store_true", help="1 pair, 2 configs, 2 epochs: checks the script runs"
     )
-    parser.add_argument("--repeats", type=int, default=3, help="pairs of runs (default 3)")
+    parser.add_argument("--repeats", type=int, default=4, help="pairs of runs (default 4)")
     return parser.parse_args(argv)
 
 
@@ -53,17 +55,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     start_ray()
     walls: dict[str, list[float]] = {"on": [], "off": []}
     points = 0
+    warm_up = Budget(CONFIGS[:2], 1, PATIENCE)
     with tempfile.TemporaryDirectory(prefix="bench-logging-") as tmp:
+        plan = [("warm-up", mode, warm_up) for mode in ("on", "off")]
         for i in range(repeats):
-            for mode in ("on", "off"):
-                scratch = Path(tmp) / f"{mode}-{i}"
-                scratch.mkdir()
-                guard = mlflow_writes_discarded() if mode == "off" else contextlib.nullcontext()
-                with guard:
-                    variant, _ = run_automl(budget, data, scratch, concurrent=2)
+            order = ("on", "off") if i % 2 == 0 else ("off", "on")
+            plan += [(f"{i + 1}/{repeats}", mode, budget) for mode in order]
+        for n, (label, mode, run_budget) in enumerate(plan):
+            scratch = Path(tmp) / f"{n}-{mode}"
+            scratch.mkdir()
+            guard = mlflow_writes_discarded() if mode == "off" else contextlib.nullcontext()
+            with guard:
+                variant, _ = run_automl(run_budget, data, scratch, concurrent=2)
+            print(f"run {label} MLflow {mode}: {variant.wall:.1f} s", flush=True)
+            if label != "warm-up":
                 walls[mode].append(variant.wall)
                 points = sum(variant.epochs)
-                print(f"run {i + 1}/{repeats} MLflow {mode}: {variant.wall:.1f} s", flush=True)
     off = statistics.median(walls["off"])
     rows = [
         [
