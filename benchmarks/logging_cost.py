@@ -66,8 +66,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             scratch.mkdir()
             guard = mlflow_writes_discarded() if mode == "off" else contextlib.nullcontext()
             with guard:
-                variant, _ = run_automl(run_budget, data, scratch, concurrent=2)
-            print(f"run {label} MLflow {mode}: {variant.wall:.1f} s", flush=True)
+                variant, _, ledger = run_automl(run_budget, data, scratch, concurrent=2)
+            writer = ledger.trackers[-1]._writer
+            print(
+                f"run {label} MLflow {mode}: {variant.wall:.1f} s; the writer made {writer.calls} store calls "
+                f"for {writer._seq} writes",
+                flush=True,
+            )
             if label != "warm-up":
                 walls[mode].append(variant.wall)
                 points = sum(variant.epochs)

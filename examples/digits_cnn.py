@@ -49,7 +49,7 @@ def main() -> None:
         mode="max",
         num_trials=args.trials,
         epochs=args.epochs,
-        scheduler={"name": "asha", "grace_period": 3},
+        # scheduler: ASHA (the default) stops poor trials after their first epochs
         seed=args.seed,
         experiment_name="digits-cnn",
     )
