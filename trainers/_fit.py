@@ -102,9 +102,18 @@ def _raise_if_diverged(history: Mapping[str, list[float]]) -> None:
         )
 
 
-def _targets(config: Mapping[str, Any], data: TrainingData) -> tuple[np.ndarray, np.ndarray]:
+def _categorical_loss(model: keras.Model) -> bool:
+    """Whether the compiled loss takes one-hot rows (a model the user compiled in build(config) included)."""
+    loss = model.loss
+    name = loss if isinstance(loss, str) else getattr(loss, "name", None) or getattr(loss, "__name__", "")
+    return str(name).startswith("categorical")
+
+
+def _targets(
+    config: Mapping[str, Any], data: TrainingData, model: keras.Model
+) -> tuple[np.ndarray, np.ndarray]:
     """Class ids, or one-hot rows for categorical losses and label smoothing."""
-    if not one_hot_targets(config, data.task):
+    if data.task != "multiclass" or not (one_hot_targets(config, data.task) or _categorical_loss(model)):
         return data.y_train, data.y_val
     eye = np.eye(data.num_classes, dtype=np.float32)
     return eye[data.y_train], eye[data.y_val]
@@ -191,7 +200,7 @@ def train(
         model = build_model(full, data)
         compile_model(model, full, data)
     initial_epoch = resume.epoch if resume else 0
-    y_train, y_val = _targets(full, data)
+    y_train, y_val = _targets(full, data, model)
     schedule = EpochSchedule.from_config(full, epochs=epochs)
     fit = model.fit(
         data.x_train,

@@ -73,6 +73,16 @@ def test_a_compiled_model_keeps_its_own_optimizer_and_loss(digits, tmp_path):
     assert len(outcome.history["val_accuracy"]) == 2
 
 
+def test_a_model_compiled_with_a_categorical_loss_gets_one_hot_targets(digits, tmp_path):
+    def categorical(config):
+        model = residual(config)
+        model.compile(optimizer="adam", loss=keras.losses.CategoricalCrossentropy(), metrics=["accuracy"])
+        return model
+
+    outcome = train({"width": 8}, digits, settings=SETTINGS, checkpoint_dir=tmp_path, build=categorical)
+    assert outcome.epochs_run == 2 and all(np.isfinite(outcome.history["loss"]))
+
+
 def test_a_compiled_model_without_the_monitored_metric_fails_at_its_first_epoch(digits, tmp_path):
     def no_accuracy(config):
         model = residual(config)
