@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import itertools
 import json
 import logging
 import socket
@@ -211,8 +212,10 @@ class MlflowWriter:
                             ack.update(run_key=part.creates.key, run_id=part.creates.id)
                         self._append(ack)
                     if self._queue and self._queue[0] is head:  # spill() may have taken the queue
-                        sent = {id(part) for part in parts}
-                        self._queue = collections.deque(o for o in self._queue if id(o) not in sent)
+                        self._queue.popleft()
+                        if len(parts) > 1:
+                            sent = {id(part) for part in parts}
+                            self._queue = collections.deque(o for o in self._queue if id(o) not in sent)
                     self._down_since = None
                     backoff = 0.5
                 elif self._down_since is None:
@@ -227,6 +230,8 @@ class MlflowWriter:
         """Seconds the head write may still wait for company; the caller holds the lock."""
         if not head.metrics_only or self._closed or self._hurry:
             return 0.0
+        if any(not op.metrics_only for op in self._queue):
+            return 0.0  # a run's creation or end state waits behind no lingering metrics
         return head.queued_at + self._linger - time.monotonic()
 
     def _batch(self, head: _Op) -> list[_Op]:
@@ -234,7 +239,7 @@ class MlflowWriter:
         if not head.metrics_only:
             return [head]
         parts, count = [head], len(head.kwargs["metrics"])
-        for op in list(self._queue)[1:]:
+        for op in itertools.islice(self._queue, 1, None):
             if op.run is not head.run:
                 continue
             if not op.metrics_only or count + len(op.kwargs["metrics"]) > _MAX_BATCH_METRICS:

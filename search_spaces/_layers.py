@@ -320,7 +320,17 @@ _RECURRENT_RULES: dict[str, _Rule] = {"units": _POSITIVE_INT, "dropout": _RATE, 
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
-class LSTM(LayerTemplate):
+class _Recurrent(LayerTemplate):
+    """The arguments of the recurrent templates."""
+
+    _rules: ClassVar[dict[str, _Rule]] = _RECURRENT_RULES
+    units: Any
+    dropout: Any = 0.0
+    bidirectional: Any = False
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class LSTM(_Recurrent):
     """A ``keras.layers.LSTM`` layer over sequences ``(steps, features)``.
 
     The trainer sets ``return_sequences`` from what follows: a sequence when
@@ -334,14 +344,10 @@ class LSTM(LayerTemplate):
     """
 
     kind: ClassVar[str] = "lstm"
-    _rules: ClassVar[dict[str, _Rule]] = _RECURRENT_RULES
-    units: Any
-    dropout: Any = 0.0
-    bidirectional: Any = False
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
-class GRU(LayerTemplate):
+class GRU(_Recurrent):
     """A ``keras.layers.GRU`` layer over sequences; see `LSTM` for ``return_sequences``.
 
     Args:
@@ -351,10 +357,6 @@ class GRU(LayerTemplate):
     """
 
     kind: ClassVar[str] = "gru"
-    _rules: ClassVar[dict[str, _Rule]] = _RECURRENT_RULES
-    units: Any
-    dropout: Any = 0.0
-    bidirectional: Any = False
 
 
 @dataclasses.dataclass(frozen=True, repr=False)

@@ -40,7 +40,11 @@ def parse_yaml(text: str) -> Any:
             duplicate key or nesting too deep for the parser.
     """
     try:
-        return yaml.load(text, Loader=_StrictSafeLoader)  # noqa: S506 - a SafeLoader subclass
+        loader = _StrictSafeLoader(text)  # a SafeLoader: no Python tags, no constructors run
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
         where = (
             f" at line {exc.problem_mark.line + 1}, column {exc.problem_mark.column + 1}"
