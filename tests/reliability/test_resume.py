@@ -15,6 +15,7 @@ from mlflow.entities import ViewType
 from mlflow.tracking import MlflowClient
 
 import automl
+from automl._writer import PENDING_FILE, unsent
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
@@ -48,6 +49,14 @@ def _states(uri: str) -> dict[str, str]:
     return {r.data.tags["automl.trial_id"]: r.info.status for r in runs}
 
 
+def _unsent_trials(run_dir) -> set[str]:
+    """Trials whose run creation the driver journaled but had not sent when it was killed."""
+    creations = [e for e in unsent(run_dir / PENDING_FILE) if e["method"] == "create_run"]
+    return {
+        e["kwargs"]["tags"]["automl.trial_id"] for e in creations if "automl.trial_id" in e["kwargs"]["tags"]
+    }
+
+
 @pytest.fixture(scope="module")
 def killed(tmp_path_factory):
     """Starts a tuning run in its own process and SIGKILLs it (and its Ray) once a trial is done."""
@@ -75,7 +84,10 @@ def killed(tmp_path_factory):
         r.info.run_id: (r.info.status, r.info.end_time)
         for r in client.search_runs([client.get_experiment_by_name("resume").experiment_id])
     }
-    return run_dir, uri, _states(uri), before
+    # A creation still queued in the writer at the kill is in the journal only;
+    # resume replays it, and deletes it too if Ray never recorded the trial.
+    states = {trial: "UNSENT" for trial in _unsent_trials(run_dir)} | _states(uri)
+    return run_dir, uri, states, before
 
 
 @pytest.fixture(scope="module")
