@@ -87,16 +87,21 @@ def _cmd_sync(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     result = TuningResult.load(args.run_dir)
     out = Path(args.out)
-    if args.format == "keras":
-        if out.suffix != ".keras":
-            raise ConfigError(f"a keras export is a `.keras` file, but got --out {out}.", field="--out")
+    if args.format == "keras" and out.suffix != ".keras":
+        raise ConfigError(f"a keras export is a `.keras` file, but got --out {out}.", field="--out")
+    # Data with categorical columns: the export takes raw rows (text included), one input per column.
+    raw_rows = any(c.categorical for c in result.columns or ())
+    if args.format == "keras" and not raw_rows:
         shutil.copyfile(result.best_model_path, out)
     else:
-        import keras
-
-        model = keras.saving.load_model(result.best_model_path)  # safe_mode stays on
-        model.export(str(out), format="tf_saved_model", verbose=False)
+        model = result.load_best_model(raw_rows=raw_rows)
+        if args.format == "keras":
+            model.save(out)
+        else:
+            model.export(str(out), format="tf_saved_model", verbose=False)
     print(f"Exported the best model ({result.metric}={result.best_value:.4f}) to {out}")
+    if raw_rows:
+        print(f"It takes raw rows: one input per column, {[c.name for c in result.columns or ()]}.")
     return EXIT_OK
 
 

@@ -30,7 +30,15 @@ from search_spaces import ConfigError, Space, cnn, mlp, rnn
 from search_spaces._errors import located
 from search_spaces._suggest import check_fields, did_you_mean
 from search_spaces._yaml import load_yaml_file
-from trainers import FitSettings, TrainingData, check_config, from_arrays, load_sklearn, reported_metrics
+from trainers import (
+    FitSettings,
+    TrainingData,
+    check_config,
+    from_arrays,
+    from_frame,
+    load_sklearn,
+    reported_metrics,
+)
 
 __all__ = ["DataSpec", "Experiment", "PRESETS"]
 
@@ -138,11 +146,15 @@ class DataSpec:
     Args:
         sklearn: A data set bundled with scikit-learn (``digits``, ``iris``,
             ``wine``, ``breast_cancer``, ``diabetes``). Defaults to `None`.
-        csv: A CSV file with numeric feature columns and a ``target`` column.
+        csv: A CSV file with feature columns and a ``target`` column. Text
+            columns are categorical (one-hot encoded inside the model, see
+            `trainers.from_frame`); a text target names the classes.
             Defaults to `None`.
         npz: A numpy ``.npz`` file with arrays ``x`` and ``y`` (and optionally
             ``x_val``, ``y_val``), read without pickle. Defaults to `None`.
         target: The target column of ``csv``. Defaults to `None`.
+        categorical: Numeric columns of ``csv`` to treat as categorical
+            (e.g. codes). Defaults to `None`.
         task: ``binary``, ``multiclass`` or ``regression``. Defaults to inferring it.
         validation_split: Fraction held out when no validation set is given.
             Defaults to `0.2`.
@@ -156,6 +168,7 @@ class DataSpec:
     csv: str | None = None
     npz: str | None = None
     target: str | None = None
+    categorical: Sequence[str] | None = None
     task: Literal["binary", "multiclass", "regression"] | None = None
     validation_split: float = 0.2
     seed: int = 0
@@ -175,6 +188,18 @@ class DataSpec:
             raise ConfigError(
                 "`target` (the label column) goes with `csv` and only with it.", field="data.target"
             )
+        if self.categorical is not None:
+            if self.csv is None:
+                raise ConfigError(
+                    "`categorical` names columns of `csv` and goes only with it.", field="categorical"
+                )
+            if not isinstance(self.categorical, (list, tuple)) or not all(
+                isinstance(c, str) for c in self.categorical
+            ):
+                raise ConfigError(
+                    f"expected a list of column names, but got {self.categorical!r}.", field="categorical"
+                )
+            object.__setattr__(self, "categorical", list(self.categorical))
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ConfigError(f"expected an int, but got {self.seed!r}.", field="seed")
         if self.shape is not None:
@@ -219,6 +244,11 @@ class DataSpec:
                     data = self._load_npz(Path(str(self.npz)), split)
         if self.shape is None:
             return data
+        if data.categorical:
+            raise ConfigError(
+                "a CSV with categorical columns has one value per column; `shape` is for numeric arrays.",
+                field="data.shape",
+            )
         with located("data"):
             return self._reshaped(data)
 
@@ -249,13 +279,7 @@ class DataSpec:
                 f"columns: {list(frame.columns)}.",
                 field="target",
             )
-        features = frame.drop(columns=[self.target])
-        text = [c for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
-        if text:
-            raise ConfigError(
-                f"feature columns must be numeric, but {text} are not; encode them first.", field="csv"
-            )
-        return from_arrays(features.to_numpy(), frame[self.target].to_numpy(), name=path.stem, **split)
+        return from_frame(frame, str(self.target), categorical=self.categorical, name=path.stem, **split)
 
     def _load_npz(self, path: Path, split: dict[str, Any]) -> TrainingData:
         try:

@@ -7,11 +7,15 @@ import enum
 import json
 import sys
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
 from search_spaces import ConfigError
+from trainers import Column
+
+if TYPE_CHECKING:
+    import keras
 
 __all__ = ["TrialState", "TuningResult"]
 
@@ -55,6 +59,10 @@ class TuningResult:
         pareto_front: With several objectives, the COMPLETE trials no other
             beats on every objective (rows of ``trials``, best first on the
             first objective); ``None`` with one objective.
+        columns: For data from a DataFrame, its feature columns in the order
+            the best model takes them (categorical ones as vocabulary
+            indices); see `load_best_model`. ``None`` for arrays.
+        classes: The class names of a text target, in class-id order.
     """
 
     best_config: dict[str, Any]
@@ -69,6 +77,34 @@ class TuningResult:
     parent_run_id: str
     objectives: tuple[tuple[str, str], ...] = ()
     pareto_front: pd.DataFrame | None = None
+    columns: tuple[Column, ...] | None = None
+    classes: tuple[str, ...] | None = None
+
+    def load_best_model(self, *, raw_rows: bool = False) -> keras.Model:
+        """Loads the best model (``safe_mode`` on).
+
+        Args:
+            raw_rows: For data from a DataFrame: wrap the model so that it
+                takes raw columns, one input per column named after it
+                (strings for categorical ones), as `trainers.raw_input_model`
+                does. Defaults to `False` (the feature matrix it trained on).
+
+        Raises:
+            ConfigError: ``raw_rows`` for a run whose data were not a DataFrame.
+        """
+        import keras
+
+        from trainers import raw_input_model
+
+        model = keras.saving.load_model(self.best_model_path)
+        if not raw_rows:
+            return model
+        if self.columns is None:
+            raise ConfigError(
+                "the run's data were arrays, not a DataFrame: the model takes its feature matrix as is.",
+                field="raw_rows",
+            )
+        return raw_input_model(model, self.columns)
 
     @property
     def ui_command(self) -> str:
@@ -128,6 +164,8 @@ class TuningResult:
             "experiment_id": self.experiment_id,
             "parent_run_id": self.parent_run_id,
             "objectives": [list(o) for o in self.objectives],
+            "columns": None if self.columns is None else [c.to_dict() for c in self.columns],
+            "classes": None if self.classes is None else list(self.classes),
         }
         self.trials.to_csv(self.run_dir / "trials.csv", index=False)
         if self.pareto_front is not None:
@@ -167,6 +205,10 @@ class TuningResult:
             parent_run_id=summary["parent_run_id"],
             objectives=tuple((name, mode) for name, mode in summary.get("objectives", [])),
             pareto_front=pd.read_csv(front) if (front := run_dir / PARETO_FILE).exists() else None,
+            columns=None
+            if summary.get("columns") is None
+            else tuple(map(Column.from_dict, summary["columns"])),
+            classes=None if summary.get("classes") is None else tuple(summary["classes"]),
         )
 
     def __repr__(self) -> str:

@@ -380,6 +380,9 @@ class Run:
             client.log_text(result.parent_run_id, result.pareto_front.to_csv(index=False), "pareto_front.csv")
             for run_id in result.pareto_front["mlflow_run_id"]:
                 client.set_tag(run_id, "automl.pareto_front", "true")
+        if result.columns is not None:  # what the model's inputs are, for people loading it from MLflow
+            columns = {"columns": [c.to_dict() for c in result.columns], "classes": result.classes}
+            client.log_dict(result.parent_run_id, columns, "data_columns.json")
         version = log_best_model(
             client,
             result.parent_run_id,
@@ -427,4 +430,6 @@ class Run:
             parent_run_id=parent_id,
             objectives=self.objectives,
             pareto_front=front,
+            columns=self.data.columns,
+            classes=self.data.classes,
         )

@@ -15,6 +15,7 @@ from trainers._data import Task, TrainingData, from_arrays, load_sklearn
 from trainers._errors import TrialFailedError
 from trainers._reporter import Reporter
 from trainers._settings import CONFIG_KEYS, OPTIMIZERS, FitSettings, check_config, reported_metrics
+from trainers._tabular import Column, from_frame, raw_input_model
 
 if TYPE_CHECKING:
     from trainers._callbacks import ReporterCallback
@@ -36,6 +37,7 @@ _LAZY = {
 __all__ = [
     "BuildFn",
     "CONFIG_KEYS",
+    "Column",
     "OPTIMIZERS",
     "FitSettings",
     "Reporter",
@@ -50,7 +52,9 @@ __all__ = [
     "compile_model",
     "configure_threads",
     "from_arrays",
+    "from_frame",
     "load_sklearn",
+    "raw_input_model",
     "reported_metrics",
     "train",
 ]

@@ -7,11 +7,16 @@ run (zero-copy for the workers on a node).
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from search_spaces import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from trainers._tabular import Column
 
 __all__ = ["TrainingData", "Task", "from_arrays", "load_sklearn"]
 
@@ -40,6 +45,11 @@ class TrainingData:
         task: ``"binary"``, ``"multiclass"`` or ``"regression"``.
         num_classes: Number of classes (1 for regression).
         name: A label for logs and MLflow. Defaults to `"arrays"`.
+        columns: For data from a DataFrame (`trainers.from_frame`), its
+            feature columns in the order of the matrix; categorical ones hold
+            vocabulary indices. Defaults to `None`.
+        classes: The class names of a text target, in class-id order.
+            Defaults to `None`.
     """
 
     x_train: np.ndarray
@@ -49,6 +59,30 @@ class TrainingData:
     task: Task
     num_classes: int
     name: str = "arrays"
+    columns: tuple[Column, ...] | None = None
+    classes: tuple[str, ...] | None = None
+
+    @property
+    def categorical(self) -> bool:
+        """Whether some feature columns are categorical (vocabulary indices)."""
+        return any(c.categorical for c in self.columns or ())
+
+    def encode(self, frame: pd.DataFrame) -> np.ndarray:
+        """The rows of ``frame`` as the feature matrix a model trained on these data takes.
+
+        Only for data from a DataFrame (`trainers.from_frame`).
+
+        Raises:
+            ConfigError: These data did not come from a DataFrame, or
+                ``frame`` lacks one of their columns.
+        """
+        from trainers._tabular import encode
+
+        if self.columns is None:
+            raise ConfigError(
+                f"{self.name!r} did not come from a DataFrame; nothing to encode.", field="data"
+            )
+        return encode(frame, self.columns)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -84,17 +118,15 @@ def _check_arrays(x: np.ndarray, y: np.ndarray, field: str) -> None:
         )
 
 
-def _split(
-    x: np.ndarray, y: np.ndarray, validation_split: float, seed: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def split_rows(n: int, validation_split: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices for training and for validation, after a seeded shuffle."""
     if not 0.0 < validation_split < 1.0:
         raise ConfigError(
             f"expected a fraction in (0, 1), but got {validation_split!r}.", field="validation_split"
         )
-    order = np.random.default_rng(seed).permutation(len(x))
-    n_val = max(1, int(round(len(x) * validation_split)))
-    val, train = order[:n_val], order[n_val:]
-    return x[train], y[train], x[val], y[val]
+    order = np.random.default_rng(seed).permutation(n)
+    n_val = max(1, int(round(n * validation_split)))
+    return order[n_val:], order[:n_val]
 
 
 def from_arrays(
@@ -136,7 +168,8 @@ def from_arrays(
         raise ConfigError(f"unknown task {task!r}; accepted: {list(_TASKS)}.", field="task")
     task = task or _infer_task(y)
     if validation_data is None:
-        x_train, y_train, x_val, y_val = _split(x, y, validation_split, seed)
+        train, val = split_rows(len(x), validation_split, seed)
+        x_train, y_train, x_val, y_val = x[train], y[train], x[val], y[val]
     else:
         x_val, y_val = (np.asarray(a) for a in validation_data)
         _check_arrays(x_val, y_val, "validation_data")

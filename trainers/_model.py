@@ -166,7 +166,35 @@ def _normalization(data: TrainingData) -> keras.layers.Layer:
     return keras.layers.Normalization(mean=mean, variance=variance)
 
 
+def _tabular(inputs: Any, data: TrainingData) -> Any:
+    """Standardizes the numeric columns and one-hot encodes the categorical ones.
+
+    Categorical columns come last in the matrix (see `trainers.from_frame`),
+    holding vocabulary indices (0: unknown); shifted by their column's offset
+    they share one multi-hot layer, each column landing in its own block.
+    """
+    columns = data.columns or ()
+    n_numeric = sum(not c.categorical for c in columns)
+    sizes = [len(c.vocabulary) + 1 for c in columns if c.vocabulary is not None]
+    offsets = np.cumsum([0, *sizes[:-1]]).astype("float32")
+    ids = keras.ops.cast(inputs[:, n_numeric:] + offsets, "int32")
+    parts = [keras.layers.CategoryEncoding(num_tokens=sum(sizes), output_mode="multi_hot")(ids)]
+    if n_numeric:
+        numeric = data.x_train[:, :n_numeric]
+        normalize = keras.layers.Normalization(
+            mean=numeric.mean(axis=0), variance=np.maximum(numeric.var(axis=0), 1e-6)
+        )
+        parts.insert(0, normalize(inputs[:, :n_numeric]))
+    return parts[0] if len(parts) == 1 else keras.layers.Concatenate()(parts)
+
+
 def _embedding(layer: Mapping[str, Any], field: str, data: TrainingData) -> keras.layers.Layer:
+    if data.columns is not None:
+        raise ConfigError(
+            "an embedding takes token ids, but the data are a DataFrame's columns; its categorical "
+            "columns are one-hot encoded already, so start the body with another layer.",
+            field=field,
+        )
     if len(data.input_shape) != 1:
         raise ConfigError(
             f"an embedding takes token ids of shape (timesteps,) per sample, but the data have shape "
@@ -206,6 +234,8 @@ def build_model(config: Mapping[str, Any], data: TrainingData) -> keras.Model:
     The first layer standardizes the raw features with the training set's mean
     and variance, so the saved model takes raw rows; a body that starts with an
     ``embedding`` (token ids) or an explicit ``normalization`` layer replaces it.
+    Data with categorical columns (`trainers.from_frame`) get those one-hot
+    encoded next to the standardized numeric ones.
     Inputs of rank > 1 are flattened only before a dense layer or the head.
 
     Raises:
@@ -218,6 +248,8 @@ def build_model(config: Mapping[str, Any], data: TrainingData) -> keras.Model:
     first = body[0][1]["type"] if body else None
     if first == "embedding":
         x = _embedding(body[0][1], body[0][0], data)(inputs)
+    elif data.categorical:
+        x = _tabular(inputs, data)
     else:
         x = _normalization(data)(inputs)
     if first in ("embedding", "normalization"):

@@ -70,6 +70,26 @@ def test_set_overrides_are_typed(experiment, capsys):
             r"exp.yaml: data: give exactly one data source",
         ),
         (
+            "data: {sklearn: digits, categorical: [sex]}\nspace: {preset: mlp}\n",
+            [],
+            r"exp.yaml: data.categorical: `categorical` names columns of `csv` and goes only with it.",
+        ),
+        (
+            "data: {csv: data.csv, target: y, categorical: sex}\nspace: {preset: mlp}\n",
+            [],
+            r"exp.yaml: data.categorical: expected a list of column names, but got 'sex'.",
+        ),
+        (
+            "data: {csv: data.csv, target: y, categorical: [colour]}\nspace: {preset: mlp}\n",
+            [],
+            r"exp.yaml: data.categorical: no column 'colour' in the DataFrame (did you mean 'color'?)",
+        ),
+        (
+            "data: {csv: data.csv, target: y, shape: [2, 1]}\nspace: {preset: mlp}\n",
+            [],
+            r"exp.yaml: data.shape: a CSV with categorical columns has one value per column",
+        ),
+        (
             "data: {sklearn: mnist}\nspace: {preset: mlp}\n",
             [],
             r"exp.yaml: data: unknown bundled data set 'mnist'",
@@ -87,6 +107,7 @@ def test_set_overrides_are_typed(experiment, capsys):
     ],
 )
 def test_bad_input_exits_2_with_one_line_naming_the_field(experiment, capsys, content, args, message):
+    (experiment.parent / "data.csv").write_text("size,color,y\n1.5,red,0\n2.5,blue,1\n0.5,red,1\n")
     if content is not None:
         experiment.write_text(content)
     assert main(["validate", str(experiment), *args]) == 2

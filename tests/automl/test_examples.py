@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from automl import ConfigError, Experiment
-from automl._cli import main
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.yaml"))
 
@@ -26,14 +25,28 @@ def test_csv_example_reads_the_committed_file():
     assert data.task == "multiclass" and data.num_classes == 3 and data.input_shape == (13,)
 
 
-@pytest.mark.slow
-@pytest.mark.ray
-def test_csv_example_runs(ray_local, tmp_path, capsys):
-    path = Path(__file__).resolve().parents[2] / "examples" / "wine_csv.yaml"
-    args = ["tune", str(path), "--quiet", "--set", "num_trials=2", "--set", "epochs=3"]
-    args += ["--set", f"tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}", "--set", f"storage_path={tmp_path}"]
-    assert main(args) == 0
-    assert "Best val_accuracy" in capsys.readouterr().out
+def test_committed_diabetes_csv_is_what_the_example_generates():
+    import importlib.util
+
+    import pandas as pd
+
+    root = Path(__file__).resolve().parents[2] / "examples"
+    spec = importlib.util.spec_from_file_location("diabetes_csv_example", root / "diabetes_csv.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    committed = pd.read_csv(root / "data" / "diabetes_mixed.csv")
+    pd.testing.assert_frame_equal(committed, module.make_frame(), check_dtype=False)
+    assert set(committed["bmi_class"]) == {"underweight", "normal", "overweight", "obese"}
+    assert committed["progression"].value_counts().min() >= 200  # the median split: balanced
+
+
+def test_mixed_csv_example_has_categorical_columns():
+    experiment = Experiment.from_yaml(Path(__file__).resolve().parents[2] / "examples" / "diabetes_csv.yaml")
+    from automl._experiment import _data
+
+    data = _data(experiment.data)
+    assert [c.name for c in data.columns if c.categorical] == ["sex", "bmi_class"]
+    assert data.task == "binary" and data.classes == ("high", "low") and data.input_shape == (10,)
 
 
 def test_committed_sequences_are_what_the_example_generates():

@@ -1,15 +1,20 @@
-"""The image and sequence examples run as scripts and as YAML files, with a tiny budget, through Ray."""
+"""The image, sequence and mixed-CSV examples run as scripts and as YAML files, with a tiny budget, through Ray."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
 import keras
+import numpy as np
+import pandas as pd
 import pytest
+import tensorflow as tf
+from mlflow.tracking import MlflowClient
 
-from automl import TuningResult
+from automl import Experiment, TuningResult
 from automl._cli import main
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
@@ -36,10 +41,47 @@ def _run_yaml(name, tmp_path):
     return result, keras.saving.load_model(result.best_model_path)
 
 
-@pytest.mark.parametrize("name", ["digits_cnn", "sequence_rnn"])
+@pytest.mark.parametrize("name", ["digits_cnn", "sequence_rnn", "diabetes_csv"])
 def test_python_example_runs(name, ray_local, tmp_path, monkeypatch, capsys):
     _run_script(name, monkeypatch, tmp_path)
-    assert "Best val_accuracy" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Best val_accuracy" in out
+    if name == "diabetes_csv":
+        assert "P('low') for the first 3 raw rows: [0." in out
+
+
+def test_mixed_csv_yaml_exports_a_model_that_takes_raw_rows(ray_local, tmp_path, capsys):
+    result, model = _run_yaml("diabetes_csv", tmp_path)
+    assert [c.name for c in result.columns if c.categorical] == ["sex", "bmi_class"]
+    assert result.classes == ("high", "low")
+    logged = MlflowClient(result.tracking_uri).download_artifacts(result.parent_run_id, "data_columns.json")
+    assert json.loads(Path(logged).read_text())["columns"][-1] == {
+        "name": "bmi_class",
+        "vocabulary": [c for c in result.columns[-1].vocabulary],
+    }
+    rows = pd.read_csv(EXAMPLES / "data" / "diabetes_mixed.csv").head(4)
+    features = rows.drop(columns=["progression"])
+    data = Experiment.from_yaml(
+        EXAMPLES / "diabetes_csv.yaml"
+    ).data.load()  # the run's split and vocabularies
+    expected = model.predict(data.encode(features), verbose=0)
+
+    out = tmp_path / "serving"
+    assert main(["export", str(result.run_dir), "--format", "savedmodel", "--out", str(out)]) == 0
+    assert "It takes raw rows: one input per column" in capsys.readouterr().out
+    serving = tf.saved_model.load(str(out))
+    raw = {
+        name: tf.constant(column.to_numpy()[:, None].astype("float32" if column.dtype.kind == "f" else str))
+        for name, column in features.items()
+    }
+    np.testing.assert_allclose(serving.serve(raw).numpy(), expected, rtol=1e-5)
+
+    assert (
+        main(["export", str(result.run_dir), "--format", "keras", "--out", str(tmp_path / "raw.keras")]) == 0
+    )
+    loaded = keras.saving.load_model(tmp_path / "raw.keras")  # safe_mode on
+    assert sorted(i.name for i in loaded.inputs) == sorted(features)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(raw)), expected, rtol=1e-5)
 
 
 def test_cnn_yaml_reads_digits_as_images(ray_local, tmp_path):
