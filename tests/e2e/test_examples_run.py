@@ -57,7 +57,7 @@ def test_mixed_csv_yaml_exports_a_model_that_takes_raw_rows(ray_local, tmp_path,
     logged = MlflowClient(result.tracking_uri).download_artifacts(result.parent_run_id, "data_columns.json")
     assert json.loads(Path(logged).read_text())["columns"][-1] == {
         "name": "bmi_class",
-        "vocabulary": [c for c in result.columns[-1].vocabulary],
+        "vocabulary": list(result.columns[-1].vocabulary),
     }
     rows = pd.read_csv(EXAMPLES / "data" / "diabetes_mixed.csv").head(4)
     features = rows.drop(columns=["progression"])

@@ -42,6 +42,13 @@ def test_readme_build_example_builds_every_choice_of_its_space():
     check_build(namespace["build"], namespace["space"], load_sklearn("digits"))
 
 
+def test_readme_dataframe_example_runs_as_written(monkeypatch, capsys):
+    block = _blocks("python")[3]
+    monkeypatch.chdir(README.parent)
+    exec(compile(block, str(README), "exec"), {})
+    assert capsys.readouterr().out == "['sex', 'bmi_class'] ('high', 'low')\n"
+
+
 @pytest.mark.slow
 @pytest.mark.ray
 def test_readme_python_example_runs_as_written(ray_local, tmp_path, monkeypatch, capsys):
