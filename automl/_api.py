@@ -26,6 +26,8 @@ def tune(
     time_budget_s: float | None = None,
     epochs: int = 20,
     patience: int = 3,
+    metrics: Sequence[str] = (),
+    reduce_lr_patience: int | None = None,
     sampler: str | Mapping[str, Any] | optuna.samplers.BaseSampler = "tpe",
     points_to_evaluate: Sequence[Mapping[str, Any]] = (),
     evaluated_points: Sequence[Mapping[str, Any]] = (),
@@ -67,6 +69,14 @@ def tune(
             new ones start. Defaults to `None` (no limit).
         epochs: Most epochs per trial. Defaults to `20`.
         patience: Early-stopping patience, in epochs. Defaults to `3`.
+        metrics: Metrics to report besides loss and accuracy (mae for
+            regression); each can be a ``metric`` to optimize as
+            ``val_<name>``: ``"auc"``, ``"pr_auc"``, ``"precision"``,
+            ``"recall"`` (binary), ``"top_3_accuracy"`` (multiclass),
+            ``"rmse"``, ``"mse"``, ``"mape"`` (regression). Defaults to `()`.
+        reduce_lr_patience: Epochs without improvement of ``metric`` before
+            the learning rate is halved (Keras's ``ReduceLROnPlateau``); the
+            space must keep ``lr_schedule`` constant. Defaults to `None` (off).
         sampler: An optuna sampler by name (``"tpe"``, ``"random"``,
             ``"cmaes"``, ``"qmc"``, ``"gp"``), or a mapping of the name and
             its main settings (``{"name": "tpe", "multivariate": True,
@@ -146,6 +156,8 @@ def tune(
         time_budget_s=time_budget_s,
         epochs=epochs,
         patience=patience,
+        metrics=metrics,
+        reduce_lr_patience=reduce_lr_patience,
         sampler=sampler,
         points_to_evaluate=points_to_evaluate,
         evaluated_points=evaluated_points,

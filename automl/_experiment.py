@@ -343,6 +343,8 @@ class Experiment:
     time_budget_s: float | None = None
     epochs: int = 20
     patience: int = 3
+    metrics: Sequence[str] = ()
+    reduce_lr_patience: int | None = None
     sampler: str | Mapping[str, Any] | optuna.samplers.BaseSampler = "tpe"
     points_to_evaluate: Sequence[Mapping[str, Any]] = ()
     evaluated_points: Sequence[Mapping[str, Any]] = ()
@@ -370,18 +372,25 @@ class Experiment:
                 f"expected a search_spaces.Space, but got {type(self.space).__name__}.", field="space"
             )
         data = _data(self.data)
+        objectives = parse_objectives(self.metric, self.mode)
+        (monitor, mode), extra = objectives[0], objectives[1:]
+        settings = FitSettings(
+            epochs=self.epochs,
+            monitor=monitor,
+            mode=mode,
+            patience=self.patience,
+            metrics=self.metrics,
+            reduce_lr_patience=self.reduce_lr_patience,
+        )
+        settings.check_monitor(data.task)
         build = load_build(self.build) if isinstance(self.build, str) else self.build
+        for config in self.space.variants():  # every choice the trainer must accept
+            settings.check_schedule(check_config(config, task=data.task, custom_model=build is not None))
         if build is None:
-            for config in self.space.variants():  # every choice the trainer must accept
-                check_config(config, task=data.task)
             self.space.check_input_shape(data.input_shape)
         else:
             check_build(build, self.space, data)
-        objectives = parse_objectives(self.metric, self.mode)
-        (monitor, mode), extra = objectives[0], objectives[1:]
-        settings = FitSettings(epochs=self.epochs, monitor=monitor, mode=mode, patience=self.patience)
-        settings.check_monitor(data.task)
-        available = [*reported_metrics(data.task), *EXTRA_METRICS]
+        available = [*reported_metrics(data.task, settings.metrics), *EXTRA_METRICS]
         for i, (name, _) in enumerate(extra, start=1):
             if name not in available:
                 raise ConfigError(

@@ -266,7 +266,7 @@ class Run:
             metric=self.settings.monitor,
             mode=self.settings.mode,
             epochs=self.settings.epochs,
-            metric_names=[*reported_metrics(self.data.task), *EXTRA_METRICS],
+            metric_names=[*reported_metrics(self.data.task, self.settings.metrics), *EXTRA_METRICS],
             objectives=[name for name, _ in self.extra_objectives],
             num_trials=self.num_trials,
             journal=run_dir / PENDING_FILE,

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 from trainers._data import Task, TrainingData, from_arrays, load_sklearn
 from trainers._errors import TrialFailedError
 from trainers._reporter import Reporter
-from trainers._settings import CONFIG_KEYS, OPTIMIZERS, FitSettings, check_config, reported_metrics
+from trainers._settings import (
+    CONFIG_KEYS,
+    OPTIMIZERS,
+    OPTIONAL_METRICS,
+    FitSettings,
+    check_config,
+    reported_metrics,
+)
 from trainers._tabular import Column, from_frame, raw_input_model
 
 if TYPE_CHECKING:
@@ -39,6 +46,7 @@ __all__ = [
     "CONFIG_KEYS",
     "Column",
     "OPTIMIZERS",
+    "OPTIONAL_METRICS",
     "FitSettings",
     "Reporter",
     "ReporterCallback",

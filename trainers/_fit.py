@@ -78,10 +78,21 @@ def _callbacks(
         initial_value_threshold=resume.checkpoint_best if resume else None,
         **monitor,
     )
+    plateau = []
+    if settings.reduce_lr_patience is not None:
+        plateau.append(
+            keras.callbacks.ReduceLROnPlateau(
+                factor=settings.reduce_lr_factor,
+                patience=settings.reduce_lr_patience,
+                min_delta=settings.min_delta,
+                **monitor,
+            )
+        )
     callbacks: list[keras.callbacks.Callback] = [
         MonitoredMetric(settings.monitor),
         *([] if schedule.is_constant else [EpochLearningRate(schedule)]),  # first: sets this epoch's rate
         keras.callbacks.TerminateOnNaN(),
+        *plateau,
         stopping,
         best,
         LastCheckpoint(checkpoint_dir),  # every epoch, optimizer included
@@ -195,13 +206,14 @@ def train(
         resume = Progress.read(directory)
         model = keras.saving.load_model(directory / LAST_FILE)  # compiled, optimizer state included
     elif build is not None:
-        model = build_custom(build, full, data)
+        model = build_custom(build, full, data, metrics=settings.metrics)
     else:
         model = build_model(full, data)
-        compile_model(model, full, data)
+        compile_model(model, full, data, metrics=settings.metrics)
     initial_epoch = resume.epoch if resume else 0
     y_train, y_val = _targets(full, data, model)
     schedule = EpochSchedule.from_config(full, epochs=epochs)
+    settings.check_schedule(full)
     fit = model.fit(
         data.x_train,
         y_train,

@@ -15,7 +15,7 @@ import numpy as np
 
 from search_spaces import ConfigError
 from trainers._data import TrainingData
-from trainers._settings import body_layers, check_config
+from trainers._settings import body_layers, check_config, one_hot_targets
 
 __all__ = ["BuildFn", "build_custom", "build_model", "compile_model"]
 
@@ -267,11 +267,33 @@ def _loss(config: Mapping[str, Any]) -> str | keras.losses.Loss:
     return _SMOOTHED_LOSSES[config["loss"]](label_smoothing=config["label_smoothing"])
 
 
-def compile_model(model: keras.Model, config: Mapping[str, Any], data: TrainingData) -> None:
-    """Compiles with the config's optimizer and loss, and the task's metrics.
+def _metric(name: str, one_hot: bool) -> keras.metrics.Metric:
+    """A `FitSettings.metrics` name as the Keras metric logged under that name."""
+    if name == "top_3_accuracy":
+        top_k = (
+            keras.metrics.TopKCategoricalAccuracy if one_hot else keras.metrics.SparseTopKCategoricalAccuracy
+        )
+        return top_k(k=3, name=name)
+    made: dict[str, Callable[[], keras.metrics.Metric]] = {
+        "auc": lambda: keras.metrics.AUC(name=name),
+        "pr_auc": lambda: keras.metrics.AUC(curve="PR", name=name),
+        "precision": lambda: keras.metrics.Precision(name=name),
+        "recall": lambda: keras.metrics.Recall(name=name),
+        "rmse": lambda: keras.metrics.RootMeanSquaredError(name=name),
+        "mse": lambda: keras.metrics.MeanSquaredError(name=name),
+        "mape": lambda: keras.metrics.MeanAbsolutePercentageError(name=name),
+    }
+    return made[name]()
+
+
+def compile_model(
+    model: keras.Model, config: Mapping[str, Any], data: TrainingData, *, metrics: Sequence[str] = ()
+) -> None:
+    """Compiles with the config's optimizer and loss, the task's metrics and ``metrics``.
 
     The learning rate stays a plain float (schedules are a callback), so saved
-    models load without custom objects.
+    models load without custom objects. ``metrics`` are names of
+    `trainers.OPTIONAL_METRICS` (see `FitSettings.metrics`).
 
     Raises:
         ConfigError: The config is malformed or its loss does not fit the data's task.
@@ -279,15 +301,19 @@ def compile_model(model: keras.Model, config: Mapping[str, Any], data: TrainingD
     config = check_config(config, task=data.task, custom_model=True)  # only the settings matter here
     kwargs = {key: config[key] for key in _OPTIMIZER_ARGS if config[key] is not None}
     optimizer = _OPTIMIZERS[config["optimizer"]](learning_rate=float(config["learning_rate"]), **kwargs)
-    metrics = ["mae"] if data.task == "regression" else ["accuracy"]
-    model.compile(optimizer=optimizer, loss=_loss(config), metrics=metrics)
+    one_hot = one_hot_targets(config, data.task)
+    extra = [_metric(name, one_hot) for name in metrics]
+    base: list[Any] = ["mae"] if data.task == "regression" else ["accuracy"]
+    model.compile(optimizer=optimizer, loss=_loss(config), metrics=[*base, *extra])
 
 
 def _expected_units(data: TrainingData) -> int:
     return data.num_classes if data.task == "multiclass" else 1
 
 
-def build_custom(build: BuildFn, config: Mapping[str, Any], data: TrainingData) -> keras.Model:
+def build_custom(
+    build: BuildFn, config: Mapping[str, Any], data: TrainingData, *, metrics: Sequence[str] = ()
+) -> keras.Model:
     """Calls the user's ``build(config)`` and checks that its model fits the data.
 
     ``build`` gets the config with the trainer's settings filled in
@@ -314,7 +340,7 @@ def build_custom(build: BuildFn, config: Mapping[str, Any], data: TrainingData) 
         )
     _check_model_fits(model, data, name)
     if not model.compiled:
-        compile_model(model, full, data)
+        compile_model(model, full, data, metrics=metrics)
     return model
 
 

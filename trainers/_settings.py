@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from search_spaces import ConfigError
@@ -26,6 +26,7 @@ __all__ = [
     "LAYER_TYPES",
     "LOSSES",
     "OPTIMIZERS",
+    "OPTIONAL_METRICS",
     "FitSettings",
     "body_layers",
     "check_config",
@@ -46,6 +47,12 @@ LOSSES: dict[str, tuple[str, ...]] = {
     ),
 }
 _ALL_LOSSES = tuple(name for names in LOSSES.values() for name in names)
+# Metrics reported on request (`FitSettings.metrics`), per task, besides loss and accuracy or mae.
+OPTIONAL_METRICS: dict[str, tuple[str, ...]] = {
+    "binary": ("auc", "pr_auc", "precision", "recall"),
+    "multiclass": ("top_3_accuracy",),
+    "regression": ("rmse", "mse", "mape"),
+}
 _REQUIRED = object()
 
 
@@ -336,10 +343,11 @@ def one_hot_targets(config: Mapping[str, Any], task: str) -> bool:
     return str(config["loss"]).startswith("categorical") or config["label_smoothing"] > 0
 
 
-def reported_metrics(task: str) -> tuple[str, ...]:
-    """The metric names the trainer reports every epoch for a task."""
+def reported_metrics(task: str, metrics: Sequence[str] = ()) -> tuple[str, ...]:
+    """The metric names the trainer reports every epoch for a task, with the ``metrics`` asked for."""
     base = ("loss", "mae") if task == "regression" else ("loss", "accuracy")
-    return (*base, *(f"val_{m}" for m in base))
+    names = (*base, *metrics)
+    return (*names, *(f"val_{m}" for m in names))
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -355,6 +363,16 @@ class FitSettings:
         patience: Epochs without improvement before early stopping.
             Defaults to `3`.
         min_delta: Smallest change that counts as improvement. Defaults to `0.0`.
+        metrics: Metrics to report besides loss and accuracy (mae for
+            regression), each also as ``val_<name>`` and so a possible
+            ``monitor``: ``auc``, ``pr_auc``, ``precision``, ``recall`` for
+            binary tasks, ``top_3_accuracy`` for multiclass, ``rmse``,
+            ``mse``, ``mape`` for regression. Defaults to `()`.
+        reduce_lr_patience: Epochs without improvement of ``monitor``
+            before the learning rate is multiplied by ``reduce_lr_factor``
+            (Keras's ``ReduceLROnPlateau``); for configs with a constant
+            ``lr_schedule``. Defaults to `None` (off).
+        reduce_lr_factor: The factor, in (0, 1). Defaults to `0.5`.
     """
 
     epochs: int = 20
@@ -362,6 +380,9 @@ class FitSettings:
     mode: Literal["min", "max"] = "min"
     patience: int = 3
     min_delta: float = 0.0
+    metrics: Sequence[str] = ()
+    reduce_lr_patience: int | None = None
+    reduce_lr_factor: float = 0.5
 
     def __post_init__(self) -> None:
         for name in ("epochs", "patience"):
@@ -377,10 +398,47 @@ class FitSettings:
             raise ConfigError(
                 f"expected a finite number >= 0, but got {self.min_delta!r}.", field="min_delta"
             )
+        known = sorted({name for names in OPTIONAL_METRICS.values() for name in names})
+        if isinstance(self.metrics, str) or not isinstance(self.metrics, Sequence):
+            raise ConfigError(f"expected a list of metric names, but got {self.metrics!r}.", field="metrics")
+        for i, name in enumerate(self.metrics):
+            if name not in known:
+                raise ConfigError(
+                    f"unknown metric {name!r}{did_you_mean(str(name), known)}; accepted: {known}.",
+                    field=f"metrics.{i}",
+                )
+        object.__setattr__(self, "metrics", tuple(self.metrics))
+        patience = self.reduce_lr_patience
+        if patience is not None and (
+            isinstance(patience, bool) or not isinstance(patience, int) or patience < 0
+        ):
+            raise ConfigError(f"expected an int >= 0, but got {patience!r}.", field="reduce_lr_patience")
+        if not _OPEN_UNIT.test(self.reduce_lr_factor):
+            raise ConfigError(
+                f"expected a number in (0, 1), but got {self.reduce_lr_factor!r}.", field="reduce_lr_factor"
+            )
+
+    def check_schedule(self, config: Mapping[str, Any]) -> None:
+        """Raises if ``reduce_lr_patience`` is on and the config (from `check_config`) sets the rate per epoch."""
+        if self.reduce_lr_patience is None:
+            return
+        if config["lr_schedule"] != "constant" or config["warmup_epochs"]:
+            raise ConfigError(
+                "reduce_lr_patience lowers the learning rate on a plateau, but the config sets it every "
+                f"epoch (lr_schedule={config['lr_schedule']!r}, warmup_epochs={config['warmup_epochs']}); "
+                "use one or the other.",
+                field="reduce_lr_patience",
+            )
 
     def check_monitor(self, task: str) -> None:
-        """Raises if ``monitor`` is not among the metrics reported for ``task``."""
-        available = reported_metrics(task)
+        """Raises if ``metrics`` do not fit ``task`` or ``monitor`` is not among the metrics reported."""
+        for i, name in enumerate(self.metrics):
+            if name not in OPTIONAL_METRICS[task]:
+                raise ConfigError(
+                    f"{name!r} is not a {task} metric; accepted for {task}: {list(OPTIONAL_METRICS[task])}.",
+                    field=f"metrics.{i}",
+                )
+        available = reported_metrics(task, self.metrics)
         if self.monitor not in available:
             raise ConfigError(
                 f"the trainer never reports {self.monitor!r} for a {task} task; "

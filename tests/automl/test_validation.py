@@ -30,6 +30,17 @@ pytestmark = pytest.mark.usefixtures("ray_stays_down")
             {"metric": "val_f1"},
             r"^metric: the trainer never reports 'val_f1' for a multiclass task; available: \['loss', 'accuracy', 'val_loss', 'val_accuracy'\]",
         ),
+        (
+            {"metric": "val_auc"},
+            r"^metric: the trainer never reports 'val_auc' for a multiclass task; available: \['loss'",
+        ),
+        (
+            {"metrics": ["auc"], "metric": "val_auc"},
+            r"^metrics\.0: 'auc' is not a multiclass metric; accepted for multiclass: \['top_3_accuracy'\]",
+        ),
+        ({"metrics": ["top3"]}, r"^metrics\.0: unknown metric 'top3'; accepted: \['auc', 'mape'"),
+        ({"metrics": "auc"}, r"^metrics: expected a list of metric names, but got 'auc'"),
+        ({"reduce_lr_patience": -1}, r"^reduce_lr_patience: expected an int >= 0, but got -1"),
         ({"mode": "up"}, r"^mode: expected 'min' or 'max', but got 'up'"),
         ({"num_trials": 0}, r"^num_trials: expected an int >= 1, but got 0"),
         ({"time_budget_s": 0}, r"^time_budget_s: expected a number of seconds > 0, but got 0"),
@@ -118,3 +129,18 @@ def test_a_bad_tracking_wait_in_the_environment_is_refused_before_ray(monkeypatc
         match=r"^AUTOML_TRACKING_WAIT_S: expected a number of seconds >= 0, but got 'a minute'",
     ):
         automl.tune(mlp(), data="iris", num_trials=1)
+
+
+def test_optional_metrics_widen_what_can_be_optimized():
+    experiment = automl.Experiment(
+        space=mlp(), data="breast_cancer", metric="val_auc", metrics=["auc", "recall"], num_trials=1
+    )
+    assert experiment.metrics == ["auc", "recall"]
+
+
+def test_reduce_lr_on_plateau_is_refused_with_a_space_that_schedules_the_rate():
+    space = mlp(lr_schedule=Categorical(["constant", "cosine"]))
+    with pytest.raises(
+        automl.ConfigError, match=r"^reduce_lr_patience: .*lr_schedule='cosine'.*use one or the other"
+    ):
+        automl.Experiment(space=space, data="digits", num_trials=1, reduce_lr_patience=2)

@@ -1,0 +1,92 @@
+"""Metrics on request and ReduceLROnPlateau: logged under their names, usable as the monitor."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import pytest
+
+from search_spaces import ConfigError
+from trainers import (
+    OPTIONAL_METRICS,
+    FitSettings,
+    build_model,
+    compile_model,
+    from_arrays,
+    load_sklearn,
+    train,
+)
+
+CONFIG = {"layers": [{"type": "dense", "units": 8}]}
+
+
+@pytest.fixture(scope="module")
+def cancer():
+    return load_sklearn("breast_cancer")
+
+
+def test_binary_metrics_are_logged_and_one_can_be_the_monitor(cancer, tmp_path):
+    settings = FitSettings(
+        epochs=2, monitor="val_auc", mode="max", metrics=["auc", "pr_auc", "precision", "recall"]
+    )
+    outcome = train(CONFIG, cancer, settings=settings, checkpoint_dir=tmp_path)
+    for name in OPTIONAL_METRICS["binary"]:
+        assert len(outcome.history[f"val_{name}"]) == 2 and 0 <= outcome.history[name][-1] <= 1
+    assert outcome.best_value == max(outcome.history["val_auc"])
+    keras.saving.load_model(tmp_path / "best.keras")  # the metrics load with safe_mode on
+
+
+@pytest.mark.parametrize("loss", ["sparse_categorical_crossentropy", "categorical_crossentropy"])
+def test_top_3_accuracy_follows_the_targets_the_loss_takes(loss, tmp_path):
+    digits = load_sklearn("digits")
+    data = from_arrays(
+        digits.x_train[:300], digits.y_train[:300], validation_data=(digits.x_val, digits.y_val)
+    )
+    settings = FitSettings(epochs=1, monitor="val_top_3_accuracy", mode="max", metrics=["top_3_accuracy"])
+    outcome = train({**CONFIG, "loss": loss}, data, settings=settings, checkpoint_dir=tmp_path)
+    top3, top1 = outcome.history["val_top_3_accuracy"][0], outcome.history["val_accuracy"][0]
+    assert top3 >= top1 and top3 > 0.3  # one-hot targets with the sparse metric would score ~0
+
+
+def test_regression_metrics(tmp_path):
+    data = load_sklearn("diabetes")
+    model = build_model(CONFIG, data)
+    compile_model(model, CONFIG, data, metrics=["rmse", "mse", "mape"])
+    logs = model.fit(data.x_train, data.y_train, epochs=1, verbose=0).history
+    assert math.isclose(logs["rmse"][0] ** 2, logs["mse"][0], rel_tol=1e-3)  # the same errors, two ways
+
+
+def test_a_metric_of_another_task_names_the_task():
+    with pytest.raises(
+        ConfigError, match=r"^metrics\.0: 'rmse' is not a binary metric; accepted for binary: \['auc'"
+    ):
+        FitSettings(metrics=["rmse"], monitor="val_loss").check_monitor("binary")
+
+
+def test_reduce_lr_on_plateau_lowers_the_rate_of_a_stalled_fit(cancer, tmp_path):
+    # min_delta above any change: every epoch after the first counts as a plateau.
+    settings = FitSettings(epochs=3, patience=10, min_delta=100.0, reduce_lr_patience=0, reduce_lr_factor=0.5)
+    outcome = train({**CONFIG, "learning_rate": 0.01}, cancer, settings=settings, checkpoint_dir=tmp_path)
+    assert float(outcome.model.optimizer.learning_rate) == pytest.approx(0.01 * 0.5**2)
+    # The rate each epoch ran with; the cut at an epoch's end shows in the next.
+    assert outcome.history["learning_rate"] == pytest.approx([0.01, 0.01, 0.005])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"reduce_lr_factor": 1.0}, r"^reduce_lr_factor: expected a number in \(0, 1\), but got 1\.0"),
+        ({"reduce_lr_patience": True}, r"^reduce_lr_patience: expected an int >= 0, but got True"),
+        ({"metrics": ["aucc"]}, r"^metrics\.0: unknown metric 'aucc' \(did you mean 'auc'\?\)"),
+    ],
+)
+def test_bad_settings_name_the_field(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        FitSettings(**kwargs)
+
+
+def test_reduce_lr_with_a_scheduled_rate_is_refused_before_fit(cancer, tmp_path):
+    settings = FitSettings(epochs=1, reduce_lr_patience=1)
+    with pytest.raises(ConfigError, match=r"^reduce_lr_patience: .*warmup_epochs=2\); use one or the other"):
+        train({**CONFIG, "warmup_epochs": 2}, cancer, settings=settings, checkpoint_dir=tmp_path)
