@@ -54,7 +54,10 @@ def test_mixed_csv_yaml_exports_a_model_that_takes_raw_rows(ray_local, tmp_path,
     result, model = _run_yaml("diabetes_csv", tmp_path)
     assert [c.name for c in result.columns if c.categorical] == ["sex", "bmi_class"]
     assert result.classes == ("high", "low")
-    logged = MlflowClient(result.tracking_uri).download_artifacts(result.parent_run_id, "data_columns.json")
+    client = MlflowClient(result.tracking_uri)
+    child = result.trials["mlflow_run_id"].iloc[0]
+    assert {"val_auc", "val_precision", "val_recall", "auc"} <= set(client.get_run(child).data.metrics)
+    logged = client.download_artifacts(result.parent_run_id, "data_columns.json")
     assert json.loads(Path(logged).read_text())["columns"][-1] == {
         "name": "bmi_class",
         "vocabulary": list(result.columns[-1].vocabulary),
