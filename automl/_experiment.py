@@ -83,8 +83,8 @@ def _data(data: TrainingData | str | DataSpec) -> TrainingData:
         return data.load()
     if not isinstance(data, TrainingData):
         raise ConfigError(
-            "expected trainers.TrainingData (from trainers.from_arrays or trainers.load_sklearn), "
-            f"a DataSpec or the name of a bundled data set, but got {type(data).__name__}.",
+            "expected trainers.TrainingData (from trainers.from_arrays, from_frame, from_dataset or "
+            f"load_sklearn), a DataSpec or the name of a bundled data set, but got {type(data).__name__}.",
             field="data",
         )
     return data

@@ -12,6 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from trainers._data import Task, TrainingData, from_arrays, load_sklearn
+from trainers._dataset import from_dataset
 from trainers._errors import TrialFailedError
 from trainers._reporter import Reporter
 from trainers._settings import (
@@ -60,6 +61,7 @@ __all__ = [
     "compile_model",
     "configure_threads",
     "from_arrays",
+    "from_dataset",
     "from_frame",
     "load_sklearn",
     "raw_input_model",
