@@ -23,10 +23,11 @@ def test_trainer_epoch_smoke(capsys):
 
 @pytest.mark.ray
 def test_overhead_smoke(ray_local, capsys):
-    assert overhead.main(["--smoke"]) == 0
+    # (d1) is (d2) with one trial at a time: the same code, so the smoke run skips it.
+    assert overhead.main(["--smoke", "--variants", "a,b,c,d2"]) == 0
     out = capsys.readouterr().out
     assert _table_header(overhead.TABLE_HEADER) in out
-    for variant in ("(a)", "(b)", "(c)", "(d1)", "(d2)"):
+    for variant in ("(a)", "(b)", "(c)", "(d2)"):
         assert f"| {variant} " in out
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import keras
+import numpy as np
 import pytest
 
 from search_spaces import ConfigError
@@ -45,8 +46,13 @@ def test_top_3_accuracy_follows_the_targets_the_loss_takes(loss, tmp_path):
     )
     settings = FitSettings(epochs=1, monitor="val_top_3_accuracy", mode="max", metrics=["top_3_accuracy"])
     outcome = train({**CONFIG, "loss": loss}, data, settings=settings, checkpoint_dir=tmp_path)
-    top3, top1 = outcome.history["val_top_3_accuracy"][0], outcome.history["val_accuracy"][0]
-    assert top3 >= top1 and top3 > 0.3  # one-hot targets with the sparse metric would score ~0
+    # What top-3 accuracy is, computed from the model's own predictions: the metric
+    # must match it whatever form the targets take (the sparse metric on one-hot
+    # targets would not).
+    scores = outcome.model.predict(data.x_val, verbose=0)
+    in_top3 = (np.argsort(scores, axis=1)[:, -3:] == data.y_val[:, None]).any(axis=1)
+    # Within two samples: predict and evaluate may round a near-tie at rank 3 apart.
+    assert outcome.history["val_top_3_accuracy"][0] == pytest.approx(in_top3.mean(), abs=2.5 / len(in_top3))
 
 
 def test_regression_metrics(tmp_path):
