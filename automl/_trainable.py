@@ -85,10 +85,18 @@ def run_trial(
     (after a crash, or on `automl.resume`) continues from its checkpoint.
     """
     from automl._model_size import ModelSize
-    from trainers import configure_threads, train  # TensorFlow: once per worker process
+    from trainers import (  # TensorFlow: once per worker process
+        configure_threads,
+        distribution_strategy,
+        enable_memory_growth,
+        train,
+    )
 
-    cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1)
-    configure_threads(int(cpus))
+    assigned = ray.get_runtime_context().get_assigned_resources()
+    # Before TF's runtime starts (the first trial in a worker); later trials reuse it.
+    configure_threads(int(assigned.get("CPU", 1)))
+    enable_memory_growth()
+    strategy = distribution_strategy(tpu=assigned.get("TPU", 0) > 0)
     config = space.unflatten(flat_config)
     workdir = Path(tempfile.mkdtemp(prefix="automl-trial-"))
     try:
@@ -109,6 +117,7 @@ def run_trial(
             callbacks=(*callbacks, ModelSize()),
             resume_from=resume_from,
             build=build,
+            strategy=strategy,
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -27,7 +27,7 @@ from trainers._tabular import Column, from_frame, raw_input_model
 
 if TYPE_CHECKING:
     from trainers._callbacks import ReporterCallback
-    from trainers._devices import configure_threads
+    from trainers._devices import configure_threads, distribution_strategy, enable_memory_growth
     from trainers._fit import TrainOutcome, train
     from trainers._model import BuildFn, build_custom, build_model, compile_model
 
@@ -40,6 +40,8 @@ _LAZY = {
     "build_model": "trainers._model",
     "compile_model": "trainers._model",
     "configure_threads": "trainers._devices",
+    "distribution_strategy": "trainers._devices",
+    "enable_memory_growth": "trainers._devices",
 }
 
 __all__ = [
@@ -60,6 +62,8 @@ __all__ = [
     "check_config",
     "compile_model",
     "configure_threads",
+    "distribution_strategy",
+    "enable_memory_growth",
     "from_arrays",
     "from_dataset",
     "from_frame",

@@ -12,6 +12,7 @@ from typing import Any
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from trainers._callbacks import (
     EpochLearningRate,
@@ -149,6 +150,7 @@ def train(
     callbacks: Sequence[keras.callbacks.Callback] = (),
     resume_from: str | Path | None = None,
     build: BuildFn | None = None,
+    strategy: tf.distribute.Strategy | None = None,
     verbose: int = 0,
 ) -> TrainOutcome:
     """Runs one trial: build → compile → fit with callbacks.
@@ -178,6 +180,10 @@ def train(
             space language cannot express; the config's other keys are its
             hyperparameters (see `build_custom`). Defaults to `None` (the
             model is built from the config's layer stacks).
+        strategy: The ``tf.distribute`` strategy the model is built,
+            compiled (or restored) and fitted under; ``batch_size`` is the
+            global batch. See `distribution_strategy`. Defaults to `None`
+            (TensorFlow's default strategy).
         verbose: Keras ``fit`` verbosity. Defaults to `0`.
 
     Raises:
@@ -204,12 +210,15 @@ def train(
     if resume_from is not None:
         copy_checkpoint(Path(resume_from), directory)
         resume = Progress.read(directory)
-        model = keras.saving.load_model(directory / LAST_FILE)  # compiled, optimizer state included
-    elif build is not None:
-        model = build_custom(build, full, data, metrics=settings.metrics)
-    else:
-        model = build_model(full, data)
-        compile_model(model, full, data, metrics=settings.metrics)
+    # Variables made in the strategy's scope are mirrored across its devices.
+    with (strategy or tf.distribute.get_strategy()).scope():
+        if resume is not None:
+            model = keras.saving.load_model(directory / LAST_FILE)  # compiled, optimizer state included
+        elif build is not None:
+            model = build_custom(build, full, data, metrics=settings.metrics)
+        else:
+            model = build_model(full, data)
+            compile_model(model, full, data, metrics=settings.metrics)
     initial_epoch = resume.epoch if resume else 0
     y_train, y_val = _targets(full, data, model)
     schedule = EpochSchedule.from_config(full, epochs=epochs)
