@@ -28,6 +28,8 @@ def tune(
     patience: int = 3,
     metrics: Sequence[str] = (),
     reduce_lr_patience: int | None = None,
+    steps_per_execution: int = 1,
+    jit_compile: bool | Literal["auto"] = "auto",
     sampler: str | Mapping[str, Any] | optuna.samplers.BaseSampler = "tpe",
     points_to_evaluate: Sequence[Mapping[str, Any]] = (),
     evaluated_points: Sequence[Mapping[str, Any]] = (),
@@ -77,6 +79,11 @@ def tune(
         reduce_lr_patience: Epochs without improvement of ``metric`` before
             the learning rate is halved (Keras's ``ReduceLROnPlateau``); the
             space must keep ``lr_schedule`` constant. Defaults to `None` (off).
+        steps_per_execution: Batches per call into TensorFlow (Keras's
+            ``compile`` argument); more means fewer Python round trips for
+            small models. Defaults to `1`.
+        jit_compile: XLA-compile the train step: ``True``, ``False`` or
+            ``"auto"``. Defaults to `"auto"`.
         sampler: An optuna sampler by name (``"tpe"``, ``"random"``,
             ``"cmaes"``, ``"qmc"``, ``"gp"``), or a mapping of the name and
             its main settings (``{"name": "tpe", "multivariate": True,
@@ -158,6 +165,8 @@ def tune(
         patience=patience,
         metrics=metrics,
         reduce_lr_patience=reduce_lr_patience,
+        steps_per_execution=steps_per_execution,
+        jit_compile=jit_compile,
         sampler=sampler,
         points_to_evaluate=points_to_evaluate,
         evaluated_points=evaluated_points,

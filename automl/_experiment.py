@@ -345,6 +345,8 @@ class Experiment:
     patience: int = 3
     metrics: Sequence[str] = ()
     reduce_lr_patience: int | None = None
+    steps_per_execution: int = 1
+    jit_compile: bool | Literal["auto"] = "auto"
     sampler: str | Mapping[str, Any] | optuna.samplers.BaseSampler = "tpe"
     points_to_evaluate: Sequence[Mapping[str, Any]] = ()
     evaluated_points: Sequence[Mapping[str, Any]] = ()
@@ -381,6 +383,8 @@ class Experiment:
             patience=self.patience,
             metrics=self.metrics,
             reduce_lr_patience=self.reduce_lr_patience,
+            steps_per_execution=self.steps_per_execution,
+            jit_compile=self.jit_compile,
         )
         settings.check_monitor(data.task)
         build = load_build(self.build) if isinstance(self.build, str) else self.build

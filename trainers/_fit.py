@@ -215,10 +215,10 @@ def train(
         if resume is not None:
             model = keras.saving.load_model(directory / LAST_FILE)  # compiled, optimizer state included
         elif build is not None:
-            model = build_custom(build, full, data, metrics=settings.metrics)
+            model = build_custom(build, full, data, settings=settings)
         else:
             model = build_model(full, data)
-            compile_model(model, full, data, metrics=settings.metrics)
+            compile_model(model, full, data, settings=settings)
     initial_epoch = resume.epoch if resume else 0
     y_train, y_val = _targets(full, data, model)
     schedule = EpochSchedule.from_config(full, epochs=epochs)

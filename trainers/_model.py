@@ -15,7 +15,7 @@ import numpy as np
 
 from search_spaces import ConfigError
 from trainers._data import TrainingData
-from trainers._settings import body_layers, check_config, one_hot_targets
+from trainers._settings import FitSettings, body_layers, check_config, one_hot_targets
 
 __all__ = ["BuildFn", "build_custom", "build_model", "compile_model"]
 
@@ -287,13 +287,13 @@ def _metric(name: str, one_hot: bool) -> keras.metrics.Metric:
 
 
 def compile_model(
-    model: keras.Model, config: Mapping[str, Any], data: TrainingData, *, metrics: Sequence[str] = ()
+    model: keras.Model, config: Mapping[str, Any], data: TrainingData, *, settings: FitSettings | None = None
 ) -> None:
-    """Compiles with the config's optimizer and loss, the task's metrics and ``metrics``.
+    """Compiles with the config's optimizer and loss, the task's metrics, and ``settings``'s.
 
     The learning rate stays a plain float (schedules are a callback), so saved
-    models load without custom objects. ``metrics`` are names of
-    `trainers.OPTIONAL_METRICS` (see `FitSettings.metrics`).
+    models load without custom objects. From ``settings``: the extra
+    ``metrics``, ``steps_per_execution`` and ``jit_compile``.
 
     Raises:
         ConfigError: The config is malformed or its loss does not fit the data's task.
@@ -301,10 +301,17 @@ def compile_model(
     config = check_config(config, task=data.task, custom_model=True)  # only the settings matter here
     kwargs = {key: config[key] for key in _OPTIMIZER_ARGS if config[key] is not None}
     optimizer = _OPTIMIZERS[config["optimizer"]](learning_rate=float(config["learning_rate"]), **kwargs)
+    settings = settings or FitSettings()
     one_hot = one_hot_targets(config, data.task)
-    extra = [_metric(name, one_hot) for name in metrics]
+    extra = [_metric(name, one_hot) for name in settings.metrics]
     base: list[Any] = ["mae"] if data.task == "regression" else ["accuracy"]
-    model.compile(optimizer=optimizer, loss=_loss(config), metrics=[*base, *extra])
+    model.compile(
+        optimizer=optimizer,
+        loss=_loss(config),
+        metrics=[*base, *extra],
+        steps_per_execution=settings.steps_per_execution,
+        jit_compile=settings.jit_compile,
+    )
 
 
 def _expected_units(data: TrainingData) -> int:
@@ -312,7 +319,7 @@ def _expected_units(data: TrainingData) -> int:
 
 
 def build_custom(
-    build: BuildFn, config: Mapping[str, Any], data: TrainingData, *, metrics: Sequence[str] = ()
+    build: BuildFn, config: Mapping[str, Any], data: TrainingData, *, settings: FitSettings | None = None
 ) -> keras.Model:
     """Calls the user's ``build(config)`` and checks that its model fits the data.
 
@@ -340,7 +347,7 @@ def build_custom(
         )
     _check_model_fits(model, data, name)
     if not model.compiled:
-        compile_model(model, full, data, metrics=metrics)
+        compile_model(model, full, data, settings=settings)
     return model
 
 

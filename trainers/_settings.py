@@ -373,6 +373,12 @@ class FitSettings:
             (Keras's ``ReduceLROnPlateau``); for configs with a constant
             ``lr_schedule``. Defaults to `None` (off).
         reduce_lr_factor: The factor, in (0, 1). Defaults to `0.5`.
+        steps_per_execution: Batches run per call into TensorFlow (Keras's
+            ``compile`` argument): fewer Python round trips for small
+            models; batch-level callbacks then see every n-th batch.
+            Defaults to `1`.
+        jit_compile: Compile the train step with XLA: ``True``, ``False``
+            or ``"auto"`` (Keras decides). Defaults to `"auto"`.
     """
 
     epochs: int = 20
@@ -383,11 +389,13 @@ class FitSettings:
     metrics: Sequence[str] = ()
     reduce_lr_patience: int | None = None
     reduce_lr_factor: float = 0.5
+    steps_per_execution: int = 1
+    jit_compile: bool | Literal["auto"] = "auto"
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "patience"):
+        for name in ("epochs", "patience", "steps_per_execution"):
             value = getattr(self, name)
-            low = 1 if name == "epochs" else 0
+            low = 0 if name == "patience" else 1
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigError(f"expected an int >= {low}, but got {value!r}.", field=name)
         if self.mode not in ("min", "max"):
@@ -408,6 +416,10 @@ class FitSettings:
                     field=f"metrics.{i}",
                 )
         object.__setattr__(self, "metrics", tuple(self.metrics))
+        if not (isinstance(self.jit_compile, bool) or self.jit_compile == "auto"):
+            raise ConfigError(
+                f"expected true, false or 'auto', but got {self.jit_compile!r}.", field="jit_compile"
+            )
         patience = self.reduce_lr_patience
         if patience is not None and (
             isinstance(patience, bool) or not isinstance(patience, int) or patience < 0

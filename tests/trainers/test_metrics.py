@@ -1,4 +1,4 @@
-"""Metrics on request and ReduceLROnPlateau: logged under their names, usable as the monitor."""
+"""Metrics on request, ReduceLROnPlateau and compile options: logged under their names, usable as the monitor."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def test_top_3_accuracy_follows_the_targets_the_loss_takes(loss, tmp_path):
 def test_regression_metrics(tmp_path):
     data = load_sklearn("diabetes")
     model = build_model(CONFIG, data)
-    compile_model(model, CONFIG, data, metrics=["rmse", "mse", "mape"])
+    compile_model(model, CONFIG, data, settings=FitSettings(metrics=["rmse", "mse", "mape"]))
     logs = model.fit(data.x_train, data.y_train, epochs=1, verbose=0).history
     assert math.isclose(logs["rmse"][0] ** 2, logs["mse"][0], rel_tol=1e-3)  # the same errors, two ways
 
@@ -85,6 +85,8 @@ def test_reduce_lr_on_plateau_lowers_the_rate_of_a_stalled_fit(cancer, tmp_path)
         ({"reduce_lr_factor": 1.0}, r"^reduce_lr_factor: expected a number in \(0, 1\), but got 1\.0"),
         ({"reduce_lr_patience": True}, r"^reduce_lr_patience: expected an int >= 0, but got True"),
         ({"metrics": ["aucc"]}, r"^metrics\.0: unknown metric 'aucc' \(did you mean 'auc'\?\)"),
+        ({"steps_per_execution": 0}, r"^steps_per_execution: expected an int >= 1, but got 0"),
+        ({"jit_compile": 1}, r"^jit_compile: expected true, false or 'auto', but got 1"),
     ],
 )
 def test_bad_settings_name_the_field(kwargs, match):
@@ -96,3 +98,10 @@ def test_reduce_lr_with_a_scheduled_rate_is_refused_before_fit(cancer, tmp_path)
     settings = FitSettings(epochs=1, reduce_lr_patience=1)
     with pytest.raises(ConfigError, match=r"^reduce_lr_patience: .*warmup_epochs=2\); use one or the other"):
         train({**CONFIG, "warmup_epochs": 2}, cancer, settings=settings, checkpoint_dir=tmp_path)
+
+
+def test_steps_per_execution_and_jit_compile_reach_compile(cancer, tmp_path):
+    settings = FitSettings(epochs=2, steps_per_execution=8, jit_compile=False)
+    outcome = train(CONFIG, cancer, settings=settings, checkpoint_dir=tmp_path)
+    assert outcome.model.steps_per_execution == 8 and outcome.model.jit_compile is False
+    assert len(outcome.history["val_loss"]) == 2
