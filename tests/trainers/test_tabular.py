@@ -166,3 +166,29 @@ def test_the_raw_row_model_takes_text_and_agrees_with_the_trained_one(data, tmp_
         for k, v in inputs.items()
     }
     np.testing.assert_allclose(serving.serve(tensors).numpy(), expected, rtol=1e-5)
+
+
+def test_a_result_loads_its_best_model_on_raw_rows_only_for_dataframe_data(data, tmp_path):
+    from automl import TuningResult
+
+    config = {"layers": [{"type": "dense", "units": 4}]}
+    model = build_model(config, data)
+    model.save(tmp_path / "best_model.keras")
+    fields = {
+        "best_config": config,
+        "best_value": 0.5,
+        "metric": "val_accuracy",
+        "mode": "max",
+        "trials": pd.DataFrame({"trial_id": ["t1"], "state": ["COMPLETE"]}),
+        "best_model_path": tmp_path / "best_model.keras",
+        "run_dir": tmp_path,
+        "tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "experiment_id": "1",
+        "parent_run_id": "p",
+    }
+    TuningResult(**fields, columns=data.columns, classes=data.classes).save()
+    loaded = TuningResult.load(tmp_path)  # columns and classes round-trip through result.json
+    assert loaded.columns == data.columns and loaded.classes == ("no", "yes")
+    assert sorted(i.name for i in loaded.load_best_model(raw_rows=True).inputs) == ["color", "flag", "size"]
+    with pytest.raises(ConfigError, match=r"^raw_rows: the run's data were arrays, not a DataFrame"):
+        TuningResult(**fields).load_best_model(raw_rows=True)
