@@ -121,6 +121,13 @@ def _categorical_loss(model: keras.Model) -> bool:
     return str(name).startswith("categorical")
 
 
+def one_hot_for(model: keras.Model, y: np.ndarray) -> np.ndarray:
+    """``y`` as the model's compiled loss takes it: one-hot rows for a categorical loss, else as is."""
+    if not _categorical_loss(model) or np.ndim(y) != 1:
+        return y
+    return np.eye(model.outputs[0].shape[-1], dtype=np.float32)[y]
+
+
 def _targets(
     config: Mapping[str, Any], data: TrainingData, model: keras.Model
 ) -> tuple[np.ndarray, np.ndarray]:

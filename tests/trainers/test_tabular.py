@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 import numpy as np
 import pandas as pd
@@ -192,3 +194,42 @@ def test_a_result_loads_its_best_model_on_raw_rows_only_for_dataframe_data(data,
     assert sorted(i.name for i in loaded.load_best_model(raw_rows=True).inputs) == ["color", "flag", "size"]
     with pytest.raises(ConfigError, match=r"^raw_rows: the run's data were arrays, not a DataFrame"):
         TuningResult(**fields).load_best_model(raw_rows=True)
+
+
+def test_a_result_evaluates_its_best_model_on_held_out_raw_rows_and_class_names(data, tmp_path):
+    from automl import TuningResult
+
+    config = {"layers": [{"type": "dense", "units": 8}], "loss": "categorical_crossentropy"}
+    # A categorical loss on a binary text target would not fit; use three classes.
+    frame = _frame(300, seed=2).assign(label=lambda f: np.where(f["size"] > 0.5, "big", f["label"]))
+    three = from_frame(frame, "label", validation_split=0.25, seed=1)
+    model = build_model(config, three)
+    compile_model(model, config, three)
+    model.fit(three.x_train, np.eye(3)[three.y_train], epochs=3, verbose=0)
+    model.save(tmp_path / "best_model.keras")
+    result = TuningResult(
+        best_config=config,
+        best_value=0.5,
+        metric="val_accuracy",
+        mode="max",
+        trials=pd.DataFrame(),
+        best_model_path=tmp_path / "best_model.keras",
+        run_dir=tmp_path,
+        tracking_uri="sqlite:///unused.db",
+        experiment_id="1",
+        parent_run_id="p",
+        columns=three.columns,
+        classes=three.classes,
+    )
+    held_out = _frame(60, seed=9).assign(label=lambda f: np.where(f["size"] > 0.5, "big", f["label"]))
+    scores = result.evaluate(held_out.drop(columns=["label"]), held_out["label"])
+    ids = np.array([three.classes.index(v) for v in held_out["label"]])
+    expected = model.evaluate(three.encode(held_out), np.eye(3)[ids], verbose=0, return_dict=True)
+    assert scores == pytest.approx({k: float(v) for k, v in expected.items()})
+    with pytest.raises(ConfigError, match=r"^y: y holds classes the run never saw: \['huge'\]"):
+        result.evaluate(held_out.drop(columns=["label"]), ["huge"] * 60)
+    with pytest.raises(ConfigError, match=r"^y: x has 60 rows but y has 2 values"):
+        result.evaluate(held_out.drop(columns=["label"]), ["big", "no"])
+    arrays = dataclasses.replace(result, columns=None)
+    with pytest.raises(ConfigError, match=r"^x: the run's data were arrays"):
+        arrays.evaluate(held_out.drop(columns=["label"]), held_out["label"])
