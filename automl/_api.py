@@ -30,6 +30,7 @@ def tune(
     reduce_lr_patience: int | None = None,
     steps_per_execution: int = 1,
     jit_compile: bool | Literal["auto"] = "auto",
+    mixed_precision: bool = False,
     sampler: str | Mapping[str, Any] | optuna.samplers.BaseSampler = "tpe",
     points_to_evaluate: Sequence[Mapping[str, Any]] = (),
     evaluated_points: Sequence[Mapping[str, Any]] = (),
@@ -84,6 +85,9 @@ def tune(
             small models. Defaults to `1`.
         jit_compile: XLA-compile the train step: ``True``, ``False`` or
             ``"auto"``. Defaults to `"auto"`.
+        mixed_precision: Build each model under Keras's ``mixed_float16``
+            policy (float16 compute, float32 weights and outputs, loss
+            scaling); needs GPUs in ``resources_per_trial``. Defaults to `False`.
         sampler: An optuna sampler by name (``"tpe"``, ``"random"``,
             ``"cmaes"``, ``"qmc"``, ``"gp"``), or a mapping of the name and
             its main settings (``{"name": "tpe", "multivariate": True,
@@ -167,6 +171,7 @@ def tune(
         reduce_lr_patience=reduce_lr_patience,
         steps_per_execution=steps_per_execution,
         jit_compile=jit_compile,
+        mixed_precision=mixed_precision,
         sampler=sampler,
         points_to_evaluate=points_to_evaluate,
         evaluated_points=evaluated_points,

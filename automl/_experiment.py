@@ -347,6 +347,7 @@ class Experiment:
     reduce_lr_patience: int | None = None
     steps_per_execution: int = 1
     jit_compile: bool | Literal["auto"] = "auto"
+    mixed_precision: bool = False
     sampler: str | Mapping[str, Any] | optuna.samplers.BaseSampler = "tpe"
     points_to_evaluate: Sequence[Mapping[str, Any]] = ()
     evaluated_points: Sequence[Mapping[str, Any]] = ()
@@ -385,6 +386,7 @@ class Experiment:
             reduce_lr_patience=self.reduce_lr_patience,
             steps_per_execution=self.steps_per_execution,
             jit_compile=self.jit_compile,
+            mixed_precision=self.mixed_precision,
         )
         settings.check_monitor(data.task)
         build = load_build(self.build) if isinstance(self.build, str) else self.build
@@ -453,6 +455,14 @@ class Experiment:
                         f"a grid search runs every config of the space itself, so it takes no {field}.",
                         field=field,
                     )
+        resources = _resources(self.resources_per_trial)
+        if self.mixed_precision and resources.get("gpu", 0) <= 0:
+            raise ConfigError(
+                f"mixed precision pays off on GPUs (on CPUs float16 is slower than float32), but the "
+                f"trials get none: resources_per_trial={resources}; give them a GPU "
+                '({"gpu": 1} or a fraction) or leave mixed_precision off.',
+                field="mixed_precision",
+            )
         return Run(
             space=self.space,
             data=data,
@@ -463,7 +473,7 @@ class Experiment:
             scheduler=scheduler,
             extra_objectives=extra,
             num_trials=self.num_trials,
-            resources=_resources(self.resources_per_trial),
+            resources=resources,
             max_concurrent_trials=self.max_concurrent_trials,
             max_failures=self.max_failures,
             time_budget_s=self.time_budget_s,

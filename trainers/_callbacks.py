@@ -93,7 +93,8 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
         self.best = self._resume.stopping_best
         self.best_epoch = self._resume.stopping_best_epoch
         if self.restore_best_weights and (self._dir / BEST_FILE).exists():
-            self.best_weights = keras.saving.load_model(self._dir / BEST_FILE).get_weights()
+            # Weights only: no optimizer to rebuild (nor a dtype policy to match).
+            self.best_weights = keras.saving.load_model(self._dir / BEST_FILE, compile=False).get_weights()
 
 
 class LastCheckpoint(keras.callbacks.Callback):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,17 @@ def _callbacks(
     if reporter is not None:  # last: the checkpoint it hands over is complete
         callbacks.append(ReporterCallback(reporter, checkpoint_dir))
     return callbacks
+
+
+@contextlib.contextmanager
+def _dtype_policy(settings: FitSettings) -> Iterator[None]:
+    """Keras's global dtype policy while the model is built; the previous one afterwards (reused workers)."""
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16" if settings.mixed_precision else "float32")
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(before)
 
 
 def _raise_if_diverged(history: Mapping[str, list[float]]) -> None:
@@ -218,7 +230,7 @@ def train(
         copy_checkpoint(Path(resume_from), directory)
         resume = Progress.read(directory)
     # Variables made in the strategy's scope are mirrored across its devices.
-    with (strategy or tf.distribute.get_strategy()).scope():
+    with (strategy or tf.distribute.get_strategy()).scope(), _dtype_policy(settings):
         if resume is not None:
             model = keras.saving.load_model(directory / LAST_FILE)  # compiled, optimizer state included
         elif build is not None:

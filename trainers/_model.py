@@ -221,11 +221,12 @@ def _embedding(layer: Mapping[str, Any], field: str, data: TrainingData) -> kera
 
 
 def _head(data: TrainingData) -> keras.layers.Layer:
+    # float32 whatever the policy: under mixed precision, softmax and the loss stay exact.
     if data.task == "multiclass":
-        return keras.layers.Dense(data.num_classes, activation="softmax", name="head")
+        return keras.layers.Dense(data.num_classes, activation="softmax", name="head", dtype="float32")
     if data.task == "binary":
-        return keras.layers.Dense(1, activation="sigmoid", name="head")
-    return keras.layers.Dense(1, name="head")
+        return keras.layers.Dense(1, activation="sigmoid", name="head", dtype="float32")
+    return keras.layers.Dense(1, name="head", dtype="float32")
 
 
 def build_model(config: Mapping[str, Any], data: TrainingData) -> keras.Model:
@@ -302,6 +303,10 @@ def compile_model(
     kwargs = {key: config[key] for key in _OPTIMIZER_ARGS if config[key] is not None}
     optimizer = _OPTIMIZERS[config["optimizer"]](learning_rate=float(config["learning_rate"]), **kwargs)
     settings = settings or FitSettings()
+    if settings.mixed_precision:
+        # Wrapped here rather than by compile under the policy: the saved model then names
+        # the wrapper, and loads (optimizer state included) whatever the loader's policy.
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     one_hot = one_hot_targets(config, data.task)
     extra = [_metric(name, one_hot) for name in settings.metrics]
     base: list[Any] = ["mae"] if data.task == "regression" else ["accuracy"]

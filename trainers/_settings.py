@@ -379,6 +379,10 @@ class FitSettings:
             Defaults to `1`.
         jit_compile: Compile the train step with XLA: ``True``, ``False``
             or ``"auto"`` (Keras decides). Defaults to `"auto"`.
+        mixed_precision: Build the model under Keras's ``mixed_float16``
+            policy (float16 compute, float32 weights and outputs, loss
+            scaling): faster on GPUs with tensor cores, slower on CPUs.
+            Defaults to `False`.
     """
 
     epochs: int = 20
@@ -391,6 +395,7 @@ class FitSettings:
     reduce_lr_factor: float = 0.5
     steps_per_execution: int = 1
     jit_compile: bool | Literal["auto"] = "auto"
+    mixed_precision: bool = False
 
     def __post_init__(self) -> None:
         for name in ("epochs", "patience", "steps_per_execution"):
@@ -416,6 +421,10 @@ class FitSettings:
                     field=f"metrics.{i}",
                 )
         object.__setattr__(self, "metrics", tuple(self.metrics))
+        if not isinstance(self.mixed_precision, bool):
+            raise ConfigError(
+                f"expected true or false, but got {self.mixed_precision!r}.", field="mixed_precision"
+            )
         if not (isinstance(self.jit_compile, bool) or self.jit_compile == "auto"):
             raise ConfigError(
                 f"expected true, false or 'auto', but got {self.jit_compile!r}.", field="jit_compile"

@@ -41,6 +41,10 @@ pytestmark = pytest.mark.usefixtures("ray_stays_down")
         ({"metrics": ["top3"]}, r"^metrics\.0: unknown metric 'top3'; accepted: \['auc', 'mape'"),
         ({"metrics": "auc"}, r"^metrics: expected a list of metric names, but got 'auc'"),
         ({"reduce_lr_patience": -1}, r"^reduce_lr_patience: expected an int >= 0, but got -1"),
+        (
+            {"mixed_precision": True},
+            r"^mixed_precision: mixed precision pays off on GPUs .* resources_per_trial=\{'cpu': 1\}",
+        ),
         ({"mode": "up"}, r"^mode: expected 'min' or 'max', but got 'up'"),
         ({"num_trials": 0}, r"^num_trials: expected an int >= 1, but got 0"),
         ({"time_budget_s": 0}, r"^time_budget_s: expected a number of seconds > 0, but got 0"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import keras
@@ -87,6 +88,7 @@ def test_reduce_lr_on_plateau_lowers_the_rate_of_a_stalled_fit(cancer, tmp_path)
         ({"metrics": ["aucc"]}, r"^metrics\.0: unknown metric 'aucc' \(did you mean 'auc'\?\)"),
         ({"steps_per_execution": 0}, r"^steps_per_execution: expected an int >= 1, but got 0"),
         ({"jit_compile": 1}, r"^jit_compile: expected true, false or 'auto', but got 1"),
+        ({"mixed_precision": "yes"}, r"^mixed_precision: expected true or false, but got 'yes'"),
     ],
 )
 def test_bad_settings_name_the_field(kwargs, match):
@@ -105,3 +107,29 @@ def test_steps_per_execution_and_jit_compile_reach_compile(cancer, tmp_path):
     outcome = train(CONFIG, cancer, settings=settings, checkpoint_dir=tmp_path)
     assert outcome.model.steps_per_execution == 8 and outcome.model.jit_compile is False
     assert len(outcome.history["val_loss"]) == 2
+
+
+def test_mixed_precision_computes_in_float16_with_a_float32_head_and_loss_scaling(tmp_path):
+    # Slow on CPUs (automl asks for GPUs), but the same Keras code path runs here.
+    digits = load_sklearn("digits")
+    config = {**CONFIG, "lr_schedule": "cosine"}  # the schedule sets the rate through the loss-scale wrapper
+    settings = FitSettings(epochs=2, monitor="val_accuracy", mode="max", mixed_precision=True)
+    outcome = train(config, digits, settings=settings, checkpoint_dir=tmp_path / "a")
+    dense, head = outcome.model.get_layer(index=-2), outcome.model.get_layer("head")
+    assert (dense.compute_dtype, dense.variable_dtype) == ("float16", "float32")
+    assert head.compute_dtype == "float32" and outcome.model.outputs[0].dtype == "float32"
+    assert isinstance(outcome.model.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert outcome.history["val_accuracy"][-1] > 0.2  # it learns (chance is 0.1; float32 gets ~0.3 here)
+    assert keras.config.dtype_policy().name == "float32"  # a reused worker's next trial starts clean
+    resumed = train(
+        config,
+        digits,
+        settings=dataclasses.replace(settings, epochs=3),
+        checkpoint_dir=tmp_path / "b",
+        resume_from=tmp_path / "a",
+    )
+    assert resumed.epochs_run == 3 and resumed.model.get_layer(index=-2).compute_dtype == "float16"
+    # Outside the policy (export, evaluate, a user's session) it loads with its optimizer.
+    loaded = keras.saving.load_model(tmp_path / "b" / "last.keras")
+    assert isinstance(loaded.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert loaded.get_layer(index=-2).compute_dtype == "float16"
