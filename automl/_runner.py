@@ -56,6 +56,32 @@ def _ray_resources(resources: Mapping[str, float]) -> dict[str, float]:
     return {_RAY_NAMES[k]: float(v) for k, v in resources.items()}
 
 
+class _Searcher(OptunaSearch):
+    """Ray's `OptunaSearch`, told of each epoch once.
+
+    A trial restarted from its checkpoint (a killed worker, a resumed run)
+    redoes the epochs after that checkpoint and reports them again. Optuna
+    keeps a step's first value and warns on the repeat; the tracker keeps the
+    first MLflow point too, so the sampler, the pruner and the UI agree.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._last_step: dict[str, int] = {}  # saved and restored with the rest of the searcher
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        step = result.get("training_iteration")
+        if step is not None and step <= self._last_step.get(trial_id, 0):
+            return
+        super().on_trial_result(trial_id, result)
+        if step is not None:
+            self._last_step[trial_id] = step
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        super().on_trial_complete(trial_id, result, error)
+        self._last_step.pop(trial_id, None)
+
+
 def _trial_dirname(trial: Any) -> str:
     # Ray's default name spells out the whole config and overflows paths.
     return f"{_TRIAL_DIR_PREFIX}{trial.trial_id}"
@@ -179,7 +205,7 @@ class Run:
         return tune.TuneConfig(
             metric=self.settings.monitor,
             mode=self.settings.mode,
-            search_alg=OptunaSearch(
+            search_alg=_Searcher(
                 space=self._define_by_run,
                 sampler=self.sampler,
                 # One objective as a string: OptunaSearch treats a list as several.
