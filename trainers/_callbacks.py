@@ -97,6 +97,22 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
             self.best_weights = keras.saving.load_model(self._dir / BEST_FILE, compile=False).get_weights()
 
 
+class ResumablePlateau(keras.callbacks.ReduceLROnPlateau):
+    """`ReduceLROnPlateau` that can start from a resumed trial's wait, best and cooldown."""
+
+    def __init__(self, *, resume: Progress | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._resume = resume
+
+    def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        super().on_train_begin(logs)
+        if self._resume is None or self._resume.plateau_best is None:
+            return
+        self.wait = self._resume.plateau_wait
+        self.best = self._resume.plateau_best
+        self.cooldown_counter = self._resume.plateau_cooldown
+
+
 class LastCheckpoint(keras.callbacks.Callback):
     """Saves the model after every epoch as ``last.keras``, optimizer state included.
 
@@ -139,11 +155,13 @@ class ProgressWriter(keras.callbacks.Callback):
         stopping: keras.callbacks.EarlyStopping,
         best: keras.callbacks.ModelCheckpoint,
         resume: Progress | None,
+        plateau: keras.callbacks.ReduceLROnPlateau | None = None,
     ) -> None:
         super().__init__()
         self._dir = checkpoint_dir
         self._stopping = stopping
         self._best = best
+        self._plateau = plateau
         self._history: dict[str, list[float]] = {}
         self._resume = resume
 
@@ -153,7 +171,7 @@ class ProgressWriter(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
         for key, value in _numbers(logs).items():
             self._history.setdefault(key, []).append(value)
-        best = self._stopping.best
+        best, plateau = self._stopping.best, self._plateau
         Progress(
             epoch=epoch + 1,
             history=self._history,
@@ -161,6 +179,9 @@ class ProgressWriter(keras.callbacks.Callback):
             stopping_best=None if best is None else float(best),
             stopping_best_epoch=int(self._stopping.best_epoch),
             checkpoint_best=None if self._best.best is None else float(self._best.best),
+            plateau_wait=int(plateau.wait) if plateau else 0,
+            plateau_best=float(plateau.best) if plateau else None,
+            plateau_cooldown=int(plateau.cooldown_counter) if plateau else 0,
         ).write(self._dir)
 
 

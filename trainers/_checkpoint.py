@@ -2,7 +2,7 @@
 
 best.keras   the best model so far (ModelCheckpoint, save_best_only)
 last.keras   the model after the latest epoch, optimizer state included
-state.json   epochs done, metric history, early-stopping and best-checkpoint state
+state.json   epochs done, metric history, early-stopping, best-checkpoint and plateau state
 """
 
 from __future__ import annotations
@@ -33,6 +33,10 @@ class Progress:
     stopping_best: float | None
     stopping_best_epoch: int  # 0-based, as Keras' EarlyStopping counts
     checkpoint_best: float | None
+    # ReduceLROnPlateau's counters (the reduced rate itself is an optimizer variable in last.keras).
+    plateau_wait: int = 0
+    plateau_best: float | None = None
+    plateau_cooldown: int = 0
 
     def write(self, directory: Path) -> None:
         """Writes ``state.json`` atomically (a crash never leaves half a file)."""

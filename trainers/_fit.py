@@ -22,6 +22,7 @@ from trainers._callbacks import (
     ProgressWriter,
     ReporterCallback,
     ResumableEarlyStopping,
+    ResumablePlateau,
 )
 from trainers._checkpoint import BEST_FILE, LAST_FILE, Progress, copy_checkpoint
 from trainers._data import TrainingData
@@ -80,26 +81,25 @@ def _callbacks(
         initial_value_threshold=resume.checkpoint_best if resume else None,
         **monitor,
     )
-    plateau = []
+    plateau = None
     if settings.reduce_lr_patience is not None:
-        plateau.append(
-            keras.callbacks.ReduceLROnPlateau(
-                factor=settings.reduce_lr_factor,
-                patience=settings.reduce_lr_patience,
-                min_delta=settings.min_delta,
-                **monitor,
-            )
+        plateau = ResumablePlateau(
+            resume=resume,
+            factor=settings.reduce_lr_factor,
+            patience=settings.reduce_lr_patience,
+            min_delta=settings.min_delta,
+            **monitor,
         )
     callbacks: list[keras.callbacks.Callback] = [
         MonitoredMetric(settings.monitor),
         *([] if schedule.is_constant else [EpochLearningRate(schedule)]),  # first: sets this epoch's rate
         keras.callbacks.TerminateOnNaN(),
-        *plateau,
+        *([plateau] if plateau else []),
         stopping,
         best,
         LastCheckpoint(checkpoint_dir),  # every epoch, optimizer included
         *extra,
-        ProgressWriter(checkpoint_dir, stopping=stopping, best=best, resume=resume),
+        ProgressWriter(checkpoint_dir, stopping=stopping, best=best, resume=resume, plateau=plateau),
     ]
     if reporter is not None:  # last: the checkpoint it hands over is complete
         callbacks.append(ReporterCallback(reporter, checkpoint_dir))

@@ -133,3 +133,31 @@ def test_mixed_precision_computes_in_float16_with_a_float32_head_and_loss_scalin
     loaded = keras.saving.load_model(tmp_path / "b" / "last.keras")
     assert isinstance(loaded.optimizer, keras.optimizers.LossScaleOptimizer)
     assert loaded.get_layer(index=-2).compute_dtype == "float16"
+
+
+def test_resume_keeps_the_plateau_count_and_the_reduced_rate(cancer, tmp_path):
+    # Every epoch after the first is a plateau; patience 2 cuts the rate at the end of epoch 3.
+    settings = {"patience": 10, "min_delta": 100.0, "reduce_lr_patience": 2, "reduce_lr_factor": 0.5}
+    config = {**CONFIG, "learning_rate": 0.01}
+    whole = train(config, cancer, settings=FitSettings(epochs=5, **settings), checkpoint_dir=tmp_path / "w")
+    assert whole.history["learning_rate"] == pytest.approx([0.01, 0.01, 0.01, 0.005, 0.005])
+    train(config, cancer, settings=FitSettings(epochs=2, **settings), checkpoint_dir=tmp_path / "a")
+    train(
+        config,
+        cancer,
+        settings=FitSettings(epochs=4, **settings),
+        checkpoint_dir=tmp_path / "b",
+        resume_from=tmp_path / "a",
+    )
+    resumed = train(
+        config,
+        cancer,
+        settings=FitSettings(epochs=5, **settings),
+        checkpoint_dir=tmp_path / "c",
+        resume_from=tmp_path / "b",
+    )
+    # Interrupted twice, it runs with the rates of the uninterrupted fit: the count went on
+    # across the first restart (a fresh callback would wait 2 more epochs) and the cut
+    # rate came back with the optimizer across the second.
+    assert resumed.history["learning_rate"] == pytest.approx(whole.history["learning_rate"])
+    assert float(resumed.model.optimizer.learning_rate) == pytest.approx(0.01 * 0.5**2)
