@@ -40,6 +40,8 @@ def tune(
     resources_per_trial: Mapping[str, float] | None = None,
     max_concurrent_trials: int | None = None,
     max_failures: int = 0,
+    max_trials_per_worker: int | None = None,
+    max_worker_memory_growth: float | None = 0.1,
     address: str | None = None,
     tracking_uri: str | None = None,
     experiment_name: str = "automl",
@@ -118,6 +120,13 @@ def tune(
             away, or its training raised) is restarted from its last
             checkpoint before it counts as FAILED; Ray's FailureConfig.
             Defaults to `0`.
+        max_trials_per_worker: Trials a reused worker process runs before
+            it is replaced by a fresh one (gunicorn's ``max_requests``).
+            Defaults to `None` (no limit).
+        max_worker_memory_growth: Replace a reused worker once its resident
+            memory has grown by more than this fraction since its first
+            trial: TensorFlow keeps some memory of every model a process
+            trained. Defaults to `0.1` (10%); `None` for no limit.
         address: Ray cluster to join (``"auto"``, ``"ray://HOST:PORT"``).
             Defaults to starting a local Ray instance (or using the one this
             process already started).
@@ -181,6 +190,8 @@ def tune(
         resources_per_trial={"cpu": 1} if resources_per_trial is None else resources_per_trial,
         max_concurrent_trials=max_concurrent_trials,
         max_failures=max_failures,
+        max_trials_per_worker=max_trials_per_worker,
+        max_worker_memory_growth=max_worker_memory_growth,
         address=address,
         tracking_uri=tracking_uri,
         experiment_name=experiment_name,

@@ -157,7 +157,9 @@ def log_study_plots(client: MlflowClient, run_id: str, study: optuna.Study, *, m
                 logger.info("%s plot: %s", name, warning.message)
         figure = np.ravel(axes)[0].figure
         figure.set_size_inches(10, 6)
-        figure.tight_layout()
+        with warnings.catch_warnings():  # a slice plot of many parameters does not fit; it is drawn anyway
+            warnings.filterwarnings("ignore", message="Tight layout not applied", category=UserWarning)
+            figure.tight_layout()
         client.log_figure(run_id, figure, f"plots/{name}.png")
         plt.close(figure)
         logged.append(f"plots/{name}.png")

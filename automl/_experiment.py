@@ -26,6 +26,7 @@ from automl._result import TuningResult
 from automl._runner import Run
 from automl._tracking import tracking_wait_s
 from automl._warm_start import known_points
+from automl._workers import WorkerPolicy
 from search_spaces import ConfigError, Space, cnn, mlp, rnn
 from search_spaces._errors import located
 from search_spaces._suggest import check_fields, did_you_mean
@@ -357,6 +358,8 @@ class Experiment:
     resources_per_trial: Mapping[str, float] = dataclasses.field(default_factory=lambda: {"cpu": 1})
     max_concurrent_trials: int | None = None
     max_failures: int = 0
+    max_trials_per_worker: int | None = None
+    max_worker_memory_growth: float | None = 0.1
     address: str | None = None
     tracking_uri: str | None = None
     experiment_name: str = "automl"
@@ -476,6 +479,7 @@ class Experiment:
             resources=resources,
             max_concurrent_trials=self.max_concurrent_trials,
             max_failures=self.max_failures,
+            workers=WorkerPolicy(self.max_trials_per_worker, self.max_worker_memory_growth),
             time_budget_s=self.time_budget_s,
             tracking_uri=self.tracking_uri,
             experiment_name=self.experiment_name,

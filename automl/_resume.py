@@ -13,6 +13,7 @@ from automl._build import load_build
 from automl._experiment import DataSpec, _data, _start_ray
 from automl._result import TuningResult
 from automl._runner import MANIFEST_FILE, MANIFEST_FORMAT, Run
+from automl._workers import WorkerPolicy
 from search_spaces import ConfigError, Space
 from trainers import FitSettings, TrainingData
 
@@ -129,6 +130,7 @@ def resume(
         build=build,
         build_ref=manifest["build"] if manifest.get("build_is_ref") else None,
         extra_objectives=tuple((name, mode) for name, mode in manifest.get("extra_objectives", [])),
+        workers=WorkerPolicy(**manifest.get("workers", {})),
     )
     _start_ray(address, verbose=verbose)
     return run.resume(run_dir, manifest, verbose=verbose)

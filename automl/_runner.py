@@ -25,6 +25,7 @@ from automl._result import TrialState, TuningResult
 from automl._tracking import MlflowTracker, default_tracking_uri, open_experiment
 from automl._trainable import run_trial
 from automl._warm_start import KnownPoint, seeded_storage
+from automl._workers import RSS_KEY, WorkerPolicy, recycling_workers
 from automl._writer import PENDING_FILE, replay
 from search_spaces import AutoMLError, ConfigError, Space
 from trainers import FitSettings, TrainingData, reported_metrics
@@ -155,6 +156,7 @@ class Run:
     scheduler: SchedulerChoice | None = None
     max_concurrent_trials: int | None = None
     max_failures: int = 0
+    workers: WorkerPolicy = WorkerPolicy()
     time_budget_s: float | None = None
     seed: int | None = None
     data_spec: dict[str, Any] | None = None  # where the data came from, for resume
@@ -246,6 +248,7 @@ class Run:
             "registered_model_name": self.registered_model_name,
             "parent_run_id": parent_run_id,
             "extra_objectives": [list(o) for o in self.extra_objectives],
+            "workers": dataclasses.asdict(self.workers),
         }
 
     def _trainable(self) -> Any:
@@ -292,7 +295,7 @@ class Run:
             metric=self.settings.monitor,
             mode=self.settings.mode,
             epochs=self.settings.epochs,
-            metric_names=[*reported_metrics(self.data.task, self.settings.metrics), *EXTRA_METRICS],
+            metric_names=[*reported_metrics(self.data.task, self.settings.metrics), *EXTRA_METRICS, RSS_KEY],
             objectives=[name for name, _ in self.extra_objectives],
             num_trials=self.num_trials,
             journal=run_dir / PENDING_FILE,
@@ -371,7 +374,7 @@ class Run:
     ) -> TuningResult:
         status = "FAILED"
         try:
-            with _quiet_forced_snapshots():
+            with _quiet_forced_snapshots(), recycling_workers(self.workers):
                 grid = tuner.fit()
             if resumed:  # the tracker that ran is Ray's restored copy; read what it logged
                 tracker.load()

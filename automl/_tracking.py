@@ -23,6 +23,7 @@ from mlflow.tracking import MlflowClient
 from ray.tune import Callback
 
 from automl._result import TrialState
+from automl._workers import RSS_KEY
 from automl._writer import MlflowWriter, RunRef, unsent
 from search_spaces import ConfigError, Space
 
@@ -484,6 +485,7 @@ class MlflowTracker(Callback):
                     **{name: _last(record.history.get(name, [])) for name in self._objectives},
                     "error": record.error,
                     "worker": record.worker,
+                    RSS_KEY: _last(record.history.get(RSS_KEY, [])),  # at its last epoch
                     "node": record.node,
                     "mlflow_run_id": record.run_id,
                     **{f"params.{k}": v for k, v in record.params.items()},

@@ -13,6 +13,7 @@ import pyarrow.fs
 import ray
 from ray import tune
 
+from automl._workers import RSS_KEY, worker_rss_mib
 from search_spaces import Space
 from trainers import FitSettings, TrainingData
 from trainers._checkpoint import BEST_FILE, LAST_FILE, STATE_FILE
@@ -32,7 +33,13 @@ class _RayReporter:
     def report(
         self, metrics: Mapping[str, float], *, epoch: int, checkpoint: Path | None, last: bool
     ) -> None:
-        result = {**metrics, "epoch": epoch, "node_id": self._node_id, "trial_finished": last}
+        result = {
+            **metrics,
+            "epoch": epoch,
+            "node_id": self._node_id,
+            "trial_finished": last,
+            RSS_KEY: worker_rss_mib(),  # what the driver's worker-recycling policy reads
+        }
         ray_checkpoint = tune.Checkpoint.from_directory(checkpoint) if checkpoint else None
         tune.report(result, checkpoint=ray_checkpoint)
 

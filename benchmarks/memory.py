@@ -1,10 +1,18 @@
-"""Resident memory of one process over many consecutive trials (what a reused Ray worker does).
+"""Resident memory of reused workers over many consecutive trials, with worker recycling on and off.
 
-Each trial is `trainers.train` on digits with a different sampled MLP, exactly
-as a reused worker runs them (clear_session between trials is inside train).
-Prints RSS after each trial and the growth from trial 5 (after warm-up) to the end.
+Default (Ray): the same ``--trials`` MLPs sampled from `mlp()` on digits run
+through `automl.tune` one at a time (so one worker runs them all while it
+lives), once with recycling off (``max_worker_memory_growth=None``) and once
+with the default policy (replace a worker past +10% since its first trial).
+Each trial's row holds its worker's RSS at its last epoch (``worker_rss_mib``,
+reported by the trial itself). Growth is from trial 5 (warmed up) to the
+largest RSS of any later trial.
 
-    .venv/bin/python benchmarks/memory.py --trials 50 --epochs 2
+``--in-process``: the same trials as plain `trainers.train` calls in this
+process, with ``--trim`` to test for malloc fragmentation.
+
+    .venv/bin/python -m benchmarks.memory --trials 50 --epochs 2
+    .venv/bin/python -m benchmarks.memory --in-process --trials 50 --epochs 2
 """
 
 from __future__ import annotations
@@ -15,39 +23,92 @@ import resource
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from benchmarks._common import DATASET, machine_report, markdown_table, scratch_run, start_ray  # noqa: E402
 
-def rss_mib() -> float:
-    """Current resident set size, from /proc (Linux)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
+TABLE_HEADER = (
+    "recycling",
+    "trials",
+    "workers",
+    "RSS trial 1",
+    "RSS trial 5",
+    "max RSS after",
+    "growth",
+    "wall s",
+)
+_WARM = 5  # trials before memory is compared: TF's one-off allocations are done by then
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=50)
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--smoke", action="store_true", help="6 trials, 1 epoch")
-    parser.add_argument(
-        "--trim", action="store_true", help="malloc_trim(0) after each trial (tests fragmentation)"
-    )
-    args = parser.parse_args(argv)
-    if args.smoke:
-        args.trials, args.epochs = 6, 1
+def _growth(samples: Sequence[float]) -> tuple[float, float, float]:
+    """RSS at the warm-up trial, the largest RSS after it, and the growth between them in %."""
+    warm = min(_WARM, len(samples)) - 1
+    base, peak = samples[warm], max(samples[warm:])
+    return base, peak, (peak - base) / base * 100
 
+
+def _ray(args: argparse.Namespace) -> int:
     import optuna
 
+    import automl
+    from search_spaces import mlp
+
+    start_ray()
+    policies: list[tuple[str, dict[str, Any]]] = [
+        ("off", {"max_worker_memory_growth": None}),
+        ("on (default: +10%)", {}),
+    ]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, policy in policies:
+            start = time.perf_counter()
+            result = automl.tune(
+                mlp(),
+                data=DATASET,
+                num_trials=args.trials,
+                epochs=args.epochs,
+                scheduler="fifo",
+                sampler=optuna.samplers.RandomSampler(seed=0),  # the same models under both policies
+                max_concurrent_trials=1,
+                **policy,
+                **scratch_run(Path(tmp), f"memory-{len(rows)}"),
+            )
+            wall = time.perf_counter() - start
+            trials = result.trials.sort_values("number")
+            samples = [float(v) for v in trials["worker_rss_mib"]]
+            base, peak, growth = _growth(samples)
+            rows.append(
+                [
+                    label,
+                    len(samples),
+                    trials["worker"].nunique(),
+                    f"{samples[0]:.0f}",
+                    f"{base:.0f}",
+                    f"{peak:.0f}",
+                    f"{growth:+.1f}%",
+                    f"{wall:.1f}",
+                ]
+            )
+            print(f"{label}: RSS per trial (MiB) " + ", ".join(f"{v:.0f}" for v in samples), flush=True)
+    print()
+    print(markdown_table(TABLE_HEADER, rows))
+    return 0
+
+
+def _in_process(args: argparse.Namespace) -> int:
+    import optuna
+
+    from automl._workers import worker_rss_mib
     from search_spaces import mlp
     from trainers import FitSettings, configure_threads, load_sklearn, train
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     configure_threads(1)
-    data = load_sklearn("digits")
+    data = load_sklearn(DATASET)
     space = mlp()
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     settings = FitSettings(epochs=args.epochs, monitor="val_accuracy", mode="max")
@@ -63,22 +124,42 @@ def main(argv: list[str] | None = None) -> int:
 
                 gc.collect()
                 ctypes.CDLL("libc.so.6").malloc_trim(0)
-            samples.append(rss_mib())
-    warm = min(4, len(samples) - 1)
-    growth = (samples[-1] - samples[warm]) / samples[warm] * 100
+            samples.append(worker_rss_mib())
+    base, peak, growth = _growth(samples)
     print("| trial | RSS (MiB) |")
     print("| --- | --- |")
     for i, value in enumerate(samples, start=1):
-        if i in (1, 2, warm + 1) or i % 10 == 0 or i == len(samples):
+        if i in (1, 2, _WARM) or i % 10 == 0 or i == len(samples):
             print(f"| {i} | {value:.0f} |")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print()
     print(
-        f"trials={args.trials} epochs={args.epochs}: RSS {samples[warm]:.0f} MiB after trial {warm + 1} -> "
-        f"{samples[-1]:.0f} MiB after trial {len(samples)} ({growth:+.1f}%), peak {peak:.0f} MiB, "
-        f"{time.perf_counter() - start:.0f} s"
+        f"trials={args.trials} epochs={args.epochs}: RSS {base:.0f} MiB after trial {min(_WARM, len(samples))} -> "
+        f"{samples[-1]:.0f} MiB after trial {len(samples)} ({growth:+.1f}% to the largest), "
+        f"peak {peak_rss:.0f} MiB, {time.perf_counter() - start:.0f} s"
     )
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=50)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--smoke", action="store_true", help="a few 1-epoch trials")
+    parser.add_argument(
+        "--in-process", action="store_true", help="plain trainers.train calls in this process"
+    )
+    parser.add_argument(
+        "--trim",
+        action="store_true",
+        help="with --in-process: malloc_trim(0) after each trial (fragmentation)",
+    )
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.trials, args.epochs = (3 if args.in_process else 2), 1
+    print(machine_report(argv, "benchmarks.memory"), flush=True)
+    return _in_process(args) if args.in_process else _ray(args)
 
 
 if __name__ == "__main__":

@@ -52,6 +52,14 @@ pytestmark = pytest.mark.usefixtures("ray_stays_down")
         ({"epochs": 2.5}, r"^epochs: expected an int >= 1, but got 2\.5"),
         ({"max_concurrent_trials": 0}, r"^max_concurrent_trials: expected an int >= 1, but got 0"),
         (
+            {"max_trials_per_worker": 0},
+            r"^max_trials_per_worker: expected a whole number >= 1 or null \(no limit\), but got 0",
+        ),
+        (
+            {"max_worker_memory_growth": "10%"},
+            r"^max_worker_memory_growth: expected a fraction >= 0 \(0\.1 = 10%\) or null \(no limit\), but got '10%'",
+        ),
+        (
             {"resources_per_trial": {"npu": 1}},
             r"^resources_per_trial\.npu: unknown resource 'npu'; accepted: \['cpu', 'gpu', 'tpu', 'memory'\]",
         ),

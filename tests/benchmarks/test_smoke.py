@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks import logging_cost, overhead, scale, trainer_epoch
+from benchmarks import logging_cost, memory, overhead, scale, trainer_epoch
 
 pytestmark = [pytest.mark.slow]
 
@@ -43,3 +43,16 @@ def test_logging_cost_smoke(ray_local, capsys):
     out = capsys.readouterr().out
     assert _table_header(logging_cost.TABLE_HEADER) in out
     assert "| on | 1 |" in out and "| off | 1 |" in out
+
+
+def test_memory_in_process_smoke(capsys):
+    assert memory.main(["--smoke", "--in-process"]) == 0
+    assert "| trial | RSS (MiB) |" in capsys.readouterr().out
+
+
+@pytest.mark.ray
+def test_memory_smoke(ray_local, capsys):
+    assert memory.main(["--smoke"]) == 0
+    out = capsys.readouterr().out
+    assert _table_header(memory.TABLE_HEADER) in out
+    assert "| off | 2 | 1 |" in out  # one reused worker ran both trials

@@ -1,0 +1,56 @@
+"""Reused workers are replaced by fresh processes when the recycling policy says so."""
+
+from __future__ import annotations
+
+import pytest
+
+import automl
+from automl._workers import WorkerPolicy, worker_rss_mib
+from search_spaces import Dense, LayerStack, Space
+
+
+def test_policy_replaces_a_worker_after_its_trial_count_or_memory_growth():
+    policy = WorkerPolicy(max_trials=3, max_memory_growth=0.1)
+    assert policy.exceeded(trials=2, first_rss=800.0, rss=870.0) is None
+    assert "ran 3 trials (max_trials_per_worker=3)" in policy.exceeded(trials=3, first_rss=800.0, rss=800.0)
+    assert "grew +11% since its first trial, 800 -> 888 MiB" in policy.exceeded(
+        trials=2, first_rss=800.0, rss=888.0
+    )
+    # Without a memory figure (a trial that failed before reporting) only the count applies.
+    assert policy.exceeded(trials=2, first_rss=None, rss=900.0) is None
+    unlimited = WorkerPolicy(max_trials=None, max_memory_growth=None)
+    assert not unlimited.active
+    assert unlimited.exceeded(trials=1000, first_rss=1.0, rss=1e6) is None
+
+
+def test_worker_memory_is_this_process_resident_set():
+    before = worker_rss_mib()
+    block = bytearray(64 * 1024 * 1024)
+    block[::4096] = b"x" * len(block[::4096])  # touch every page so it is resident
+    assert worker_rss_mib() - before > 48
+    del block
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+@pytest.mark.parametrize(("max_trials", "same_worker"), [(None, [True, True]), (2, [True, False])])
+def test_a_worker_that_ran_its_share_of_trials_is_replaced(ray_local, tmp_path, max_trials, same_worker):
+    result = automl.tune(
+        Space(layers=LayerStack(Dense(units=16), max_layers=1), learning_rate=1e-2, batch_size=128),
+        data="digits",
+        num_trials=3,
+        epochs=1,
+        scheduler="fifo",
+        max_concurrent_trials=1,
+        max_trials_per_worker=max_trials,
+        max_worker_memory_growth=None,
+        tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+        storage_path=tmp_path / "runs",
+        verbose=0,
+    )
+    trials = result.trials.sort_values("number")
+    assert list(trials["state"]) == ["COMPLETE"] * 3
+    assert (trials["worker_rss_mib"] > 100).all()  # each trial's worker, with TensorFlow loaded
+    workers = list(trials["worker"])
+    # One at a time on one reused worker; with a limit of 2, trial 3 gets a fresh process.
+    assert [workers[1] == workers[0], workers[2] == workers[1]] == same_worker
