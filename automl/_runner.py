@@ -22,7 +22,7 @@ from automl._artifacts import git_commit, log_best_model, log_study_plots, optun
 from automl._choices import SchedulerChoice
 from automl._objectives import EXTRA_METRICS, Objective, pareto_front
 from automl._result import TrialState, TuningResult
-from automl._tracking import MlflowTracker, default_tracking_uri, open_experiment
+from automl._tracking import MlflowTracker, default_tracking_uri, open_experiment, tracking_client
 from automl._trainable import run_trial
 from automl._warm_start import KnownPoint, seeded_storage
 from automl._workers import RSS_KEY, WorkerPolicy, recycling_workers
@@ -313,7 +313,7 @@ class Run:
             )
         run_dir.mkdir(parents=True)
         tracking_uri = self.tracking_uri or default_tracking_uri()
-        client = MlflowClient(tracking_uri)
+        client = tracking_client(tracking_uri)
         experiment_id = open_experiment(client, self.experiment_name)
         tags = {"automl.kind": "tuning-run", "automl.run_dir": str(run_dir)}
         commit = git_commit(Path.cwd())

@@ -7,18 +7,22 @@ params (the same keys for every trial), one metric point per epoch
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import hashlib
 import json
 import math
 import os
+import tempfile
 import textwrap
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from ray.tune import Callback
 
@@ -47,12 +51,53 @@ def _artifact_location(tracking_uri: str) -> str | None:
     return None
 
 
+@contextlib.contextmanager
+def _machine_lock(key: str) -> Iterator[None]:
+    """An exclusive lock shared by every process of this user on this machine (none on Windows)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    path = Path(tempfile.gettempdir()) / f"automl-{os.getuid()}-{digest}.lock"
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def tracking_client(tracking_uri: str) -> MlflowClient:
+    """An MLflow client; a new sqlite store gets its tables one process at a time.
+
+    MLflow creates the schema of an empty sqlite file when a client first opens
+    it, without a lock: two runs started at once in a fresh directory both
+    migrate it, and one fails ("table experiments already exists"). Other
+    stores (a server, a database service) set themselves up.
+    """
+    if not tracking_uri.startswith("sqlite:///"):
+        return MlflowClient(tracking_uri)
+    with _machine_lock(str(Path(tracking_uri.removeprefix("sqlite:///")).resolve())):
+        client = MlflowClient(tracking_uri)  # the tracking store: builds the tables
+        client.search_registered_models(max_results=1)  # the registry's store, on the same file
+    return client
+
+
 def open_experiment(client: MlflowClient, name: str) -> str:
     """Returns the id of experiment ``name``, created if missing, tagged for training runs."""
     experiment = client.get_experiment_by_name(name)
     if experiment is None:
         location = _artifact_location(client.tracking_uri)
-        experiment_id = client.create_experiment(name, artifact_location=location)
+        try:
+            experiment_id = client.create_experiment(name, artifact_location=location)
+        except MlflowException as exc:
+            # Another run created it between the lookup and here (two runs started at once).
+            experiment = client.get_experiment_by_name(name)
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS" or experiment is None:
+                raise
+            experiment_id = experiment.experiment_id
     else:
         experiment_id = experiment.experiment_id
     client.set_experiment_tag(experiment_id, *_EXPERIMENT_KIND)
