@@ -113,7 +113,10 @@ def tune(
         seed: Seed of the sampler. Defaults to `None`.
         resources_per_trial: ``{"cpu": n, "gpu": g, "tpu": t, "memory": bytes}``
             per trial (fractions allowed). A trial no node can hold is refused
-            once Ray is up, before any trial starts. Defaults to one CPU.
+            once Ray is up, before any trial starts. ``memory`` is also
+            enforced: a trial whose worker's resident memory goes past it
+            (checked every 10 batches) fails with the figures in its error.
+            Defaults to one CPU.
         max_concurrent_trials: Cap on trials running at once. Defaults to as
             many as the resources allow.
         max_failures: How often a failed trial (its worker died, a node went

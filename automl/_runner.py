@@ -259,6 +259,7 @@ class Run:
             settings=self.settings,
             callbacks=self.callbacks,
             build=self.build,
+            memory_limit=self.resources.get("memory"),
         )
         return tune.with_resources(trainable, _ray_resources(self.resources))
 

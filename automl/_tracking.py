@@ -507,8 +507,16 @@ class MlflowTracker(Callback):
         return f"elapsed {elapsed:.0f}s, ~{left:.0f}s left"
 
     def best_record(self) -> _TrialRecord | None:
-        """The trial with the best value of the metric over its epochs."""
-        scored = [r for r in self.records.values() if math.isfinite(self._best(r))]
+        """The trial with the best value of the metric over its epochs, among those that did not fail.
+
+        A failed trial's epochs before its failure may score well, but its
+        model is not one to hand over (it raised, ran out of memory, diverged).
+        """
+        scored = [
+            r
+            for r in self.records.values()
+            if r.state is not TrialState.FAILED and math.isfinite(self._best(r))
+        ]
         if not scored:
             return None
         sign = 1 if self._mode == "max" else -1

@@ -84,13 +84,17 @@ def run_trial(
     settings: FitSettings,
     callbacks: Sequence[Any] = (),
     build: Callable[[dict[str, Any]], Any] | None = None,
+    memory_limit: float | None = None,
 ) -> None:
     """Runs one trial inside a (possibly reused) Ray worker.
 
     ``data`` arrives through Ray's object store (`tune.with_parameters`), so it
     is shipped once per run, not once per trial. A trial that Ray restarts
     (after a crash, or on `automl.resume`) continues from its checkpoint.
+    ``memory_limit`` (bytes, from ``resources_per_trial``) fails a trial
+    whose worker grows past it.
     """
+    from automl._memory_limit import MemoryLimit
     from automl._model_size import ModelSize
     from trainers import (  # TensorFlow: once per worker process
         configure_threads,
@@ -121,7 +125,7 @@ def run_trial(
             settings=settings,
             checkpoint_dir=workdir / "current",
             reporter=_RayReporter(),
-            callbacks=(*callbacks, ModelSize()),
+            callbacks=(*callbacks, ModelSize(), *([MemoryLimit(memory_limit)] if memory_limit else [])),
             resume_from=resume_from,
             build=build,
             strategy=strategy,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks import logging_cost, memory, overhead, scale, trainer_epoch
+from benchmarks import driver_kills, logging_cost, memory, overhead, scale, trainer_epoch
 
 pytestmark = [pytest.mark.slow]
 
@@ -56,3 +56,12 @@ def test_memory_smoke(ray_local, capsys):
     out = capsys.readouterr().out
     assert _table_header(memory.TABLE_HEADER) in out
     assert "| off | 2 | 1 |" in out  # one reused worker ran both trials
+
+
+@pytest.mark.ray
+def test_driver_kills_smoke(capsys):
+    # One kill 8 s after the run exists: trials are running.
+    assert driver_kills.main(["--repetitions", "1", "--min-delay", "8", "--max-delay", "8"]) == 0
+    out = capsys.readouterr().out
+    assert _table_header(driver_kills.TABLE_HEADER) in out
+    assert "1 kills, 0 with a trial lost, duplicated or left RUNNING" in out

@@ -114,3 +114,34 @@ def test_time_budget_stops_the_run_and_labels_what_it_stopped(ray_local, tmp_pat
         run = client.get_run(run_id)
         assert run.info.status == "KILLED"
         assert run.data.tags["automl.stopped"].startswith("by the run's time budget at epoch")
+
+
+def test_a_trial_over_its_memory_limit_fails_with_the_figures(ray_local, tmp_path):
+    # TensorFlow's worker holds ~0.9 GiB; a 1M-unit layer adds ~0.3 GiB of weights and ~0.6 GiB
+    # of Adam slots (small batches keep its steps short). The 16-unit trials stay under 1.5 GiB.
+    def config(units, batch_size):
+        return {
+            "layers": [{"type": "dense", "units": units, "activation": "relu", "dropout": 0.0}],
+            "batch_size": batch_size,
+        }
+
+    result = automl.tune(
+        Space(layers=LayerStack(Dense(units=Categorical([16, 1_000_000]))), batch_size=Categorical([8, 128])),
+        data="digits",
+        num_trials=3,
+        epochs=2,
+        scheduler="fifo",
+        points_to_evaluate=[config(16, 128), config(1_000_000, 8), config(16, 128)],
+        resources_per_trial={"cpu": 1, "memory": 1.5 * 2**30},
+        tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+        storage_path=tmp_path / "runs",
+        experiment_name="memory-limit",
+        verbose=0,
+    )
+    trials = result.trials.set_index("number")
+    assert list(trials["state"]) == ["COMPLETE", "FAILED", "COMPLETE"], list(trials["worker_rss_mib"])
+    assert "over its memory limit of 1536 MiB (resources_per_trial.memory)" in trials.loc[2, "error"]
+    assert list(trials.loc[[1, 3], "epochs"]) == [2, 2]
+    assert result.best_config["layers"][0]["units"] == 16
+    child = MlflowClient(result.tracking_uri).get_run(trials.loc[2, "mlflow_run_id"])
+    assert child.info.status == "FAILED" and "memory limit" in child.data.tags["automl.error"]

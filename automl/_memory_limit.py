@@ -1,0 +1,66 @@
+"""A trial's memory limit, enforced: ``resources_per_trial["memory"]`` is more than a scheduling hint.
+
+Ray only reserves the ``memory`` resource when it places a trial; nothing stops
+the trial from using more, and the first sign is usually the whole node
+swapping or Ray's memory monitor killing some worker. This callback watches
+the worker's resident memory while the trial trains and fails the trial —
+with the figures in its error — once it goes over.
+
+Imported in the workers only (it imports Keras).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import keras
+
+from automl._workers import worker_rss_mib
+from trainers import TrialFailedError
+
+__all__ = ["MemoryLimit"]
+
+_EVERY = 10  # batches between checks: reading /proc costs ~30 µs, a small model's batch ~1 ms
+
+
+class MemoryLimit(keras.callbacks.Callback):
+    """Fails the trial once its worker's resident memory exceeds ``limit_bytes``.
+
+    Checked after the first batch, then every 10 batches and at each epoch's
+    end: a soft limit, at batch granularity (one batch that allocates far more
+    runs to its end before it is caught).
+    """
+
+    def __init__(self, limit_bytes: float) -> None:
+        super().__init__()
+        self._limit_mib = limit_bytes / 2**20
+        self._batches = 0
+        self._epoch = 0
+        self._over: tuple[float, int] | None = None
+
+    def _check(self, epoch: int) -> None:
+        rss = worker_rss_mib()
+        if rss > self._limit_mib and self._over is None:
+            self._over = (rss, epoch + 1)
+            self.model.stop_training = True
+
+    def on_epoch_begin(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
+        if self._batches % _EVERY == 0:
+            self._check(self._epoch)
+        self._batches += 1
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        self._check(epoch)
+
+    def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
+        if self._over is not None:
+            rss, epoch = self._over
+            raise TrialFailedError(
+                f"the trial's worker used {rss:.0f} MiB in epoch {epoch}, over its memory limit of "
+                f"{self._limit_mib:.0f} MiB (resources_per_trial.memory); give trials more memory or "
+                "narrow the space (smaller layers or batches)."
+            )
