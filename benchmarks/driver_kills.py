@@ -17,6 +17,7 @@ import json
 import os
 import pickle
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -109,6 +110,10 @@ def _check(run_dir: Path, uri: str) -> dict[str, Any]:
         "left_running": sum(r.info.status == "RUNNING" for r in runs),
         "points_duplicated": points_duplicated,
         "optuna_complete": _optuna_complete(run_dir),
+        "not_complete": [
+            {"state": row["state"], "error": str(row["error"])[-300:]}
+            for _, row in trials[trials["state"] != "COMPLETE"].iterrows()
+        ],
     }
 
 
@@ -151,7 +156,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repetitions", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--max-delay", type=float, default=40.0, help="kill within this many seconds of the start"
+        "--min-delay", type=float, default=0.0, help="kill no sooner than this after the run exists (s)"
+    )
+    parser.add_argument(
+        "--max-delay", type=float, default=30.0, help="kill within this long after the run exists (s)"
     )
     args = parser.parse_args(argv)
     print(machine_report(argv, "benchmarks.driver_kills"), flush=True)
@@ -159,8 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     rows, failures = [], 0
     for rep in range(1, args.repetitions + 1):
         delay = rng.uniform(args.min_delay, args.max_delay)
-        with tempfile.TemporaryDirectory() as tmp:
-            outcome = _repetition(Path(tmp), delay)
+        tmp = Path(tempfile.mkdtemp(prefix=f"driver-kill-{rep}-"))
+        outcome = _repetition(tmp, delay)
         print(json.dumps({"rep": rep, "delay": round(delay, 1), **outcome}), flush=True)
         ok = outcome["resumed"] != "yes" or (
             outcome["complete"] == TRIALS
@@ -169,6 +177,10 @@ def main(argv: list[str] | None = None) -> int:
             and outcome["optuna_complete"] == TRIALS
         )
         failures += not ok and not outcome["resumed"].startswith("nothing")
+        if ok:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print(f"rep {rep}: kept {tmp} to look at", flush=True)
         rows.append(
             [
                 rep,
