@@ -23,7 +23,7 @@ from automl._choices import SchedulerChoice
 from automl._objectives import EXTRA_METRICS, Objective, pareto_front
 from automl._result import TrialState, TuningResult
 from automl._tracking import MlflowTracker, default_tracking_uri, open_experiment, tracking_client
-from automl._trainable import run_trial
+from automl._trainable import restore_missing_checkpoints, run_trial
 from automl._warm_start import KnownPoint, seeded_storage
 from automl._workers import RSS_KEY, WorkerPolicy, recycling_workers
 from automl._writer import PENDING_FILE, replay
@@ -355,6 +355,8 @@ class Run:
             replay(journal, tracking_uri)
         client = MlflowClient(tracking_uri)
         client.update_run(parent_id, status="RUNNING")
+        for made in restore_missing_checkpoints(run_dir):
+            logger.info("Ray's state named a checkpoint it had deleted; %s now holds the newest one.", made)
         tuner = tune.Tuner.restore(str(run_dir), trainable=self._trainable(), resume_unfinished=True)
         tracker = self._tracker(client, experiment_id, parent_id, run_dir, verbose)
         return self._fit(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -21,6 +22,7 @@ from trainers._checkpoint import BEST_FILE, LAST_FILE, STATE_FILE
 __all__ = ["run_trial"]
 
 _CHECKPOINT_FILES = (BEST_FILE, LAST_FILE, STATE_FILE)
+_LOCAL = pyarrow.fs.LocalFileSystem()
 
 
 class _RayReporter:
@@ -74,6 +76,48 @@ def _usable_checkpoint(checkpoint: tune.Checkpoint) -> tune.Checkpoint | None:
         if _complete(fs, path):
             return tune.Checkpoint(path, filesystem=fs)
     return None
+
+
+_CHECKPOINT_NAME = re.compile(rb"(trial_[0-9a-f]+)/(checkpoint_\d{6})")
+_PICKLE_HEX = re.compile(rb'value\\*": \\*"([0-9a-f]{16,})')
+
+
+def restore_missing_checkpoints(run_dir: Path) -> list[Path]:
+    """Puts back a checkpoint Ray's saved state names but deleted; returns those it made.
+
+    Ray keeps one checkpoint per trial (``num_to_keep=1``) and deletes the
+    older one as soon as it registers a newer one, but it writes which one is
+    current only at its next experiment-state snapshot. A driver killed in
+    between leaves state naming a deleted directory, and Ray's restore then
+    fails the trial ("Could not recover from checkpoint as it does not exist
+    on storage anymore") before the trial's own code can fall back. Such a
+    name gets a copy of the trial's newest complete checkpoint, so the trial
+    goes on from there (the newest, which redoes the fewest epochs). The
+    names are read as bytes from the snapshot's pickled checkpoint manager;
+    nothing is unpickled.
+    """
+    states = sorted(run_dir.glob("experiment_state-*.json"))
+    if not states:
+        return []
+    made = []
+    for trial, name in sorted(set(_CHECKPOINT_NAME.findall(_state_bytes(states[-1])))):
+        trial_dir = run_dir / trial.decode()
+        target = trial_dir / name.decode()
+        if not trial_dir.is_dir() or target.exists():
+            continue
+        newest = sorted(p for p in trial_dir.glob("checkpoint_*") if _complete(_LOCAL, str(p)))
+        if newest:
+            shutil.copytree(newest[-1], target)
+            made.append(target)
+    return made
+
+
+def _state_bytes(path: Path) -> bytes:
+    """The snapshot's text with its hex-encoded pickles decoded to bytes (searched, never loaded)."""
+    text = path.read_bytes()
+    # Trial entries are JSON inside JSON, so their quotes may come escaped.
+    blobs = _PICKLE_HEX.findall(text)
+    return text + b"".join(bytes.fromhex(blob.decode()) for blob in blobs if len(blob) % 2 == 0)
 
 
 def run_trial(
