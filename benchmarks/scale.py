@@ -60,6 +60,7 @@ def make_trivial_trial(model_file: Path) -> Any:
         settings: Any,
         callbacks: Any = (),
         build: Any = None,
+        memory_limit: Any = None,
     ) -> None:
         from ray import tune
 
