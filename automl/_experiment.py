@@ -7,6 +7,7 @@ same field in both (``sampler.multivariate``, ``resources_per_trial.cpu``).
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import datetime
 import logging
@@ -24,7 +25,7 @@ from automl._choices import GridSampler, make_sampler, parse_scheduler
 from automl._objectives import EXTRA_METRICS, parse_objectives
 from automl._result import TuningResult
 from automl._runner import Run
-from automl._tracking import tracking_wait_s
+from automl._tracking import tracking_client, tracking_wait_s
 from automl._warm_start import known_points
 from automl._workers import WorkerPolicy
 from search_spaces import ConfigError, Space, cnn, mlp, rnn
@@ -501,8 +502,13 @@ class Experiment:
         """
         run = self._plan()
         name = self.name or f"{self.experiment_name}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
-        _start_ray(self.address, verbose=verbose)
-        return run.execute(name=name, verbose=verbose)
+        # Opening the tracking store (a new sqlite file builds its tables: seconds of
+        # CPU) overlaps starting Ray, which mostly waits for its processes.
+        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="automl-tracking") as pool:
+            opening = pool.submit(tracking_client, run.resolved_tracking_uri())
+            _start_ray(self.address, verbose=verbose)
+            client = opening.result()
+        return run.execute(name=name, verbose=verbose, client=client)
 
     @classmethod
     def from_dict(cls, data: Any, *, base_dir: str | Path = ".") -> Experiment:

@@ -303,8 +303,14 @@ class Run:
             verbose=verbose,
         )
 
-    def execute(self, *, name: str, verbose: int) -> TuningResult:
-        """Runs the trials on the current Ray instance; ``name`` names the run directory and MLflow run."""
+    def resolved_tracking_uri(self) -> str:
+        return self.tracking_uri or default_tracking_uri()
+
+    def execute(self, *, name: str, verbose: int, client: MlflowClient | None = None) -> TuningResult:
+        """Runs the trials on the current Ray instance; ``name`` names the run directory and MLflow run.
+
+        ``client`` is this run's tracking store, when opened beforehand (see `Experiment.run`).
+        """
         self.check_resources_fit()
         run_dir = self.storage_path / name
         if run_dir.exists():
@@ -313,8 +319,8 @@ class Run:
                 field="name",
             )
         run_dir.mkdir(parents=True)
-        tracking_uri = self.tracking_uri or default_tracking_uri()
-        client = tracking_client(tracking_uri)
+        tracking_uri = self.resolved_tracking_uri()
+        client = client or tracking_client(tracking_uri)
         experiment_id = open_experiment(client, self.experiment_name)
         tags = {"automl.kind": "tuning-run", "automl.run_dir": str(run_dir)}
         commit = git_commit(Path.cwd())
