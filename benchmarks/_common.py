@@ -73,7 +73,11 @@ def build_user_model(config: Mapping[str, Any], data: Any) -> Any:
     outputs = keras.layers.Dense(data.num_classes, activation="softmax")(x)
     model = keras.Model(inputs, outputs)
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=config["learning_rate"]),
+        optimizer={
+            "adam": keras.optimizers.Adam,
+            "sgd": keras.optimizers.SGD,
+            "rmsprop": keras.optimizers.RMSprop,
+        }[config.get("optimizer", "adam")](learning_rate=config["learning_rate"]),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )

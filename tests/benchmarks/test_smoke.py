@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks import driver_kills, logging_cost, memory, overhead, scale, trainer_epoch
+from benchmarks import driver_kills, logging_cost, memory, overhead, scale, search_efficiency, trainer_epoch
 
 pytestmark = [pytest.mark.slow]
 
@@ -65,3 +65,14 @@ def test_driver_kills_smoke(capsys):
     out = capsys.readouterr().out
     assert _table_header(driver_kills.TABLE_HEADER) in out
     assert "1 kills, 0 with a trial lost, duplicated or left RUNNING" in out
+
+
+def test_search_efficiency_smoke(capsys):
+    # Each tuner runs in its own process (automl starts its own Ray there, and its
+    # first epoch comes after the 8 s budget: its row is empty in a smoke run).
+    assert search_efficiency.main(["--smoke"]) == 0
+    out = capsys.readouterr().out
+    assert _table_header(search_efficiency.TABLE_HEADER) in out
+    for tuner in ("automl", "kt-hyperband", "optuna"):
+        assert f"| {tuner} | " in out
+    assert "Goal (time to target" in out

@@ -1,0 +1,563 @@
+"""Search efficiency: best validation accuracy against wall time, automl vs the tuners users would pick.
+
+Five tuners search one space on one data set, each for the same wall-time
+budget, each run in a fresh Python process (imports and data loading are done
+before its clock starts):
+
+- ``automl``: `automl.tune` with its defaults (TPE + ASHA, one CPU per trial,
+  so 2 concurrent trials on 2 cores); its clock includes starting Ray;
+- ``kt-random``, ``kt-hyperband``, ``kt-bayesian``: KerasTuner's
+  RandomSearch, Hyperband (``max_epochs`` = the epoch budget, factor 3) and
+  BayesianOptimization, one process, TensorFlow's default threads;
+- ``optuna``: Optuna alone, TPE + median pruning through
+  optuna-integration's `KerasPruningCallback`, one trial at a time.
+
+The space is `mlp()` with the learning rate widened to 1e-5–1e-1 and the
+optimizer searched (Adam, SGD, RMSprop), so configurations matter: the spread
+of random configs' scores is reported. KerasTuner samples it through
+`_HpTrial`, which gives `Space.sample` KerasTuner's ``hp`` behind Optuna's
+``suggest_*`` names: the same parameters, ranges and scales in every tuner.
+The models are the same too (`build_user_model`: the layers automl's trainer
+builds), each fit for at most ``--epochs`` epochs with early stopping on
+``val_accuracy`` (patience 3).
+
+Every fit carries `EpochLog`, which appends each epoch's wall time and
+``val_accuracy`` to the run's log, so all five are measured by the same code.
+A run stops at its budget (automl's ``time_budget_s``, Optuna's ``timeout``,
+KerasTuner through its oracle's trial limit, and a callback ending the fit in
+progress); epochs logged after the budget are not counted.
+
+The target is the median best-at-budget of the tuner with the highest median,
+so that tuner reaches it in most seeds; time-to-target is the first time a
+run's best so far reaches it.
+
+    .venv/bin/python -m benchmarks.search_efficiency                   # 5 tuners x 3 seeds x 90 s
+    .venv/bin/python -m benchmarks.search_efficiency --budget 60 --seeds 0,1,2,3,4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from benchmarks._common import (  # noqa: E402
+    DATASET,
+    MONITOR,
+    PATIENCE,
+    build_user_model,
+    machine_report,
+    markdown_table,
+    seconds,
+)
+
+TUNERS = ("automl", "kt-random", "kt-hyperband", "kt-bayesian", "optuna")
+TABLE_HEADER = (
+    "tuner",
+    "trials (median)",
+    "best at budget: median",
+    "min–max",
+    "time to target: median s",
+    "reached",
+)
+_CURVE_POINTS = (0.1, 0.25, 0.5, 0.75, 1.0)  # fractions of the budget
+_UNLIMITED_TRIALS = 100_000  # the budget is wall time; no tuner may stop on a trial count first
+_CHILD_SLACK_S = 600  # a run past budget + this is hung: its process is killed
+
+
+def space() -> Any:
+    """The searched space: `mlp()` with a wide learning rate and the optimizer searched."""
+    from search_spaces import Categorical, Float, mlp
+
+    return mlp(
+        learning_rate=Float(1e-5, 1e-1, log=True),
+        optimizer=Categorical(["adam", "sgd", "rmsprop"]),
+    )
+
+
+# Measuring every tuner the same way ----------------------------------------------
+
+
+def _keras_callback_base() -> type:
+    import keras
+
+    return keras.callbacks.Callback
+
+
+class EpochLog(_keras_callback_base()):  # type: ignore[misc]
+    """Appends ``{"t", "fit", "value"}`` per epoch to a JSON-lines file.
+
+    Holds only a path, so KerasTuner and automl can deep-copy it and Ray can
+    ship it to workers; each fit gets its own id. Lines are short single
+    writes in append mode, so processes logging at once do not interleave.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__()
+        self.path = str(path)
+        self._fit = ""
+
+    def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        self._fit = uuid.uuid4().hex[:12]
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        value = (logs or {}).get(MONITOR)
+        if value is None:
+            return
+        line = json.dumps({"t": time.time(), "fit": self._fit, "value": float(value)})
+        with open(self.path, "a", encoding="utf-8") as log:
+            log.write(line + "\n")
+
+
+class StopAt(_keras_callback_base()):  # type: ignore[misc]
+    """Ends the fit in progress once the wall-clock deadline has passed."""
+
+    def __init__(self, deadline: float) -> None:
+        super().__init__()
+        self.deadline = deadline
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        if time.time() >= self.deadline:
+            self.model.stop_training = True
+
+
+def _early_stopping() -> Any:
+    import keras
+
+    return keras.callbacks.EarlyStopping(monitor=MONITOR, mode="max", patience=PATIENCE)
+
+
+# One run per process ---------------------------------------------------------------
+
+
+@dataclass
+class _Run:
+    seed: int
+    budget: float
+    epochs: int
+    log: Path
+    workdir: Path
+    data: Any
+    start: float = 0.0  # wall clock, set by `begin`
+
+    @property
+    def deadline(self) -> float:
+        return self.start + self.budget
+
+    def begin(self) -> None:
+        """Starts the clock: the log's first line, written just before the tuner is called."""
+        self.start = time.time()
+        with open(self.log, "a", encoding="utf-8") as log:
+            log.write(json.dumps({"start": self.start}) + "\n")
+
+
+def _run_automl(run: _Run) -> None:
+    import automl
+    from search_spaces import AutoMLError
+
+    run.begin()
+    try:
+        automl.tune(
+            space(),
+            data=run.data,
+            metric=MONITOR,
+            mode="max",
+            num_trials=_UNLIMITED_TRIALS,
+            time_budget_s=run.budget,
+            epochs=run.epochs,
+            patience=PATIENCE,
+            seed=run.seed,
+            callbacks=[EpochLog(run.log)],
+            tracking_uri=f"sqlite:///{run.workdir / 'mlflow.db'}",
+            experiment_name="search-efficiency",
+            storage_path=run.workdir / "automl_runs",
+            verbose=0,
+        )
+    except AutoMLError as exc:
+        if "no trial reported" not in str(exc):
+            raise
+        # A budget too short for any reported epoch (smoke runs): the log holds what ran.
+        print(f"automl: {exc}", file=sys.stderr)
+
+
+def _run_optuna(run: _Run) -> None:
+    import keras
+    import optuna
+    from optuna_integration import KerasPruningCallback
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    searched = space()
+    data = run.data
+
+    def objective(trial: optuna.Trial) -> float:
+        config = searched.sample(trial)
+        keras.backend.clear_session()
+        model = build_user_model(config, data)
+        history = model.fit(
+            data.x_train,
+            data.y_train,
+            validation_data=(data.x_val, data.y_val),
+            epochs=run.epochs,
+            batch_size=config["batch_size"],
+            callbacks=[
+                EpochLog(run.log),
+                _early_stopping(),
+                KerasPruningCallback(trial, MONITOR),
+                StopAt(run.deadline),
+            ],
+            verbose=0,
+        )
+        return max(history.history[MONITOR])
+
+    run.begin()
+    study = optuna.create_study(
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=run.seed),
+        pruner=optuna.pruners.MedianPruner(),
+    )
+    study.optimize(objective, timeout=run.budget)
+
+
+class _HpTrial:
+    """KerasTuner's ``hp`` behind the ``suggest_*`` calls `Space.sample` makes on an Optuna trial."""
+
+    def __init__(self, hp: Any) -> None:
+        self.hp = hp
+
+    def suggest_float(
+        self, name: str, low: float, high: float, *, log: bool = False, step: Any = None
+    ) -> Any:
+        return self.hp.Float(name, low, high, step=step, sampling="log" if log else "linear")
+
+    def suggest_int(self, name: str, low: int, high: int, *, log: bool = False, step: int = 1) -> Any:
+        # KerasTuner's step is a factor on a log scale; None samples every integer, as Optuna does.
+        return self.hp.Int(name, low, high, step=None if log else step, sampling="log" if log else "linear")
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
+        return self.hp.Choice(name, list(choices))
+
+
+def _run_keras_tuner(run: _Run, kind: str) -> None:
+    import keras
+    import keras_tuner as kt
+
+    searched = space()
+    data = run.data
+
+    class HyperModel(kt.HyperModel):
+        oracle: Any = None
+
+        def build(self, hp: Any) -> Any:
+            keras.backend.clear_session()
+            return build_user_model(searched.sample(_HpTrial(hp)), data)
+
+        def fit(self, hp: Any, model: Any, *args: Any, callbacks: Sequence[Any] = (), **kwargs: Any) -> Any:
+            history = model.fit(
+                *args,
+                batch_size=hp.get("batch_size"),
+                callbacks=[*callbacks, StopAt(run.deadline)],
+                **kwargs,
+            )
+            if time.time() >= run.deadline:
+                self.oracle.max_trials = 1  # the oracle's next trial is then STOPPED: the search ends
+            return history
+
+    hypermodel = HyperModel()
+    common: dict[str, Any] = {
+        "objective": kt.Objective(MONITOR, "max"),
+        "seed": run.seed,
+        "directory": str(run.workdir),
+        "project_name": kind,
+        "overwrite": True,
+    }
+    tuners: dict[str, Callable[[], Any]] = {
+        "kt-random": lambda: kt.RandomSearch(hypermodel, max_trials=_UNLIMITED_TRIALS, **common),
+        "kt-bayesian": lambda: kt.BayesianOptimization(hypermodel, max_trials=_UNLIMITED_TRIALS, **common),
+        "kt-hyperband": lambda: kt.Hyperband(
+            hypermodel, max_epochs=run.epochs, factor=3, hyperband_iterations=_UNLIMITED_TRIALS, **common
+        ),
+    }
+    tuner = tuners[kind]()
+    hypermodel.oracle = tuner.oracle
+    run.begin()
+    tuner.search(
+        data.x_train,
+        data.y_train,
+        validation_data=(data.x_val, data.y_val),
+        epochs=run.epochs,
+        callbacks=[EpochLog(run.log), _early_stopping()],
+        verbose=0,
+    )
+
+
+def _child(args: argparse.Namespace) -> int:
+    from trainers import load_sklearn
+
+    run = _Run(
+        seed=args.seed,
+        budget=args.budget,
+        epochs=args.epochs,
+        log=Path(args.log),
+        workdir=Path(args.workdir),
+        data=load_sklearn(DATASET),
+    )
+    if args.child == "automl":
+        _run_automl(run)
+    elif args.child == "optuna":
+        _run_optuna(run)
+    else:
+        _run_keras_tuner(run, args.child)
+    return 0
+
+
+# Reading the logs ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One run: its epochs as (seconds since its clock started, val_accuracy), in time order."""
+
+    tuner: str
+    seed: int
+    budget: float
+    epochs: list[tuple[float, float]]
+    fits: dict[str, float]  # each fit's best value within the budget
+
+    @classmethod
+    def read(cls, path: Path, *, tuner: str, seed: int, budget: float) -> Trace:
+        lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+        start = next(line["start"] for line in lines if "start" in line)
+        epochs: list[tuple[float, float]] = []
+        fits: dict[str, float] = {}
+        for line in lines:
+            if "fit" not in line or line["t"] - start > budget:
+                continue
+            epochs.append((line["t"] - start, line["value"]))
+            fits[line["fit"]] = max(fits.get(line["fit"], line["value"]), line["value"])
+        return cls(tuner, seed, budget, sorted(epochs), fits)
+
+    def best_by(self, t: float) -> float | None:
+        values = [value for when, value in self.epochs if when <= t]
+        return max(values) if values else None
+
+    def time_to(self, target: float) -> float | None:
+        return next((when for when, value in self.epochs if value >= target), None)
+
+
+def _median(values: Sequence[float | None], *, missing: float) -> float | None:
+    """Median where ``None`` counts as ``missing`` (``inf``: never reached; ``-inf``: nothing yet)."""
+    middle = statistics.median(missing if value is None else value for value in values)
+    return None if math.isinf(middle) else middle
+
+
+def _best_medians(traces: Sequence[Trace]) -> dict[str, float]:
+    by_tuner: dict[str, list[float]] = {}
+    for trace in traces:
+        best = trace.best_by(trace.budget)
+        by_tuner.setdefault(trace.tuner, []).append(best if best is not None else 0.0)
+    return {tuner: statistics.median(values) for tuner, values in by_tuner.items()}
+
+
+def target_of(traces: Sequence[Trace]) -> tuple[str, float]:
+    """The tuner with the highest median best-at-budget, and that median."""
+    medians = _best_medians(traces)
+    best = max(medians, key=lambda tuner: medians[tuner])
+    return best, medians[best]
+
+
+def _accuracy(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.1f}"
+
+
+def _range(values: Sequence[float]) -> str:
+    return f"{_accuracy(min(values))}–{_accuracy(max(values))}" if values else "–"
+
+
+def report(traces: Sequence[Trace], target: float) -> str:
+    tuners = list(dict.fromkeys(trace.tuner for trace in traces))
+    rows, curve_rows = [], []
+    budget = traces[0].budget
+    for tuner in tuners:
+        own = [trace for trace in traces if trace.tuner == tuner]
+        bests = [trace.best_by(budget) for trace in own]
+        times = [trace.time_to(target) for trace in own]
+        reached = sum(t is not None for t in times)
+        rows.append(
+            (
+                tuner,
+                statistics.median(len(trace.fits) for trace in own),
+                _accuracy(_median(bests, missing=-math.inf)),
+                _range([b for b in bests if b is not None]),
+                seconds(_median(times, missing=math.inf)),
+                f"{reached}/{len(own)}",
+            )
+        )
+        curve_rows.append(
+            (
+                tuner,
+                *(
+                    _accuracy(_median([t.best_by(f * budget) for t in own], missing=-math.inf))
+                    for f in _CURVE_POINTS
+                ),
+            )
+        )
+    curve_header = ("tuner", *(f"{f * budget:.0f} s" for f in _CURVE_POINTS))
+    return "\n\n".join(
+        [
+            f"Target: {target * 100:.1f}% {MONITOR}. Times in s from each run's start; accuracies in %.",
+            markdown_table(TABLE_HEADER, rows),
+            "Median best-so-far at points of the budget:",
+            markdown_table(curve_header, curve_rows),
+        ]
+    )
+
+
+def spread(traces: Sequence[Trace]) -> str:
+    """Quartiles of random configs' scores (KerasTuner's RandomSearch fits that ran to their end)."""
+    scores = sorted(v for trace in traces if trace.tuner == "kt-random" for v in trace.fits.values())
+    if len(scores) < 4:
+        return "Random configs' spread: fewer than 4 random fits, not reported."
+    q1, q2, q3 = statistics.quantiles(scores, n=4)
+    return (
+        f"Random configs' spread ({len(scores)} RandomSearch fits, best {MONITOR} each): "
+        f"quartiles {q1 * 100:.1f} / {q2 * 100:.1f} / {q3 * 100:.1f}%, "
+        f"interquartile range {(q3 - q1) * 100:.1f} points."
+    )
+
+
+def goal(traces: Sequence[Trace], target: float) -> str:
+    """automl's median time-to-target against the best KerasTuner tuner's, and best-at-budget."""
+    budget = traces[0].budget
+
+    def times(tuner: str) -> float | None:
+        return _median([t.time_to(target) for t in traces if t.tuner == tuner], missing=math.inf)
+
+    kt_tuners = [
+        tuner for tuner in TUNERS if tuner.startswith("kt-") and any(t.tuner == tuner for t in traces)
+    ]
+    if "automl" not in {t.tuner for t in traces} or not kt_tuners:
+        return "Goal: needs automl and at least one KerasTuner tuner in the run."
+    fastest = min(kt_tuners, key=lambda tuner: (times(tuner) is None, times(tuner) or 0.0))
+    ours, theirs = times("automl"), times(fastest)
+    bests = _best_medians(traces)
+    ratio = "–" if ours is None or theirs is None else f"{ours / theirs:.2f}×"
+    return (
+        f"Goal (time to target ≤ 0.5× the best KerasTuner tuner's, best at budget ≥ its): "
+        f"automl {seconds(ours)} s vs {fastest} {seconds(theirs)} s = {ratio}; "
+        f"best at {budget:.0f} s: automl {_accuracy(bests['automl'])}% vs {fastest} {_accuracy(bests[fastest])}%."
+    )
+
+
+# Driver ----------------------------------------------------------------------------
+
+
+def _launch(tuner: str, seed: int, args: argparse.Namespace, tmp: Path) -> Trace:
+    workdir = tmp / f"{tuner}-{seed}"
+    workdir.mkdir()
+    log = workdir / "epochs.jsonl"
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.search_efficiency",
+        f"--child={tuner}",
+        f"--seed={seed}",
+        f"--budget={args.budget}",
+        f"--epochs={args.epochs}",
+        f"--log={log}",
+        f"--workdir={workdir}",
+    ]
+    started = time.perf_counter()
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=args.budget + _CHILD_SLACK_S,
+        check=False,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    if done.returncode != 0 or not log.exists():
+        raise RuntimeError(
+            f"the {tuner} run (seed {seed}) exited with code {done.returncode}; its last output:\n"
+            + "\n".join(done.stderr.splitlines()[-30:])
+        )
+    trace = Trace.read(log, tuner=tuner, seed=seed, budget=args.budget)
+    print(
+        f"  {tuner:13s} seed {seed}: {len(trace.fits):3d} fits, best {_accuracy(trace.best_by(args.budget))}%, "
+        f"process {time.perf_counter() - started:.0f} s",
+        file=sys.stderr,
+        flush=True,
+    )
+    return trace
+
+
+def _names(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in TUNERS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown tuner(s) {unknown or text!r}; choose from {', '.join(TUNERS)}"
+        )
+    return names
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        return [int(seed) for seed in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--seeds takes integers separated by commas, got {text!r}"
+        ) from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tuners", type=_names, default=list(TUNERS), help="comma-separated; default all")
+    parser.add_argument("--seeds", type=_seeds, default=[0, 1, 2], help="default 0,1,2")
+    parser.add_argument("--budget", type=float, default=90.0, help="wall seconds per run (default 90)")
+    parser.add_argument("--epochs", type=int, default=20, help="most epochs per trial (default 20)")
+    parser.add_argument(
+        "--smoke", action="store_true", help="automl, kt-hyperband and optuna once: seed 0, 8 s, 3 epochs"
+    )
+    parser.add_argument("--child", choices=TUNERS, help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--log", help=argparse.SUPPRESS)
+    parser.add_argument("--workdir", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        return _child(args)
+    if args.smoke:  # one tuner per code path (KerasTuner's share theirs), seconds each
+        args.tuners, args.seeds, args.budget, args.epochs = ["automl", "kt-hyperband", "optuna"], [0], 8.0, 3
+    if args.budget <= 0 or args.epochs < 1:
+        parser.error(f"--budget must be > 0 and --epochs >= 1, got {args.budget} and {args.epochs}")
+
+    print(machine_report(argv, "benchmarks.search_efficiency"))
+    print(f"- budget {args.budget:.0f} s per run, ≤ {args.epochs} epochs per trial, seeds {args.seeds}\n")
+    traces = []
+    with tempfile.TemporaryDirectory(prefix="bench-search-") as tmp:
+        for seed in args.seeds:  # seed-major: machine drift spreads over every tuner alike
+            for tuner in args.tuners:
+                traces.append(_launch(tuner, seed, args, Path(tmp)))
+    best, target = target_of(traces)
+    print(report(traces, target))
+    print(f"\nThe target is {best}'s median best at budget.")
+    print(spread(traces))
+    print(goal(traces, target))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

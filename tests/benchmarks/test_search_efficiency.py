@@ -1,0 +1,90 @@
+"""What benchmarks/search_efficiency.py computes from the runs' logs, and its KerasTuner view of the space."""
+
+from __future__ import annotations
+
+import json
+
+import keras_tuner as kt
+import optuna
+import pytest
+
+from benchmarks import search_efficiency as se
+
+
+def _log(path, start, epochs):
+    lines = [{"start": start}] + [{"t": start + t, "fit": fit, "value": v} for t, fit, v in epochs]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return path
+
+
+def _trace(tmp_path, tuner, seed, epochs, budget=10.0):
+    log = _log(tmp_path / f"{tuner}-{seed}.jsonl", 1000.0, epochs)
+    return se.Trace.read(log, tuner=tuner, seed=seed, budget=budget)
+
+
+def test_trace_counts_only_epochs_within_the_budget(tmp_path):
+    trace = _trace(
+        tmp_path, "automl", 0, [(2.0, "a", 0.5), (4.0, "a", 0.7), (6.0, "b", 0.9), (11.0, "b", 0.99)]
+    )
+    assert trace.epochs == [(2.0, 0.5), (4.0, 0.7), (6.0, 0.9)]
+    assert trace.fits == {"a": 0.7, "b": 0.9}
+    assert trace.best_by(1.0) is None
+    assert trace.best_by(5.0) == 0.7
+    assert trace.time_to(0.8) == 6.0
+    assert trace.time_to(0.95) is None  # reached only after the budget
+
+
+def test_target_is_the_best_tuners_median_and_the_report_reads_it(tmp_path):
+    traces = [
+        _trace(tmp_path, "automl", 0, [(3.0, "a", 0.90), (5.0, "b", 0.97)]),
+        _trace(tmp_path, "automl", 1, [(4.0, "a", 0.96)]),
+        _trace(tmp_path, "automl", 2, [(6.0, "a", 0.98)]),
+        _trace(tmp_path, "kt-random", 0, [(1.0, "a", 0.95)]),
+        _trace(tmp_path, "kt-random", 1, [(2.0, "a", 0.80)]),
+        _trace(tmp_path, "kt-random", 2, []),
+    ]
+    assert se.target_of(traces) == ("automl", 0.97)
+    out = se.report(traces, 0.97)
+    # automl reached 0.97 at 5 s and 6 s, not in seed 1: median 6 s; kt-random never
+    # (its seed 2 logged no epoch: worst in the median, left out of min–max).
+    assert "| automl | 1 | 97.0 | 96.0–98.0 | 6.0 | 2/3 |" in out
+    assert "| kt-random | 1 | 80.0 | 80.0–95.0 | – | 0/3 |" in out
+    assert "automl 6.0 s vs kt-random – s = –" in se.goal(traces, 0.97)
+
+
+def test_keras_tuner_sees_the_same_parameters_as_optuna():
+    space = se.space()
+    hp = kt.HyperParameters()
+    config = space.sample(se._HpTrial(hp))
+    study = optuna.create_study()
+    trial = study.ask()
+    space.sample(trial)
+    # Same names for the entries both sampled (KerasTuner starts at each parameter's default).
+    shared = set(hp.values) & set(trial.params)
+    assert {"learning_rate", "optimizer", "batch_size", "layers.depth", "layers.0.units"} <= shared
+    learning_rate = hp.get("learning_rate")
+    assert 1e-5 <= learning_rate <= 1e-1 and config["learning_rate"] == learning_rate
+    assert {h.name: h for h in hp.space}["learning_rate"].sampling == "log"
+    assert {h.name: h for h in hp.space}["layers.0.units"].sampling == "log"
+    assert space.params_of(config)  # a config of the space, as automl would take it
+
+
+def test_unknown_tuner_is_refused():
+    with pytest.raises(SystemExit):
+        se.main(["--tuners", "automl,gridsearch"])
+
+
+def test_epoch_log_survives_the_copies_tuners_make(tmp_path):
+    # KerasTuner and automl deep-copy callbacks per trial; Ray pickles them to its workers.
+    import copy
+
+    from ray import cloudpickle
+
+    log = se.EpochLog(tmp_path / "epochs.jsonl")
+    for clone in (copy.deepcopy(log), cloudpickle.loads(cloudpickle.dumps(log))):
+        clone.on_train_begin()
+        clone.on_epoch_end(0, {"val_accuracy": 0.5, "accuracy": 0.6})
+        clone.on_epoch_end(1, {"accuracy": 0.7})  # no val_accuracy: nothing logged
+    lines = [json.loads(line) for line in (tmp_path / "epochs.jsonl").read_text().splitlines()]
+    assert [line["value"] for line in lines] == [0.5, 0.5]
+    assert lines[0]["fit"] != lines[1]["fit"]
