@@ -54,6 +54,8 @@ from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import keras  # noqa: E402  (after the log level, which TensorFlow reads when imported)
+
 from benchmarks._common import (  # noqa: E402
     DATASET,
     MONITOR,
@@ -91,13 +93,7 @@ def space() -> Any:
 # Measuring every tuner the same way ----------------------------------------------
 
 
-def _keras_callback_base() -> type:
-    import keras
-
-    return keras.callbacks.Callback
-
-
-class EpochLog(_keras_callback_base()):  # type: ignore[misc]
+class EpochLog(keras.callbacks.Callback):
     """Appends ``{"t", "fit", "value"}`` per epoch to a JSON-lines file.
 
     Holds only a path, so KerasTuner and automl can deep-copy it and Ray can
@@ -122,7 +118,7 @@ class EpochLog(_keras_callback_base()):  # type: ignore[misc]
             log.write(line + "\n")
 
 
-class StopAt(_keras_callback_base()):  # type: ignore[misc]
+class StopAt(keras.callbacks.Callback):
     """Ends the fit in progress once the wall-clock deadline has passed."""
 
     def __init__(self, deadline: float) -> None:
@@ -135,8 +131,6 @@ class StopAt(_keras_callback_base()):  # type: ignore[misc]
 
 
 def _early_stopping() -> Any:
-    import keras
-
     return keras.callbacks.EarlyStopping(monitor=MONITOR, mode="max", patience=PATIENCE)
 
 
@@ -194,7 +188,6 @@ def _run_automl(run: _Run) -> None:
 
 
 def _run_optuna(run: _Run) -> None:
-    import keras
     import optuna
     from optuna_integration import KerasPruningCallback
 
@@ -251,7 +244,6 @@ class _HpTrial:
 
 
 def _run_keras_tuner(run: _Run, kind: str) -> None:
-    import keras
     import keras_tuner as kt
 
     searched = space()
