@@ -106,10 +106,17 @@ def tune(
             mode: its finished trials that fit this space seed the sampler
             like ``evaluated_points``. Defaults to `None`.
         scheduler: A Ray Tune scheduler that stops poor trials early, by
-            name (``"asha"``, ``"hyperband"``, ``"median"``, ``"fifo"``) or
-            as a mapping with settings (``{"name": "asha", "grace_period": 2,
-            "reduction_factor": 3}``); time is counted in epochs. Defaults
-            to `"asha"` for one objective, `"fifo"` for several.
+            name (``"asha"``, ``"hyperband"``, ``"median"``, ``"pbt"``,
+            ``"fifo"``) or as a mapping with settings (``{"name": "asha",
+            "grace_period": 2, "reduction_factor": 3}``); time is counted in
+            epochs. ``"pbt"`` (Population Based Training) trains the
+            sampler's ``num_trials`` starting configs together and lets poor
+            trials continue from good ones' checkpoints with a perturbed
+            ``learning_rate`` and ``batch_size`` (settings
+            ``perturbation_interval``, ``quantile_fraction``,
+            ``resample_probability``, ``burn_in_period``, ``synch``,
+            ``mutate``). Defaults to `"asha"` for one objective, `"fifo"`
+            for several.
         seed: Seed of the sampler. Defaults to `None`.
         resources_per_trial: ``{"cpu": n, "gpu": g, "tpu": t, "memory": bytes}``
             per trial (fractions allowed). A trial no node can hold is refused

@@ -19,9 +19,11 @@ import optuna
 from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial
 
-from search_spaces import ConfigError, Space
+from search_spaces import Categorical, ConfigError, Float, Int, Space
+from search_spaces._conditions import when_to_dict
 from search_spaces._grid import grid_configs
 from search_spaces._suggest import did_you_mean
+from trainers import MUTABLE_ON_RESUME
 
 __all__ = ["SAMPLERS", "SCHEDULERS", "SchedulerChoice", "make_sampler", "parse_scheduler"]
 
@@ -72,8 +74,19 @@ SCHEDULERS: dict[str, _Kind] = {
     "asha": _Kind({"grace_period": _INT, "reduction_factor": _NUM, "brackets": _INT}),
     "hyperband": _Kind({"reduction_factor": _NUM}),
     "median": _Kind({"grace_period": _INT, "min_samples_required": _INT}),
+    "pbt": _Kind(
+        {
+            "perturbation_interval": _INT,
+            "burn_in_period": _INT,
+            "quantile_fraction": _NUM,
+            "resample_probability": _NUM,
+            "synch": _BOOL,
+            "mutate": (list, tuple),
+        }
+    ),
     "fifo": _Kind({}),
 }
+_PBT_INTERVAL = 2  # epochs between PBT's exploit/explore steps, unless set
 
 
 def _parse(choice: Any, field: str, kinds: Mapping[str, _Kind]) -> tuple[str, dict[str, Any]]:
@@ -220,11 +233,35 @@ def make_sampler(
 
 
 @dataclasses.dataclass(frozen=True)
+class _KeepInSpace:
+    """PBT's explore step, finished: a perturbed value (old * 0.8 or 1.2) is put back into its range.
+
+    Ray multiplies a numeric value without looking at its bounds, so a learning
+    rate could drift out of the space, and an Int off its step.
+    """
+
+    params: Mapping[str, Float | Int]
+
+    def __call__(self, config: dict[str, Any]) -> dict[str, Any]:
+        for key, param in self.params.items():
+            value = min(max(config[key], param.low), param.high)
+            step = param.step
+            if step is not None:
+                value = param.low + round((value - param.low) / step) * step
+            config[key] = int(value) if isinstance(param, Int) else float(value)
+        return config
+
+
+@dataclasses.dataclass(frozen=True)
 class SchedulerChoice:
-    """A validated scheduler choice; `build` makes the Ray Tune scheduler."""
+    """A validated scheduler choice; `build` makes the Ray Tune scheduler.
+
+    ``mutations`` are PBT's: the space's parameters it changes as trials train.
+    """
 
     name: str
     settings: Mapping[str, Any]
+    mutations: Mapping[str, Float | Int | Categorical] = dataclasses.field(default_factory=dict)
 
     def build(self, *, epochs: int) -> Any:
         """The Ray Tune scheduler, counting time in epochs.
@@ -243,14 +280,86 @@ class SchedulerChoice:
             )
         if self.name == "median":
             return schedulers.MedianStoppingRule(**common, **self.settings)
+        if self.name == "pbt":
+            settings = {k: v for k, v in self.settings.items() if k != "mutate"}
+            settings.setdefault("perturbation_interval", min(_PBT_INTERVAL, epochs))
+            return schedulers.PopulationBasedTraining(
+                **common,
+                hyperparam_mutations={k: _ray_domain(p) for k, p in self.mutations.items()},
+                custom_explore_fn=_KeepInSpace(
+                    {k: p for k, p in self.mutations.items() if not isinstance(p, Categorical)}
+                ),
+                **settings,
+            )
         return schedulers.FIFOScheduler()
 
 
-def parse_scheduler(scheduler: str | Mapping[str, Any], *, epochs: int) -> SchedulerChoice:
-    """Checks a scheduler choice against the epoch budget.
+def _ray_domain(param: Float | Int | Categorical) -> Any:
+    """What PBT resamples a parameter from: a Ray Tune domain, or the list of choices."""
+    from ray import tune
+
+    if isinstance(param, Categorical):
+        return list(param.choices)  # PBT moves to a neighbouring choice, or resamples
+    if isinstance(param, Int):
+        return (tune.lograndint if param.log else tune.randint)(param.low, param.high + 1)
+    return (tune.loguniform if param.log else tune.uniform)(param.low, param.high)
+
+
+def _pbt_mutations(space: Space, mutate: Sequence[Any] | None) -> dict[str, Float | Int | Categorical]:
+    """The space's parameters PBT may change while a trial trains, checked against the trainer."""
+    searched: dict[str, Float | Int | Categorical] = {}
+    for key in MUTABLE_ON_RESUME:
+        node = space[key] if key in space else None
+        if isinstance(node, (Float, Int, Categorical)):
+            searched[key] = node
+    if mutate is None:
+        if not searched:
+            raise ConfigError(
+                f"pbt changes {list(MUTABLE_ON_RESUME)} while trials train, but the space searches "
+                "none of them; add one (e.g. learning_rate=Float(1e-4, 1e-2, log=True)) or pick "
+                "another scheduler.",
+                field="scheduler",
+            )
+        mutate = list(searched)
+    if not mutate:
+        raise ConfigError("expected at least one parameter to mutate, but got [].", field="scheduler.mutate")
+    for i, key in enumerate(mutate):
+        field = f"scheduler.mutate.{i}"
+        if key not in MUTABLE_ON_RESUME:
+            raise ConfigError(
+                f"pbt continues a trial from another's checkpoint, where only {list(MUTABLE_ON_RESUME)} "
+                f"can change (other settings and the layers are saved in it), but got {key!r}.",
+                field=field,
+            )
+        if key not in searched:
+            raise ConfigError(
+                f"{key!r} is not searched by the space (it needs a Float, Int or Categorical entry); "
+                f"searched and mutable: {list(searched)}.",
+                field=field,
+            )
+        param = searched[key]
+        if param.when is not None:
+            raise ConfigError(
+                f"{key!r} is sampled only when {when_to_dict(param.when)}; pbt mutates parameters "
+                "every config has.",
+                field=field,
+            )
+        if isinstance(param, Categorical) and not all(
+            isinstance(c, (int, float)) and not isinstance(c, bool) for c in param.choices
+        ):
+            raise ConfigError(f"expected numeric choices, but got {list(param.choices)}.", field=field)
+    return {key: searched[key] for key in mutate}
+
+
+def parse_scheduler(
+    scheduler: str | Mapping[str, Any], *, epochs: int, space: Space | None = None
+) -> SchedulerChoice:
+    """Checks a scheduler choice against the epoch budget (and, for PBT, the space).
 
     Raises:
-        ConfigError: The name or a setting is unknown or out of range.
+        ConfigError: The name or a setting is unknown or out of range, or PBT
+            would mutate a parameter the space does not search or a trial
+            cannot change when it continues from a checkpoint.
     """
     name, settings = _parse(scheduler, "scheduler", SCHEDULERS)
     grace = settings.get("grace_period", 1)
@@ -267,4 +376,32 @@ def parse_scheduler(scheduler: str | Mapping[str, Any], *, epochs: int) -> Sched
     for key in ("brackets", "min_samples_required"):
         if settings.get(key, 1) < 1:
             raise ConfigError(f"`{key}` must be >= 1, but got {settings[key]!r}.", field=f"scheduler.{key}")
-    return SchedulerChoice(name, settings)
+    if name != "pbt":
+        return SchedulerChoice(name, settings)
+    if space is None:
+        raise ConfigError("pbt needs the space to know what it may mutate.", field="scheduler")
+    interval = settings.get("perturbation_interval", 1)
+    if not 1 <= interval <= epochs:
+        raise ConfigError(
+            f"`1 <= perturbation_interval <= epochs` must hold, but got "
+            f"(perturbation_interval={interval}, epochs={epochs}).",
+            field="scheduler.perturbation_interval",
+        )
+    burn_in = settings.get("burn_in_period", 0)
+    if not 0 <= burn_in < epochs:
+        raise ConfigError(
+            f"`0 <= burn_in_period < epochs` must hold, but got (burn_in_period={burn_in}, epochs={epochs}).",
+            field="scheduler.burn_in_period",
+        )
+    if not 0 < settings.get("quantile_fraction", 0.25) <= 0.5:
+        raise ConfigError(
+            f"expected a number in (0, 0.5], but got {settings['quantile_fraction']!r}.",
+            field="scheduler.quantile_fraction",
+        )
+    if not 0 <= settings.get("resample_probability", 0.25) <= 1:
+        raise ConfigError(
+            f"expected a number in [0, 1], but got {settings['resample_probability']!r}.",
+            field="scheduler.resample_probability",
+        )
+    mutations = _pbt_mutations(space, settings.get("mutate"))
+    return SchedulerChoice(name, {**settings, "mutate": list(mutations)}, mutations)

@@ -445,7 +445,16 @@ class Experiment:
             metric=monitor,
             mode=mode,
         )
-        scheduler = parse_scheduler(self.scheduler or ("fifo" if extra else "asha"), epochs=self.epochs)
+        scheduler = parse_scheduler(
+            self.scheduler or ("fifo" if extra else "asha"), epochs=self.epochs, space=self.space
+        )
+        if scheduler.name == "pbt" and known:
+            field = "evaluated_points" if self.evaluated_points else "warm_start"
+            raise ConfigError(
+                "pbt trains one population from the start and learns nothing from earlier scores; "
+                "pass those configs as points_to_evaluate to have them join the population.",
+                field=field,
+            )
         if extra and scheduler.name != "fifo":
             raise ConfigError(
                 f"{scheduler.name} stops trials early on one metric, which would bias a search over "

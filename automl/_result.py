@@ -42,7 +42,8 @@ class TuningResult:
     """The outcome of `automl.tune`.
 
     Attributes:
-        best_config: The best trial's config (a plain nested dict).
+        best_config: The best trial's config (a plain nested dict); under
+            PBT, the config it ended with.
         best_value: The best trial's best value of ``metric``.
         metric: The metric that was optimized.
         mode: ``"min"`` or ``"max"``.

@@ -16,6 +16,7 @@ import optuna
 from mlflow.entities import Param
 from mlflow.tracking import MlflowClient
 from ray import tune
+from ray.tune.search import BasicVariantGenerator
 from ray.tune.search.optuna import OptunaSearch
 
 from automl._artifacts import git_commit, log_best_model, log_study_plots, optuna_study
@@ -193,7 +194,54 @@ class Run:
             "resources_per_trial": str(self.resources),
         }
 
-    def _tune_config(self) -> tune.TuneConfig:
+    @property
+    def _pbt(self) -> bool:
+        return self.scheduler is not None and self.scheduler.name == "pbt"
+
+    def _population(self) -> list[dict[str, Any]]:
+        """PBT's starting configs, flat: the points to evaluate, then the sampler's picks.
+
+        Ray's PBT takes no search algorithm (it evolves configs itself), so the
+        sampler picks the whole population up front, with no scores to learn
+        from: TPE's start-up trials are random, QMC spreads them out.
+        """
+        study = optuna.create_study(sampler=self.sampler)
+        for params in self.points_to_evaluate:
+            study.enqueue_trial(params)
+        return [self._define_by_run(study.ask()) for _ in range(self.num_trials)]
+
+    def _param_space(self, population: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """Ray's param space: only PBT's (OptunaSearch samples define-by-run).
+
+        Ray accepts a starting config only over keys of the param space, and
+        warns about values outside it: each flat key gets the population's values.
+        """
+        if not population:
+            return None
+        space: dict[str, list[Any]] = {key: [] for key in self.space.flat_keys()}
+        for config in population:
+            for key, value in config.items():
+                if value not in space[key]:
+                    space[key].append(value)
+        return {key: tune.choice(values) for key, values in space.items()}
+
+    def _search_alg(
+        self, storage: optuna.storages.BaseStorage | None, population: list[dict[str, Any]]
+    ) -> Any:
+        if population:
+            return BasicVariantGenerator(points_to_evaluate=population)
+        return _Searcher(
+            space=self._define_by_run,
+            sampler=self.sampler,
+            # One objective as a string: OptunaSearch treats a list as several.
+            metric=[n for n, _ in self.objectives] if self.extra_objectives else self.settings.monitor,
+            mode=[m for _, m in self.objectives] if self.extra_objectives else self.settings.mode,
+            points_to_evaluate=self.points_to_evaluate or None,
+            storage=storage,
+            study_name=_STUDY_NAME,
+        )
+
+    def _tune_config(self, population: list[dict[str, Any]]) -> tune.TuneConfig:
         if self.sampler is None or self.scheduler is None:
             raise AutoMLError("a resumed run takes its search settings from Ray's experiment state")
         storage = None
@@ -207,16 +255,7 @@ class Run:
         return tune.TuneConfig(
             metric=self.settings.monitor,
             mode=self.settings.mode,
-            search_alg=_Searcher(
-                space=self._define_by_run,
-                sampler=self.sampler,
-                # One objective as a string: OptunaSearch treats a list as several.
-                metric=[n for n, _ in self.objectives] if self.extra_objectives else self.settings.monitor,
-                mode=[m for _, m in self.objectives] if self.extra_objectives else self.settings.mode,
-                points_to_evaluate=self.points_to_evaluate or None,
-                storage=storage,
-                study_name=_STUDY_NAME,
-            ),
+            search_alg=self._search_alg(storage, population),
             scheduler=self.scheduler.build(epochs=self.settings.epochs),
             num_samples=self.num_trials,
             max_concurrent_trials=self.max_concurrent_trials,
@@ -298,6 +337,7 @@ class Run:
             epochs=self.settings.epochs,
             metric_names=[*reported_metrics(self.data.task, self.settings.metrics), *EXTRA_METRICS, RSS_KEY],
             objectives=[name for name, _ in self.extra_objectives],
+            mutated=list(self.scheduler.mutations) if self.scheduler else (),
             num_trials=self.num_trials,
             journal=run_dir / PENDING_FILE,
             verbose=verbose,
@@ -334,14 +374,17 @@ class Run:
         )
         (run_dir / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
         tracker = self._tracker(client, experiment_id, parent_id, run_dir, verbose)
+        population = self._population() if self._pbt else []
         tuner = tune.Tuner(
             self._trainable(),
-            tune_config=self._tune_config(),
+            param_space=self._param_space(population),
+            tune_config=self._tune_config(population),
             run_config=tune.RunConfig(
                 name=name,
                 storage_path=str(self.storage_path),
                 callbacks=[tracker],
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+                # PBT hands a trial another's checkpoint, perhaps several epochs old: keep them all.
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=None if self._pbt else 1),
                 failure_config=tune.FailureConfig(max_failures=self.max_failures),
                 verbose=0,
             ),

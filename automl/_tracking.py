@@ -131,6 +131,7 @@ class _TrialRecord:
     worker: str | None = None  # node_ip:pid of the Ray worker that ran it
     node: str | None = None  # Ray node id
     ended_by_itself: bool = False  # the trainer said its last epoch was the last
+    exploits: int = 0  # times PBT gave it a better trial's checkpoint and a mutated config
 
     @property
     def run_id(self) -> str | None:
@@ -177,6 +178,10 @@ class MlflowTracker(Callback):
             before it is sent, and acknowledged once the store took it.
         objectives: More metrics optimized besides ``metric``; the trials
             table gets each one's final value.
+        mutated: Params a PBT scheduler changes while trials train: each is
+            also logged every epoch as the metric ``config.<key>``, and a
+            trial's record follows its config when PBT replaces it with a
+            better trial's (mutated) one. Defaults to `()`.
         drain_timeout_s: How long the end of a run waits for an unreachable
             store before leaving the unsent writes to the journal. Defaults
             to the environment variable ``AUTOML_TRACKING_WAIT_S``, else `60`.
@@ -204,6 +209,7 @@ class MlflowTracker(Callback):
         num_trials: int,
         journal: Path,
         objectives: Sequence[str] = (),
+        mutated: Sequence[str] = (),
         drain_timeout_s: float | None = None,
         verbose: int = 1,
     ) -> None:
@@ -218,6 +224,7 @@ class MlflowTracker(Callback):
         self._metric_names = tuple(metric_names)
         self._num_trials = num_trials
         self._objectives = tuple(objectives)
+        self._mutated = tuple(mutated)
         self._journal = journal
         self._drain_timeout_s = tracking_wait_s() if drain_timeout_s is None else drain_timeout_s
         self._writer = MlflowWriter(self._tracking_uri, journal=self._journal)
@@ -283,6 +290,7 @@ class MlflowTracker(Callback):
                 worker=tags.get("automl.worker"),
                 node=tags.get("automl.node_id"),
                 ended_by_itself="automl.finished_epoch" in tags,
+                exploits=int(tags.get("automl.pbt_exploits", 0)),
             )
             for name in self._metric_names:
                 points = sorted(self._client.get_metric_history(run.info.run_id, name), key=lambda m: m.step)
@@ -383,6 +391,8 @@ class MlflowTracker(Callback):
         epoch = int(result["epoch"])
         if record.ended is not None:  # ended before an interruption; see on_trial_start
             return
+        if self._mutated:
+            self._follow_exploit(record, trial, epoch)
         if epoch <= record.epochs:  # logged before the driver was interrupted; redone from a checkpoint
             where = self._where(record, result)
             if where:
@@ -395,6 +405,9 @@ class MlflowTracker(Callback):
                 value = float(result[name])
                 record.history.setdefault(name, []).append(value)
                 metrics.append(Metric(name, value, now, epoch))
+        metrics.extend(
+            Metric(f"config.{key}", float(record.params[key]), now, epoch) for key in self._mutated
+        )
         tags = self._where(record, result)
         record.epochs = epoch
         record.ended_by_itself = bool(result.get("trial_finished"))
@@ -405,6 +418,27 @@ class MlflowTracker(Callback):
             # Ray marks a result done when the scheduler stops the trial; a
             # trial that ends by itself (epoch cap, early stopping) never is.
             record.state = TrialState.PRUNED
+
+    def _follow_exploit(self, record: _TrialRecord, trial: Any, epoch: int) -> None:
+        """Takes a trial's new config when PBT made it continue from a better trial's checkpoint.
+
+        The trial then goes on from that trial's epoch, which may be one it
+        had logged itself: those epochs are logged again (MLflow keeps both
+        values of a step). The child run's params stay the trial's first
+        config; its current one is in the ``automl.params`` tag.
+        """
+        params = {k: trial.config.get(k) for k in self._space.flat_keys()}
+        if params == record.params:
+            return
+        record.params = params
+        record.epochs = min(record.epochs, epoch - 1)
+        record.exploits += 1
+        tags = [
+            RunTag("automl.params", json.dumps(params)),
+            RunTag("automl.pbt_exploits", str(record.exploits)),
+            RunTag("automl.pbt_last_exploit", f"at epoch {epoch - 1}: {trial.experiment_tag}"),
+        ]
+        self._writer.call("log_batch", record.run, tags=tags)
 
     @staticmethod
     def _where(record: _TrialRecord, result: Mapping[str, Any]) -> list[RunTag]:

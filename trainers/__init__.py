@@ -17,6 +17,7 @@ from trainers._errors import TrialFailedError
 from trainers._reporter import Reporter
 from trainers._settings import (
     CONFIG_KEYS,
+    MUTABLE_ON_RESUME,
     OPTIMIZERS,
     OPTIONAL_METRICS,
     FitSettings,
@@ -48,6 +49,7 @@ __all__ = [
     "BuildFn",
     "CONFIG_KEYS",
     "Column",
+    "MUTABLE_ON_RESUME",
     "OPTIMIZERS",
     "OPTIONAL_METRICS",
     "FitSettings",

@@ -155,10 +155,12 @@ class ProgressWriter(keras.callbacks.Callback):
         stopping: keras.callbacks.EarlyStopping,
         best: keras.callbacks.ModelCheckpoint,
         resume: Progress | None,
+        learning_rate: float,
         plateau: keras.callbacks.ReduceLROnPlateau | None = None,
     ) -> None:
         super().__init__()
         self._dir = checkpoint_dir
+        self._learning_rate = learning_rate
         self._stopping = stopping
         self._best = best
         self._plateau = plateau
@@ -182,6 +184,7 @@ class ProgressWriter(keras.callbacks.Callback):
             plateau_wait=int(plateau.wait) if plateau else 0,
             plateau_best=float(plateau.best) if plateau else None,
             plateau_cooldown=int(plateau.cooldown_counter) if plateau else 0,
+            learning_rate=self._learning_rate,
         ).write(self._dir)
 
 

@@ -37,6 +37,9 @@ class Progress:
     plateau_wait: int = 0
     plateau_best: float | None = None
     plateau_cooldown: int = 0
+    # The config's learning rate the checkpoint was trained with: a trial resumed
+    # with another one (Population Based Training) scales the optimizer's rate.
+    learning_rate: float | None = None
 
     def write(self, directory: Path) -> None:
         """Writes ``state.json`` atomically (a crash never leaves half a file)."""

@@ -65,6 +65,7 @@ def _callbacks(
     extra: Sequence[keras.callbacks.Callback],
     resume: Progress | None,
     schedule: EpochSchedule,
+    learning_rate: float,
 ) -> list[keras.callbacks.Callback]:
     monitor = {"monitor": settings.monitor, "mode": settings.mode}
     stopping = ResumableEarlyStopping(
@@ -99,7 +100,14 @@ def _callbacks(
         best,
         LastCheckpoint(checkpoint_dir),  # every epoch, optimizer included
         *extra,
-        ProgressWriter(checkpoint_dir, stopping=stopping, best=best, resume=resume, plateau=plateau),
+        ProgressWriter(
+            checkpoint_dir,
+            stopping=stopping,
+            best=best,
+            resume=resume,
+            learning_rate=learning_rate,
+            plateau=plateau,
+        ),
     ]
     if reporter is not None:  # last: the checkpoint it hands over is complete
         callbacks.append(ReporterCallback(reporter, checkpoint_dir))
@@ -115,6 +123,19 @@ def _dtype_policy(settings: FitSettings) -> Iterator[None]:
         yield
     finally:
         keras.config.set_dtype_policy(before)
+
+
+def _rescale_learning_rate(model: keras.Model, learning_rate: float, resume: Progress) -> None:
+    """Applies a config's new learning rate to a restored optimizer (Population Based Training).
+
+    The optimizer's rate is scaled by new / old rather than overwritten, so a
+    reduction ReduceLROnPlateau made before the checkpoint carries over.
+    """
+    old = resume.learning_rate
+    if old is None or old == learning_rate:
+        return
+    current = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+    model.optimizer.learning_rate = current * learning_rate / old
 
 
 def _raise_if_diverged(history: Mapping[str, list[float]]) -> None:
@@ -193,8 +214,11 @@ def train(
             after the built-in ones. Defaults to `()`.
         resume_from: A checkpoint directory of this trial (as handed to the
             reporter) to continue from: weights, optimizer state, epoch
-            counter, early-stopping patience and best value. Defaults to
-            `None` (start from scratch).
+            counter, early-stopping patience and best value. The checkpoint
+            may come from another trial (Population Based Training): the
+            keys of `MUTABLE_ON_RESUME` may then differ from those it was
+            trained with; a new ``learning_rate`` scales the optimizer's.
+            Defaults to `None` (start from scratch).
         build: The user's ``build(config) -> keras.Model`` for a model the
             space language cannot express; the config's other keys are its
             hyperparameters (see `build_custom`). Defaults to `None` (the
@@ -233,6 +257,7 @@ def train(
     with (strategy or tf.distribute.get_strategy()).scope(), _dtype_policy(settings):
         if resume is not None:
             model = keras.saving.load_model(directory / LAST_FILE)  # compiled, optimizer state included
+            _rescale_learning_rate(model, full["learning_rate"], resume)
         elif build is not None:
             model = build_custom(build, full, data, settings=settings)
         else:
@@ -251,7 +276,15 @@ def train(
         batch_size=full["batch_size"],
         class_weight=_class_weight(full, data),
         # Each trial gets its own copies: callbacks keep state (KerasTuner does the same).
-        callbacks=_callbacks(settings, directory, reporter, copy.deepcopy(list(callbacks)), resume, schedule),
+        callbacks=_callbacks(
+            settings,
+            directory,
+            reporter,
+            copy.deepcopy(list(callbacks)),
+            resume,
+            schedule,
+            learning_rate=full["learning_rate"],
+        ),
         verbose=verbose,
     )
     history = {

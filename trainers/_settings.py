@@ -23,6 +23,7 @@ from search_spaces._suggest import did_you_mean
 
 __all__ = [
     "CONFIG_KEYS",
+    "MUTABLE_ON_RESUME",
     "LAYER_TYPES",
     "LOSSES",
     "OPTIMIZERS",
@@ -118,6 +119,11 @@ _SETTINGS: dict[str, tuple[_Rule, Any]] = {
     "class_weight": (_one_of("class_weight", "balanced"), None),
 }
 CONFIG_KEYS = ("layers", *_SETTINGS)
+# Settings a trial can change when it continues from a checkpoint (as Population
+# Based Training does): the batch size is read at each fit, and a new learning
+# rate is applied to the restored optimizer. Any other key is saved in the
+# checkpoint (layer shapes, the compiled loss, the optimizer's kind).
+MUTABLE_ON_RESUME = ("learning_rate", "batch_size")
 
 # Settings that only some values of another setting take: key → (that setting, its values).
 _ONLY_FOR: dict[str, tuple[str, tuple[str, ...]]] = {

@@ -8,7 +8,7 @@ import optuna
 import pytest
 
 from automl._choices import SAMPLERS, SCHEDULERS, GridSampler, make_sampler, parse_scheduler
-from search_spaces import Categorical, ConfigError, Dense, Float, LayerStack, mlp
+from search_spaces import Categorical, ConfigError, Dense, Float, Int, LayerStack, Space, mlp
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -134,7 +134,7 @@ def test_a_missing_package_says_what_to_install():
 
 @pytest.mark.parametrize("name", list(SCHEDULERS))
 def test_every_scheduler_builds(name):
-    scheduler = parse_scheduler(name, epochs=10).build(epochs=10)
+    scheduler = parse_scheduler(name, epochs=10, space=mlp()).build(epochs=10)
     assert scheduler is not None
 
 
@@ -150,8 +150,8 @@ def test_scheduler_settings_reach_ray():
     ("choice", "match"),
     [
         (
-            "pbt2",
-            r"^scheduler: unknown scheduler 'pbt2'; accepted: \['asha', 'hyperband', 'median', 'fifo'\]",
+            "bohb",
+            r"^scheduler: unknown scheduler 'bohb'; accepted: \['asha', 'hyperband', 'median', 'pbt', 'fifo'\]",
         ),
         (
             {"name": "asha", "grace_period": 30},
@@ -175,6 +175,91 @@ def test_scheduler_settings_reach_ray():
 def test_bad_scheduler_choices(choice, match):
     with pytest.raises(ConfigError, match=match):
         parse_scheduler(choice, epochs=20)
+
+
+def test_pbt_mutates_the_rate_and_batch_size_the_space_searches():
+    choice = parse_scheduler({"name": "pbt", "quantile_fraction": 0.5}, epochs=12, space=mlp())
+    assert choice.settings["mutate"] == ["learning_rate", "batch_size"]
+    pbt = choice.build(epochs=12)
+    assert pbt._perturbation_interval == 2 and pbt._quantile_fraction == 0.5  # no public getters in Ray
+    rate, batch = pbt._hyperparam_mutations["learning_rate"], pbt._hyperparam_mutations["batch_size"]
+    assert (rate.lower, rate.upper) == (1e-4, 1e-2) and type(rate.get_sampler()).__name__ == "_LogUniform"
+    assert batch == [32, 64, 128]  # PBT moves to a neighbouring choice or resamples
+    only_rate = parse_scheduler({"name": "pbt", "mutate": ["learning_rate"]}, epochs=4, space=mlp())
+    assert list(only_rate.mutations) == ["learning_rate"]
+    assert only_rate.build(epochs=1)._perturbation_interval == 1  # never more than the epochs
+
+
+def test_pbt_puts_perturbed_values_back_into_the_space():
+    space = mlp(learning_rate=Float(1e-4, 1e-2, log=True), batch_size=Int(16, 256, step=16))
+    explore = parse_scheduler("pbt", epochs=10, space=space).build(epochs=10)._custom_explore_fn
+    assert explore({"learning_rate": 1.2e-2, "batch_size": 300, "x": 1}) == {
+        "learning_rate": 1e-2,
+        "batch_size": 256,
+        "x": 1,
+    }
+    assert explore({"learning_rate": 5e-5, "batch_size": 38})["batch_size"] == 32  # onto the step
+    assert explore({"learning_rate": 5e-5, "batch_size": 38})["learning_rate"] == 1e-4
+
+
+@pytest.mark.parametrize(
+    ("choice", "space", "match"),
+    [
+        (
+            {"name": "pbt", "mutate": ["layers.0.units"]},
+            mlp(),
+            r"^scheduler\.mutate\.0: pbt continues a trial from another's checkpoint, where only "
+            r"\['learning_rate', 'batch_size'\] can change \(other settings and the layers are saved in it\), "
+            r"but got 'layers\.0\.units'",
+        ),
+        (
+            {"name": "pbt", "mutate": ["batch_size"]},
+            mlp(batch_size=64),
+            r"^scheduler\.mutate\.0: 'batch_size' is not searched by the space .*; "
+            r"searched and mutable: \['learning_rate'\]",
+        ),
+        (
+            "pbt",
+            mlp(learning_rate=1e-3, batch_size=64),
+            r"^scheduler: pbt changes \['learning_rate', 'batch_size'\] while trials train, but the space "
+            r"searches none of them",
+        ),
+        (
+            {"name": "pbt", "mutate": ["learning_rate"]},
+            Space(
+                optimizer=Categorical(["adam", "sgd"]),
+                learning_rate=Float(1e-3, 1e-1, log=True, when={"optimizer": "sgd"}),
+            ),
+            r"^scheduler\.mutate\.0: 'learning_rate' is sampled only when \{'optimizer': 'sgd'\}",
+        ),
+        ({"name": "pbt", "mutate": "learning_rate"}, mlp(), r"^scheduler\.mutate: expected list or tuple"),
+        ({"name": "pbt", "mutate": []}, mlp(), r"^scheduler\.mutate: expected at least one parameter"),
+        (
+            {"name": "pbt", "perturbation_interval": 21},
+            mlp(),
+            r"^scheduler\.perturbation_interval: `1 <= perturbation_interval <= epochs` must hold, "
+            r"but got \(perturbation_interval=21, epochs=20\)",
+        ),
+        (
+            {"name": "pbt", "burn_in_period": 20},
+            mlp(),
+            r"^scheduler\.burn_in_period: `0 <= burn_in_period < epochs` must hold",
+        ),
+        (
+            {"name": "pbt", "quantile_fraction": 0.75},
+            mlp(),
+            r"^scheduler\.quantile_fraction: expected a number in \(0, 0\.5\], but got 0\.75",
+        ),
+        (
+            {"name": "pbt", "resample_probability": 2},
+            mlp(),
+            r"^scheduler\.resample_probability: expected a number in \[0, 1\], but got 2",
+        ),
+    ],
+)
+def test_bad_pbt_choices(choice, space, match):
+    with pytest.raises(ConfigError, match=match):
+        parse_scheduler(choice, epochs=20, space=space)
 
 
 def test_grid_runs_every_distinct_config_once_following_conditions():

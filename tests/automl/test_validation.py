@@ -24,7 +24,7 @@ pytestmark = pytest.mark.usefixtures("ray_stays_down")
         ({"sampler": "tpee"}, r"^sampler: unknown sampler 'tpee' \(did you mean 'tpe'\?\)"),
         (
             {"scheduler": "hyperband9"},
-            r"^scheduler: unknown scheduler 'hyperband9' \(did you mean 'hyperband'\?\); accepted: \['asha', 'hyperband', 'median', 'fifo'\]",
+            r"^scheduler: unknown scheduler 'hyperband9' \(did you mean 'hyperband'\?\); accepted: \['asha', 'hyperband', 'median', 'pbt', 'fifo'\]",
         ),
         (
             {"metric": "val_f1"},
@@ -103,6 +103,20 @@ def test_points_to_evaluate_outside_the_space_are_rejected():
         match=r"^points_to_evaluate\.1: out of the space: The value 3\.0 of the parameter 'learning_rate'",
     ):
         automl.tune(space, data="digits", points_to_evaluate=[good, bad])
+
+
+def test_pbt_takes_no_known_scores_and_no_mutation_the_trainer_cannot_continue_with():
+    config = mlp().default_config()
+    with pytest.raises(
+        automl.ConfigError,
+        match=r"^evaluated_points: pbt trains one population from the start and learns nothing from "
+        r"earlier scores; pass those configs as points_to_evaluate",
+    ):
+        automl.tune(
+            mlp(), data="digits", scheduler="pbt", evaluated_points=[{"config": config, "value": 0.9}]
+        )
+    with pytest.raises(automl.ConfigError, match=r"^scheduler\.mutate\.0: pbt continues a trial"):
+        automl.tune(mlp(), data="digits", scheduler={"name": "pbt", "mutate": ["optimizer"]})
 
 
 def test_more_points_than_trials_is_rejected():

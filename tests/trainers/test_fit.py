@@ -167,6 +167,32 @@ def test_resume_continues_weights_optimizer_and_epoch_counter(digits, tmp_path):
     assert resumed.history["loss"][2] < first.history["loss"][0]
 
 
+def test_resume_with_a_new_learning_rate_and_batch_size_applies_them(digits, tmp_path):
+    # Population Based Training continues a trial from a checkpoint with mutated settings.
+    first = train(CONFIG, digits, settings=FitSettings(epochs=2, patience=10), checkpoint_dir=tmp_path / "a")
+    mutated = {**CONFIG, "learning_rate": 6e-3, "batch_size": 128}
+    resumed = train(
+        mutated,
+        digits,
+        settings=FitSettings(epochs=4, patience=10),
+        checkpoint_dir=tmp_path / "b",
+        resume_from=tmp_path / "a",
+    )
+    assert float(resumed.model.optimizer.learning_rate) == pytest.approx(6e-3)
+    steps = 2 * _steps(digits, 64) + 2 * _steps(digits, 128)
+    assert int(resumed.model.optimizer.iterations) == steps  # the last two epochs took bigger batches
+    assert resumed.history["loss"][:2] == first.history["loss"]
+    # The new checkpoint records the rate it was trained with: resuming it unchanged keeps 6e-3.
+    again = train(
+        mutated,
+        digits,
+        settings=FitSettings(epochs=5, patience=10),
+        checkpoint_dir=tmp_path / "c",
+        resume_from=tmp_path / "b",
+    )
+    assert float(again.model.optimizer.learning_rate) == pytest.approx(6e-3)
+
+
 def test_resume_keeps_early_stopping_patience(digits, tmp_path):
     # No epoch improves val_loss by 1.0, so patience runs out 2 epochs after the first.
     config = {**CONFIG, "learning_rate": 1e-6}

@@ -161,3 +161,18 @@ def test_resume_keeps_the_plateau_count_and_the_reduced_rate(cancer, tmp_path):
     # rate came back with the optimizer across the second.
     assert resumed.history["learning_rate"] == pytest.approx(whole.history["learning_rate"])
     assert float(resumed.model.optimizer.learning_rate) == pytest.approx(0.01 * 0.5**2)
+
+
+def test_a_new_learning_rate_on_resume_scales_the_reduced_rate(cancer, tmp_path):
+    # Cut once by the plateau (0.01 -> 0.005), then resumed with a config rate twice as high.
+    settings = {"patience": 10, "min_delta": 100.0, "reduce_lr_patience": 2, "reduce_lr_factor": 0.5}
+    config = {**CONFIG, "learning_rate": 0.01}
+    train(config, cancer, settings=FitSettings(epochs=4, **settings), checkpoint_dir=tmp_path / "a")
+    resumed = train(
+        {**config, "learning_rate": 0.02},
+        cancer,
+        settings=FitSettings(epochs=5, **settings),
+        checkpoint_dir=tmp_path / "b",
+        resume_from=tmp_path / "a",
+    )
+    assert resumed.history["learning_rate"][-1] == pytest.approx(0.01)  # 0.005 * 0.02 / 0.01
