@@ -20,7 +20,7 @@ from trainers import TrialFailedError
 if TYPE_CHECKING:
     from automl._api import tune
     from automl._experiment import DataSpec, Experiment
-    from automl._result import TrialState, TuningResult
+    from automl._result import RunInterrupted, TrialState, TuningResult
     from automl._resume import resume
 
 # Where the rest of the public names live. They are imported on first use, so
@@ -30,6 +30,7 @@ _LAZY = {
     "tune": "automl._api",
     "DataSpec": "automl._experiment",
     "Experiment": "automl._experiment",
+    "RunInterrupted": "automl._result",
     "TrialState": "automl._result",
     "TuningResult": "automl._result",
     "resume": "automl._resume",
@@ -40,6 +41,7 @@ __all__ = [
     "ConfigError",
     "DataSpec",
     "Experiment",
+    "RunInterrupted",
     "TrialFailedError",
     "TrialState",
     "TuningResult",

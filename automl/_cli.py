@@ -20,7 +20,7 @@ from mlflow.exceptions import MlflowException
 
 from automl._experiment import Experiment
 from automl._jobs import job_logs, job_status, submit
-from automl._result import TuningResult
+from automl._result import RunInterrupted, TuningResult
 from automl._resume import resume, trusted_manifest
 from automl._tracking import default_tracking_uri
 from automl._writer import PENDING_FILE, replay
@@ -29,6 +29,7 @@ from search_spaces import AutoMLError, ConfigError
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
 
 def _experiment(args: argparse.Namespace) -> Experiment:
@@ -305,6 +306,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"error: {textwrap.shorten(str(exc), 2000)}", file=sys.stderr)
         return EXIT_FAILED
+    except RunInterrupted:  # the run printed how to resume it
+        if args.debug:
+            raise
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -17,11 +17,25 @@ from trainers import Column
 if TYPE_CHECKING:
     import keras
 
-__all__ = ["TrialState", "TuningResult"]
+__all__ = ["RunInterrupted", "TrialState", "TuningResult"]
 
 RESULT_FILE = "result.json"
 RESULT_FORMAT = "automl-result/1"
 PARETO_FILE = "pareto_front.csv"
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A tuning run stopped by Ctrl-C: its state is saved, and `automl.resume(run_dir)` finishes it.
+
+    A `KeyboardInterrupt`, so a script stops as Ctrl-C makes it stop.
+
+    Attributes:
+        run_dir: The run's directory, to hand to `automl.resume`.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        super().__init__(f"the tuning run was interrupted; continue it with automl.resume({str(run_dir)!r})")
+        self.run_dir = run_dir
 
 
 class TrialState(enum.Enum):
@@ -32,9 +46,10 @@ class TrialState(enum.Enum):
     PRUNED = "PRUNED"  # stopped early by the scheduler as unpromising
     STOPPED = "STOPPED"  # stopped by the run itself (its time budget ran out)
     FAILED = "FAILED"
+    INTERRUPTED = "INTERRUPTED"  # running when the run was interrupted; automl.resume continues it
 
     def is_finished(self) -> bool:
-        return self is not TrialState.RUNNING
+        return self not in (TrialState.RUNNING, TrialState.INTERRUPTED)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

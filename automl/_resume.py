@@ -120,6 +120,7 @@ def resume(
         data=_data(data),
         settings=FitSettings(**manifest["settings"]),
         num_trials=manifest["num_trials"],
+        time_budget_s=manifest.get("time_budget_s"),
         resources=manifest["resources"],
         tracking_uri=manifest["tracking_uri"],
         experiment_name=manifest["experiment_name"],

@@ -8,6 +8,8 @@ import json
 import logging
 import os
 import shutil
+import sys
+import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ from ray.tune.search.optuna import OptunaSearch
 from automl._artifacts import git_commit, log_best_model, log_study_plots, optuna_study
 from automl._choices import SchedulerChoice
 from automl._objectives import EXTRA_METRICS, Objective, pareto_front
-from automl._result import TrialState, TuningResult
+from automl._result import RunInterrupted, TrialState, TuningResult
 from automl._tracking import MlflowTracker, default_tracking_uri, open_experiment, tracking_client
 from automl._trainable import restore_missing_checkpoints, run_trial
 from automl._warm_start import KnownPoint, seeded_storage
@@ -277,6 +279,7 @@ class Run:
             "data": self.data_spec,
             "resources": self.resources,
             "num_trials": self.num_trials,
+            "time_budget_s": self.time_budget_s,  # tells a budget's end from an interruption
             "callbacks": len(self.callbacks),
             # A file reference is loaded again on resume; a Python function must be passed again.
             "build": self.build_ref or (_qualname(self.build) if self.build else None),
@@ -425,11 +428,20 @@ class Run:
         resumed: bool = False,
     ) -> TuningResult:
         status = "FAILED"
+        interrupted = False
+        started = time.monotonic()
         try:
-            with _quiet_forced_snapshots(), recycling_workers(self.workers):
-                grid = tuner.fit()
+            try:
+                with _quiet_forced_snapshots(), recycling_workers(self.workers):
+                    grid = tuner.fit()
+            except (KeyboardInterrupt, SystemExit):  # a second Ctrl-C; SIGTERM (Ray's handler exits)
+                interrupted = True
+                raise
             if resumed:  # the tracker that ran is Ray's restored copy; read what it logged
                 tracker.load()
+            if self._cut_short(tracker, time.monotonic() - started):
+                interrupted = True
+                raise RunInterrupted(run_dir)
             # Ray stops running trials when the time budget runs out without "completing" them.
             tracker.close_unfinished(TrialState.STOPPED, "stopped by the run's time budget")
             results = [grid[i] for i in range(len(grid))]
@@ -448,10 +460,32 @@ class Run:
             status = "FINISHED"
             return result
         finally:
+            if interrupted:
+                tracker.close_unfinished(TrialState.INTERRUPTED, "")
+                status = "KILLED"
+                print(
+                    f"[automl] interrupted; continue the run with automl.resume({str(run_dir)!r}) "
+                    f"or `automl resume {run_dir}`",
+                    file=sys.stderr,
+                    flush=True,
+                )
             tracker.close_unfinished(TrialState.FAILED, "the tuning run ended while this trial was running")
             best = tracker.best_record()
             tracker.log_summary(self.space.unflatten(best.params) if best else None)
             tracker.close(parent_status=status)
+
+    def _cut_short(self, tracker: MlflowTracker, elapsed_s: float) -> bool:
+        """Whether Ray's loop returned early because of Ctrl-C.
+
+        On Ctrl-C, Ray Tune saves its state and returns as if done. Trials still
+        running, or fewer trials than asked for, then mean an interruption,
+        unless the time budget ran out: Ray's budget clock starts after
+        ``elapsed_s``'s, so it has not run out while ``elapsed_s`` is below it.
+        """
+        if self.time_budget_s is not None and elapsed_s >= self.time_budget_s:
+            return False
+        records = tracker.records.values()
+        return any(r.state is TrialState.RUNNING for r in records) or len(records) < self.num_trials
 
     def _log_artifacts(self, client: MlflowClient, tracker: MlflowTracker, result: TuningResult) -> None:
         metric, mode = self.settings.monitor, self.settings.mode

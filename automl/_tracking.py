@@ -277,7 +277,8 @@ class MlflowTracker(Callback):
             tags = run.data.tags
             if "automl.trial_id" not in tags:
                 continue
-            running = run.info.status == "RUNNING"
+            # Interrupted trials continue on resume, like those a killed driver left RUNNING.
+            running = run.info.status == "RUNNING" or tags.get("automl.state") == TrialState.INTERRUPTED.value
             record = _TrialRecord(
                 trial_id=tags["automl.trial_id"],
                 number=int(tags["automl.trial_number"]),
@@ -315,7 +316,7 @@ class MlflowTracker(Callback):
                 return runs
 
     def close_unfinished(self, state: TrialState, reason: str) -> None:
-        """Ends the child runs of trials still running when the run stops (time budget, crash)."""
+        """Ends the child runs of trials still running when the run stops (time budget, interruption, crash)."""
         for record in self.records.values():
             if record.state is TrialState.RUNNING:
                 record.state = state
@@ -509,6 +510,7 @@ class MlflowTracker(Callback):
             TrialState.COMPLETE: "FINISHED",
             TrialState.PRUNED: "KILLED",
             TrialState.STOPPED: "KILLED",
+            TrialState.INTERRUPTED: "KILLED",
         }.get(record.state, "FAILED")
         self._writer.call("set_terminated", record.run, status=status)
         if self._verbose:

@@ -13,6 +13,7 @@ def test_automl_all():
         "ConfigError",
         "DataSpec",
         "Experiment",
+        "RunInterrupted",
         "TrialFailedError",
         "TrialState",
         "TuningResult",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 from mlflow.entities import ViewType
@@ -57,17 +59,39 @@ def _unsent_trials(run_dir) -> set[str]:
     }
 
 
-@pytest.fixture(scope="module")
-def killed(tmp_path_factory):
-    """Starts a tuning run in its own process and SIGKILLs it (and its Ray) once a trial is done."""
+# Trials a stop caught running: left RUNNING by a killed driver, KILLED (automl.state INTERRUPTED)
+# after Ctrl-C. Under fifo with no time budget, nothing else ends a run KILLED.
+CAUGHT = {"RUNNING", "KILLED"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Stopped:
+    run_dir: Path
+    uri: str
+    states: dict[str, str]  # trial id -> MLflow status of its run, right after the stop
+    before: dict[str, tuple[str, int | None]]  # run id -> (status, end time), right after the stop
+    signal: int
+    returncode: int
+    stderr: str
+
+
+@pytest.fixture(scope="module", params=[signal.SIGKILL, signal.SIGINT], ids=["killed", "ctrl-c"])
+def killed(request, tmp_path_factory):
+    """Starts a tuning run in its own process and stops it once a trial is done.
+
+    SIGKILL to the process group kills the driver and its Ray; SIGINT to it is Ctrl-C
+    in a terminal: Ray saves its state, the driver closes the runs and says how to resume.
+    """
     tmp = tmp_path_factory.mktemp("resume")
     uri, storage = f"sqlite:///{tmp / 'mlflow.db'}", tmp / "runs"
-    driver = subprocess.Popen(
-        [sys.executable, "-c", DRIVER, uri, str(storage)],
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    err = tmp / "driver.err"
+    with err.open("w") as stderr:
+        driver = subprocess.Popen(
+            [sys.executable, "-c", DRIVER, uri, str(storage)],
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
     run_dir = storage / "killed"
     deadline = time.monotonic() + 240
     while "FINISHED" not in _states(uri).values():
@@ -77,8 +101,12 @@ def killed(tmp_path_factory):
             pytest.fail(f"the driver did not finish a trial in time (exit {driver.poll()})")
         time.sleep(0.2)
     time.sleep(1.5)  # let the running trials get a few epochs in
-    os.killpg(driver.pid, signal.SIGKILL)
-    driver.wait()
+    os.killpg(driver.pid, request.param)
+    try:
+        driver.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(driver.pid, signal.SIGKILL)
+        pytest.fail("the driver did not stop within 120 s of Ctrl-C")
     client = MlflowClient(uri)
     before = {
         r.info.run_id: (r.info.status, r.info.end_time)
@@ -87,20 +115,36 @@ def killed(tmp_path_factory):
     # A creation still queued in the writer at the kill is in the journal only;
     # resume replays it, and deletes it too if Ray never recorded the trial.
     states = {trial: "UNSENT" for trial in _unsent_trials(run_dir)} | _states(uri)
-    return run_dir, uri, states, before
+    return Stopped(run_dir, uri, states, before, request.param, driver.returncode, err.read_text())
 
 
 @pytest.fixture(scope="module")
 def resumed(killed, ray_local):
-    run_dir, _, _, _ = killed
-    return automl.resume(run_dir, verbose=0)
+    return automl.resume(killed.run_dir, verbose=0)
 
 
 def test_the_kill_happened_mid_run(killed):
-    _, _, states, before = killed
+    states = killed.states
     assert "FINISHED" in states.values()
-    assert len(states) < TRIALS or "RUNNING" in states.values()
-    assert "RUNNING" in {status for status, _ in before.values()}  # the parent, at least
+    assert len(states) < TRIALS or CAUGHT & set(states.values())
+    # The parent at least: left RUNNING by a kill, KILLED after Ctrl-C.
+    assert ("RUNNING" if killed.signal == signal.SIGKILL else "KILLED") in {
+        s for s, _ in killed.before.values()
+    }
+
+
+def test_ctrl_c_ends_the_driver_saying_how_to_resume(killed):
+    if killed.signal != signal.SIGINT:
+        pytest.skip("a killed driver says nothing")
+    assert killed.returncode != 0
+    assert f"continue the run with automl.resume({str(killed.run_dir)!r})" in killed.stderr
+    client = MlflowClient(killed.uri)
+    caught = [
+        r
+        for r in client.search_runs([client.get_experiment_by_name("resume").experiment_id])
+        if r.info.status == "KILLED" and "automl.trial_id" in r.data.tags
+    ]
+    assert all(r.data.tags["automl.state"] == "INTERRUPTED" for r in caught)
 
 
 def test_resume_finishes_the_budget_without_duplicates(resumed):
@@ -112,21 +156,21 @@ def test_resume_finishes_the_budget_without_duplicates(resumed):
 
 
 def test_finished_trials_were_not_rerun(killed, resumed):
-    _, uri, states, before = killed
-    client = MlflowClient(uri)
-    done = resumed.trials[resumed.trials["trial_id"].isin([t for t, s in states.items() if s == "FINISHED"])]
+    client = MlflowClient(killed.uri)
+    finished = [t for t, s in killed.states.items() if s == "FINISHED"]
+    done = resumed.trials[resumed.trials["trial_id"].isin(finished)]
     for run_id in done["mlflow_run_id"]:
         run = client.get_run(run_id)
-        assert (run.info.status, run.info.end_time) == before[run_id]
+        assert (run.info.status, run.info.end_time) == killed.before[run_id]
 
 
 def test_running_trials_continued_from_their_checkpoints(killed, resumed):
-    run_dir, _, states, _ = killed
     # A trial the driver started after Ray's last experiment-state snapshot is unknown
     # to the resumed run (Ray runs a new one instead); the others continue.
-    interrupted = [t for t, s in states.items() if s == "RUNNING" and t in set(resumed.trials["trial_id"])]
+    known = set(resumed.trials["trial_id"])
+    interrupted = [t for t, s in killed.states.items() if s in CAUGHT and t in known]
     for trial_id in interrupted:
-        lines = (run_dir / f"trial_{trial_id}" / "result.json").read_text().splitlines()
+        lines = (killed.run_dir / f"trial_{trial_id}" / "result.json").read_text().splitlines()
         epochs = [json.loads(line)["epoch"] for line in lines]
         # Ray's own record of the trial: at most the epoch in flight at the kill is
         # redone, never the trial from epoch 1.
@@ -136,8 +180,7 @@ def test_running_trials_continued_from_their_checkpoints(killed, resumed):
 
 
 def test_runs_of_trials_ray_never_recorded_are_deleted_not_duplicated(killed, resumed):
-    _, _, states, _ = killed
-    orphans = set(states) - set(resumed.trials["trial_id"])
+    orphans = set(killed.states) - set(resumed.trials["trial_id"])
     client = MlflowClient(resumed.tracking_uri)
     deleted = client.search_runs([resumed.experiment_id], run_view_type=ViewType.DELETED_ONLY)
     assert {r.data.tags["automl.trial_id"] for r in deleted} == orphans
@@ -163,7 +206,7 @@ def test_resume_refuses_directories_it_did_not_make(tmp_path):
 
 
 def test_resume_refuses_a_directory_others_can_write(killed, tmp_path):
-    run_dir = killed[0]
+    run_dir = killed.run_dir
     mode = run_dir.stat().st_mode
     run_dir.chmod(mode | 0o002)
     try:
