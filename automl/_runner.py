@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
@@ -10,7 +9,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from automl._choices import SchedulerChoice
 from automl._objectives import EXTRA_METRICS, Objective, pareto_front
 from automl._result import RunInterrupted, TrialState, TuningResult
 from automl._tracking import MlflowTracker, default_tracking_uri, open_experiment, tracking_client
-from automl._trainable import restore_missing_checkpoints, run_trial
+from automl._trainable import KeepNewestCheckpoints, restore_missing_checkpoints, run_trial
 from automl._warm_start import KnownPoint, seeded_storage
 from automl._workers import RSS_KEY, WorkerPolicy, recycling_workers
 from automl._writer import PENDING_FILE, replay
@@ -93,29 +92,6 @@ def _trial_dirname(trial: Any) -> str:
 
 def _trial_id(trial_path: str) -> str:
     return Path(trial_path).name.removeprefix(_TRIAL_DIR_PREFIX)
-
-
-class _DropForcedSnapshotWarning(logging.Filter):
-    """Drops Ray's warning that checkpointing forces experiment-state snapshots.
-
-    Keeping one checkpoint per trial (``num_to_keep=1``) makes Ray snapshot its
-    experiment state whenever it deletes an older checkpoint: that is what keeps
-    a resumed run consistent, and on local disk it costs milliseconds.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "Experiment state snapshotting has been triggered" not in record.getMessage()
-
-
-@contextlib.contextmanager
-def _quiet_forced_snapshots() -> Iterator[None]:
-    logger = logging.getLogger("ray.tune.execution.experiment_state")
-    quiet = _DropForcedSnapshotWarning()
-    logger.addFilter(quiet)
-    try:
-        yield
-    finally:
-        logger.removeFilter(quiet)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -385,9 +361,8 @@ class Run:
             run_config=tune.RunConfig(
                 name=name,
                 storage_path=str(self.storage_path),
-                callbacks=[tracker],
                 # PBT hands a trial another's checkpoint, perhaps several epochs old: keep them all.
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=None if self._pbt else 1),
+                callbacks=[tracker] if self._pbt else [tracker, KeepNewestCheckpoints()],
                 failure_config=tune.FailureConfig(max_failures=self.max_failures),
                 verbose=0,
             ),
@@ -432,7 +407,7 @@ class Run:
         started = time.monotonic()
         try:
             try:
-                with _quiet_forced_snapshots(), recycling_workers(self.workers):
+                with recycling_workers(self.workers):
                     grid = tuner.fit()
             except (KeyboardInterrupt, SystemExit):  # a second Ctrl-C; SIGTERM (Ray's handler exits)
                 interrupted = True

@@ -51,5 +51,19 @@ def test_a_deleted_named_checkpoint_gets_the_newest_complete_one(tmp_path):
     assert restore_missing_checkpoints(run_dir) == []  # nothing left to put back
 
 
+def test_only_the_newest_name_of_a_trial_is_put_back(tmp_path):
+    # The snapshot lists every checkpoint the trial reported; older ones were deleted on purpose.
+    run_dir = tmp_path / "run"
+    _checkpoint(run_dir / "trial_aaaa0001" / "checkpoint_000004", 5)
+    trials = []
+    for name in ("checkpoint_000001", "checkpoint_000002", "checkpoint_000003"):
+        manager = pickle.dumps({"path": str(run_dir / "trial_aaaa0001" / name)}).hex()
+        metadata = {"checkpoint_manager": {"_type": "CLOUDPICKLE_FALLBACK", "value": manager}}
+        trials.append([json.dumps({"trial_id": "aaaa0001"}), json.dumps(metadata)])
+    (run_dir / "experiment_state-2026-11-27_10-00-00.json").write_text(json.dumps({"trial_data": trials}))
+    assert restore_missing_checkpoints(run_dir) == [run_dir / "trial_aaaa0001" / "checkpoint_000003"]
+    assert not (run_dir / "trial_aaaa0001" / "checkpoint_000002").exists()
+
+
 def test_a_run_without_a_snapshot_is_left_alone(tmp_path):
     assert restore_missing_checkpoints(tmp_path) == []

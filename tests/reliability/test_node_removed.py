@@ -11,7 +11,9 @@ import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
-EPOCHS = 10
+# The remover sees epochs through MLflow, whose writer batches a run's metrics for up to
+# 2 s: several epochs of digits. Enough epochs that the trial is still running when it acts.
+EPOCHS = 25
 
 # Its own process, like tests/reliability/test_cluster.py: a driver joins one cluster at a time.
 SCRIPT = textwrap.dedent(
@@ -103,7 +105,9 @@ def test_a_removed_nodes_trial_finishes_on_the_other_node_from_its_checkpoint(tm
     assert moved["node"] != summary["node"]  # it finished on the head node
     assert moved["retries"] == "1"
     # Ray's record of the trial: after the removal it went on from a checkpoint, not from epoch 1,
-    # redoing at most the epoch that was running.
+    # redoing at most the epoch that was running. (On the restart Ray may replace its result.json
+    # with the copy in storage, which it refreshes every few minutes, so earlier lines can be
+    # missing from it; MLflow has every epoch, checked above.)
     epochs = moved["ray_epochs"]
-    assert epochs.count(1) == 1 and len(epochs) - len(set(epochs)) <= 1, epochs
+    assert epochs.count(1) <= 1 and len(epochs) - len(set(epochs)) <= 1, epochs
     assert max(epochs) == EPOCHS
