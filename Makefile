@@ -16,8 +16,9 @@ demo: $(STAMP)
 	$(PY) examples/digits_mlp.py
 
 # The whole suite, slow end-to-end tests included (CI runs this).
+# --durations lists the slowest tests in the CI log, where the suite's time goes.
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=25
 
 # Everything but the tests that start Ray.
 test-fast: $(STAMP)

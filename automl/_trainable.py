@@ -54,14 +54,12 @@ def _complete(fs: pyarrow.fs.FileSystem, directory: str) -> bool:
 def _usable_checkpoint(checkpoint: tune.Checkpoint) -> tune.Checkpoint | None:
     """The checkpoint Ray restored, or the newest complete one beside it.
 
-    Ray deletes an older checkpoint (``num_to_keep=1``) before its next
-    experiment-state snapshot names the newer one, so a driver killed in
-    between restores a name whose directory is gone. The newer checkpoint is
-    then still in the trial's directory: continue from it.
+    Old checkpoints are deleted as new ones come (`KeepNewestCheckpoints`)
+    before Ray's next experiment-state snapshot names the newer one, so a
+    driver killed in between restores a name whose directory is gone. The
+    newer checkpoint is then still in the trial's directory: continue from it.
     """
-    fs = checkpoint.filesystem
-    if fs is None:  # a local path
-        fs = pyarrow.fs.LocalFileSystem()
+    fs = checkpoint.filesystem or _LOCAL
     if _complete(fs, checkpoint.path):
         return checkpoint
     for path in reversed(_checkpoint_dirs(fs, posixpath.dirname(checkpoint.path))):

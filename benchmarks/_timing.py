@@ -1,8 +1,8 @@
 """Timing automl's own pieces from the outside, without changing library code.
 
 `instrumented()` swaps, for the duration of one `automl.tune` call, the names
-`automl._runner` looks up (``MlflowClient``, ``MlflowTracker``,
-``OptunaSearch``) for subclasses whose methods add their wall time to a
+`automl._runner` looks up (``MlflowClient``, ``MlflowTracker``, and
+``_Searcher``, its OptunaSearch) for subclasses whose methods add their wall time to a
 `Ledger`. The subclasses only time; they call the real methods unchanged.
 """
 
@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from mlflow.tracking import MlflowClient
-from ray.tune.search.optuna import OptunaSearch
 
 import automl._runner as runner
 import automl._tracking as tracking
@@ -107,7 +106,7 @@ class TimedMlflowTracker(MlflowTracker):
             _active[-1].trackers.append(self)
 
 
-class TimedOptunaSearch(OptunaSearch):
+class TimedOptunaSearch(runner._Searcher):
     pass
 
 
@@ -127,7 +126,7 @@ def instrumented() -> Iterator[Ledger]:
     swaps = {
         "MlflowClient": TimedMlflowClient,
         "MlflowTracker": TimedMlflowTracker,
-        "OptunaSearch": TimedOptunaSearch,
+        "_Searcher": TimedOptunaSearch,
     }
     saved = {name: getattr(runner, name) for name in swaps}
     for name, timed in swaps.items():
