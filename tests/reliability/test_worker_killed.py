@@ -15,7 +15,9 @@ from search_spaces import Dense, LayerStack, Space
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
-EPOCHS = 12
+# The killer sees epochs through MLflow, whose writer batches a run's metrics for up to
+# 2 s: several epochs of digits. Enough epochs that the trial is still running when it acts.
+EPOCHS = 25
 
 
 def _kill_worker_after_epoch(uri: str, epoch: int, killed: list[int]) -> None:
@@ -74,8 +76,11 @@ def test_a_killed_worker_resumes_its_trial_from_the_checkpoint(ray_local, tmp_pa
     assert sorted(steps) == list(range(1, EPOCHS + 1))  # one point per epoch, none twice
 
     # Ray's own per-trial record: the retry continued after the checkpoint, not from epoch 1.
+    # (On the retry Ray may replace its result.json with the copy in storage, which it refreshes
+    # every few minutes, so earlier lines can be missing from it; MLflow has every epoch, above.)
     import json
 
     lines = (result.run_dir / f"trial_{trial['trial_id']}" / "result.json").read_text().splitlines()
     epochs = [json.loads(line)["epoch"] for line in lines]
-    assert epochs.count(1) == 1 and len(epochs) - len(set(epochs)) <= 1, epochs
+    assert epochs.count(1) <= 1 and len(epochs) - len(set(epochs)) <= 1, epochs
+    assert max(epochs) == EPOCHS
