@@ -88,3 +88,11 @@ def test_epoch_log_survives_the_copies_tuners_make(tmp_path):
     lines = [json.loads(line) for line in (tmp_path / "epochs.jsonl").read_text().splitlines()]
     assert [line["value"] for line in lines] == [0.5, 0.5]
     assert lines[0]["fit"] != lines[1]["fit"]
+
+
+def test_the_synthetic_problem_is_the_same_in_every_run_and_has_thousands_of_validation_rows():
+    first, again = se.load_problem("synthetic"), se.load_problem("synthetic")
+    assert (first.x_val == again.x_val).all() and (first.y_train == again.y_train).all()
+    assert (len(first.x_train), len(first.x_val)) == (6000, 2000)  # one validation row: 0.05 points
+    assert first.num_classes == 6 and first.input_shape == (40,)
+    assert se.load_problem("digits").name == "digits"
