@@ -135,7 +135,16 @@ def _rescale_learning_rate(model: keras.Model, learning_rate: float, resume: Pro
     if old is None or old == learning_rate:
         return
     current = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
-    model.optimizer.learning_rate = current * learning_rate / old
+    try:
+        model.optimizer.learning_rate = current * learning_rate / old
+    except (TypeError, AttributeError) as exc:  # a LearningRateSchedule or a callable: not settable
+        raise TrialFailedError(
+            f"the config's learning_rate changed from {old:g} to {learning_rate:g} since the checkpoint "
+            "(Population Based Training), but the model's optimizer follows a schedule whose rate "
+            "cannot be set; compile the model in build(config) with "
+            "learning_rate=config['learning_rate'], or leave learning_rate out of the scheduler's "
+            f"`mutate`. Keras said: {exc}"
+        ) from exc
 
 
 def _raise_if_diverged(history: Mapping[str, list[float]]) -> None:

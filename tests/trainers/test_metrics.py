@@ -13,6 +13,7 @@ from search_spaces import ConfigError
 from trainers import (
     OPTIONAL_METRICS,
     FitSettings,
+    TrialFailedError,
     build_model,
     compile_model,
     from_arrays,
@@ -176,3 +177,38 @@ def test_a_new_learning_rate_on_resume_scales_the_reduced_rate(cancer, tmp_path)
         resume_from=tmp_path / "a",
     )
     assert resumed.history["learning_rate"][-1] == pytest.approx(0.01)  # 0.005 * 0.02 / 0.01
+
+
+def _scheduled(config):
+    inputs = keras.Input(shape=(30,))
+    model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(inputs))
+    decay = keras.optimizers.schedules.ExponentialDecay(
+        config["learning_rate"], decay_steps=10, decay_rate=0.9
+    )
+    model.compile(keras.optimizers.Adam(decay), loss="binary_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def test_a_new_learning_rate_on_resume_is_refused_by_name_when_the_optimizer_follows_a_schedule(
+    cancer, tmp_path
+):
+    config = {"learning_rate": 0.01}
+    train(config, cancer, settings=FitSettings(epochs=1), checkpoint_dir=tmp_path / "a", build=_scheduled)
+    same = train(
+        config,
+        cancer,
+        settings=FitSettings(epochs=2),
+        checkpoint_dir=tmp_path / "b",
+        resume_from=tmp_path / "a",
+        build=_scheduled,
+    )
+    assert len(same.history["loss"]) == 2  # the unchanged rate resumes as before
+    with pytest.raises(TrialFailedError, match=r"learning_rate changed from 0\.01 to 0\.02.*`mutate`"):
+        train(
+            {"learning_rate": 0.02},
+            cancer,
+            settings=FitSettings(epochs=2),
+            checkpoint_dir=tmp_path / "c",
+            resume_from=tmp_path / "a",
+            build=_scheduled,
+        )
