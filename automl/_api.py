@@ -117,7 +117,14 @@ def tune(
             ``resample_probability``, ``burn_in_period``, ``synch``,
             ``mutate``). Defaults to `"asha"` for one objective, `"fifo"`
             for several.
-        seed: Seed of the sampler. Defaults to `None`.
+        seed: Seed of the sampler and of every trial's fit: a trial's
+            initial weights, dropout and batch order follow from the seed
+            and its config (`FitSettings.seed`), so a config trains the same
+            way whenever it starts. With one trial at a time
+            (``max_concurrent_trials=1``) and a trial count as the budget, a
+            run repeats itself; with several at once, which trial reports
+            first varies, and with it what the sampler and the scheduler
+            see. Defaults to `None`.
         resources_per_trial: ``{"cpu": n, "gpu": g, "tpu": t, "memory": bytes}``
             per trial (fractions allowed). A trial no node can hold is refused
             once Ray is up, before any trial starts. ``memory`` is also

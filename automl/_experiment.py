@@ -391,6 +391,7 @@ class Experiment:
             steps_per_execution=self.steps_per_execution,
             jit_compile=self.jit_compile,
             mixed_precision=self.mixed_precision,
+            seed=self.seed,  # each trial's fit seed derives from it (`run_trial`)
         )
         settings.check_monitor(data.task)
         build = load_build(self.build) if isinstance(self.build, str) else self.build
@@ -411,8 +412,6 @@ class Experiment:
         if self.max_concurrent_trials is not None:
             _check_int("max_concurrent_trials", self.max_concurrent_trials, low=1)
         _check_int("max_failures", self.max_failures, low=0)
-        if self.seed is not None:
-            _check_int("seed", self.seed, low=0)
         budget = self.time_budget_s
         if budget is not None and (
             isinstance(budget, bool) or not isinstance(budget, (int, float)) or not 0 < budget < math.inf

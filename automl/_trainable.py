@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import posixpath
 import re
 import shutil
@@ -19,7 +22,7 @@ from search_spaces import Space
 from trainers import FitSettings, TrainingData
 from trainers._checkpoint import BEST_FILE, LAST_FILE, STATE_FILE
 
-__all__ = ["KeepNewestCheckpoints", "restore_missing_checkpoints", "run_trial"]
+__all__ = ["KeepNewestCheckpoints", "restore_missing_checkpoints", "run_trial", "trial_seed"]
 
 _CHECKPOINT_FILES = (BEST_FILE, LAST_FILE, STATE_FILE)
 _LOCAL = pyarrow.fs.LocalFileSystem()
@@ -151,6 +154,16 @@ def _state_bytes(path: Path) -> bytes:
     return text + b"".join(bytes.fromhex(blob.decode()) for blob in blobs if len(blob) % 2 == 0)
 
 
+def trial_seed(seed: int, flat_config: Mapping[str, Any]) -> int:
+    """The fit seed of a trial: from the run's seed and the trial's config, in [0, 2**32).
+
+    Not from the trial's number or start order, which vary when trials run
+    concurrently: the same config trains the same way whenever it starts.
+    """
+    text = json.dumps([seed, sorted(flat_config.items())], default=str)
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big")
+
+
 def run_trial(
     flat_config: Mapping[str, Any],
     *,
@@ -167,7 +180,8 @@ def run_trial(
     is shipped once per run, not once per trial. A trial that Ray restarts
     (after a crash, or on `automl.resume`) continues from its checkpoint.
     ``memory_limit`` (bytes, from ``resources_per_trial``) fails a trial
-    whose worker grows past it.
+    whose worker grows past it. A ``settings.seed`` is the run's: the fit is
+    seeded with `trial_seed`.
     """
     from automl._memory_limit import MemoryLimit
     from automl._model_size import ModelSize
@@ -184,6 +198,8 @@ def run_trial(
     enable_memory_growth()
     strategy = distribution_strategy(tpu=assigned.get("TPU", 0) > 0)
     config = space.unflatten(flat_config)
+    if settings.seed is not None:
+        settings = dataclasses.replace(settings, seed=trial_seed(settings.seed, flat_config))
     workdir = Path(tempfile.mkdtemp(prefix="automl-trial-"))
     try:
         restored = tune.get_checkpoint()

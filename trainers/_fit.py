@@ -262,6 +262,10 @@ def train(
     if resume_from is not None:
         copy_checkpoint(Path(resume_from), directory)
         resume = Progress.read(directory)
+    initial_epoch = resume.epoch if resume else 0
+    if settings.seed is not None:
+        # A resumed fit draws new batch orders rather than replaying those of its first epochs.
+        keras.utils.set_random_seed((settings.seed + initial_epoch) % 2**32)
     # Variables made in the strategy's scope are mirrored across its devices.
     with (strategy or tf.distribute.get_strategy()).scope(), _dtype_policy(settings):
         if resume is not None:
@@ -272,7 +276,6 @@ def train(
         else:
             model = build_model(full, data)
             compile_model(model, full, data, settings=settings)
-    initial_epoch = resume.epoch if resume else 0
     y_train, y_val = _targets(full, data, model)
     schedule = EpochSchedule.from_config(full, epochs=epochs)
     settings.check_schedule(full)

@@ -389,6 +389,11 @@ class FitSettings:
             policy (float16 compute, float32 weights and outputs, loss
             scaling): faster on GPUs with tensor cores, slower on CPUs.
             Defaults to `False`.
+        seed: Seeds Python, NumPy and TensorFlow (Keras's
+            ``set_random_seed``) before the model is built, so the initial
+            weights, dropout and the order of batches repeat from one fit to
+            the next; a fit resumed at epoch ``e`` is seeded with
+            ``seed + e``. Any int in [0, 2**32). Defaults to `None` (unseeded).
     """
 
     epochs: int = 20
@@ -402,6 +407,7 @@ class FitSettings:
     steps_per_execution: int = 1
     jit_compile: bool | Literal["auto"] = "auto"
     mixed_precision: bool = False
+    seed: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("epochs", "patience", "steps_per_execution"):
@@ -435,6 +441,11 @@ class FitSettings:
             raise ConfigError(
                 f"expected true, false or 'auto', but got {self.jit_compile!r}.", field="jit_compile"
             )
+        seed = self.seed
+        if seed is not None and (
+            isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32
+        ):
+            raise ConfigError(f"expected an int in [0, 2**32), but got {seed!r}.", field="seed")
         patience = self.reduce_lr_patience
         if patience is not None and (
             isinstance(patience, bool) or not isinstance(patience, int) or patience < 0

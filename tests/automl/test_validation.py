@@ -47,6 +47,7 @@ pytestmark = pytest.mark.usefixtures("ray_stays_down")
         ),
         ({"mode": "up"}, r"^mode: expected 'min' or 'max', but got 'up'"),
         ({"num_trials": 0}, r"^num_trials: expected an int >= 1, but got 0"),
+        ({"seed": 2**32}, r"^seed: expected an int in \[0, 2\*\*32\), but got 4294967296"),
         ({"time_budget_s": 0}, r"^time_budget_s: expected a number of seconds > 0, but got 0"),
         ({"time_budget_s": "1h"}, r"^time_budget_s: expected a number of seconds > 0, but got '1h'"),
         ({"epochs": 2.5}, r"^epochs: expected an int >= 1, but got 2\.5"),

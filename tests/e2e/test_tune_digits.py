@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -20,19 +21,22 @@ FIRST = {
 }
 
 
-@pytest.fixture(scope="module")
-def run(ray_local, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("run")
-    space = Space(
+def _space() -> Space:
+    return Space(
         layers=LayerStack(
             Dense(units=Int(16, 64, log=True), dropout=Float(0.0, 0.3)), min_layers=1, max_layers=3
         ),
         learning_rate=Float(1e-3, 1e-2, log=True),
         batch_size=64,
     )
+
+
+@pytest.fixture(scope="module")
+def run(ray_local, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("run")
     data = load_sklearn("digits")
     result = automl.tune(
-        space,
+        _space(),
         data=data,
         metric="val_accuracy",
         mode="max",
@@ -144,3 +148,29 @@ def test_best_model_is_registered_and_the_version_predicts(run):
     predictions = model.predict(data.x_val[:4])
     assert predictions.shape == (4, 10)
     assert model.metadata.signature is not None
+
+
+def test_a_seeded_run_of_one_trial_at_a_time_repeats_itself(ray_local, tmp_path):
+    def trials(name):
+        result = automl.tune(
+            _space(),
+            data=load_sklearn("digits"),
+            metric="val_accuracy",
+            mode="max",
+            num_trials=TRIALS,
+            epochs=EPOCHS,
+            seed=1,  # the sampler's, and each fit's: weights, dropout, batch order
+            max_concurrent_trials=1,
+            tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+            experiment_name="repeat",
+            storage_path=tmp_path / "runs",
+            name=name,
+            verbose=0,
+        )
+        params = [c for c in result.trials.columns if c.startswith("params.")]
+        return result.trials[[*params, "state", "epochs", "val_accuracy", "best_val_accuracy"]]
+
+    first = trials("first")
+    # ASHA's choice of what to prune depends on the scores too, so the states repeat only if they do.
+    pd.testing.assert_frame_equal(trials("again"), first)
+    assert first["best_val_accuracy"].nunique() > 1

@@ -111,11 +111,25 @@ def test_monitor_the_trainer_never_reports(digits, tmp_path):
         ({"mode": "maximize"}, r"^mode: expected 'min' or 'max', but got 'maximize'"),
         ({"patience": -1}, r"^patience: expected an int >= 0, but got -1"),
         ({"min_delta": float("nan")}, r"^min_delta: expected a finite number >= 0, but got nan"),
+        ({"seed": -1}, r"^seed: expected an int in \[0, 2\*\*32\), but got -1"),
+        ({"seed": 2**32}, r"^seed: expected an int in \[0, 2\*\*32\), but got 4294967296"),
+        ({"seed": "7"}, r"^seed: expected an int in \[0, 2\*\*32\), but got '7'"),
     ],
 )
 def test_bad_fit_settings(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         FitSettings(**kwargs)
+
+
+def test_a_seeded_fit_repeats_itself_and_another_seed_does_not(digits, tmp_path):
+    def fit(seed, directory):
+        settings = FitSettings(epochs=2, patience=10, seed=seed)
+        return train(CONFIG, digits, settings=settings, checkpoint_dir=tmp_path / directory).history
+
+    # Dropout 0.1 and shuffled batches: without the seed no two fits agree.
+    first, again, other = fit(3, "a"), fit(3, "b"), fit(4, "c")
+    assert first == again
+    assert first["loss"] != other["loss"]
 
 
 def test_a_diverging_loss_fails_the_trial_within_an_epoch(digits, tmp_path):
