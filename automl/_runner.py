@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import os
 import shutil
 import sys
@@ -60,17 +61,28 @@ def _ray_resources(resources: Mapping[str, float]) -> dict[str, float]:
 
 
 class _Searcher(OptunaSearch):
-    """Ray's `OptunaSearch`, told of each epoch once.
+    """Ray's `OptunaSearch`, told of each epoch once, and of a trial's end as Optuna's own pruning does.
 
     A trial restarted from its checkpoint (a killed worker, a resumed run)
     redoes the epochs after that checkpoint and reports them again. Optuna
     keeps a step's first value and warns on the repeat; the tracker keeps the
     first MLflow point too, so the sampler, the pruner and the UI agree.
+
+    With one objective, a trial that ends by itself (epoch cap, early
+    stopping) is told COMPLETE with its best epoch's value, the
+    ``best_<metric>`` of the results and the model kept, where Ray tells the
+    last epoch's. One the scheduler stopped is told PRUNED, its epochs
+    already reported: TPE then ranks it below every complete trial, by how
+    far it got and then by its value, as with Optuna's own pruners. Ray
+    would tell it COMPLETE with its last value, as if an epoch-1 score
+    compared with scores after 20 epochs.
     """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._last_step: dict[str, int] = {}  # saved and restored with the rest of the searcher
+        # Both are saved and restored with the rest of the searcher.
+        self._last_step: dict[str, int] = {}
+        self._best: dict[str, float] = {}
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         step = result.get("training_iteration")
@@ -79,10 +91,21 @@ class _Searcher(OptunaSearch):
         super().on_trial_result(trial_id, result)
         if step is not None:
             self._last_step[trial_id] = step
+        value = result.get(self.metric) if isinstance(self.metric, str) else None
+        if value is not None and math.isfinite(value):
+            best = self._best.get(trial_id, value)
+            self._best[trial_id] = max(best, value) if self.mode == "max" else min(best, value)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
-        super().on_trial_complete(trial_id, result, error)
+        best = self._best.pop(trial_id, None)
         self._last_step.pop(trial_id, None)
+        if result and not error and isinstance(self.metric, str):
+            if not result.get("trial_finished"):
+                # No value and no error: Ray's OptunaSearch tells Optuna PRUNED.
+                result = {k: v for k, v in result.items() if k != self.metric}
+            elif best is not None:
+                result = {**result, self.metric: best}
+        super().on_trial_complete(trial_id, result, error)
 
 
 def _trial_dirname(trial: Any) -> str:

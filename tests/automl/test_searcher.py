@@ -1,4 +1,4 @@
-"""The searcher hears each epoch of a trial once, also after a restart from a checkpoint."""
+"""The searcher hears each epoch of a trial once, also after a restart from a checkpoint, and its end as Optuna would."""
 
 from __future__ import annotations
 
@@ -11,10 +11,8 @@ def _space(trial: optuna.Trial) -> None:
     trial.suggest_float("learning_rate", 1e-4, 1e-1, log=True)
 
 
-def _searcher() -> _Searcher:
-    return _Searcher(
-        space=_space, metric="val_accuracy", mode="max", sampler=optuna.samplers.RandomSampler(seed=0)
-    )
+def _searcher(metric: str = "val_accuracy", mode: str = "max") -> _Searcher:
+    return _Searcher(space=_space, metric=metric, mode=mode, sampler=optuna.samplers.RandomSampler(seed=0))
 
 
 def _report(searcher: _Searcher, epoch: int, value: float) -> None:
@@ -48,3 +46,47 @@ def test_epochs_redone_after_a_restart_keep_their_first_value_and_do_not_warn(tm
 
     restored.on_trial_complete("t1", {"val_accuracy": 0.9, "training_iteration": 5})
     assert restored._last_step == {}
+
+
+def _run(searcher: _Searcher, trial_id: str, values: list[float], *, finished: bool) -> None:
+    metric = searcher.metric
+    assert searcher.suggest(trial_id) is not None
+    for epoch, value in enumerate(values, start=1):
+        searcher.on_trial_result(trial_id, {metric: value, "training_iteration": epoch})
+    last = {metric: values[-1], "training_iteration": len(values), "trial_finished": finished}
+    searcher.on_trial_complete(trial_id, {**last, "done": True})
+
+
+def _told(searcher: _Searcher) -> list[tuple[optuna.trial.TrialState, float | None]]:
+    return [(t.state, t.value) for t in searcher._ot_study.get_trials(deepcopy=False)]
+
+
+def test_a_trial_that_ends_by_itself_is_told_its_best_epochs_value():
+    # Early stopping ends a fit a few epochs after its best: the model kept is the best epoch's.
+    searcher = _searcher()
+    _run(searcher, "t1", [0.5, 0.7, 0.6, 0.65], finished=True)
+    assert _told(searcher) == [(optuna.trial.TrialState.COMPLETE, 0.7)]
+
+    minimizing = _searcher("val_loss", "min")
+    _run(minimizing, "t1", [0.9, 0.4, 0.6], finished=True)
+    assert _told(minimizing) == [(optuna.trial.TrialState.COMPLETE, 0.4)]
+
+
+def test_a_trial_the_scheduler_stopped_is_told_pruned_with_its_epochs():
+    searcher = _searcher()
+    _run(searcher, "t1", [0.5, 0.7, 0.6, 0.65], finished=True)
+    _run(searcher, "t2", [0.8], finished=False)  # ASHA stopped it after epoch 1
+    pruned = searcher._ot_study.get_trials(deepcopy=False)[1]
+    assert pruned.state is optuna.trial.TrialState.PRUNED
+    assert pruned.intermediate_values == {1: 0.8}
+    # As with Optuna's pruners: TPE ranks complete trials first, whatever a pruned one scored early.
+    assert searcher._ot_study.best_trial.value == 0.7
+    assert searcher._best == {} and searcher._last_step == {}
+
+
+def test_a_trial_that_raised_is_told_failed():
+    searcher = _searcher()
+    assert searcher.suggest("t1") is not None
+    searcher.on_trial_result("t1", {"val_accuracy": 0.5, "training_iteration": 1})
+    searcher.on_trial_complete("t1", None, error=True)
+    assert _told(searcher) == [(optuna.trial.TrialState.FAIL, None)]
