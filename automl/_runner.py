@@ -84,6 +84,11 @@ class _Searcher(OptunaSearch):
         self._last_step: dict[str, int] = {}
         self._best: dict[str, float] = {}
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Ray unpickles the searcher of a resumed run from its tuner.pkl; one
+        # saved by an earlier version lacks what this one tracks.
+        self.__dict__.update({"_last_step": {}, "_best": {}, **state})
+
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         step = result.get("training_iteration")
         if step is not None and step <= self._last_step.get(trial_id, 0):
