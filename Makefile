@@ -25,7 +25,7 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow"
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check automl search_spaces trainers tests examples
+	$(VENV)/bin/ruff check automl search_spaces trainers tests examples benchmarks
 	$(VENV)/bin/mypy automl search_spaces trainers
 
 clean:

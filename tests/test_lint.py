@@ -1,4 +1,4 @@
-"""The packages stay clean under ruff (incl. no `assert` in library code) and mypy."""
+"""The packages, tests, examples and benchmarks stay clean under ruff (incl. no `assert` in library code); the packages under mypy."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_ruff():
-    out = _run("ruff", "check", *PACKAGES, "tests", "examples")
+    out = _run("ruff", "check", *PACKAGES, "tests", "examples", "benchmarks")
     assert out.returncode == 0, out.stdout + out.stderr
 
 
