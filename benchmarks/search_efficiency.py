@@ -39,6 +39,9 @@ stay well below 100%, so better configurations show.
 
     .venv/bin/python -m benchmarks.search_efficiency                   # 5 tuners x 3 seeds x 90 s, digits
     .venv/bin/python -m benchmarks.search_efficiency --data synthetic --budget 120 --seeds 0,1,2,3
+    # automl's defaults against other settings, side by side: each --variant is one more tuner
+    .venv/bin/python -m benchmarks.search_efficiency --data synthetic --budget 120 --tuners automl \
+        --variant 'automl-g2r3={"scheduler": {"name": "asha", "grace_period": 2, "reduction_factor": 3}}'
 """
 
 from __future__ import annotations
@@ -84,6 +87,11 @@ TABLE_HEADER = (
 _CURVE_POINTS = (0.1, 0.25, 0.5, 0.75, 1.0)  # fractions of the budget
 _UNLIMITED_TRIALS = 100_000  # the budget is wall time; no tuner may stop on a trial count first
 _CHILD_SLACK_S = 600  # a run past budget + this is hung: its process is killed
+# automl.tune's arguments the benchmark sets alike for every tuner; a --variant sets others.
+_FIXED_AUTOML_ARGS = frozenset(
+    {"space", "data", "metric", "mode", "num_trials", "time_budget_s", "epochs", "patience", "seed"}
+    | {"callbacks", "tracking_uri", "experiment_name", "storage_path", "verbose"}
+)
 
 
 PROBLEMS = (DATASET, "synthetic")
@@ -193,7 +201,7 @@ class _Run:
             log.write(json.dumps({"start": self.start}) + "\n")
 
 
-def _run_automl(run: _Run) -> None:
+def _run_automl(run: _Run, settings: Mapping[str, Any]) -> None:
     import automl
     from search_spaces import AutoMLError
 
@@ -214,6 +222,7 @@ def _run_automl(run: _Run) -> None:
             experiment_name="search-efficiency",
             storage_path=run.workdir / "automl_runs",
             verbose=0,
+            **settings,
         )
     except AutoMLError as exc:
         if "no trial reported" not in str(exc):
@@ -340,7 +349,7 @@ def _child(args: argparse.Namespace) -> int:
         data=load_problem(args.data),
     )
     if args.child == "automl":
-        _run_automl(run)
+        _run_automl(run, json.loads(args.automl_settings))
     elif args.child == "optuna":
         _run_optuna(run)
     else:
@@ -503,7 +512,14 @@ def goal(traces: Sequence[Trace], target: float) -> str:
 # Driver ----------------------------------------------------------------------------
 
 
-def _launch(tuner: str, seed: int, args: argparse.Namespace, tmp: Path) -> Trace:
+def _launch(
+    tuner: str,
+    seed: int,
+    args: argparse.Namespace,
+    tmp: Path,
+    automl_settings: Mapping[str, Any] | None = None,
+) -> Trace:
+    """Runs one tuner in a fresh process; with ``automl_settings``, automl with them, labelled ``tuner``."""
     workdir = tmp / f"{tuner}-{seed}"
     workdir.mkdir()
     log = workdir / "epochs.jsonl"
@@ -511,7 +527,8 @@ def _launch(tuner: str, seed: int, args: argparse.Namespace, tmp: Path) -> Trace
         sys.executable,
         "-m",
         "benchmarks.search_efficiency",
-        f"--child={tuner}",
+        f"--child={'automl' if automl_settings is not None else tuner}",
+        f"--automl-settings={json.dumps(automl_settings or {})}",
         f"--seed={seed}",
         f"--budget={args.budget}",
         f"--epochs={args.epochs}",
@@ -553,6 +570,30 @@ def _names(text: str) -> list[str]:
     return names
 
 
+def _variant(text: str) -> tuple[str, dict[str, Any]]:
+    """``NAME=JSON``: one more automl tuner, named NAME, with the JSON object's arguments to `automl.tune`."""
+    name, sep, raw = (part.strip() for part in text.partition("="))
+    if not sep or not name or name in TUNERS:
+        raise argparse.ArgumentTypeError(
+            f"--variant takes NAME=JSON, with a NAME other than {', '.join(TUNERS)}; got {text!r}"
+        )
+    try:
+        settings = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"--variant {name}: not JSON ({exc}): {raw!r}") from None
+    if not isinstance(settings, dict):
+        raise argparse.ArgumentTypeError(
+            f"--variant {name}: expected a JSON object of automl.tune arguments, got {raw!r}"
+        )
+    fixed = sorted(set(settings) & _FIXED_AUTOML_ARGS)
+    if fixed:
+        raise argparse.ArgumentTypeError(
+            f"--variant {name}: {', '.join(fixed)} are set alike for every tuner; "
+            "a variant sets others, e.g. scheduler or sampler"
+        )
+    return name, settings
+
+
 def _seeds(text: str) -> list[int]:
     try:
         return [int(seed) for seed in text.split(",")]
@@ -573,7 +614,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--smoke", action="store_true", help="automl, kt-hyperband and optuna once: seed 0, 8 s, 3 epochs"
     )
+    parser.add_argument(
+        "--variant",
+        type=_variant,
+        action="append",
+        default=[],
+        metavar="NAME=JSON",
+        help="one more automl tuner, NAME, run with the JSON object's automl.tune arguments "
+        '(e.g. \'automl-mv={"sampler": {"name": "tpe", "multivariate": true}}\'); repeatable',
+    )
     parser.add_argument("--child", choices=TUNERS, help=argparse.SUPPRESS)
+    parser.add_argument("--automl-settings", default="{}", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--log", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
@@ -584,6 +635,9 @@ def main(argv: list[str] | None = None) -> int:
         args.tuners, args.seeds, args.budget, args.epochs = ["automl", "kt-hyperband", "optuna"], [0], 8.0, 3
     if args.budget <= 0 or args.epochs < 1:
         parser.error(f"--budget must be > 0 and --epochs >= 1, got {args.budget} and {args.epochs}")
+    variants = dict(args.variant)
+    if len(variants) < len(args.variant):
+        parser.error(f"--variant names must differ, got {[name for name, _ in args.variant]}")
 
     print(machine_report(argv, "benchmarks.search_efficiency"))
     print(
@@ -595,6 +649,8 @@ def main(argv: list[str] | None = None) -> int:
         for seed in args.seeds:  # seed-major: machine drift spreads over every tuner alike
             for tuner in args.tuners:
                 traces.append(_launch(tuner, seed, args, Path(tmp)))
+            for name, settings in variants.items():
+                traces.append(_launch(name, seed, args, Path(tmp), settings))
     best, target = target_of(traces)
     print(report(traces, target))
     print(f"\nThe target is {best}'s median best at budget.")

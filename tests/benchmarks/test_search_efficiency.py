@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import keras_tuner as kt
@@ -103,3 +104,27 @@ def test_the_synthetic_problem_is_the_same_in_every_run_and_has_thousands_of_val
     assert (len(first.x_train), len(first.x_val)) == (6000, 2000)  # one validation row: 0.05 points
     assert first.num_classes == 6 and first.input_shape == (40,)
     assert se.load_problem("digits").name == "digits"
+
+
+def test_a_variant_is_a_name_and_automl_tune_arguments_the_benchmark_does_not_fix():
+    name, settings = se._variant('automl-g2={"scheduler": {"name": "asha", "grace_period": 2}}')
+    assert (name, settings) == ("automl-g2", {"scheduler": {"name": "asha", "grace_period": 2}})
+    for text, match in [
+        ('automl={"sampler": "random"}', r"with a NAME other than automl, "),
+        ("automl-x", r"takes NAME=JSON"),
+        ("automl-x={sampler: random}", r"^--variant automl-x: not JSON"),
+        ('automl-x=["tpe"]', r"expected a JSON object of automl.tune arguments"),
+        ('automl-x={"epochs": 5, "seed": 1}', r"epochs, seed are set alike for every tuner"),
+    ]:
+        with pytest.raises(argparse.ArgumentTypeError, match=match):
+            se._variant(text)
+
+
+@pytest.mark.slow
+def test_a_variants_arguments_reach_automl_tune_in_its_own_process(tmp_path):
+    # automl refuses a bad scheduler before Ray starts: the child's error names it.
+    args = argparse.Namespace(budget=5.0, epochs=1, data="synthetic")
+    with pytest.raises(
+        RuntimeError, match=r"(?s)automl-bad run \(seed 0\) exited.*scheduler: unknown scheduler 'bogus'"
+    ):
+        se._launch("automl-bad", 0, args, tmp_path, {"scheduler": "bogus"})
