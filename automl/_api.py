@@ -166,8 +166,9 @@ def tune(
             ``build: models.py:build``. Each choice of the space is built once
             before Ray starts. Defaults to `None` (the model comes from the
             space's layer stacks).
-        verbose: 0 silent, 1 one line per finished trial, 2 also the
-            workers' logs. Defaults to `1`.
+        verbose: 0 silent; 1 the run's settings and where it is recorded,
+            then one line per finished trial; 2 also the workers' logs.
+            Defaults to `1`.
 
     Returns:
         A `TuningResult` with the best config and value, a DataFrame of trials

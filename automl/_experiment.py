@@ -505,7 +505,7 @@ class Experiment:
         """Starts (or joins) Ray and runs the trials.
 
         Args:
-            verbose: 0 silent, 1 one line per finished trial, 2 also the
+            verbose: 0 silent, 1 the settings, then one line per finished trial, 2 also the
                 workers' logs. Defaults to `1`.
         """
         run = self._plan()

@@ -80,7 +80,8 @@ def resume(
             `tune` as a Python function (one given as ``'file.py:function'``
             is loaded again from the run's record). Defaults to `None`.
         address: Ray cluster to join. Defaults to a local Ray instance.
-        verbose: 0 silent, 1 one line per finished trial. Defaults to `1`.
+        verbose: 0 silent, 1 where the run is recorded, then one line per
+            finished trial. Defaults to `1`.
 
     Returns:
         The `TuningResult` of the whole run.

@@ -18,6 +18,8 @@ import optuna
 from mlflow.entities import Param
 from mlflow.tracking import MlflowClient
 from ray import tune
+from ray.tune.experimental.output import AirVerbosity
+from ray.tune.experimental.output import ProgressReporter as RayConsole
 from ray.tune.search import BasicVariantGenerator
 from ray.tune.search.optuna import OptunaSearch
 
@@ -52,8 +54,36 @@ _STUDY_NAME = "optuna"  # OptunaSearch's default; a seeded storage holds a study
 _RAY_NAMES = {"cpu": "CPU", "gpu": "GPU", "tpu": "TPU", "memory": "memory"}
 
 
+class _NoRayConsole(RayConsole):  # type: ignore[misc]  # Ray's class is untyped
+    """Stands in for Ray Tune's console output: its experiment box, TensorBoard hint and tables.
+
+    Ray prints the box and the hint even at ``verbose=0``, and uses the first
+    console reporter among the run's callbacks. automl prints its own lines
+    (`MlflowTracker`), and its record is MLflow, not TensorBoard.
+    """
+
+    # Every hook prints only at these levels or above: never, at SILENT.
+    _heartbeat_threshold = _start_end_verbosity = _intermediate_result_verbosity = AirVerbosity.VERBOSE  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__(AirVerbosity.SILENT)
+
+    def experiment_started(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def print_heartbeat(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
 def _qualname(function: Any) -> str:
     return f"{getattr(function, '__module__', '?')}.{getattr(function, '__qualname__', repr(function))}"
+
+
+def _print_where(run_dir: Path, experiment_name: str, tracking_uri: str) -> None:
+    print(
+        f"[automl] run directory {run_dir} | MLflow experiment {experiment_name!r} at {tracking_uri}",
+        flush=True,
+    )
 
 
 def _ray_resources(resources: Mapping[str, float]) -> dict[str, float]:
@@ -350,6 +380,19 @@ class Run:
             verbose=verbose,
         )
 
+    def _describe(self) -> str:
+        """The run's search settings in one phrase, for its first progress line."""
+        budget = f"{self.num_trials} trial{'s' if self.num_trials != 1 else ''}"
+        if self.time_budget_s is not None:
+            budget += f" or {self.time_budget_s:g}s"
+        at_once = self.max_concurrent_trials or "as many as fit"
+        each = ", ".join(f"{k}={v:g}" for k, v in self.resources.items())
+        scheduler = self.scheduler.name if self.scheduler else "none"
+        return (
+            f"{budget} of up to {self.settings.epochs} epochs, {at_once} at a time ({each} each); "
+            f"sampler {type(self.sampler).__name__}, scheduler {scheduler}"
+        )
+
     def resolved_tracking_uri(self) -> str:
         return self.tracking_uri or default_tracking_uri()
 
@@ -381,6 +424,9 @@ class Run:
         )
         (run_dir / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
         tracker = self._tracker(client, experiment_id, parent_id, run_dir, verbose)
+        if verbose:
+            print(f"[automl] run {name}: {self._describe()}", flush=True)
+            _print_where(run_dir, self.experiment_name, tracking_uri)
         population = self._population() if self._pbt else []
         tuner = tune.Tuner(
             self._trainable(),
@@ -389,8 +435,12 @@ class Run:
             run_config=tune.RunConfig(
                 name=name,
                 storage_path=str(self.storage_path),
-                # PBT hands a trial another's checkpoint, perhaps several epochs old: keep them all.
-                callbacks=[tracker] if self._pbt else [tracker, KeepNewestCheckpoints()],
+                callbacks=[
+                    _NoRayConsole(),
+                    tracker,
+                    # PBT hands a trial another's checkpoint, perhaps several epochs old: keep them all.
+                    *([] if self._pbt else [KeepNewestCheckpoints()]),
+                ],
                 failure_config=tune.FailureConfig(max_failures=self.max_failures),
                 verbose=0,
             ),
@@ -414,6 +464,9 @@ class Run:
             logger.info("Ray's state named a checkpoint it had deleted; %s now holds the newest one.", made)
         tuner = tune.Tuner.restore(str(run_dir), trainable=self._trainable(), resume_unfinished=True)
         tracker = self._tracker(client, experiment_id, parent_id, run_dir, verbose)
+        if verbose:
+            print(f"[automl] resuming run {manifest['name']}", flush=True)
+            _print_where(run_dir, manifest["experiment_name"], tracking_uri)
         return self._fit(
             tuner, tracker, client, run_dir, tracking_uri, experiment_id, parent_id, resumed=True
         )

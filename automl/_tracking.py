@@ -260,7 +260,11 @@ class MlflowTracker(Callback):
             self._journal.unlink(missing_ok=True)
 
     def _drain(self) -> None:
-        if self._writer.pending() > 1 and self._verbose:
+        # The last writes of a run take well under a second to a reachable store: say
+        # nothing about those, only about a wait.
+        if self._writer.flush(min(2.0, self._drain_timeout_s)):
+            return
+        if self._writer.pending() and self._verbose:
             print(
                 f"[automl] sending {self._writer.pending()} queued writes to MLflow "
                 f"(waiting up to {self._drain_timeout_s:.0f}s)",

@@ -18,9 +18,9 @@ this one invocation so the ratios hold when the machine drifts:
 (a) and (b) are timed from process start (Python start-up and the TensorFlow
 import included), as Ray's workers are. Ray is started once, timed, before (c);
 (c) and (d) run on that instance and are shown with and without `ray.init`.
-automl has no switch to turn MLflow off, so (e) is the time (d) spends inside
-MLflow (client calls, and the tracker's Ray Tune hooks that make them), timed
-from here by wrapping those methods.
+What MLflow logging costs is measured by `benchmarks.logging_cost` (the same
+(d2) with its writes sent and discarded): the tracker writes on a background
+thread, which timing its calls from here would not show.
 
     python -m benchmarks.overhead            # full run, ~3-4 minutes on 2 cores
     python -m benchmarks.overhead --smoke    # 2 configs, 2 epochs
@@ -39,7 +39,7 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from benchmarks._common import (
     CONFIGS,
@@ -56,9 +56,6 @@ from benchmarks._common import (
     set_tf_threads,
     start_ray,
 )
-
-if TYPE_CHECKING:
-    from benchmarks._timing import Ledger
 
 TABLE_HEADER = (
     "variant",
@@ -232,47 +229,32 @@ def run_plain_ray_tune(budget: Budget, data: Any, storage: Path) -> Variant:
 # (d): automl.tune ---------------------------------------------------------
 
 
-@dataclasses.dataclass
-class MlflowCost:
-    key: str
-    wall: float
-    client: float  # every MLflow client call the driver made, client creation included
-    hooks: float  # the tracker's Ray Tune hooks (they make most of those calls)
-    summary: float  # the tracker's end-of-run summary
-    calls: int
-    per_result: float  # mean seconds of one on_trial_result (one per epoch of each trial)
-
-
-def run_automl(
-    budget: Budget, data: Any, tmp: Path, *, concurrent: int
-) -> tuple[Variant, MlflowCost, Ledger]:
-    import automl
-    from benchmarks._timing import instrumented  # not at the top: (a) and (b) spawn without Ray or MLflow
+def run_automl(budget: Budget, data: Any, tmp: Path, *, concurrent: int) -> Variant:
+    import automl  # not at the top: (a) and (b) spawn without Ray or MLflow
     from search_spaces import mlp
 
     start = time.perf_counter()
-    with instrumented() as ledger:
-        result = automl.tune(
-            mlp(),
-            data=data,
-            metric=MONITOR,
-            mode="max",
-            num_trials=len(budget.configs),
-            epochs=budget.epochs,
-            patience=budget.patience,
-            points_to_evaluate=budget.configs,
-            scheduler="fifo",
-            seed=0,
-            resources_per_trial={"cpu": 1},
-            max_concurrent_trials=concurrent,
-            **scratch_run(tmp, f"overhead-{concurrent}"),
-        )
+    result = automl.tune(
+        mlp(),
+        data=data,
+        metric=MONITOR,
+        mode="max",
+        num_trials=len(budget.configs),
+        epochs=budget.epochs,
+        patience=budget.patience,
+        points_to_evaluate=budget.configs,
+        scheduler="fifo",
+        seed=0,
+        resources_per_trial={"cpu": 1},
+        max_concurrent_trials=concurrent,
+        **scratch_run(tmp, f"overhead-{concurrent}"),
+    )
     wall = time.perf_counter() - start
     trials = result.trials
     failed = trials[trials["state"] == "FAILED"]
     if len(failed):
         raise RuntimeError(f"variant d{concurrent}: {len(failed)} trials failed: {failed['error'].iloc[0]}")
-    variant = Variant(
+    return Variant(
         f"d{concurrent}",
         f"automl.tune, max_concurrent_trials={concurrent}",
         wall,
@@ -281,17 +263,6 @@ def run_automl(
         workers=concurrent,
         uses_ray=True,
     )
-    cost = MlflowCost(
-        key=variant.key,
-        wall=wall,
-        client=ledger.total("mlflow"),
-        hooks=ledger.total("tracker", exclude=("log_summary",)),
-        summary=ledger.seconds["tracker", "log_summary"],
-        calls=sum(n for (group, _), n in ledger.calls.items() if group == "mlflow"),
-        per_result=ledger.seconds["tracker", "on_trial_result"]
-        / max(1, ledger.count("tracker", "on_trial_result")),
-    )
-    return variant, cost, ledger
 
 
 # Report -----------------------------------------------------------------------
@@ -316,7 +287,7 @@ def _row(v: Variant, a: Variant | None, b: Variant | None, ray_init: float | Non
     ]
 
 
-def report(variants: list[Variant], ray_init: float | None, costs: list[MlflowCost]) -> str:
+def report(variants: list[Variant], ray_init: float | None) -> str:
     by_key = {v.key: v for v in variants}
     a, b = by_key.get("a"), by_key.get("b")
     lines = [markdown_table(TABLE_HEADER, [_row(v, a, b, ray_init) for v in variants]), ""]
@@ -329,27 +300,12 @@ def report(variants: list[Variant], ray_init: float | None, costs: list[MlflowCo
             f"- ray.init: {ray_init:.1f} s, timed once before (c); (c) and (d) ran on that instance."
         )
     lines.append("- parallel efficiency = wall(a) / (workers × wall); 100% is a perfect 2-way split of (a).")
-    for cost in costs:
-        lines.append(
-            f"- (e) MLflow in ({cost.key}): client calls {cost.client:.2f} s "
-            f"({cost.client / cost.wall:.1%} of the run; {cost.calls} calls, client creation and "
-            f"schema set-up of the new sqlite store included); tracker hooks in Tune's loop "
-            f"{cost.hooks:.2f} s ({cost.hooks / cost.wall:.1%}); end-of-run summary {cost.summary:.2f} s; "
-            f"on_trial_result {1000 * cost.per_result:.1f} ms per epoch, which the trial waits for "
-            f"(a function trainable's tune.report blocks until the driver has handled the result)."
-        )
     d2 = by_key.get("d2")
     if d2 and b:
         with_init = f"{(d2.wall + ray_init) / b.wall:.2f}×" if ray_init is not None else "not timed"
         lines.append(
             f"- goal (d2) ≤ 1.15× (b): measured {d2.wall / b.wall:.2f}× without ray.init, {with_init} with it."
         )
-    for cost in costs:
-        if cost.key == "d2":
-            lines.append(
-                f"- goal time in the MLflow tracker hooks ≤ 2% of (d2): measured {cost.hooks / cost.wall:.1%} "
-                f"(all MLflow client calls, store set-up included: {cost.client / cost.wall:.1%})."
-            )
     return "\n".join(lines)
 
 
@@ -374,7 +330,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     data = load_sklearn(DATASET)
     variants: list[Variant] = []
-    costs: list[MlflowCost] = []
     if "a" in wanted:
         variants.append(
             run_processes(budget, processes=1, threads=None, key="a", label="plain sequential Keras loop")
@@ -393,11 +348,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             variants.append(run_plain_ray_tune(budget, data, Path(tmp) / "ray_results"))
         for concurrent in (1, 2):
             if f"d{concurrent}" in wanted:
-                variant, cost, _ = run_automl(budget, data, Path(tmp), concurrent=concurrent)
-                variants.append(variant)
-                costs.append(cost)
+                variants.append(run_automl(budget, data, Path(tmp), concurrent=concurrent))
     print()
-    print(report(variants, ray_init, costs), flush=True)
+    print(report(variants, ray_init), flush=True)
     return 0
 
 

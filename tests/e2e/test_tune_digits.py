@@ -150,8 +150,8 @@ def test_best_model_is_registered_and_the_version_predicts(run):
     assert model.metadata.signature is not None
 
 
-def test_a_seeded_run_of_one_trial_at_a_time_repeats_itself(ray_local, tmp_path):
-    def trials(name):
+def test_a_seeded_run_of_one_trial_at_a_time_repeats_itself(ray_local, tmp_path, capsys):
+    def trials(name, verbose):
         result = automl.tune(
             _space(),
             data=load_sklearn("digits"),
@@ -165,12 +165,26 @@ def test_a_seeded_run_of_one_trial_at_a_time_repeats_itself(ray_local, tmp_path)
             experiment_name="repeat",
             storage_path=tmp_path / "runs",
             name=name,
-            verbose=0,
+            verbose=verbose,
         )
         params = [c for c in result.trials.columns if c.startswith("params.")]
         return result.trials[[*params, "state", "epochs", "val_accuracy", "best_val_accuracy"]]
 
-    first = trials("first")
+    first = trials("first", verbose=0)
+    assert capsys.readouterr().out == ""  # quiet: not even Ray's experiment box
     # ASHA's choice of what to prune depends on the scores too, so the states repeat only if they do.
-    pd.testing.assert_frame_equal(trials("again"), first)
+    pd.testing.assert_frame_equal(trials("again", verbose=1), first)
     assert first["best_val_accuracy"].nunique() > 1
+
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == (
+        f"[automl] run again: {TRIALS} trials of up to {EPOCHS} epochs, 1 at a time (cpu=1 each); "
+        "sampler TPESampler, scheduler asha"
+    )
+    assert lines[1].startswith(
+        f"[automl] run directory {tmp_path / 'runs' / 'again'} | MLflow experiment 'repeat'"
+    )
+    progress = [line for line in lines[2:] if line]
+    assert len(progress) == TRIALS, lines  # one per trial, no table, box or hint of Ray's
+    assert all(line.startswith("[automl] trial ") for line in progress), lines
+    assert f"| {TRIALS}/{TRIALS} done" in progress[-1]
