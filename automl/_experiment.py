@@ -24,7 +24,7 @@ from automl._build import check_build, load_build, resolve_build_ref
 from automl._choices import GridSampler, make_sampler, parse_scheduler
 from automl._objectives import EXTRA_METRICS, parse_objectives
 from automl._result import TuningResult
-from automl._runner import Run
+from automl._runner import Run, optuna_warnings_only
 from automl._tracking import tracking_client, tracking_wait_s
 from automl._warm_start import known_points
 from automl._workers import WorkerPolicy
@@ -516,7 +516,8 @@ class Experiment:
             opening = pool.submit(tracking_client, run.resolved_tracking_uri())
             _start_ray(self.address, verbose=verbose)
             client = opening.result()
-        return run.execute(name=name, verbose=verbose, client=client)
+        with optuna_warnings_only():
+            return run.execute(name=name, verbose=verbose, client=client)
 
     @classmethod
     def from_dict(cls, data: Any, *, base_dir: str | Path = ".") -> Experiment:

@@ -12,7 +12,7 @@ from typing import Any
 from automl._build import load_build
 from automl._experiment import DataSpec, _data, _start_ray
 from automl._result import TuningResult
-from automl._runner import MANIFEST_FILE, MANIFEST_FORMAT, Run
+from automl._runner import MANIFEST_FILE, MANIFEST_FORMAT, Run, optuna_warnings_only
 from automl._workers import WorkerPolicy
 from search_spaces import ConfigError, Space
 from trainers import FitSettings, TrainingData
@@ -135,4 +135,5 @@ def resume(
         workers=WorkerPolicy(**manifest.get("workers", {})),
     )
     _start_ray(address, verbose=verbose)
-    return run.resume(run_dir, manifest, verbose=verbose)
+    with optuna_warnings_only():
+        return run.resume(run_dir, manifest, verbose=verbose)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -10,7 +11,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ from search_spaces import AutoMLError, ConfigError, Space
 from trainers import FitSettings, TrainingData, reported_metrics
 from trainers._checkpoint import BEST_FILE
 
-__all__ = ["Run"]
+__all__ = ["Run", "optuna_warnings_only"]
 
 BEST_MODEL_NAME = "best_model.keras"
 
@@ -73,6 +74,21 @@ class _NoRayConsole(RayConsole):  # type: ignore[misc]  # Ray's class is untyped
 
     def print_heartbeat(self, *args: Any, **kwargs: Any) -> None:
         pass
+
+
+@contextlib.contextmanager
+def optuna_warnings_only() -> Iterator[None]:
+    """Optuna's log shows only warnings within: the studies a run creates are its own.
+
+    Optuna logs every study it creates at INFO ("A new study created in memory
+    ..."): Ray's searcher, PBT's population and the plots each make one.
+    """
+    level = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(max(level, optuna.logging.WARNING))
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(level)
 
 
 def _qualname(function: Any) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import pickle
 
 import optuna
@@ -106,3 +107,23 @@ def test_a_trial_that_raised_is_told_failed():
     searcher.on_trial_result("t1", {"val_accuracy": 0.5, "training_iteration": 1})
     searcher.on_trial_complete("t1", None, error=True)
     assert _told(searcher) == [(optuna.trial.TrialState.FAIL, None)]
+
+
+def test_the_run_s_own_studies_do_not_log_at_info_and_the_user_s_level_comes_back():
+    from automl._runner import optuna_warnings_only
+
+    seen: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())  # type: ignore[method-assign]
+    logging.getLogger("optuna").addHandler(handler)  # Optuna's own handler does not propagate
+    optuna.logging.set_verbosity(optuna.logging.INFO)
+    try:
+        with optuna_warnings_only():
+            _searcher()  # Ray's searcher creates its study when built
+            optuna.create_study()
+        assert seen == []
+        assert optuna.logging.get_verbosity() == optuna.logging.INFO
+        optuna.create_study()
+        assert any("A new study created" in message for message in seen)  # the check above can fail
+    finally:
+        logging.getLogger("optuna").removeHandler(handler)
