@@ -95,6 +95,13 @@ def _qualname(function: Any) -> str:
     return f"{getattr(function, '__module__', '?')}.{getattr(function, '__qualname__', repr(function))}"
 
 
+def _restored_tracker(tuner: tune.Tuner) -> MlflowTracker | None:
+    """The tracker Ray restored among a resumed run's callbacks: that copy runs, not a new one."""
+    internal = getattr(tuner, "_local_tuner", None)  # None through a ray:// client
+    callbacks = (internal.get_run_config().callbacks if internal is not None else None) or []
+    return next((c for c in callbacks if isinstance(c, MlflowTracker)), None)
+
+
 def _print_where(run_dir: Path, experiment_name: str, tracking_uri: str) -> None:
     print(
         f"[automl] run directory {run_dir} | MLflow experiment {experiment_name!r} at {tracking_uri}",
@@ -479,6 +486,9 @@ class Run:
         for made in restore_missing_checkpoints(run_dir):
             logger.info("Ray's state named a checkpoint it had deleted; %s now holds the newest one.", made)
         tuner = tune.Tuner.restore(str(run_dir), trainable=self._trainable(), resume_unfinished=True)
+        restored = _restored_tracker(tuner)
+        if restored is not None:  # the copy that runs prints as this call asks, not as the first did
+            restored.verbose = verbose
         tracker = self._tracker(client, experiment_id, parent_id, run_dir, verbose)
         if verbose:
             print(f"[automl] resuming run {manifest['name']}", flush=True)

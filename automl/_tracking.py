@@ -185,7 +185,8 @@ class MlflowTracker(Callback):
         drain_timeout_s: How long the end of a run waits for an unreachable
             store before leaving the unsent writes to the journal. Defaults
             to the environment variable ``AUTOML_TRACKING_WAIT_S``, else `60`.
-        verbose: 0 silent, 1 one line per finished trial.
+        verbose: 0 silent, 1 one line per finished trial. An attribute too:
+            a resumed run sets it on the copy Ray restores.
 
     MLflow itself holds the trial → run mapping: each child run is tagged with
     its trial id, number and typed params, so a resumed run finds and reuses
@@ -228,7 +229,7 @@ class MlflowTracker(Callback):
         self._journal = journal
         self._drain_timeout_s = tracking_wait_s() if drain_timeout_s is None else drain_timeout_s
         self._writer = MlflowWriter(self._tracking_uri, journal=self._journal)
-        self._verbose = verbose
+        self.verbose = verbose
         self.records: dict[str, _TrialRecord] = {}
         self._started = time.time()
 
@@ -240,6 +241,9 @@ class MlflowTracker(Callback):
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        if "_verbose" in state:  # pickled by a version before `verbose` was public
+            state = {**state, "verbose": state["_verbose"]}
+            del state["_verbose"]
         self.__dict__.update(state)
         self._client = MlflowClient(self._tracking_uri)
         self._writer = MlflowWriter(self._tracking_uri, journal=self._journal)
@@ -264,7 +268,7 @@ class MlflowTracker(Callback):
         # nothing about those, only about a wait.
         if self._writer.flush(min(2.0, self._drain_timeout_s)):
             return
-        if self._writer.pending() and self._verbose:
+        if self._writer.pending() and self.verbose:
             print(
                 f"[automl] sending {self._writer.pending()} queued writes to MLflow "
                 f"(waiting up to {self._drain_timeout_s:.0f}s)",
@@ -517,7 +521,7 @@ class MlflowTracker(Callback):
             TrialState.INTERRUPTED: "KILLED",
         }.get(record.state, "FAILED")
         self._writer.call("set_terminated", record.run, status=status)
-        if self._verbose:
+        if self.verbose:
             self._print_progress(record, best)
 
     def _print_progress(self, record: _TrialRecord, best: float) -> None:

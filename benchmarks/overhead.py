@@ -24,6 +24,7 @@ thread, which timing its calls from here would not show.
 
     python -m benchmarks.overhead            # full run, ~3-4 minutes on 2 cores
     python -m benchmarks.overhead --smoke    # 2 configs, 2 epochs
+    python -m benchmarks.overhead --variants b,d2 --timeline  # + start-up, gaps between fits, end
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchmarks._common import (
     CONFIGS,
@@ -56,6 +57,9 @@ from benchmarks._common import (
     set_tf_threads,
     start_ray,
 )
+
+if TYPE_CHECKING:
+    from benchmarks._timeline import Phases
 
 TABLE_HEADER = (
     "variant",
@@ -83,6 +87,7 @@ class Variant:
     best: list[float]
     workers: int = 1
     uses_ray: bool = False
+    phases: Phases | None = None  # with --timeline
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,19 +100,40 @@ class Budget:
 # (a), (b): plain processes --------------------------------------------------
 
 
-def _worker(tasks: Any, results: Any, threads: int | None, epochs: int, patience: int) -> None:
+def _worker(
+    tasks: Any, results: Any, threads: int | None, epochs: int, patience: int, timeline: Path | None
+) -> None:
     set_tf_threads(threads)  # before the first TF op of this process
     from trainers import load_sklearn
 
+    callbacks = []
+    if timeline is not None:
+        from benchmarks._timeline import FitTimeline
+
+        callbacks.append(FitTimeline(timeline))
     data = load_sklearn(DATASET)
     with tempfile.TemporaryDirectory(prefix="bench-plain-") as workdir:
         while (config := tasks.get()) is not None:
-            results.put(fit_user(config, data, epochs=epochs, patience=patience, workdir=Path(workdir)))
+            outcome = fit_user(
+                config, data, epochs=epochs, patience=patience, workdir=Path(workdir), callbacks=callbacks
+            )
+            results.put(outcome)
 
 
-def run_processes(budget: Budget, *, processes: int, threads: int | None, key: str, label: str) -> Variant:
+def _phases(timeline: Path | None, start: float) -> Phases | None:
+    if timeline is None:
+        return None
+    from benchmarks._timeline import phases
+
+    return phases(timeline, start=start, end=time.time())
+
+
+def run_processes(
+    budget: Budget, *, processes: int, threads: int | None, key: str, label: str, timeline: Path | None = None
+) -> Variant:
     """Spawns plain Python processes that pull configs from one shared queue."""
     ctx = mp.get_context("spawn")
+    started = time.time()
     start = time.perf_counter()
     tasks, results = ctx.Queue(), ctx.Queue()
     for config in budget.configs:
@@ -115,7 +141,7 @@ def run_processes(budget: Budget, *, processes: int, threads: int | None, key: s
     for _ in range(processes):
         tasks.put(None)
     workers = [
-        ctx.Process(target=_worker, args=(tasks, results, threads, budget.epochs, budget.patience))
+        ctx.Process(target=_worker, args=(tasks, results, threads, budget.epochs, budget.patience, timeline))
         for _ in range(processes)
     ]
     for worker in workers:
@@ -132,7 +158,15 @@ def run_processes(budget: Budget, *, processes: int, threads: int | None, key: s
     for worker in workers:
         worker.join()
     wall = time.perf_counter() - start
-    return Variant(key, label, wall, [n for n, _ in outcomes], [b for _, b in outcomes], workers=processes)
+    return Variant(
+        key,
+        label,
+        wall,
+        [n for n, _ in outcomes],
+        [b for _, b in outcomes],
+        workers=processes,
+        phases=_phases(timeline, started),
+    )
 
 
 # (c): plain Ray Tune, as a user writes it ----------------------------------
@@ -229,10 +263,18 @@ def run_plain_ray_tune(budget: Budget, data: Any, storage: Path) -> Variant:
 # (d): automl.tune ---------------------------------------------------------
 
 
-def run_automl(budget: Budget, data: Any, tmp: Path, *, concurrent: int) -> Variant:
+def run_automl(
+    budget: Budget, data: Any, tmp: Path, *, concurrent: int, timeline: Path | None = None
+) -> Variant:
     import automl  # not at the top: (a) and (b) spawn without Ray or MLflow
     from search_spaces import mlp
 
+    callbacks = []
+    if timeline is not None:
+        from benchmarks._timeline import FitTimeline
+
+        callbacks.append(FitTimeline(timeline))
+    started = time.time()
     start = time.perf_counter()
     result = automl.tune(
         mlp(),
@@ -247,6 +289,7 @@ def run_automl(budget: Budget, data: Any, tmp: Path, *, concurrent: int) -> Vari
         seed=0,
         resources_per_trial={"cpu": 1},
         max_concurrent_trials=concurrent,
+        callbacks=callbacks,
         **scratch_run(tmp, f"overhead-{concurrent}"),
     )
     wall = time.perf_counter() - start
@@ -262,6 +305,7 @@ def run_automl(budget: Budget, data: Any, tmp: Path, *, concurrent: int) -> Vari
         [float(b) for b in trials[f"best_{MONITOR}"]],
         workers=concurrent,
         uses_ray=True,
+        phases=_phases(timeline, started),
     )
 
 
@@ -287,6 +331,28 @@ def _row(v: Variant, a: Variant | None, b: Variant | None, ray_init: float | Non
     ]
 
 
+def _phases_table(variants: list[Variant]) -> str:
+    rows = [
+        [
+            f"({v.key})",
+            str(p.processes),
+            f"{p.first_fit:.1f}",
+            f"{p.between:.2f} × {p.gaps}",
+            f"{p.after_last:.1f}",
+        ]
+        for v in variants
+        if (p := v.phases) is not None
+    ]
+    header = (
+        "variant (--timeline)",
+        "processes that fit",
+        "s to the first fit",
+        "s between fits in a process (mean × gaps)",
+        "s after the last fit",
+    )
+    return markdown_table(header, rows)
+
+
 def report(variants: list[Variant], ray_init: float | None) -> str:
     by_key = {v.key: v for v in variants}
     a, b = by_key.get("a"), by_key.get("b")
@@ -300,6 +366,9 @@ def report(variants: list[Variant], ray_init: float | None) -> str:
             f"- ray.init: {ray_init:.1f} s, timed once before (c); (c) and (d) ran on that instance."
         )
     lines.append("- parallel efficiency = wall(a) / (workers × wall); 100% is a perfect 2-way split of (a).")
+    timed = [v for v in variants if v.phases is not None]
+    if timed:
+        lines += ["", _phases_table(timed), ""]
     d2 = by_key.get("d2")
     if d2 and b:
         with_init = f"{(d2.wall + ray_init) / b.wall:.2f}×" if ray_init is not None else "not timed"
@@ -314,6 +383,12 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--smoke", action="store_true", help="2 configs, 2 epochs: checks the script runs")
     parser.add_argument(
         "--variants", default="a,b,c,d1,d2", help="comma-separated subset of a,b,c,d1,d2 (default all)"
+    )
+    parser.add_argument(
+        "--timeline",
+        action="store_true",
+        help="also time the start-up, the gaps between fits and the end of (a), (b), (d1), (d2); "
+        "imports Keras in this process, so the wall times of such a run are not the ones to quote",
     )
     return parser.parse_args(argv)
 
@@ -330,25 +405,45 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     data = load_sklearn(DATASET)
     variants: list[Variant] = []
-    if "a" in wanted:
-        variants.append(
-            run_processes(budget, processes=1, threads=None, key="a", label="plain sequential Keras loop")
-        )
-    if "b" in wanted:
-        variants.append(
-            run_processes(
-                budget, processes=2, threads=1, key="b", label="2 plain processes, 1 TF thread each"
-            )
-        )
     ray_init = None
     with tempfile.TemporaryDirectory(prefix="bench-overhead-") as tmp:
+
+        def timeline(key: str) -> Path | None:
+            return Path(tmp) / f"timeline-{key}.jsonl" if args.timeline else None
+
+        if "a" in wanted:
+            variants.append(
+                run_processes(
+                    budget,
+                    processes=1,
+                    threads=None,
+                    key="a",
+                    label="plain sequential Keras loop",
+                    timeline=timeline("a"),
+                )
+            )
+        if "b" in wanted:
+            variants.append(
+                run_processes(
+                    budget,
+                    processes=2,
+                    threads=1,
+                    key="b",
+                    label="2 plain processes, 1 TF thread each",
+                    timeline=timeline("b"),
+                )
+            )
         if {"c", "d1", "d2"} & set(wanted):
             ray_init = start_ray()
         if "c" in wanted:
             variants.append(run_plain_ray_tune(budget, data, Path(tmp) / "ray_results"))
         for concurrent in (1, 2):
             if f"d{concurrent}" in wanted:
-                variants.append(run_automl(budget, data, Path(tmp), concurrent=concurrent))
+                variants.append(
+                    run_automl(
+                        budget, data, Path(tmp), concurrent=concurrent, timeline=timeline(f"d{concurrent}")
+                    )
+                )
     print()
     print(report(variants, ray_init), flush=True)
     return 0

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import json
 import os
 import signal
@@ -119,8 +121,15 @@ def killed(request, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def resumed(killed, ray_local):
-    return automl.resume(killed.run_dir, verbose=0)
+def resumed_with_output(killed, ray_local):
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        result = automl.resume(killed.run_dir, verbose=1)
+    return result, out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def resumed(resumed_with_output):
+    return resumed_with_output[0]
 
 
 def test_the_kill_happened_mid_run(killed):
@@ -153,6 +162,17 @@ def test_resume_finishes_the_budget_without_duplicates(resumed):
     assert trials["trial_id"].is_unique and list(trials["number"]) == list(range(1, TRIALS + 1))
     assert set(trials["state"]) == {"COMPLETE"}
     assert resumed.best_model_path.exists()
+
+
+def test_resume_says_where_the_run_is_and_prints_only_automl_s_lines(killed, resumed_with_output):
+    _, out = resumed_with_output
+    lines = [line for line in out.splitlines() if line]
+    assert lines[0] == f"[automl] resuming run {killed.run_dir.name}"
+    assert lines[1].startswith(f"[automl] run directory {killed.run_dir} | MLflow experiment 'resume' at ")
+    # Ray restores its callbacks from the interrupted driver's pickle (verbose=0 there):
+    # its console stays replaced, and the restored tracker prints as resume() asks.
+    assert all(line.startswith("[automl] ") for line in lines), out
+    assert any(line.startswith("[automl] trial ") for line in lines), out
 
 
 def test_finished_trials_were_not_rerun(killed, resumed):
