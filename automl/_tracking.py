@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import logging
 import math
 import os
 import tempfile
@@ -69,6 +70,18 @@ def _machine_lock(key: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+@contextlib.contextmanager
+def _warnings_only(log: logging.Logger) -> Iterator[None]:
+    """Within, ``log`` passes on warnings and errors only; its own level comes back after."""
+    level = log.level
+    if log.getEffectiveLevel() < logging.WARNING:
+        log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
 def tracking_client(tracking_uri: str) -> MlflowClient:
     """An MLflow client; a new sqlite store gets its tables one process at a time.
 
@@ -79,7 +92,10 @@ def tracking_client(tracking_uri: str) -> MlflowClient:
     """
     if not tracking_uri.startswith("sqlite:///"):
         return MlflowClient(tracking_uri)
-    with _machine_lock(str(Path(tracking_uri.removeprefix("sqlite:///")).resolve())):
+    lock = _machine_lock(str(Path(tracking_uri.removeprefix("sqlite:///")).resolve()))
+    # MLflow logs building the tables ("Creating initial MLflow database tables...") at
+    # INFO: part of the run's start, which automl's own first lines already describe.
+    with lock, _warnings_only(logging.getLogger("mlflow.store.db.utils")):
         client = MlflowClient(tracking_uri)  # the tracking store: builds the tables
         client.search_registered_models(max_results=1)  # the registry's store, on the same file
     return client

@@ -4,8 +4,8 @@
 epoch end and fit end to a file (short single writes in append mode, so
 processes writing at once do not interleave). `phases` reads the file back:
 how long the variant took to start its first fit, how long each process
-spent between one fit's end and its next fit's begin, and how long the
-variant ran after its last fit ended.
+spent between one fit's end and its next fit's begin, how long the variant
+ran after its last fit ended, and the median epoch within a fit.
 
 Importing this module imports Keras (and TensorFlow): a driver that imports it
 no longer pays that import later in the run, so a timed run with a timeline
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import statistics
 import time
@@ -59,6 +60,7 @@ class Phases:
     gaps: int  # how many such gaps the mean is over
     after_last: float  # from the last fit's end to the variant's end
     processes: int  # processes that ran fits
+    epoch: float  # median time from one epoch's end to the next's within a fit (from the 2nd epoch on)
 
 
 def phases(path: Path, *, start: float, end: float) -> Phases:
@@ -66,12 +68,18 @@ def phases(path: Path, *, start: float, end: float) -> Phases:
     events = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
     if not events:
         raise ValueError(f"{path} holds no fit events")
-    gaps = []
+    gaps, epochs = [], []
     for pid in {e["pid"] for e in events}:
-        last_end = None
+        last_end = last_epoch = None
         for event in (e for e in events if e["pid"] == pid):
-            if event["event"] == "begin" and last_end is not None:
-                gaps.append(event["t"] - last_end)
+            if event["event"] == "begin":
+                if last_end is not None:
+                    gaps.append(event["t"] - last_end)
+                last_epoch = None
+            elif event["event"] == "epoch":
+                if last_epoch is not None:  # from a fit's 2nd epoch on: the 1st also builds the graph
+                    epochs.append(event["t"] - last_epoch)
+                last_epoch = event["t"]
             elif event["event"] == "end":
                 last_end = event["t"]
     begins = [e["t"] for e in events if e["event"] == "begin"]
@@ -81,5 +89,6 @@ def phases(path: Path, *, start: float, end: float) -> Phases:
         between=statistics.mean(gaps) if gaps else 0.0,
         gaps=len(gaps),
         after_last=end - max(ends),
+        epoch=statistics.median(epochs) if epochs else math.nan,
         processes=len({e["pid"] for e in events}),
     )

@@ -339,6 +339,7 @@ def _phases_table(variants: list[Variant]) -> str:
             f"{p.first_fit:.1f}",
             f"{p.between:.2f} × {p.gaps}",
             f"{p.after_last:.1f}",
+            f"{1000 * p.epoch:.0f}",
         ]
         for v in variants
         if (p := v.phases) is not None
@@ -349,6 +350,7 @@ def _phases_table(variants: list[Variant]) -> str:
         "s to the first fit",
         "s between fits in a process (mean × gaps)",
         "s after the last fit",
+        "ms per epoch in a fit (median, from the 2nd)",
     )
     return markdown_table(header, rows)
 

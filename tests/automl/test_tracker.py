@@ -1,12 +1,13 @@
-"""Ray pickles the tracker into a run's experiment state; a resumed run unpickles it."""
+"""The tracker and its store: Ray pickles the tracker into a run's experiment state, a resumed run unpickles it."""
 
 from __future__ import annotations
 
+import logging
 import pickle
 
 from mlflow.tracking import MlflowClient
 
-from automl._tracking import MlflowTracker
+from automl._tracking import MlflowTracker, tracking_client
 from search_spaces import mlp
 
 
@@ -43,3 +44,22 @@ def test_verbosity_survives_the_pickle_and_an_earlier_version_s_pickle_loads(tmp
     assert from_old.verbose == 0 and "_verbose" not in vars(from_old)
     for each in (tracker, restored, from_old):
         each._writer.stop()
+
+
+def test_a_new_sqlite_store_is_built_without_info_lines_and_mlflow_s_level_comes_back(tmp_path):
+    log = logging.getLogger("mlflow.store.db.utils")
+    seen: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = seen.append  # type: ignore[method-assign]
+    log.addHandler(handler)
+    level = log.level
+    log.setLevel(logging.INFO)
+    try:
+        tracking_client(f"sqlite:///{tmp_path / 'quiet.db'}").search_experiments()
+        assert (tmp_path / "quiet.db").exists() and seen == []
+        assert log.level == logging.INFO
+        MlflowClient(f"sqlite:///{tmp_path / 'loud.db'}").search_experiments()  # the check above can fail
+        assert any("Creating initial MLflow database tables" in r.getMessage() for r in seen)
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
