@@ -19,6 +19,7 @@ import optuna
 from mlflow.entities import Param
 from mlflow.tracking import MlflowClient
 from ray import tune
+from ray.tune.experimental import output as ray_output
 from ray.tune.experimental.output import AirVerbosity
 from ray.tune.experimental.output import ProgressReporter as RayConsole
 from ray.tune.search import BasicVariantGenerator
@@ -58,22 +59,40 @@ _RAY_NAMES = {"cpu": "CPU", "gpu": "GPU", "tpu": "TPU", "memory": "memory"}
 class _NoRayConsole(RayConsole):  # type: ignore[misc]  # Ray's class is untyped
     """Stands in for Ray Tune's console output: its experiment box, TensorBoard hint and tables.
 
-    Ray prints the box and the hint even at ``verbose=0``, and uses the first
-    console reporter among the run's callbacks. automl prints its own lines
-    (`MlflowTracker`), and its record is MLflow, not TensorBoard.
+    Ray prints the box and the hint even at ``verbose=0``; automl prints its
+    own lines (`MlflowTracker`), and its record is MLflow, not TensorBoard.
+    Every hook of Ray's reporter is silenced: some (``on_trial_error``) print
+    whatever the verbosity. Installed by `_ray_console_replaced`.
     """
-
-    # Every hook prints only at these levels or above: never, at SILENT.
-    _heartbeat_threshold = _start_end_verbosity = _intermediate_result_verbosity = AirVerbosity.VERBOSE  # type: ignore[assignment]
 
     def __init__(self) -> None:
         super().__init__(AirVerbosity.SILENT)
 
-    def experiment_started(self, *args: Any, **kwargs: Any) -> None:
+    def _silent(self, *args: Any, **kwargs: Any) -> None:
         pass
 
-    def print_heartbeat(self, *args: Any, **kwargs: Any) -> None:
-        pass
+    experiment_started = print_heartbeat = on_experiment_end = _silent
+    on_trial_start = on_trial_result = on_trial_complete = on_trial_error = _silent
+    on_trial_recover = on_checkpoint = _silent
+
+
+@contextlib.contextmanager
+def _ray_console_replaced() -> Iterator[None]:
+    """Makes `_NoRayConsole` the console reporter of the `Tuner.fit` calls inside.
+
+    Ray builds its reporter in each ``fit`` and always adds it to the
+    callbacks; one passed among them would run beside it, and Ray would set
+    up only one of the two (the other then fails on a trial's error).
+    """
+    original = getattr(ray_output, "_detect_reporter", None)
+    if original is None:  # Ray moved it: its console prints as Ray decides
+        yield
+        return
+    ray_output._detect_reporter = lambda *args, **kwargs: _NoRayConsole()
+    try:
+        yield
+    finally:
+        ray_output._detect_reporter = original
 
 
 @contextlib.contextmanager
@@ -458,12 +477,8 @@ class Run:
             run_config=tune.RunConfig(
                 name=name,
                 storage_path=str(self.storage_path),
-                callbacks=[
-                    _NoRayConsole(),
-                    tracker,
-                    # PBT hands a trial another's checkpoint, perhaps several epochs old: keep them all.
-                    *([] if self._pbt else [KeepNewestCheckpoints()]),
-                ],
+                # PBT hands a trial another's checkpoint, perhaps several epochs old: keep them all.
+                callbacks=[tracker] if self._pbt else [tracker, KeepNewestCheckpoints()],
                 failure_config=tune.FailureConfig(max_failures=self.max_failures),
                 verbose=0,
             ),
@@ -514,7 +529,7 @@ class Run:
         started = time.monotonic()
         try:
             try:
-                with recycling_workers(self.workers):
+                with recycling_workers(self.workers), _ray_console_replaced():
                     grid = tuner.fit()
             except (KeyboardInterrupt, SystemExit):  # a second Ctrl-C; SIGTERM (Ray's handler exits)
                 interrupted = True

@@ -63,3 +63,25 @@ def test_a_new_sqlite_store_is_built_without_info_lines_and_mlflow_s_level_comes
     finally:
         log.removeHandler(handler)
         log.setLevel(level)
+
+
+def test_every_hook_of_ray_s_console_is_silenced(capsys):
+    # Some of Ray's console hooks print whatever the verbosity (on_trial_error did, and failed
+    # the run): each hook its reporter adds to Callback must be replaced.
+    from ray.tune.callback import Callback
+    from ray.tune.experimental.output import ProgressReporter
+
+    from automl._runner import _NoRayConsole
+
+    hooks = [
+        name
+        for name in dir(ProgressReporter)
+        if (name.startswith("on_") or name in ("experiment_started", "print_heartbeat"))
+        and getattr(ProgressReporter, name) is not getattr(Callback, name, None)
+    ]
+    assert "on_trial_error" in hooks
+    console = _NoRayConsole()
+    for name in hooks:
+        assert getattr(_NoRayConsole, name) is _NoRayConsole._silent, name
+        getattr(console, name)(iteration=1, trials=[], trial=None, result={})
+    assert capsys.readouterr().out == ""
