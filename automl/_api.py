@@ -167,7 +167,9 @@ def tune(
             before Ray starts. Defaults to `None` (the model comes from the
             space's layer stacks).
         verbose: 0 silent; 1 the run's settings and where it is recorded,
-            then one line per finished trial; 2 also the workers' logs.
+            then one line per finished trial (and the counts of trials
+            done and running after a minute with no line); 2 also the
+            workers' logs.
             Defaults to `1`.
 
     Returns:

@@ -505,8 +505,9 @@ class Experiment:
         """Starts (or joins) Ray and runs the trials.
 
         Args:
-            verbose: 0 silent, 1 the settings, then one line per finished trial, 2 also the
-                workers' logs. Defaults to `1`.
+            verbose: 0 silent, 1 the settings, then one line per finished trial (and a
+                status line after a minute without one), 2 also the workers' logs.
+                Defaults to `1`.
         """
         run = self._plan()
         name = self.name or f"{self.experiment_name}-{datetime.datetime.now():%Y%m%d-%H%M%S}"

@@ -201,8 +201,9 @@ class MlflowTracker(Callback):
         drain_timeout_s: How long the end of a run waits for an unreachable
             store before leaving the unsent writes to the journal. Defaults
             to the environment variable ``AUTOML_TRACKING_WAIT_S``, else `60`.
-        verbose: 0 silent, 1 one line per finished trial. An attribute too:
-            a resumed run sets it on the copy Ray restores.
+        verbose: 0 silent, 1 one line per finished trial, and a status line
+            after `status_every_s` seconds without one. An attribute too: a
+            resumed run sets it on the copy Ray restores.
 
     MLflow itself holds the trial → run mapping: each child run is tagged with
     its trial id, number and typed params, so a resumed run finds and reuses
@@ -211,6 +212,8 @@ class MlflowTracker(Callback):
     and come back from the tracking store when Ray calls `setup` on a
     restored run.
     """
+
+    status_every_s = 60.0  # seconds with no line before a status line (verbose 1)
 
     def __init__(
         self,
@@ -247,7 +250,7 @@ class MlflowTracker(Callback):
         self._writer = MlflowWriter(self._tracking_uri, journal=self._journal)
         self.verbose = verbose
         self.records: dict[str, _TrialRecord] = {}
-        self._started = time.time()
+        self._started = self._said_at = time.time()
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -356,7 +359,7 @@ class MlflowTracker(Callback):
         total_num_samples: int | None = None,
         **info: Any,
     ) -> None:
-        self._started = time.time()
+        self._started = self._said_at = time.time()
         self.load()  # records of an earlier driver of this run, if any
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
@@ -541,23 +544,39 @@ class MlflowTracker(Callback):
             self._print_progress(record, best)
 
     def _print_progress(self, record: _TrialRecord, best: float) -> None:
+        took = (record.ended or time.time()) - record.started
+        detail = textwrap.shorten(record.error, 80) if record.error else f"{self._metric}={best:.4f}"
+        self._say(
+            f"trial {record.number:>3} {record.state.value:<8} {detail} ({record.epochs} epochs, {took:.1f}s)"
+            f" | {self._status()}"
+        )
+
+    def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+        # Ray's loop comes here many times a second; a long stretch with no trial
+        # ending still gets a line now and then, so a log shows the run is alive.
+        if self.verbose and time.time() - self._said_at >= self.status_every_s:
+            self._say(self._status())
+
+    def _say(self, line: str) -> None:
+        print(f"[automl] {line}", flush=True)
+        self._said_at = time.time()
+
+    def _status(self) -> str:
+        """Trials done (by state), running, the best value so far, elapsed and estimated time left."""
         states = [r.state for r in self.records.values()]
         done = sum(state.is_finished() for state in states)
-        took = (record.ended or time.time()) - record.started
-        overall = self.best_record()
-        overall_best = self._best(overall) if overall else math.nan
-        detail = textwrap.shorten(record.error, 80) if record.error else f"{self._metric}={best:.4f}"
         counts = ", ".join(
             f"{n} {state.value.lower()}"
             for state in TrialState
             if (n := states.count(state)) and state.is_finished()
         )
-        print(
-            f"[automl] trial {record.number:>3} {record.state.value:<8} {detail} ({record.epochs} epochs, {took:.1f}s)"
-            f" | {done}/{self._num_trials} done ({counts}), best {self._metric}={overall_best:.4f}"
-            f" | {self._clock(done)}",
-            flush=True,
-        )
+        status = f"{done}/{self._num_trials} done" + (f" ({counts})" if counts else "")
+        if running := states.count(TrialState.RUNNING):
+            status += f", {running} running"
+        overall = self.best_record()
+        if overall is not None and math.isfinite(best := self._best(overall)):
+            status += f", best {self._metric}={best:.4f}"
+        return f"{status} | {self._clock(done)}"
 
     def _clock(self, done: int) -> str:
         elapsed = time.time() - self._started

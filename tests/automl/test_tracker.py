@@ -85,3 +85,25 @@ def test_every_hook_of_ray_s_console_is_silenced(capsys):
         assert getattr(_NoRayConsole, name) is _NoRayConsole._silent, name
         getattr(console, name)(iteration=1, trials=[], trial=None, result={})
     assert capsys.readouterr().out == ""
+
+
+def test_a_status_line_comes_after_a_stretch_with_no_line(tmp_path, capsys):
+    from automl._result import TrialState
+    from automl._tracking import _TrialRecord
+    from automl._writer import RunRef
+
+    tracker = _tracker(tmp_path, verbose=1)
+    done = _TrialRecord("a", 1, RunRef("a"), {}, started=0.0, history={"val_accuracy": [0.5, 0.8]})
+    done.state = TrialState.COMPLETE
+    tracker.records = {"a": done, "b": _TrialRecord("b", 2, RunRef("b"), {}, started=0.0)}
+    tracker.on_step_end(iteration=1, trials=[])  # Ray's loop, right after the tracker started
+    assert capsys.readouterr().out == ""
+    tracker.status_every_s = 0.0
+    tracker.on_step_end(iteration=2, trials=[])
+    line = capsys.readouterr().out
+    assert line.startswith("[automl] 1/3 done (1 complete), 1 running, best val_accuracy=0.8000 | elapsed ")
+    assert line.rstrip().endswith("s left")
+    tracker.verbose = 0
+    tracker.on_step_end(iteration=3, trials=[])
+    assert capsys.readouterr().out == ""
+    tracker._writer.stop()

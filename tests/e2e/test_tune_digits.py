@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import keras
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
 import automl
+from automl._tracking import MlflowTracker
 from search_spaces import Dense, Float, Int, LayerStack, Space
 from trainers import load_sklearn
 
@@ -150,7 +153,7 @@ def test_best_model_is_registered_and_the_version_predicts(run):
     assert model.metadata.signature is not None
 
 
-def test_a_seeded_run_of_one_trial_at_a_time_repeats_itself(ray_local, tmp_path, capsys):
+def test_a_seeded_run_of_one_trial_at_a_time_repeats_itself(ray_local, tmp_path, capsys, monkeypatch):
     def trials(name, verbose):
         result = automl.tune(
             _space(),
@@ -172,6 +175,8 @@ def test_a_seeded_run_of_one_trial_at_a_time_repeats_itself(ray_local, tmp_path,
 
     first = trials("first", verbose=0)
     assert capsys.readouterr().out == ""  # quiet: not even Ray's experiment box
+    # A status line after each second with no line: Ray's loop calls the tracker in between.
+    monkeypatch.setattr(MlflowTracker, "status_every_s", 1.0)
     # ASHA's choice of what to prune depends on the scores too, so the states repeat only if they do.
     pd.testing.assert_frame_equal(trials("again", verbose=1), first)
     assert first["best_val_accuracy"].nunique() > 1
@@ -184,7 +189,12 @@ def test_a_seeded_run_of_one_trial_at_a_time_repeats_itself(ray_local, tmp_path,
     assert lines[1].startswith(
         f"[automl] run directory {tmp_path / 'runs' / 'again'} | MLflow experiment 'repeat'"
     )
-    progress = [line for line in lines[2:] if line]
-    assert len(progress) == TRIALS, lines  # one per trial, no table, box or hint of Ray's
-    assert all(line.startswith("[automl] trial ") for line in progress), lines
+    assert all(line.startswith("[automl] ") for line in lines[2:]), lines  # no table, box or hint of Ray's
+    progress = [line for line in lines[2:] if line.startswith("[automl] trial ")]
+    assert len(progress) == TRIALS, lines  # one per trial
     assert f"| {TRIALS}/{TRIALS} done" in progress[-1]
+    status = [line for line in lines[2:] if not line.startswith("[automl] trial ")]
+    assert status, lines  # the first trial's worker alone takes seconds to start
+    shape = re.compile(rf"\[automl\] \d/{TRIALS} done.* \| elapsed \d+s.*")
+    assert all(shape.fullmatch(line) for line in status), status
+    assert any(", 1 running" in line for line in status), status
