@@ -29,7 +29,6 @@ from typing import Any
 
 from benchmarks._common import machine_report, markdown_table
 
-TRIALS, EPOCHS = 4, 6
 TABLE_HEADER = (
     "rep",
     "kill at s after run.json",
@@ -45,13 +44,14 @@ TABLE_HEADER = (
 )
 
 DRIVER = textwrap.dedent(
-    f"""
+    """
     import sys
     import automl
     from search_spaces import mlp
 
+    trials, epochs = int(sys.argv[3]), int(sys.argv[4])
     automl.tune(
-        mlp(max_layers=2), data="digits", num_trials={TRIALS}, epochs={EPOCHS}, patience={EPOCHS},
+        mlp(max_layers=2), data="digits", num_trials=trials, epochs=epochs, patience=epochs,
         scheduler="fifo", seed=0, max_concurrent_trials=2, name="killed", experiment_name="kills",
         tracking_uri=sys.argv[1], storage_path=sys.argv[2], verbose=0,
     )
@@ -87,7 +87,7 @@ def _optuna_complete(run_dir: Path) -> int | None:
     return sum(t.state == optuna.trial.TrialState.COMPLETE for t in saved["_ot_study"].trials)
 
 
-def _check(run_dir: Path, uri: str) -> dict[str, Any]:
+def _check(run_dir: Path, uri: str, budget: int) -> dict[str, Any]:
     from mlflow.tracking import MlflowClient
 
     import automl
@@ -106,7 +106,7 @@ def _check(run_dir: Path, uri: str) -> dict[str, Any]:
         "trials": len(trials),
         "complete": int((trials["state"] == "COMPLETE").sum()),
         "duplicated": (len(trials) - trials["trial_id"].nunique()) + (len(ids) - len(set(ids))),
-        "lost": max(TRIALS - len(trials), 0) + len(set(trials["trial_id"]) - set(ids)),
+        "lost": max(budget - len(trials), 0) + len(set(trials["trial_id"]) - set(ids)),
         "left_running": sum(r.info.status == "RUNNING" for r in runs),
         "points_duplicated": points_duplicated,
         "optuna_complete": _optuna_complete(run_dir),
@@ -117,10 +117,10 @@ def _check(run_dir: Path, uri: str) -> dict[str, Any]:
     }
 
 
-def _repetition(tmp: Path, delay: float) -> dict[str, Any]:
+def _repetition(tmp: Path, delay: float, *, trials: int, epochs: int) -> dict[str, Any]:
     uri, storage = f"sqlite:///{tmp / 'mlflow.db'}", tmp / "runs"
     driver = subprocess.Popen(
-        [sys.executable, "-c", DRIVER, uri, str(storage)],
+        [sys.executable, "-c", DRIVER, uri, str(storage), str(trials), str(epochs)],
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -147,7 +147,7 @@ def _repetition(tmp: Path, delay: float) -> dict[str, Any]:
     resumed = subprocess.run([sys.executable, "-c", RESUME, str(run_dir)], capture_output=True, text=True)
     if resumed.returncode != 0:
         return {"at_kill": at_kill, "resumed": f"FAILED: {resumed.stderr.strip().splitlines()[-1:]}"}
-    return {"at_kill": at_kill, "resumed": "yes", **_check(run_dir, uri)}
+    return {"at_kill": at_kill, "resumed": "yes", **_check(run_dir, uri, trials)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,20 +161,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--max-delay", type=float, default=30.0, help="kill within this long after the run exists (s)"
     )
+    parser.add_argument("--trials", type=int, default=4, help="trials per run (default 4)")
+    parser.add_argument("--epochs", type=int, default=6, help="epochs per trial (default 6)")
+    parser.add_argument(
+        "--smoke", action="store_true", help="one kill 6 s after the run exists, of 2 trials of 3 epochs"
+    )
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.repetitions, args.min_delay, args.max_delay, args.trials, args.epochs = 1, 6.0, 6.0, 2, 3
     print(machine_report(argv, "benchmarks.driver_kills"), flush=True)
     rng = random.Random(args.seed)
     rows, failures = [], 0
     for rep in range(1, args.repetitions + 1):
         delay = rng.uniform(args.min_delay, args.max_delay)
         tmp = Path(tempfile.mkdtemp(prefix=f"driver-kill-{rep}-"))
-        outcome = _repetition(tmp, delay)
+        outcome = _repetition(tmp, delay, trials=args.trials, epochs=args.epochs)
         print(json.dumps({"rep": rep, "delay": round(delay, 1), **outcome}), flush=True)
         ok = outcome["resumed"] != "yes" or (
-            outcome["complete"] == TRIALS
+            outcome["complete"] == args.trials
             and outcome["duplicated"] == outcome["lost"] == outcome["left_running"] == 0
             and outcome["points_duplicated"] == 0
-            and outcome["optuna_complete"] == TRIALS
+            and outcome["optuna_complete"] == args.trials
         )
         failures += not ok and not outcome["resumed"].startswith("nothing")
         if ok:

@@ -612,7 +612,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=20, help="most epochs per trial (default 20)")
     parser.add_argument("--data", choices=PROBLEMS, default=DATASET, help=f"the problem (default {DATASET})")
     parser.add_argument(
-        "--smoke", action="store_true", help="automl, kt-hyperband and optuna once: seed 0, 8 s, 3 epochs"
+        "--smoke", action="store_true", help="automl, kt-hyperband and optuna once: seed 0, 3 s, 3 epochs"
     )
     parser.add_argument(
         "--variant",
@@ -632,7 +632,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         return _child(args)
     if args.smoke:  # one tuner per code path (KerasTuner's share theirs), seconds each
-        args.tuners, args.seeds, args.budget, args.epochs = ["automl", "kt-hyperband", "optuna"], [0], 8.0, 3
+        args.tuners, args.seeds, args.budget, args.epochs = ["automl", "kt-hyperband", "optuna"], [0], 3.0, 3
     if args.budget <= 0 or args.epochs < 1:
         parser.error(f"--budget must be > 0 and --epochs >= 1, got {args.budget} and {args.epochs}")
     variants = dict(args.variant)
