@@ -418,6 +418,7 @@ class Run:
             objectives=[name for name, _ in self.extra_objectives],
             mutated=list(self.scheduler.mutations) if self.scheduler else (),
             num_trials=self.num_trials,
+            time_budget_s=self.time_budget_s,
             journal=run_dir / PENDING_FILE,
             verbose=verbose,
         )

@@ -190,6 +190,8 @@ class MlflowTracker(Callback):
         epochs: Epoch cap; a trial stopped by the scheduler before it is pruned.
         metric_names: Metrics logged per epoch.
         num_trials: Trial budget, for progress lines.
+        time_budget_s: The run's wall-time budget, if any: the estimate of
+            the time left never goes past its end. Defaults to `None`.
         journal: The run's MLflow journal: every write is recorded there
             before it is sent, and acknowledged once the store took it.
         objectives: More metrics optimized besides ``metric``; the trials
@@ -231,6 +233,7 @@ class MlflowTracker(Callback):
         objectives: Sequence[str] = (),
         mutated: Sequence[str] = (),
         drain_timeout_s: float | None = None,
+        time_budget_s: float | None = None,
         verbose: int = 1,
     ) -> None:
         self._client = client
@@ -243,6 +246,7 @@ class MlflowTracker(Callback):
         self._epochs = epochs
         self._metric_names = tuple(metric_names)
         self._num_trials = num_trials
+        self._time_budget_s = time_budget_s
         self._objectives = tuple(objectives)
         self._mutated = tuple(mutated)
         self._journal = journal
@@ -263,6 +267,7 @@ class MlflowTracker(Callback):
         if "_verbose" in state:  # pickled by a version before `verbose` was public
             state = {**state, "verbose": state["_verbose"]}
             del state["_verbose"]
+        state.setdefault("_time_budget_s", None)  # likewise, before the budget reached the tracker
         self.__dict__.update(state)
         self._client = MlflowClient(self._tracking_uri)
         self._writer = MlflowWriter(self._tracking_uri, journal=self._journal)
@@ -583,6 +588,8 @@ class MlflowTracker(Callback):
         if done == 0 or done >= self._num_trials:
             return f"elapsed {elapsed:.0f}s"
         left = elapsed / done * (self._num_trials - done)  # trials finished so far set the pace
+        if self._time_budget_s is not None:
+            left = max(min(left, self._time_budget_s - elapsed), 0.0)
         return f"elapsed {elapsed:.0f}s, ~{left:.0f}s left"
 
     def best_record(self) -> _TrialRecord | None:

@@ -40,8 +40,10 @@ def test_verbosity_survives_the_pickle_and_an_earlier_version_s_pickle_loads(tmp
     # A run started by a version that kept the level in `_verbose` resumes with it.
     old_state = tracker.__getstate__()
     old_state["_verbose"] = old_state.pop("verbose")
+    del old_state["_time_budget_s"]
     from_old = _restore(old_state)
     assert from_old.verbose == 0 and "_verbose" not in vars(from_old)
+    assert from_old._clock(done=1).startswith("elapsed ")
     for each in (tracker, restored, from_old):
         each._writer.stop()
 
@@ -103,6 +105,11 @@ def test_a_status_line_comes_after_a_stretch_with_no_line(tmp_path, capsys):
     line = capsys.readouterr().out
     assert line.startswith("[automl] 1/3 done (1 complete), 1 running, best val_accuracy=0.8000 | elapsed ")
     assert line.rstrip().endswith("s left")
+    # A time budget bounds the estimate: 2 trials at the pace of the first would end later than it.
+    tracker._started -= 100  # as if the first trial had taken 100 s
+    assert tracker._clock(done=1).endswith("~200s left")
+    tracker._time_budget_s = 130.0
+    assert tracker._clock(done=1).endswith("~30s left")
     tracker.verbose = 0
     tracker.on_step_end(iteration=3, trials=[])
     assert capsys.readouterr().out == ""
