@@ -8,12 +8,13 @@ same field in both (``sampler.multivariate``, ``resources_per_trial.cpu``).
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import datetime
 import logging
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -128,17 +129,33 @@ def _start_ray(address: str | None, *, verbose: int) -> None:
     if address is not None:  # an existing cluster keeps its own runtime environment
         ray.init(address=address, logging_level=logging.WARNING, log_to_driver=log_to_driver)
         return
-    # Quiet TensorFlow's C++ start-up banner in every worker.
-    env = {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
-    ray.init(
-        # "local" always starts a fresh instance; a bare ray.init() would join whatever
-        # cluster /tmp/ray/ray_current_cluster names, even a dead one.
-        address="local",
-        include_dashboard=False,
-        runtime_env={"env_vars": env},
-        logging_level=logging.WARNING,
-        log_to_driver=log_to_driver,
-    )
+    # Quiet TensorFlow's C++ start-up banner in every worker. Through the environment
+    # Ray's processes inherit rather than a runtime_env: workers Ray starts ahead of
+    # time serve only actors with the job's runtime_env, and trial actors have none.
+    level = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")
+    with _environment_variable("TF_CPP_MIN_LOG_LEVEL", level):
+        ray.init(
+            # "local" always starts a fresh instance; a bare ray.init() would join whatever
+            # cluster /tmp/ray/ray_current_cluster names, even a dead one.
+            address="local",
+            include_dashboard=False,
+            logging_level=logging.WARNING,
+            log_to_driver=log_to_driver,
+        )
+
+
+@contextlib.contextmanager
+def _environment_variable(name: str, value: str) -> Iterator[None]:
+    """Sets ``name`` in this process's environment within, as it was after."""
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = before
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

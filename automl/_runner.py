@@ -19,6 +19,7 @@ import optuna
 from mlflow.entities import Param
 from mlflow.tracking import MlflowClient
 from ray import tune
+from ray.tune.execution import class_cache as ray_class_cache
 from ray.tune.experimental import output as ray_output
 from ray.tune.experimental.output import AirVerbosity
 from ray.tune.experimental.output import ProgressReporter as RayConsole
@@ -93,6 +94,28 @@ def _ray_console_replaced() -> Iterator[None]:
         yield
     finally:
         ray_output._detect_reporter = original
+
+
+@contextlib.contextmanager
+def _plain_trial_actors() -> Iterator[None]:
+    """Trial actors of the `Tuner.fit` calls inside start with no `runtime_env` of Ray Tune's.
+
+    Tune gives each trainable actor ``PL_DISABLE_FORK=1`` (for PyTorch
+    Lightning), and an actor with a `runtime_env` of its own never takes one of
+    the idle workers Ray starts ahead at ``ray.init``: it waits for a new
+    process. Without it, a run's first trials start in an idle worker.
+    Environment variables Tune copies from the driver (AWS keys, Ray Train's)
+    still go to the actors.
+    """
+    defaults = getattr(ray_class_cache, "DEFAULT_ENV_VARS", None)
+    if not isinstance(defaults, dict):  # Ray changed: its actors start as Ray decides
+        yield
+        return
+    ray_class_cache.DEFAULT_ENV_VARS = {}
+    try:
+        yield
+    finally:
+        ray_class_cache.DEFAULT_ENV_VARS = defaults
 
 
 @contextlib.contextmanager
@@ -530,7 +553,7 @@ class Run:
         started = time.monotonic()
         try:
             try:
-                with recycling_workers(self.workers), _ray_console_replaced():
+                with recycling_workers(self.workers), _ray_console_replaced(), _plain_trial_actors():
                     grid = tuner.fit()
             except (KeyboardInterrupt, SystemExit):  # a second Ctrl-C; SIGTERM (Ray's handler exits)
                 interrupted = True

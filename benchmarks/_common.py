@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import datetime
 import importlib.metadata
-import logging
-import os
 import platform
 import shlex
 import subprocess
@@ -144,20 +142,12 @@ def start_ray() -> float | None:
     """
     import ray
 
+    from automl._experiment import _start_ray
+
     if ray.is_initialized():
         return None
     start = time.perf_counter()
-    # The arguments of automl._api._start_ray, but address="local": with no
-    # address ray.init joins the cluster recorded in
-    # /tmp/ray/ray_current_cluster by any earlier `ray start` on the machine
-    # (and hangs when that cluster is gone), which is not what is measured here.
-    ray.init(
-        address="local",
-        include_dashboard=False,
-        logging_level=logging.WARNING,
-        log_to_driver=False,
-        runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}},
-    )
+    _start_ray(None, verbose=0)
     return time.perf_counter() - start
 
 

@@ -21,7 +21,7 @@ def ray_local() -> Iterator[None]:
         num_cpus=2,
         include_dashboard=False,
         log_to_driver=False,
-        runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2"}},
+        # No runtime_env, as automl starts Ray: workers inherit TF_CPP_MIN_LOG_LEVEL from here.
     )
     yield
     ray.shutdown()

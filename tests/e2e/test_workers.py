@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import textwrap
+
 import pytest
 
 import automl
@@ -54,3 +59,48 @@ def test_a_worker_is_reused_until_it_ran_its_share_of_trials(ray_local, tmp_path
     # One at a time: trial 2 reuses trial 1's process; after its 2 trials, trial 3 gets a fresh one.
     assert second == first
     assert third != second
+
+
+# A fresh driver: the idle workers Ray starts at ray.init are there to be taken.
+FIRST_TRIAL_SCRIPT = textwrap.dedent(
+    """
+    import json, subprocess, sys, time
+    import automl
+    from automl._experiment import _start_ray
+    from search_spaces import mlp
+
+    _start_ray(None, verbose=0)  # as automl.tune starts local Ray
+    deadline, idle = time.monotonic() + 60, []
+    while not idle and time.monotonic() < deadline:
+        time.sleep(0.2)
+        idle = subprocess.run(["pgrep", "-f", "ray::IDLE"], capture_output=True, text=True).stdout.split()
+    result = automl.tune(
+        mlp(max_layers=1), data="digits", num_trials=1, epochs=1, scheduler="fifo",
+        tracking_uri=sys.argv[1], storage_path=sys.argv[2], verbose=0,
+    )
+    print(json.dumps({"idle": idle, "worker": result.trials["worker"].iloc[0]}))
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_the_first_trial_runs_in_a_worker_ray_started_ahead(tmp_path):
+    # Ray Tune gives trial actors a runtime_env of their own, and such an actor never takes
+    # an idle worker: it waits for a new process. automl's trial actors have none.
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            FIRST_TRIAL_SCRIPT,
+            f"sqlite:///{tmp_path / 'mlflow.db'}",
+            str(tmp_path / "runs"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen["idle"], "Ray started no idle worker within 60 s"
+    assert seen["worker"].split(":")[1] in seen["idle"], seen
