@@ -130,8 +130,8 @@ def _start_ray(address: str | None, *, verbose: int) -> None:
         ray.init(address=address, logging_level=logging.WARNING, log_to_driver=log_to_driver)
         return
     # Quiet TensorFlow's C++ start-up banner in every worker. Through the environment
-    # Ray's processes inherit rather than a runtime_env: workers Ray starts ahead of
-    # time serve only actors with the job's runtime_env, and trial actors have none.
+    # Ray's processes inherit rather than a runtime_env: the idle workers Ray starts
+    # ahead of time never serve an actor of a job that has a runtime_env.
     level = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")
     with _environment_variable("TF_CPP_MIN_LOG_LEVEL", level):
         ray.init(
