@@ -33,7 +33,7 @@ from automl._result import RunInterrupted, TrialState, TuningResult
 from automl._tracking import MlflowTracker, default_tracking_uri, open_experiment, tracking_client
 from automl._trainable import KeepNewestCheckpoints, restore_missing_checkpoints, run_trial
 from automl._warm_start import KnownPoint, seeded_storage
-from automl._workers import RSS_KEY, WorkerPolicy, recycling_workers
+from automl._workers import RSS_KEY, WorkerPolicy, recycling_workers, replaced_in_ray
 from automl._writer import PENDING_FILE, replay
 from search_spaces import AutoMLError, ConfigError, Space
 from trainers import FitSettings, TrainingData, reported_metrics
@@ -85,15 +85,9 @@ def _ray_console_replaced() -> Iterator[None]:
     callbacks; one passed among them would run beside it, and Ray would set
     up only one of the two (the other then fails on a trial's error).
     """
-    original = getattr(ray_output, "_detect_reporter", None)
-    if original is None:  # Ray moved it: its console prints as Ray decides
+    # If Ray moved it, its console prints as Ray decides.
+    with replaced_in_ray(ray_output, "_detect_reporter", lambda *a, **k: _NoRayConsole(), still=callable):
         yield
-        return
-    ray_output._detect_reporter = lambda *args, **kwargs: _NoRayConsole()
-    try:
-        yield
-    finally:
-        ray_output._detect_reporter = original
 
 
 @contextlib.contextmanager
@@ -107,15 +101,9 @@ def _plain_trial_actors() -> Iterator[None]:
     Environment variables Tune copies from the driver (AWS keys, Ray Train's)
     still go to the actors.
     """
-    defaults = getattr(ray_class_cache, "DEFAULT_ENV_VARS", None)
-    if not isinstance(defaults, dict):  # Ray changed: its actors start as Ray decides
+    # If Ray changed, its actors start as Ray decides.
+    with replaced_in_ray(ray_class_cache, "DEFAULT_ENV_VARS", {}, still=lambda v: isinstance(v, dict)):
         yield
-        return
-    ray_class_cache.DEFAULT_ENV_VARS = {}
-    try:
-        yield
-    finally:
-        ray_class_cache.DEFAULT_ENV_VARS = defaults
 
 
 @contextlib.contextmanager

@@ -23,7 +23,7 @@ import dataclasses
 import logging
 import resource
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -146,15 +146,31 @@ def recycling_workers(policy: WorkerPolicy) -> Iterator[None]:
     if not policy.active:
         yield
         return
-    original = ray_tune_module.TuneController
-    if original is not TuneController:  # Ray moved things: reuse as Ray does, and say so
-        logger.warning(
-            "This Ray version builds its controller differently; workers are reused without limits."
-        )
+    # What tune.run builds; if Ray moved it, workers are reused as Ray does, and the log says so.
+    with replaced_in_ray(
+        ray_tune_module, "TuneController", _controller_class(policy), still=lambda v: v is TuneController
+    ) as replaced:
+        if not replaced:
+            logger.warning(
+                "This Ray version builds its controller differently; workers are reused without limits."
+            )
         yield
+
+
+@contextlib.contextmanager
+def replaced_in_ray(module: Any, name: str, value: Any, *, still: Callable[[Any], bool]) -> Iterator[bool]:
+    """Sets a Ray internal, ``module.name``, to ``value`` within, and back after.
+
+    Only if ``still(current value)`` says Ray still has it as expected;
+    otherwise nothing is replaced, and Ray works as it would. Yields whether
+    the value was replaced.
+    """
+    original = getattr(module, name, None)
+    if not still(original):
+        yield False
         return
-    ray_tune_module.TuneController = _controller_class(policy)  # type: ignore[misc]  # what tune.run builds
+    setattr(module, name, value)
     try:
-        yield
+        yield True
     finally:
-        ray_tune_module.TuneController = original  # type: ignore[misc]
+        setattr(module, name, original)
