@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import tempfile
+import threading
 import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -17,11 +18,13 @@ from typing import Any, Literal
 import numpy as np
 import optuna
 from mlflow.tracking import MlflowClient
+from ray import tune
+from ray.tune.experiment import Trial
 
 from automl._result import TrialState
 from search_spaces import Space
 
-__all__ = ["git_commit", "log_best_model", "log_study_plots", "optuna_study"]
+__all__ = ["ImportsForArtifacts", "git_commit", "log_best_model", "log_study_plots", "optuna_study"]
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +86,60 @@ def log_best_model(
     source = f"{client.get_run(run_id).info.artifact_uri}/model"
     version = client.create_model_version(registered_name, source=source, run_id=run_id)
     return str(version.version)
+
+
+def _import_for_artifacts() -> None:
+    """Imports what `log_best_model` and `log_study_plots` need: TensorFlow alone is ~3 s of CPU."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")  # as log_study_plots sets it
+        import matplotlib.pyplot  # noqa: F401
+        import mlflow.keras  # noqa: F401  # Keras and TensorFlow
+        from optuna.visualization import matplotlib as _  # noqa: F401
+    except Exception:  # the end of the run imports them again and reports what fails
+        logger.debug("Importing ahead for the end-of-run artifacts failed", exc_info=True)
+
+
+class ImportsForArtifacts(tune.Callback):  # type: ignore[misc]  # Ray's class is untyped
+    """Imports the end-of-run artifacts' modules on a driver thread once the last trial has started.
+
+    Logging the best model in MLflow's Keras flavor needs TensorFlow in the
+    driver, and the plots need matplotlib: ~3 s of imports on one CPU, which
+    after the last trial would add to the run's wall time while the other
+    CPUs idle. Once every trial has started, the imports share the CPUs with
+    the last trials instead, and take over those of the trials that end.
+    Earlier, the trials' workers would still be importing TensorFlow
+    themselves, or a trial waiting for a CPU would start later.
+
+    Args:
+        num_trials: The run's trial count.
+    """
+
+    def __init__(self, num_trials: int) -> None:
+        self._num_trials = num_trials
+        self.thread: threading.Thread | None = None
+
+    def __getstate__(self) -> dict[str, Any]:  # Ray pickles callbacks into the experiment state
+        return {**self.__dict__, "thread": None}
+
+    def _maybe_start(self, trials: list[Trial], starting: Trial | None = None) -> None:
+        if self.thread is not None or len(trials) < self._num_trials:
+            return  # the searcher has trials left to make
+        waiting = (Trial.PENDING, Trial.PAUSED)  # a paused trial will run again
+        if any(t.status in waiting for t in trials if t is not starting):
+            return
+        self.thread = threading.Thread(target=_import_for_artifacts, name="automl-imports", daemon=True)
+        self.thread.start()
+
+    def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self._maybe_start(trials, starting=trial)  # Ray marks it RUNNING after this call
+
+    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self._maybe_start(trials)
+
+    def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self._maybe_start(trials)
 
 
 def optuna_study(

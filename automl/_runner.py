@@ -26,7 +26,7 @@ from ray.tune.experimental.output import ProgressReporter as RayConsole
 from ray.tune.search import BasicVariantGenerator
 from ray.tune.search.optuna import OptunaSearch
 
-from automl._artifacts import git_commit, log_best_model, log_study_plots, optuna_study
+from automl._artifacts import ImportsForArtifacts, git_commit, log_best_model, log_study_plots, optuna_study
 from automl._choices import SchedulerChoice
 from automl._objectives import EXTRA_METRICS, Objective, pareto_front
 from automl._result import RunInterrupted, TrialState, TuningResult
@@ -489,8 +489,12 @@ class Run:
             run_config=tune.RunConfig(
                 name=name,
                 storage_path=str(self.storage_path),
-                # PBT hands a trial another's checkpoint, perhaps several epochs old: keep them all.
-                callbacks=[tracker] if self._pbt else [tracker, KeepNewestCheckpoints()],
+                callbacks=[
+                    tracker,
+                    ImportsForArtifacts(self.num_trials),
+                    # PBT hands a trial another's checkpoint, perhaps several epochs old: keep them all.
+                    *([] if self._pbt else [KeepNewestCheckpoints()]),
+                ],
                 failure_config=tune.FailureConfig(max_failures=self.max_failures),
                 verbose=0,
             ),

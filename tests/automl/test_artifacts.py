@@ -1,0 +1,60 @@
+"""The end-of-run artifacts' imports start on a driver thread once every trial has started."""
+
+from __future__ import annotations
+
+import pickle
+import sys
+
+from ray.tune.experiment import Trial
+
+from automl._artifacts import ImportsForArtifacts
+
+
+def _trials(*statuses: str) -> list[Trial]:
+    trials = []
+    for status in statuses:
+        trial = Trial("__fake", stub=True)
+        trial.set_status(status)
+        trials.append(trial)
+    return trials
+
+
+def test_the_imports_wait_until_every_trial_has_started():
+    ahead = ImportsForArtifacts(num_trials=3)
+    ended = _trials(Trial.TERMINATED)[0]
+    # The searcher has not made the third trial yet.
+    ahead.on_trial_complete(0, _trials(Trial.TERMINATED, Trial.RUNNING), ended)
+    # A made trial waits for a CPU, or a paused one will continue.
+    ahead.on_trial_complete(0, _trials(Trial.TERMINATED, Trial.RUNNING, Trial.PENDING), ended)
+    ahead.on_trial_error(0, _trials(Trial.ERROR, Trial.RUNNING, Trial.PAUSED), ended)
+    trials = _trials(Trial.TERMINATED, Trial.PENDING, Trial.PENDING)
+    ahead.on_trial_start(0, trials, trials[1])
+    assert ahead.thread is None
+
+    # The last one starts (Ray marks it RUNNING after the callbacks).
+    ahead.on_trial_start(0, trials, trials[2])
+    trials[1].set_status(Trial.RUNNING)
+    ahead.on_trial_start(0, trials, trials[2])
+    thread = ahead.thread
+    assert thread is not None and thread.name == "automl-imports"
+    ahead.on_trial_complete(0, _trials(Trial.ERROR, Trial.TERMINATED, Trial.RUNNING), ended)
+    assert ahead.thread is thread  # once per run
+    thread.join(timeout=120)
+    assert not thread.is_alive()
+    assert {"mlflow.keras", "matplotlib.pyplot", "optuna.visualization.matplotlib"} <= set(sys.modules)
+
+
+def test_a_trial_ending_with_none_left_to_start_starts_them():
+    ahead = ImportsForArtifacts(num_trials=2)  # e.g. a resumed run, whose trials had all started
+    ahead.on_trial_error(0, _trials(Trial.ERROR, Trial.RUNNING), _trials(Trial.ERROR)[0])
+    assert ahead.thread is not None
+    ahead.thread.join(timeout=120)
+
+
+def test_ray_can_pickle_it_after_the_thread_started():
+    ahead = ImportsForArtifacts(num_trials=1)
+    ahead.on_trial_complete(0, _trials(Trial.TERMINATED), _trials(Trial.TERMINATED)[0])
+    assert ahead.thread is not None
+    restored = pickle.loads(pickle.dumps(ahead))
+    assert restored.thread is None and restored._num_trials == 1
+    ahead.thread.join(timeout=120)
