@@ -10,6 +10,7 @@ import logging
 import subprocess
 import tempfile
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -110,27 +111,49 @@ class ImportsForArtifacts(tune.Callback):  # type: ignore[misc]  # Ray's class i
     CPUs idle. Once every trial has started, the imports share the CPUs with
     the last trials instead, and take over those of the trials that end.
     Earlier, the trials' workers would still be importing TensorFlow
-    themselves, or a trial waiting for a CPU would start later.
+    themselves, or a trial waiting for a CPU would start later. A run with a
+    time budget that ends it first starts them 10 s before the budget's end
+    (half-way through a budget under 20 s).
 
     Args:
         num_trials: The run's trial count.
+        time_budget_s: The run's wall-time budget, if any.
     """
 
-    def __init__(self, num_trials: int) -> None:
+    def __init__(self, num_trials: int, time_budget_s: float | None = None) -> None:
         self._num_trials = num_trials
+        self._time_budget_s = time_budget_s
+        self._fit_started = time.monotonic()
         self.thread: threading.Thread | None = None
 
     def __getstate__(self) -> dict[str, Any]:  # Ray pickles callbacks into the experiment state
         return {**self.__dict__, "thread": None}
 
+    def _start(self) -> None:
+        if self.thread is None:
+            self.thread = threading.Thread(target=_import_for_artifacts, name="automl-imports", daemon=True)
+            self.thread.start()
+
     def _maybe_start(self, trials: list[Trial], starting: Trial | None = None) -> None:
-        if self.thread is not None or len(trials) < self._num_trials:
+        if len(trials) < self._num_trials:
             return  # the searcher has trials left to make
         waiting = (Trial.PENDING, Trial.PAUSED)  # a paused trial will run again
-        if any(t.status in waiting for t in trials if t is not starting):
-            return
-        self.thread = threading.Thread(target=_import_for_artifacts, name="automl-imports", daemon=True)
-        self.thread.start()
+        if not any(t.status in waiting for t in trials if t is not starting):
+            self._start()
+
+    def setup(
+        self,
+        stop: Any = None,
+        num_samples: int | None = None,
+        total_num_samples: int | None = None,
+        **info: Any,
+    ) -> None:
+        self._fit_started = time.monotonic()  # Ray's budget clock starts about now
+
+    def on_step_end(self, iteration: int, trials: list[Trial], **info: Any) -> None:
+        budget = self._time_budget_s
+        if budget is not None and time.monotonic() - self._fit_started >= max(budget - 10, budget / 2):
+            self._start()
 
     def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         self._maybe_start(trials, starting=trial)  # Ray marks it RUNNING after this call

@@ -491,7 +491,7 @@ class Run:
                 storage_path=str(self.storage_path),
                 callbacks=[
                     tracker,
-                    ImportsForArtifacts(self.num_trials),
+                    ImportsForArtifacts(self.num_trials, self.time_budget_s),
                     # PBT hands a trial another's checkpoint, perhaps several epochs old: keep them all.
                     *([] if self._pbt else [KeepNewestCheckpoints()]),
                 ],

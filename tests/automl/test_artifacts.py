@@ -58,3 +58,18 @@ def test_ray_can_pickle_it_after_the_thread_started():
     restored = pickle.loads(pickle.dumps(ahead))
     assert restored.thread is None and restored._num_trials == 1
     ahead.thread.join(timeout=120)
+
+
+def test_a_run_with_a_time_budget_starts_them_ten_seconds_before_its_end():
+    long = ImportsForArtifacts(num_trials=100, time_budget_s=3600)
+    long.setup()
+    long.on_step_end(0, _trials(Trial.RUNNING))
+    assert long.thread is None
+    short = ImportsForArtifacts(num_trials=100, time_budget_s=10)  # half-way through a budget under 20 s
+    short.setup()
+    short.on_step_end(0, _trials(Trial.RUNNING))
+    assert short.thread is None
+    short._fit_started -= 5
+    short.on_step_end(1, _trials(Trial.RUNNING))
+    assert short.thread is not None
+    short.thread.join(timeout=120)
