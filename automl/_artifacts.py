@@ -90,13 +90,14 @@ def log_best_model(
 
 
 def _import_for_artifacts() -> None:
-    """Imports what `log_best_model` and `log_study_plots` need: TensorFlow alone is ~3 s of CPU."""
+    """Imports what `log_best_model` and `log_study_plots` need: TensorFlow ~3 s, scikit-learn ~1 s."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")  # as log_study_plots sets it
         import matplotlib.pyplot  # noqa: F401
         import mlflow.keras  # noqa: F401  # Keras and TensorFlow
+        import optuna.importance  # noqa: F401  # the importances plot's fANOVA: scikit-learn's forests
         from optuna.visualization import matplotlib as _  # noqa: F401
     except Exception:  # the end of the run imports them again and reports what fails
         logger.debug("Importing ahead for the end-of-run artifacts failed", exc_info=True)
@@ -106,10 +107,11 @@ class ImportsForArtifacts(tune.Callback):  # type: ignore[misc]  # Ray's class i
     """Imports the end-of-run artifacts' modules on a driver thread once the last trial has started.
 
     Logging the best model in MLflow's Keras flavor needs TensorFlow in the
-    driver, and the plots need matplotlib: ~3 s of imports on one CPU, which
-    after the last trial would add to the run's wall time while the other
-    CPUs idle. Once every trial has started, the imports share the CPUs with
-    the last trials instead, and take over those of the trials that end.
+    driver, and the plots need matplotlib and scikit-learn: ~4 s of imports
+    on one CPU, which after the last trial would add to the run's wall time
+    while the other CPUs idle. Once every trial has started, the imports
+    share the CPUs with the last trials instead, and take over those of the
+    trials that end.
     Earlier, the trials' workers would still be importing TensorFlow
     themselves, or a trial waiting for a CPU would start later. A run with a
     time budget that ends it first starts them 10 s before the budget's end
