@@ -111,11 +111,11 @@ class ImportsForArtifacts(tune.Callback):  # type: ignore[misc]  # Ray's class i
     on one CPU, which after the last trial would add to the run's wall time
     while the other CPUs idle. Once every trial has started, the imports
     share the CPUs with the last trials instead, and take over those of the
-    trials that end.
-    Earlier, the trials' workers would still be importing TensorFlow
-    themselves, or a trial waiting for a CPU would start later. A run with a
-    time budget that ends it first starts them 10 s before the budget's end
-    (half-way through a budget under 20 s).
+    trials that end. Earlier, the trials' workers would still be importing
+    TensorFlow themselves, or a trial waiting for a CPU would start later.
+
+    A run with a time budget that ends it first starts them 10 s before the
+    budget's end (half-way through a budget under 20 s).
 
     Args:
         num_trials: The run's trial count.

@@ -64,10 +64,18 @@ def test_a_worker_is_reused_until_it_ran_its_share_of_trials(ray_local, tmp_path
 # A fresh driver: the idle workers Ray starts at ray.init are there to be taken.
 FIRST_TRIAL_SCRIPT = textwrap.dedent(
     """
-    import json, subprocess, sys, time
+    import json, subprocess, sys, threading, time
     import automl
+    import automl._artifacts as artifacts
     from automl._experiment import _start_ray
     from search_spaces import mlp
+
+    imports_on = []  # the threads that imported TensorFlow ahead for the end of the run
+    ahead = artifacts._import_for_artifacts
+    def recorded():
+        imports_on.append(threading.current_thread().name)
+        ahead()
+    artifacts._import_for_artifacts = recorded
 
     _start_ray(None, verbose=0)  # as automl.tune starts local Ray
     deadline, idle = time.monotonic() + 60, []
@@ -78,7 +86,7 @@ FIRST_TRIAL_SCRIPT = textwrap.dedent(
         mlp(max_layers=1), data="digits", num_trials=1, epochs=1, scheduler="fifo",
         tracking_uri=sys.argv[1], storage_path=sys.argv[2], verbose=0,
     )
-    print(json.dumps({"idle": idle, "worker": result.trials["worker"].iloc[0]}))
+    print(json.dumps({"idle": idle, "worker": result.trials["worker"].iloc[0], "imports_on": imports_on}))
     """
 )
 
@@ -104,3 +112,5 @@ def test_the_first_trial_runs_in_a_worker_ray_started_ahead(tmp_path):
     seen = json.loads(out.stdout.strip().splitlines()[-1])
     assert seen["idle"], "Ray started no idle worker within 60 s"
     assert seen["worker"].split(":")[1] in seen["idle"], seen
+    # The same fresh driver: its last trial's start set off the end-of-run imports, once.
+    assert seen["imports_on"] == ["automl-imports"], seen
