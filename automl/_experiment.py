@@ -8,13 +8,12 @@ same field in both (``sampler.multivariate``, ``resources_per_trial.cpu``).
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import dataclasses
 import datetime
 import logging
 import math
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,7 +27,7 @@ from automl._result import TuningResult
 from automl._runner import Run, optuna_warnings_only
 from automl._tracking import tracking_client, tracking_wait_s
 from automl._warm_start import known_points
-from automl._workers import WorkerPolicy
+from automl._workers import WorkerPolicy, environment_variable
 from search_spaces import ConfigError, Space, cnn, mlp, rnn
 from search_spaces._errors import located
 from search_spaces._suggest import check_fields, did_you_mean
@@ -133,7 +132,7 @@ def _start_ray(address: str | None, *, verbose: int) -> None:
     # Ray's processes inherit rather than a runtime_env: the idle workers Ray starts
     # ahead of time never serve an actor of a job that has a runtime_env.
     level = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")
-    with _environment_variable("TF_CPP_MIN_LOG_LEVEL", level):
+    with environment_variable("TF_CPP_MIN_LOG_LEVEL", level):
         ray.init(
             # "local" always starts a fresh instance; a bare ray.init() would join whatever
             # cluster /tmp/ray/ray_current_cluster names, even a dead one.
@@ -142,20 +141,6 @@ def _start_ray(address: str | None, *, verbose: int) -> None:
             logging_level=logging.WARNING,
             log_to_driver=log_to_driver,
         )
-
-
-@contextlib.contextmanager
-def _environment_variable(name: str, value: str) -> Iterator[None]:
-    """Sets ``name`` in this process's environment within, as it was after."""
-    before = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ[name]
-        else:
-            os.environ[name] = before
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -23,6 +23,7 @@ from ray.tune.execution import class_cache as ray_class_cache
 from ray.tune.experimental import output as ray_output
 from ray.tune.experimental.output import AirVerbosity
 from ray.tune.experimental.output import ProgressReporter as RayConsole
+from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 from ray.tune.search import BasicVariantGenerator
 from ray.tune.search.optuna import OptunaSearch
 
@@ -33,7 +34,7 @@ from automl._result import RunInterrupted, TrialState, TuningResult
 from automl._tracking import MlflowTracker, default_tracking_uri, open_experiment, tracking_client
 from automl._trainable import KeepNewestCheckpoints, restore_missing_checkpoints, run_trial
 from automl._warm_start import KnownPoint, seeded_storage
-from automl._workers import RSS_KEY, WorkerPolicy, recycling_workers, replaced_in_ray
+from automl._workers import RSS_KEY, WorkerPolicy, environment_variable, recycling_workers, replaced_in_ray
 from automl._writer import PENDING_FILE, replay
 from search_spaces import AutoMLError, ConfigError, Space
 from trainers import FitSettings, TrainingData, reported_metrics
@@ -125,11 +126,33 @@ def _qualname(function: Any) -> str:
     return f"{getattr(function, '__module__', '?')}.{getattr(function, '__qualname__', repr(function))}"
 
 
+def _callbacks(tuner: tune.Tuner) -> list[Any]:
+    """The callbacks of the tuner's run config: those Ray restored, for a resumed run."""
+    internal = getattr(tuner, "_local_tuner", None)  # None through a ray:// client
+    return list((internal.get_run_config().callbacks if internal is not None else None) or [])
+
+
 def _restored_tracker(tuner: tune.Tuner) -> MlflowTracker | None:
     """The tracker Ray restored among a resumed run's callbacks: that copy runs, not a new one."""
-    internal = getattr(tuner, "_local_tuner", None)  # None through a ray:// client
-    callbacks = (internal.get_run_config().callbacks if internal is not None else None) or []
-    return next((c for c in callbacks if isinstance(c, MlflowTracker)), None)
+    return next((c for c in _callbacks(tuner) if isinstance(c, MlflowTracker)), None)
+
+
+@contextlib.contextmanager
+def _no_tensorboard_files(tuner: tune.Tuner) -> Iterator[None]:
+    """Ray Tune adds no loggers of its own within: no TensorBoard files, only those the run asked for.
+
+    Every run asks for Ray's ``result.json`` and ``progress.csv`` (a
+    `ResultGrid` reads them); one started by an earlier version of automl
+    did not, and keeps all of Ray's loggers. Writing the TensorBoard events
+    took ~1 ms of each epoch's report in the driver, while the trial waited;
+    the run's record is MLflow.
+    """
+    loggers = [c for c in _callbacks(tuner) if isinstance(c, (CSVLoggerCallback, JsonLoggerCallback))]
+    if len(loggers) < 2:
+        yield
+        return
+    with environment_variable("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1"):
+        yield
 
 
 def _print_where(run_dir: Path, experiment_name: str, tracking_uri: str) -> None:
@@ -492,6 +515,8 @@ class Run:
                 callbacks=[
                     tracker,
                     ImportsForArtifacts(self.num_trials, self.time_budget_s),
+                    CSVLoggerCallback(),  # Ray's per-trial progress.csv and result.json,
+                    JsonLoggerCallback(),  # but not its TensorBoard files (_no_tensorboard_files)
                     # PBT hands a trial another's checkpoint, perhaps several epochs old: keep them all.
                     *([] if self._pbt else [KeepNewestCheckpoints()]),
                 ],
@@ -545,7 +570,12 @@ class Run:
         started = time.monotonic()
         try:
             try:
-                with recycling_workers(self.workers), _ray_console_replaced(), _plain_trial_actors():
+                with (
+                    recycling_workers(self.workers),
+                    _ray_console_replaced(),
+                    _plain_trial_actors(),
+                    _no_tensorboard_files(tuner),
+                ):
                     grid = tuner.fit()
             except (KeyboardInterrupt, SystemExit):  # a second Ctrl-C; SIGTERM (Ray's handler exits)
                 interrupted = True

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import os
 import resource
 import sys
 from collections.abc import Callable, Iterator
@@ -32,7 +33,14 @@ from ray.tune.execution.tune_controller import TuneController
 
 from search_spaces import ConfigError
 
-__all__ = ["RSS_KEY", "WorkerPolicy", "recycling_workers", "worker_rss_mib"]
+__all__ = [
+    "RSS_KEY",
+    "WorkerPolicy",
+    "environment_variable",
+    "recycling_workers",
+    "replaced_in_ray",
+    "worker_rss_mib",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -174,3 +182,17 @@ def replaced_in_ray(module: Any, name: str, value: Any, *, still: Callable[[Any]
         yield True
     finally:
         setattr(module, name, original)
+
+
+@contextlib.contextmanager
+def environment_variable(name: str, value: str) -> Iterator[None]:
+    """Sets ``name`` in this process's environment within, as it was after."""
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = before

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
 
@@ -42,6 +44,17 @@ def test_tune_writes_a_result_that_best_reads(run_dir, capsys):
     assert main(["best", str(run_dir)]) == 0
     out = capsys.readouterr().out
     assert "Best val_accuracy: " in out and "best_model.keras" in out
+
+
+def test_each_trial_has_ray_s_result_files_but_no_tensorboard_files(run_dir):
+    trials = pd.read_csv(run_dir / "trials.csv")
+    assert len(trials) == 2
+    for trial_id, epochs in zip(trials["trial_id"], trials["epochs"], strict=True):
+        trial_dir = run_dir / f"trial_{trial_id}"
+        assert len((trial_dir / "result.json").read_text().splitlines()) == epochs  # a line per report
+        assert (trial_dir / "progress.csv").exists()
+        assert not list(trial_dir.glob("events.out.tfevents*"))
+    assert "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS" not in os.environ  # set for the fit only
 
 
 def test_export_keras_and_savedmodel(run_dir, tmp_path):
