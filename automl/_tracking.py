@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import json
 import logging
 import math
 import os
-import tempfile
 import textwrap
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -28,6 +26,7 @@ from mlflow.tracking import MlflowClient
 from ray.tune import Callback
 
 from automl._result import TrialState
+from automl._store_template import copy_empty_store, machine_lock
 from automl._workers import RSS_KEY
 from automl._writer import MlflowWriter, RunRef, unsent
 from search_spaces import ConfigError, Space
@@ -53,24 +52,6 @@ def _artifact_location(tracking_uri: str) -> str | None:
 
 
 @contextlib.contextmanager
-def _machine_lock(key: str) -> Iterator[None]:
-    """An exclusive lock shared by every process of this user on this machine (none on Windows)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    path = Path(tempfile.gettempdir()) / f"automl-{os.getuid()}-{digest}.lock"
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-@contextlib.contextmanager
 def _warnings_only(log: logging.Logger) -> Iterator[None]:
     """Within, ``log`` passes on warnings and errors only; its own level comes back after."""
     level = log.level
@@ -87,16 +68,20 @@ def tracking_client(tracking_uri: str) -> MlflowClient:
 
     MLflow creates the schema of an empty sqlite file when a client first opens
     it, without a lock: two runs started at once in a fresh directory both
-    migrate it, and one fails ("table experiments already exists"). Other
-    stores (a server, a database service) set themselves up.
+    migrate it, and one fails ("table experiments already exists"). A new file
+    starts as a copy of an empty store (`automl._store_template`), which MLflow
+    then opens as an existing one. Other stores (a server, a database service)
+    set themselves up.
     """
     if not tracking_uri.startswith("sqlite:///"):
         return MlflowClient(tracking_uri)
-    lock = _machine_lock(str(Path(tracking_uri.removeprefix("sqlite:///")).resolve()))
+    path = Path(tracking_uri.removeprefix("sqlite:///")).resolve()
     # MLflow logs building the tables ("Creating initial MLflow database tables...") at
     # INFO: part of the run's start, which automl's own first lines already describe.
-    with lock, _warnings_only(logging.getLogger("mlflow.store.db.utils")):
-        client = MlflowClient(tracking_uri)  # the tracking store: builds the tables
+    with machine_lock(str(path)), _warnings_only(logging.getLogger("mlflow.store.db.utils")):
+        if "?" not in tracking_uri:  # no connection options: a plain file
+            copy_empty_store(path)
+        client = MlflowClient(tracking_uri)  # the tracking store: builds the tables of a new file
         client.search_registered_models(max_results=1)  # the registry's store, on the same file
     return client
 

@@ -154,8 +154,9 @@ def start_ray() -> float | None:
 def scratch_run(tmp: Path, name: str) -> dict[str, Any]:
     """`automl.tune` arguments that keep a run's MLflow store and files under ``tmp``.
 
-    Each run gets a new sqlite store, so its schema set-up is part of the run,
-    as on a user's first run in a fresh directory.
+    Each run gets a new sqlite store, so opening it is part of the run, as on a
+    user's run in a fresh directory: a copy of automl's cached empty store
+    (built by the first run on the machine; see `automl._store_template`).
     """
     return {
         "tracking_uri": f"sqlite:///{tmp / f'mlflow-{name}.db'}",

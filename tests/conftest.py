@@ -3,12 +3,35 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 
 import pytest
 
 # Quiet TensorFlow's C++ start-up banner; set before anything imports TF.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+_CACHE = "AUTOML_CACHE_DIR"
+_cache_key = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """automl's cache (the empty MLflow store it copies) lives in a directory of this session.
+
+    The session's first new store builds it, as on a fresh machine, and the
+    processes the tests start inherit it; the user's own cache is left alone.
+    """
+    if _CACHE not in os.environ:
+        os.environ[_CACHE] = tempfile.mkdtemp(prefix="automl-test-cache-")
+        config.stash[_cache_key] = os.environ[_CACHE]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    made = config.stash.get(_cache_key, None)
+    if made is not None:
+        shutil.rmtree(made, ignore_errors=True)
+        os.environ.pop(_CACHE, None)
 
 
 @pytest.fixture(scope="session")

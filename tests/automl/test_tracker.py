@@ -48,7 +48,8 @@ def test_verbosity_survives_the_pickle_and_an_earlier_version_s_pickle_loads(tmp
         each._writer.stop()
 
 
-def test_a_new_sqlite_store_is_built_without_info_lines_and_mlflow_s_level_comes_back(tmp_path):
+def test_a_new_sqlite_store_is_built_without_info_lines_and_mlflow_s_level_comes_back(tmp_path, monkeypatch):
+    monkeypatch.setenv("AUTOML_CACHE_DIR", str(tmp_path / "cache"))  # builds the empty store's template too
     log = logging.getLogger("mlflow.store.db.utils")
     seen: list[logging.LogRecord] = []
     handler = logging.Handler()
@@ -59,6 +60,7 @@ def test_a_new_sqlite_store_is_built_without_info_lines_and_mlflow_s_level_comes
     try:
         tracking_client(f"sqlite:///{tmp_path / 'quiet.db'}").search_experiments()
         assert (tmp_path / "quiet.db").exists() and seen == []
+        assert list((tmp_path / "cache").glob("mlflow-schema-*.db"))
         assert log.level == logging.INFO
         MlflowClient(f"sqlite:///{tmp_path / 'loud.db'}").search_experiments()  # the check above can fail
         assert any("Creating initial MLflow database tables" in r.getMessage() for r in seen)

@@ -1,0 +1,126 @@
+"""New sqlite tracking stores start as a copy of an empty one, built once per schema revision.
+
+MLflow builds a new sqlite store by creating its tables and running every
+schema migration since MLflow 1.x: about 1 s of CPU at each run's start in a
+fresh directory. The schema depends only on MLflow's version, so automl builds
+it once into a template in its cache directory, one file per schema revision,
+and copies that file. The template holds the tables and the schema's revision,
+no rows: MLflow adds the ``Default`` experiment, whose artifact location
+depends on where the store is, when it first opens the copy.
+
+The cache directory is ``$AUTOML_CACHE_DIR``, else ``$XDG_CACHE_HOME/automl``,
+else ``~/.cache/automl``. The template is only an optimization: when it cannot
+be built, read or copied, MLflow builds the store as it would without it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["cache_dir", "copy_empty_store", "machine_lock"]
+
+_log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def machine_lock(key: str) -> Iterator[None]:
+    """An exclusive lock shared by every process of this user on this machine (none on Windows)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    path = Path(tempfile.gettempdir()) / f"automl-{os.getuid()}-{digest}.lock"
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def cache_dir() -> Path:
+    """Where automl keeps files it can rebuild (see the module's docstring)."""
+    if os.environ.get("AUTOML_CACHE_DIR"):
+        return Path(os.environ["AUTOML_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "automl"
+
+
+def copy_empty_store(path: Path) -> bool:
+    """Writes the empty store's template to ``path``, if ``path`` does not exist yet.
+
+    Call it holding the machine lock of ``path``. Returns whether ``path`` is now
+    a copy; if not, nothing was written there and MLflow builds the store.
+    """
+    if path.exists() or not path.parent.is_dir():  # a missing directory: MLflow's own error
+        return False
+    template = _template()
+    if template is None:
+        return False
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        shutil.copyfile(template, partial)
+        os.replace(partial, path)  # readers of ``path`` never see half a file
+    except OSError as exc:
+        _log.debug("could not copy the empty store %s to %s: %s", template, path, exc)
+        partial.unlink(missing_ok=True)
+        return False
+    return True
+
+
+def _template() -> Path | None:
+    """The template at MLflow's current schema revision, built if missing or unreadable."""
+    try:
+        from mlflow.store.db.utils import _get_latest_schema_revision
+
+        revision = _get_latest_schema_revision()
+        template = cache_dir() / f"mlflow-schema-{revision}.db"
+        if _revision(template) == revision:
+            return template
+        template.parent.mkdir(parents=True, exist_ok=True)
+        with machine_lock(str(template)):
+            if _revision(template) != revision:  # not built by another process meanwhile
+                _build(template)
+        if _revision(template) == revision:
+            return template
+        _log.debug("the empty store %s was built at another schema revision than %s", template, revision)
+    except Exception as exc:  # noqa: BLE001 - any failure: MLflow builds the store itself
+        _log.debug("could not build the empty store in %s: %s", cache_dir(), exc)
+    return None
+
+
+def _revision(store: Path) -> str | None:
+    """The schema revision a sqlite store records, or `None` if it is missing or unreadable."""
+    if not store.is_file():
+        return None
+    try:
+        with contextlib.closing(sqlite3.connect(f"{store.as_uri()}?mode=ro", uri=True)) as db:
+            rows = db.execute("SELECT version_num FROM alembic_version").fetchall()
+    except sqlite3.Error:
+        return None
+    return rows[0][0] if len(rows) == 1 else None
+
+
+def _build(template: Path) -> None:
+    import sqlalchemy
+    from mlflow.store.db.utils import _initialize_tables  # what MLflow runs on an empty file
+
+    partial = template.with_name(f".{template.name}.{os.getpid()}.partial")
+    partial.unlink(missing_ok=True)
+    engine = sqlalchemy.create_engine(f"sqlite:///{partial}")
+    try:
+        _initialize_tables(engine)  # the tables, then every migration to the current revision
+        engine.dispose()
+        os.replace(partial, template)
+    finally:
+        engine.dispose()
+        partial.unlink(missing_ok=True)
