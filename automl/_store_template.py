@@ -118,9 +118,10 @@ def _build(template: Path) -> None:
     partial.unlink(missing_ok=True)
     engine = sqlalchemy.create_engine(f"sqlite:///{partial}")
     try:
-        _initialize_tables(engine)  # the tables, then every migration to the current revision
-        engine.dispose()
+        try:
+            _initialize_tables(engine)  # the tables, then every migration to the current revision
+        finally:
+            engine.dispose()  # its connections close the file before it moves
         os.replace(partial, template)
     finally:
-        engine.dispose()
-        partial.unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)  # what a failed build left
