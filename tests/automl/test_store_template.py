@@ -18,10 +18,21 @@ def cache(tmp_path, monkeypatch) -> Path:
     return tmp_path / "cache"
 
 
-def _schema(store: Path) -> tuple[list[tuple[str, str, str]], list[tuple[str]]]:
+def _schema(store: Path) -> tuple[list[tuple[str, str, list[str]]], list[tuple[str]]]:
+    """Each table's, index's and trigger's definition, and the recorded revision.
+
+    A definition is compared as its sorted lines: MLflow's migrations rebuild
+    some tables with their constraints in set order, which differs between
+    processes (string hashing), so two stores MLflow builds differ in it too.
+    """
     with closing(sqlite3.connect(store)) as db:
-        tables = db.execute("SELECT type, name, sql FROM sqlite_master ORDER BY type, name").fetchall()
-        return tables, db.execute("SELECT version_num FROM alembic_version").fetchall()
+        rows = db.execute("SELECT type, name, sql FROM sqlite_master ORDER BY type, name").fetchall()
+        revision = db.execute("SELECT version_num FROM alembic_version").fetchall()
+    lines = [
+        (kind, name, sorted(line.strip().rstrip(",") for line in (sql or "").splitlines()))
+        for kind, name, sql in rows
+    ]
+    return lines, revision
 
 
 def _new_store(directory: Path) -> MlflowClient:
