@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+import time
 
 import optuna
 
@@ -127,3 +128,17 @@ def test_the_run_s_own_studies_do_not_log_at_info_and_the_user_s_level_comes_bac
         assert any("A new study created" in message for message in seen)  # the check above can fail
     finally:
         logging.getLogger("optuna").removeHandler(handler)
+
+
+def test_a_slow_sampler_does_not_get_ray_s_advice_to_move_training_out_of_the_space():
+    # Ray warns when sampling takes over 1 s (pytest would fail on it). automl's space function
+    # only samples, so the time is the sampler's: here a space that takes 1.1 s.
+    def slow(trial: optuna.Trial) -> None:
+        time.sleep(1.1)
+        _space(trial)
+
+    searcher = _Searcher(
+        space=slow, metric="val_accuracy", mode="max", sampler=optuna.samplers.RandomSampler(seed=0)
+    )
+    config = searcher.suggest("t1")
+    assert config is not None and 1e-4 <= config["learning_rate"] <= 1e-1
