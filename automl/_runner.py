@@ -35,7 +35,7 @@ from automl._result import RunInterrupted, TrialState, TuningResult
 from automl._tracking import MlflowTracker, default_tracking_uri, open_experiment, tracking_client
 from automl._trainable import KeepNewestCheckpoints, restore_missing_checkpoints, run_trial
 from automl._warm_start import KnownPoint, seeded_storage
-from automl._workers import RSS_KEY, WorkerPolicy, environment_variable, recycling_workers, replaced_in_ray
+from automl._workers import RSS_KEY, WorkerPolicy, environment_variable, replaced_in_ray, reusing_workers
 from automl._writer import PENDING_FILE, replay
 from search_spaces import AutoMLError, ConfigError, Space
 from trainers import FitSettings, TrainingData, reported_metrics
@@ -584,7 +584,7 @@ class Run:
         try:
             try:
                 with (
-                    recycling_workers(self.workers),
+                    reusing_workers(self.workers),
                     _ray_console_replaced(),
                     _plain_trial_actors(),
                     _no_tensorboard_files(tuner),

@@ -1,4 +1,4 @@
-"""Recycling of reused Ray workers: a fresh process once one has run too many trials or grown too much.
+"""Reused Ray workers: kept while the run needs them, replaced once one ran too many trials or grew too much.
 
 TensorFlow keeps memory from every model a process traced, even after
 ``keras.backend.clear_session()`` (benchmarks/RESULTS.md, section 4: about
@@ -14,6 +14,9 @@ actor. The decision is therefore made where Ray decides whether to cache a
 finished trial's actor, in a subclass of its `TuneController`, installed only
 while our run's ``Tuner.fit`` runs. Each trial reports its worker's resident
 memory (``worker_rss_mib``) with every epoch; that is what the limit reads.
+
+The same subclass keeps the process Ray starts for a trial that then takes a
+freed worker, instead of removing it before it is up (see `_controller_class`).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ __all__ = [
     "RSS_KEY",
     "WorkerPolicy",
     "environment_variable",
-    "recycling_workers",
+    "reusing_workers",
     "replaced_in_ray",
     "worker_rss_mib",
 ]
@@ -114,21 +117,37 @@ class _Worker:
 
 
 def _controller_class(policy: WorkerPolicy) -> type[TuneController]:
-    class RecyclingController(TuneController):  # type: ignore[misc]  # Ray's class is untyped
-        """Ray's controller, which keeps a finished trial's actor only while the policy allows."""
+    class WorkerController(TuneController):  # type: ignore[misc]  # Ray's class is untyped
+        """Ray's controller, keeping the worker processes it starts while the run needs them.
+
+        - A finished trial's actor is cached for the next trial only while the
+          recycling policy allows.
+        - An actor Ray starts for a trial that then takes a freed one is kept,
+          as a spare for the next trial, instead of being removed before its
+          process is up. Ray stages the next trial as soon as the concurrency
+          limit allows, and asks for a new actor if none is free at that moment;
+          when trials are shorter than a process start (trivial trainables,
+          trials pruned at the first rung), a running trial's actor is always
+          freed first, and Ray then removed the new one. Each trial cost a
+          process start that never ran a trial, and the run never got its
+          second worker. A staged trial that such a spare covers waits for it,
+          or for an actor freed before it is up, rather than asking for another.
+        """
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self._workers: dict[Any, _Worker] = {}
+            self._spares: dict[Any, Any] = {}  # actors not yet up -> their resource request
 
         def __getstate__(self) -> dict[str, Any]:  # Ray saves this as JSON with the experiment state
             state: dict[str, Any] = super().__getstate__()
-            state.pop("_workers", None)  # live processes: nothing to restore
+            for live in ("_workers", "_spares"):  # live processes: nothing to restore
+                state.pop(live, None)
             return state
 
         def _maybe_cache_trial_actor(self, trial: Any) -> bool:
             actor = self._trial_to_actor.get(trial)
-            if actor is None:
+            if actor is None or not policy.active:
                 return bool(super()._maybe_cache_trial_actor(trial))
             worker = self._workers.setdefault(actor, _Worker())
             worker.trials += 1
@@ -145,15 +164,93 @@ def _controller_class(policy: WorkerPolicy) -> type[TuneController]:
                 self._workers.pop(actor, None)
             return cached
 
-    return RecyclingController
+        # Spares ------------------------------------------------------------
+
+        def _maybe_reuse_cached_actor(self, trial: Any) -> bool:
+            starting = self._trial_to_actor.get(trial)
+            if (
+                starting is not None
+                and trial not in self._resetting_trials
+                and starting not in self._started_actors  # its process is not up yet
+                and self._actor_cache.has_cached_object(trial.placement_group_factory)
+            ):
+                # Ray would remove the actor it is starting for this trial; it becomes a spare.
+                del self._trial_to_actor[trial]
+                del self._actor_to_trial[starting]
+                self._spares[starting] = trial.placement_group_factory
+            return bool(super()._maybe_reuse_cached_actor(trial))
+
+        def _schedule_trial_actor(self, trial: Any) -> None:
+            request = trial.placement_group_factory
+            if (
+                not self._actor_cache.has_cached_object(request)
+                and self._uncovered_spares(request, trial) > 0
+            ):
+                trial.init_local_path()  # what Ray's method does before it looks for an actor
+                self._mark_trial_to_checkpoint(trial)
+                return  # staged: it takes the spare when it is up, or an actor freed before that
+            super()._schedule_trial_actor(trial)
+
+        def _actor_started(self, tracked_actor: Any, log: str = "STARTED") -> None:
+            request = self._spares.pop(tracked_actor, None)
+            if request is None:
+                super()._actor_started(tracked_actor, log=log)
+                return
+            self._started_actors.add(tracked_actor)
+            if not self._actor_cache.cache_object(request, tracked_actor):
+                self._remove_actor(tracked_actor=tracked_actor)
+                self._cover_waiting_trials(request)
+
+        def _actor_failed(self, tracked_actor: Any, exception: Exception) -> None:
+            request = self._spares.pop(tracked_actor, None)
+            if request is None:
+                super()._actor_failed(tracked_actor, exception)
+                return
+            logger.debug("A spare worker failed to start: %s", exception)
+            self._actor_manager.clear_actor_task_futures(tracked_actor)
+            tracked_actor.set_on_stop(None)
+            tracked_actor.set_on_error(None)
+            self._actor_manager.remove_actor(tracked_actor, kill=False)
+            self._actor_stopped(tracked_actor)
+            self._cover_waiting_trials(request)
+
+        def _cleanup_cached_actors(self, force_all: bool = False) -> None:
+            super()._cleanup_cached_actors(force_all=force_all)
+            if self._spares and (force_all or (self._search_alg.is_finished() and not self._staged_trials)):
+                for spare in list(self._spares):
+                    del self._spares[spare]
+                    spare.set_on_stop(None)
+                    spare.set_on_error(None)
+                    self._remove_actor(tracked_actor=spare)
+
+        def _waiting_trials(self, request: Any, but: Any = None) -> list[Any]:
+            """Staged trials with ``request``'s resources that have no actor yet."""
+            return [
+                trial
+                for trial in self._staged_trials
+                if trial is not but
+                and trial not in self._trial_to_actor
+                and trial.placement_group_factory == request
+            ]
+
+        def _uncovered_spares(self, request: Any, trial: Any) -> int:
+            spares = sum(1 for each in self._spares.values() if each == request)
+            return spares - len(self._waiting_trials(request, but=trial))
+
+        def _cover_waiting_trials(self, request: Any) -> None:
+            """A spare is gone: the trials it covered ask Ray for actors of their own."""
+            waiting = self._waiting_trials(request)
+            spares = sum(1 for each in self._spares.values() if each == request)
+            for trial in waiting[spares:]:
+                if trial.status == "PENDING":
+                    super()._schedule_trial_actor(trial)
+
+    return WorkerController
 
 
 @contextlib.contextmanager
-def recycling_workers(policy: WorkerPolicy) -> Iterator[None]:
-    """Makes the `Tuner.fit` calls inside replace reused workers by ``policy``."""
-    if not policy.active:
-        yield
-        return
+def reusing_workers(policy: WorkerPolicy) -> Iterator[None]:
+    """Makes the `Tuner.fit` calls inside keep and replace reused workers as above."""
     # What tune.run builds; if Ray moved it, workers are reused as Ray does, and the log says so.
     with replaced_in_ray(
         ray_tune_module, "TuneController", _controller_class(policy), still=lambda v: v is TuneController

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 
 import pytest
+from ray import tune
+from ray.tune.search.optuna import OptunaSearch
 
 import automl
-from automl._workers import WorkerPolicy, worker_rss_mib
+from automl._workers import WorkerPolicy, reusing_workers, worker_rss_mib
 from search_spaces import Dense, LayerStack, Space
 
 
@@ -114,3 +119,57 @@ def test_the_first_trial_runs_in_a_worker_ray_started_ahead(tmp_path):
     assert seen["worker"].split(":")[1] in seen["idle"], seen
     # The same fresh driver: its last trial's start set off the end-of-run imports, once.
     assert seen["imports_on"] == ["automl-imports"], seen
+
+
+def _trial_processes() -> set[str]:
+    out = subprocess.run(["pgrep", "-f", "ray::ImplicitFunc"], capture_output=True, text=True).stdout
+    return set(out.split())
+
+
+def _short_trial(config: dict) -> None:
+    time.sleep(0.05)  # shorter than a worker process takes to start
+    tune.report({"pid": os.getpid(), "score": config["x"]})
+
+
+@pytest.mark.ray
+def test_trials_shorter_than_a_process_start_run_two_at_a_time_in_two_processes(ray_local, tmp_path):
+    # The searcher hands out one trial at a time, as in automl. Ray staged the next trial and
+    # asked a new process for it; a running trial ended first, its process took the staged
+    # trial, and Ray removed the new one before it was up. Every trial paid a process start
+    # and the run never had its second worker.
+    import ray
+
+    before, seen, done = _trial_processes(), set(), threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            seen.update(_trial_processes() - before)
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        with reusing_workers(WorkerPolicy(max_trials=None, max_memory_growth=None)):
+            grid = tune.Tuner(
+                _short_trial,
+                param_space={"x": tune.uniform(0, 1)},
+                tune_config=tune.TuneConfig(
+                    num_samples=60,
+                    max_concurrent_trials=2,
+                    reuse_actors=True,
+                    search_alg=OptunaSearch(metric="score", mode="max", seed=0),
+                ),
+                run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0),
+            ).fit()
+    finally:
+        done.set()
+        watcher.join()
+    trials = grid.get_dataframe()
+    assert len(trials) == 60 and not grid.errors
+    assert trials["pid"].nunique() == 2, trials["pid"].value_counts().to_dict()
+    assert len(seen) == 2, seen  # no process started that never ran a trial
+    # The spare Ray would have removed is gone with the run: both CPUs are free again.
+    deadline = time.monotonic() + 10
+    while ray.available_resources().get("CPU") != 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert ray.available_resources().get("CPU") == 2
