@@ -5,9 +5,12 @@ server must not hold up the trials. Every write goes into an ordered queue
 that one thread sends, retrying with bounded back-off while the store is
 unreachable.
 
-Per-epoch metric writes to one run are batched: the writer lets them gather
-for up to ``linger_s`` and sends them as one ``log_batch`` (each call to a
-sqlite store costs ~8 ms of the driver's CPU, which the trials share).
+The ``log_batch`` writes to one run (its parameters, each epoch's metrics,
+its summary) are batched: the writer lets them gather for up to ``linger_s``
+and sends them as one ``log_batch``. Each call to a sqlite store costs
+~8-11 ms of the driver (its CPU, which the trials share, and a commit); a
+trial shorter than the window costs one call between its creation and its
+end state instead of three or more.
 
 Every write is first appended to a journal in the run directory (JSON lines,
 nothing pickled) and acknowledged there once sent. So neither an outage that
@@ -45,7 +48,9 @@ PENDING_FILE = "mlflow_journal.jsonl"
 # Errors that retrying cannot fix: the request itself is wrong. Anything else
 # (connection refused, timeouts, 5xx, a locked sqlite file) is worth retrying.
 _PERMANENT = {"INVALID_PARAMETER_VALUE", "RESOURCE_ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST", "BAD_REQUEST"}
-_MAX_BATCH_METRICS = 1000  # MLflow's limit for one log_batch
+# MLflow's limits for one log_batch: entities in all, and of each kind.
+_MAX_BATCH = {"total": 1000, "metrics": 1000, "params": 100, "tags": 100}
+_KINDS = ("metrics", "params", "tags")
 
 
 class RunRef:
@@ -75,13 +80,13 @@ class _Op:
     queued_at: float = dataclasses.field(default_factory=time.monotonic)
 
     @property
-    def metrics_only(self) -> bool:
-        """A log_batch of metrics alone: merged with its run's next ones (params could clash)."""
-        return (
-            self.method == "log_batch"
-            and bool(self.kwargs.get("metrics"))
-            and not any(v for k, v in self.kwargs.items() if k != "metrics")
-        )
+    def batchable(self) -> bool:
+        """A log_batch: merged with the same run's next ones, up to its next other write."""
+        return self.method == "log_batch" and set(self.kwargs) <= set(_KINDS)
+
+    def counts(self) -> dict[str, int]:
+        sizes = {kind: len(self.kwargs.get(kind) or ()) for kind in _KINDS}
+        return {**sizes, "total": sum(sizes.values())}
 
     def describe(self) -> str:
         what = {"log_batch": self._batch_size(), "create_run": "the run itself"}.get(self.method, self.method)
@@ -97,9 +102,18 @@ class _Op:
 
 
 def _merged(parts: list[_Op]) -> _Op:
-    """One log_batch carrying the metrics of several, in order."""
-    metrics = [m for part in parts for m in part.kwargs["metrics"]]
-    return _Op("log_batch", parts[0].run, {"metrics": metrics}, seq=parts[0].seq)
+    """One log_batch doing what several do in turn: metrics in order, a tag's last value, a param's first."""
+    metrics = [m for part in parts for m in part.kwargs.get("metrics") or ()]
+    params: dict[str, Param] = {}
+    tags: dict[str, RunTag] = {}
+    for part in parts:
+        for param in part.kwargs.get("params") or ():
+            params.setdefault(param.key, param)  # a second value is refused either way
+        for tag in part.kwargs.get("tags") or ():
+            tags.pop(tag.key, None)
+            tags[tag.key] = tag
+    kwargs = {"metrics": metrics, "params": list(params.values()), "tags": list(tags.values())}
+    return _Op("log_batch", parts[0].run, kwargs, seq=parts[0].seq)
 
 
 def _plain(value: Any) -> Any:
@@ -199,9 +213,8 @@ class MlflowWriter:
                     self._cond.wait(wait)  # more of this run's epochs may come
                     continue
                 parts = self._batch(head)
-                op = parts[0] if len(parts) == 1 else _merged(parts)
                 self._busy = True
-            ok = self._send(op)
+            ok = self._send_parts(parts)
             with self._cond:
                 self._busy = False
                 if ok:
@@ -228,25 +241,44 @@ class MlflowWriter:
 
     def _linger_left(self, head: _Op) -> float:
         """Seconds the head write may still wait for company; the caller holds the lock."""
-        if not head.metrics_only or self._closed or self._hurry:
+        if not head.batchable or self._closed or self._hurry:
             return 0.0
-        if any(not op.metrics_only for op in self._queue):
-            return 0.0  # a run's creation or end state waits behind no lingering metrics
+        if any(not op.batchable for op in self._queue):
+            return 0.0  # a run's creation or end state waits behind no lingering batch
         return head.queued_at + self._linger - time.monotonic()
 
     def _batch(self, head: _Op) -> list[_Op]:
-        """The head and the metric writes to its run queued after it, up to the first other write to that run."""
-        if not head.metrics_only:
+        """The head and the log_batch writes to its run queued after it, up to the first other write to that run."""
+        if not head.batchable:
             return [head]
-        parts, count = [head], len(head.kwargs["metrics"])
+        parts, counts = [head], head.counts()
         for op in itertools.islice(self._queue, 1, None):
             if op.run is not head.run:
                 continue
-            if not op.metrics_only or count + len(op.kwargs["metrics"]) > _MAX_BATCH_METRICS:
+            more = op.counts()
+            if not op.batchable or any(counts[k] + more[k] > limit for k, limit in _MAX_BATCH.items()):
                 break  # keeps this run's writes in order (e.g. its end state after its last epoch)
             parts.append(op)
-            count += len(op.kwargs["metrics"])
+            counts = {k: counts[k] + more[k] for k in counts}
         return parts
+
+    def _send_parts(self, parts: list[_Op]) -> bool:
+        """Sends writes merged into one; if the store refuses the merge, each on its own.
+
+        One bad write (a parameter's second value) then costs only itself.
+        A part sent twice, when a retry comes between, is harmless: MLflow
+        ignores a metric it holds and a parameter's same value, and a tag's
+        value is set again.
+        """
+        if len(parts) == 1:
+            return self._send(parts[0])
+        refused = len(self.dropped)
+        if not self._send(_merged(parts)):
+            return False
+        if len(self.dropped) == refused:
+            return True
+        del self.dropped[refused:]
+        return all(self._send(part) for part in parts)  # stops at an outage; the retry sends the merge again
 
     def _reachable(self) -> bool:
         """Whether a tracking server accepts connections (always True for a local store).

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from mlflow.entities import Metric, RunTag
+from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
 from automl._writer import MlflowWriter, unsent
@@ -51,8 +51,8 @@ def test_a_runs_other_writes_keep_their_place_after_its_metrics(store, tmp_path)
     writer.call("log_batch", a, metrics=_epoch(3))  # after the end state: not merged before it
     assert writer.flush(timeout=30)
     writer.stop()
-    # a: create, epochs 1-2 merged, tag batch, set_terminated, epoch 3; b: create, epoch 1
-    assert writer.calls == 7
+    # a: create, epochs 1-2 and the tag batch merged, set_terminated, epoch 3; b: create, epoch 1
+    assert writer.calls == 6
     assert [m.step for m in client.get_metric_history(a.id, "loss")] == [1, 2, 3]
     assert [m.step for m in client.get_metric_history(b.id, "loss")] == [1]
     assert client.get_run(a.id).info.status == "FINISHED"
@@ -70,3 +70,49 @@ def test_metrics_linger_until_the_window_closes_without_a_flush(store, tmp_path)
     assert writer.pending() == 0  # sent by itself once the window closed
     assert [m.step for m in client.get_metric_history(run.id, "loss")] == [1]
     writer.stop()
+
+
+def test_a_runs_params_epochs_and_summary_before_its_end_state_are_one_call(store, tmp_path):
+    uri, client, experiment = store
+    writer = MlflowWriter(uri, journal=tmp_path / "journal.jsonl", linger_s=30)
+    run = writer.create_run("trial-a", experiment_id=experiment)
+    writer.call("log_batch", run, params=[Param("units", "32"), Param("learning_rate", "0.01")])
+    writer.call("log_batch", run, metrics=_epoch(1), tags=[RunTag("automl.worker", "10.0.0.1:11")])
+    writer.call("log_batch", run, metrics=_epoch(2), tags=[RunTag("automl.worker", "10.0.0.1:12")])
+    writer.call(
+        "log_batch",
+        run,
+        metrics=[Metric("best_val_loss", 0.5, 0, 2)],
+        tags=[RunTag("automl.state", "COMPLETE")],
+    )
+    writer.call("set_terminated", run, status="FINISHED")
+    assert writer.flush(timeout=30)
+    writer.stop()
+    assert writer.calls == 3  # the run, one batch, its end state
+    data = client.get_run(run.id).data
+    assert data.params == {"units": "32", "learning_rate": "0.01"}
+    assert data.tags["automl.worker"] == "10.0.0.1:12"  # the later of two values, as if sent in turn
+    assert data.tags["automl.state"] == "COMPLETE"
+    assert [m.step for m in client.get_metric_history(run.id, "loss")] == [1, 2]
+    assert data.metrics["best_val_loss"] == 0.5
+    assert client.get_run(run.id).info.status == "FINISHED"
+    assert unsent(tmp_path / "journal.jsonl") == []
+
+
+def test_a_write_the_store_refuses_does_not_take_the_rest_of_its_batch_down(store, tmp_path):
+    uri, client, experiment = store
+    writer = MlflowWriter(uri, journal=tmp_path / "journal.jsonl", linger_s=30)
+    run = writer.create_run("trial-a", experiment_id=experiment)
+    writer.call("log_batch", run, params=[Param("units", "32")])
+    assert writer.flush(timeout=30)
+    writer.call("log_batch", run, params=[Param("units", "64")])  # a second value: MLflow refuses it
+    writer.call("log_batch", run, metrics=_epoch(1))
+    writer.call("log_batch", run, tags=[RunTag("automl.state", "COMPLETE")])
+    assert writer.flush(timeout=30)
+    writer.stop()
+    assert writer.dropped == ["trial-a: 1 params"]
+    data = client.get_run(run.id).data
+    assert data.params == {"units": "32"}
+    assert [m.step for m in client.get_metric_history(run.id, "loss")] == [1]
+    assert data.tags["automl.state"] == "COMPLETE"
+    assert unsent(tmp_path / "journal.jsonl") == []
