@@ -173,6 +173,7 @@ def _controller_class(policy: WorkerPolicy) -> type[TuneController]:
                 and trial not in self._resetting_trials
                 and starting not in self._started_actors  # its process is not up yet
                 and self._actor_cache.has_cached_object(trial.placement_group_factory)
+                and not self._search_alg.is_finished()  # else no next trial would take it
             ):
                 # Ray would remove the actor it is starting for this trial; it becomes a spare.
                 del self._trial_to_actor[trial]
