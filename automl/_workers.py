@@ -234,15 +234,15 @@ def _controller_class(policy: WorkerPolicy) -> type[TuneController]:
                 and trial.placement_group_factory == request
             ]
 
+        def _spares_for(self, request: Any) -> int:
+            return sum(1 for each in self._spares.values() if each == request)
+
         def _uncovered_spares(self, request: Any, trial: Any) -> int:
-            spares = sum(1 for each in self._spares.values() if each == request)
-            return spares - len(self._waiting_trials(request, but=trial))
+            return self._spares_for(request) - len(self._waiting_trials(request, but=trial))
 
         def _cover_waiting_trials(self, request: Any) -> None:
             """A spare is gone: the trials it covered ask Ray for actors of their own."""
-            waiting = self._waiting_trials(request)
-            spares = sum(1 for each in self._spares.values() if each == request)
-            for trial in waiting[spares:]:
+            for trial in self._waiting_trials(request)[self._spares_for(request) :]:
                 if trial.status == "PENDING":
                     super()._schedule_trial_actor(trial)
 
