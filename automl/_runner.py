@@ -27,6 +27,7 @@ from ray.tune.experimental.output import ProgressReporter as RayConsole
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 from ray.tune.search import BasicVariantGenerator
 from ray.tune.search.optuna import OptunaSearch
+from ray.tune.stopper import Stopper
 
 from automl._artifacts import ImportsForArtifacts, git_commit, log_best_model, log_study_plots, optuna_study
 from automl._choices import SchedulerChoice
@@ -221,6 +222,9 @@ class _Searcher(OptunaSearch):
             return super()._suggest_from_define_by_run_func(func, ot_trial)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        if result and not error:
+            # The last epoch's result, when it ended the trial (`_EndedTrials`), reaches only this method.
+            self.on_trial_result(trial_id, result)
         best = self._best.pop(trial_id, None)
         self._last_step.pop(trial_id, None)
         if result and not error and isinstance(self.metric, str):
@@ -230,6 +234,25 @@ class _Searcher(OptunaSearch):
             elif best is not None:
                 result = {**result, self.metric: best}
         super().on_trial_complete(trial_id, result, error)
+
+
+class _EndedTrials(Stopper):  # type: ignore[misc]  # Ray's class is untyped
+    """Ends a trial at the result its fit marks as its last (the epoch cap, early stopping).
+
+    Ray would hand that result to the scheduler like any other, and end the
+    trial only when its function returns. Population Based Training could
+    then exploit a trial that had finished: it continued from a better
+    trial's checkpoint, trained the last epoch again, reported, and was
+    exploited again. The population's lowest trials looped on their last
+    epoch until a repeat happened to score higher (a 4-trial, 6-epoch run
+    took 88 s, and once over 5 minutes, against 28 s).
+    """
+
+    def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+        return bool(result.get("trial_finished"))
+
+    def stop_all(self) -> bool:
+        return False
 
 
 def _trial_dirname(trial: Any) -> str:
@@ -534,6 +557,7 @@ class Run:
                     *([] if self._pbt else [KeepNewestCheckpoints()]),
                 ],
                 failure_config=tune.FailureConfig(max_failures=self.max_failures),
+                stop=_EndedTrials(),
                 verbose=0,
             ),
         )

@@ -433,8 +433,8 @@ class MlflowTracker(Callback):
             tags.append(RunTag("automl.finished_epoch", str(epoch)))
         self._writer.call("log_batch", record.run, metrics=metrics, tags=tags)
         if result.get("done") and not record.ended_by_itself:
-            # Ray marks a result done when the scheduler stops the trial; a
-            # trial that ends by itself (epoch cap, early stopping) never is.
+            # Ray marks a result done when the scheduler stops the trial, and
+            # when the trial ends by itself (epoch cap, early stopping).
             record.state = TrialState.PRUNED
 
     def _follow_exploit(self, record: _TrialRecord, trial: Any, epoch: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -60,17 +61,37 @@ class ReporterCallback(keras.callbacks.Callback):
     """Sends each epoch's metrics and the checkpoint directory to a `Reporter`.
 
     Runs last, so the checkpoint it hands over is complete for this epoch.
+    The epoch that ends the fit by itself is sent once the fit has wound
+    down, after every callback's ``on_train_end``: a consumer may end the
+    trial there (Ray does) without cutting anything short, and a callback
+    that fails the fit at its end (a memory limit) fails it before that
+    epoch is sent as the last.
     """
 
     def __init__(self, reporter: Reporter, checkpoint_dir: Path) -> None:
         super().__init__()
         self._reporter = reporter
         self._dir = checkpoint_dir
+        self._last: tuple[dict[str, float], int] | None = None
+
+    def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        self._last = None
 
     def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        metrics = _numbers(logs)
         # EarlyStopping and TerminateOnNaN run earlier in the list and set stop_training.
-        last = bool(self.model.stop_training) or epoch + 1 >= self.params["epochs"]
-        self._reporter.report(_numbers(logs), epoch=epoch + 1, checkpoint=self._dir, last=last)
+        ends = bool(self.model.stop_training) or epoch + 1 >= self.params["epochs"]
+        if ends and math.isfinite(metrics.get("loss", 0.0)):
+            self._last = (metrics, epoch + 1)  # sent in on_train_end
+            return
+        # A diverged loss (TerminateOnNaN) does not end the trial by itself: the fit raises.
+        self._reporter.report(metrics, epoch=epoch + 1, checkpoint=self._dir, last=False)
+
+    def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
+        if self._last is not None:
+            metrics, epoch = self._last
+            self._last = None
+            self._reporter.report(metrics, epoch=epoch, checkpoint=self._dir, last=True)
 
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):

@@ -90,6 +90,19 @@ def test_a_trial_that_ends_by_itself_is_told_its_best_epochs_value():
     assert _told(minimizing) == [(optuna.trial.TrialState.COMPLETE, 0.4)]
 
 
+def test_a_last_epoch_that_ended_the_trial_counts_though_the_searcher_hears_only_the_end():
+    # automl stops a trial at the result its fit marks as its last; Ray then tells the searcher only
+    # of the trial's end, with that result.
+    searcher = _searcher()
+    assert searcher.suggest("t1") is not None
+    _report(searcher, 1, 0.5)
+    _report(searcher, 2, 0.6)
+    last = {"val_accuracy": 0.8, "training_iteration": 3, "trial_finished": True, "done": True}
+    searcher.on_trial_complete("t1", last)
+    assert _told(searcher) == [(optuna.trial.TrialState.COMPLETE, 0.8)]
+    assert _intermediate(searcher) == {1: 0.5, 2: 0.6, 3: 0.8}
+
+
 def test_a_trial_the_scheduler_stopped_is_told_pruned_with_its_epochs():
     searcher = _searcher()
     _run(searcher, "t1", [0.5, 0.7, 0.6, 0.65], finished=True)

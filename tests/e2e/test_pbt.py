@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 
 import keras
 import pytest
+import ray.tune
 from mlflow.tracking import MlflowClient
 
 import automl
@@ -23,9 +25,23 @@ FIRST = {
 }
 
 
+class EpochsTrained(keras.callbacks.Callback):
+    """Writes each epoch a trial trains to ``directory/<trial id>``, in the trial's worker."""
+
+    def __init__(self, directory):
+        super().__init__()
+        self.directory = str(directory)
+
+    def on_epoch_end(self, epoch, logs=None):
+        trial_id = ray.tune.get_context().get_trial_id()
+        with open(os.path.join(self.directory, trial_id), "a") as out:
+            out.write(f"{epoch + 1}\n")
+
+
 @pytest.fixture(scope="module")
 def run(ray_local, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("pbt")
+    (tmp / "epochs").mkdir()
     space = Space(
         layers=LayerStack(Dense(units=Categorical([16, 64])), min_layers=1, max_layers=1),
         learning_rate=Float(LOW, HIGH, log=True),
@@ -45,6 +61,7 @@ def run(ray_local, tmp_path_factory):
         max_concurrent_trials=2,
         seed=0,
         points_to_evaluate=[FIRST],
+        callbacks=[EpochsTrained(tmp / "epochs")],
         tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}",
         storage_path=tmp / "runs",
         name="pbt",
@@ -66,6 +83,15 @@ def test_every_trial_trains_to_the_end_and_some_take_over_better_ones(run):
     model = keras.saving.load_model(run.best_model_path)
     data = load_sklearn("digits")
     assert model.evaluate(data.x_val, data.y_val, return_dict=True, verbose=0)["accuracy"] > 0.5
+
+
+def test_a_trial_ends_at_the_epoch_its_fit_marks_last_and_no_exploit_comes_after(run):
+    # Were a finished trial left to PBT, the population's lowest would exploit better ones at
+    # their last epoch, train it again and report it again, for as long as the repeat scored lower.
+    epochs_dir = run.run_dir.parents[1] / "epochs"  # beside runs/, in the fixture's directory
+    for trial_id in run.trials["trial_id"]:
+        trained = (epochs_dir / trial_id).read_text().split()
+        assert trained.count(str(EPOCHS)) == 1 and trained[-1] == str(EPOCHS), trained
 
 
 def test_mlflow_keeps_the_first_config_and_the_schedule_of_mutated_settings(run):

@@ -140,6 +140,54 @@ def test_a_diverging_loss_fails_the_trial_within_an_epoch(digits, tmp_path):
     ):
         train(config, digits, settings=FitSettings(epochs=5), checkpoint_dir=tmp_path, reporter=reporter)
     assert len(reporter.reports) == 1
+    assert reporter.last == [False]  # a fit that fails did not end by itself
+
+
+class TrainEndMark(keras.callbacks.Callback):
+    """Appends "train_end" to a file (the trial's callbacks are deep copies: no shared list)."""
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = path
+
+    def on_train_end(self, logs=None):
+        with open(self.path, "a") as out:
+            out.write("train_end\n")
+
+
+class FileReporter(ListReporter):
+    def __init__(self, path):
+        super().__init__()
+        self.path = path
+
+    def report(self, metrics, *, epoch, checkpoint, last):
+        super().report(metrics, epoch=epoch, checkpoint=checkpoint, last=last)
+        with open(self.path, "a") as out:
+            out.write(f"epoch {epoch}{' last' if last else ''}\n")
+
+
+@pytest.mark.parametrize("patience", [1, 10], ids=["early-stopping", "epoch-cap"])
+def test_the_epoch_that_ends_the_fit_is_reported_after_every_callback_s_train_end(digits, tmp_path, patience):
+    # Ray ends the trial at that report: whatever comes after it in the fit would never run.
+    events = tmp_path / "events"
+    config = {**CONFIG, "learning_rate": 1e-6}  # barely learns: patience 1 stops it early
+    reporter = FileReporter(events)
+    settings = FitSettings(epochs=6, monitor="val_accuracy", mode="max", patience=patience, min_delta=0.05)
+    outcome = train(
+        config,
+        digits,
+        settings=settings,
+        checkpoint_dir=tmp_path / "ckpt",
+        reporter=reporter,
+        callbacks=[TrainEndMark(events)],
+    )
+    n = outcome.epochs_run
+    assert n == (6 if patience == 10 else 2)
+    assert events.read_text().splitlines() == [
+        *(f"epoch {e}" for e in range(1, n)),
+        "train_end",
+        f"epoch {n} last",
+    ]
 
 
 class CountingCallback(keras.callbacks.Callback):
