@@ -16,7 +16,10 @@ class Reporter(Protocol):
     trial's checkpoint directory, complete for this epoch (or ``None``).
     ``last`` is true on the epoch after which the fit ends by itself (epoch
     cap or early stopping), so a consumer can tell an ended trial from one
-    stopped from outside.
+    stopped from outside. That report comes after the fit has wound down
+    (every callback's ``on_train_end``), so the consumer may end the trial
+    at it; a fit that then fails (a diverged loss, a memory limit) never
+    sends it as last.
     """
 
     def report(
