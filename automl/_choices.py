@@ -275,9 +275,9 @@ class SchedulerChoice:
         if self.name == "asha":
             return schedulers.ASHAScheduler(**common, max_t=epochs, stop_last_trials=False, **self.settings)
         if self.name == "hyperband":
-            return schedulers.HyperBandScheduler(
-                **common, max_t=epochs, stop_last_trials=False, **self.settings
-            )
+            from automl._hyperband import HyperBand
+
+            return HyperBand(**common, max_t=epochs, stop_last_trials=False, **self.settings)
         if self.name == "median":
             return schedulers.MedianStoppingRule(**common, **self.settings)
         if self.name == "pbt":

@@ -22,6 +22,7 @@ import optuna
 
 from automl._build import check_build, load_build, resolve_build_ref
 from automl._choices import GridSampler, make_sampler, parse_scheduler
+from automl._hyperband import trials_held_at_once
 from automl._objectives import EXTRA_METRICS, parse_objectives
 from automl._result import TuningResult
 from automl._runner import Run, optuna_warnings_only
@@ -456,6 +457,18 @@ class Experiment:
                 "pass those configs as points_to_evaluate to have them join the population.",
                 field=field,
             )
+        if scheduler.name == "hyperband" and self.max_concurrent_trials is not None:
+            held = trials_held_at_once(self.epochs, self.num_trials, **scheduler.settings)
+            if self.max_concurrent_trials < held:
+                raise ConfigError(
+                    f"expected at least {held} or None with scheduler 'hyperband', but got "
+                    f"{self.max_concurrent_trials}: hyperband pauses a bracket's trials (up to {held} "
+                    "here) at each milestone until all of them reach it, and Ray counts paused trials "
+                    "against this limit, so brackets would not fill and few trials or none would be "
+                    "stopped. Leave it unset (trials run as resources allow; a paused one holds "
+                    "none) or use scheduler 'asha', which never pauses trials.",
+                    field="max_concurrent_trials",
+                )
         if extra and scheduler.name != "fifo":
             raise ConfigError(
                 f"{scheduler.name} stops trials early on one metric, which would bias a search over "

@@ -476,8 +476,12 @@ class MlflowTracker(Callback):
         if record.ended is not None:  # ended before an interruption; see on_trial_start
             return
         if record.state is TrialState.RUNNING:
-            # Ray also "completes" the trials it stops when the time budget runs out.
-            record.state = TrialState.COMPLETE if record.ended_by_itself else TrialState.STOPPED
+            if record.ended_by_itself:
+                record.state = TrialState.COMPLETE
+            elif trial.status == "PAUSED":  # HyperBand stops the paused trials that a milestone leaves behind
+                record.state = TrialState.PRUNED
+            else:  # Ray also "completes" the trials it stops when the time budget runs out
+                record.state = TrialState.STOPPED
         self._finish(record)
 
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:

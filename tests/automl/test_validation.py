@@ -52,6 +52,24 @@ pytestmark = pytest.mark.usefixtures("ray_stays_down")
         ({"time_budget_s": "1h"}, r"^time_budget_s: expected a number of seconds > 0, but got '1h'"),
         ({"epochs": 2.5}, r"^epochs: expected an int >= 1, but got 2\.5"),
         ({"max_concurrent_trials": 0}, r"^max_concurrent_trials: expected an int >= 1, but got 0"),
+        (  # 20 epochs: brackets of 4, 6 and 12 trials; the last two pause theirs at milestones
+            {"scheduler": "hyperband", "epochs": 20, "num_trials": 30, "max_concurrent_trials": 11},
+            r"^max_concurrent_trials: expected at least 12 or None with scheduler 'hyperband', but got 11: "
+            r".* use scheduler 'asha', which never pauses trials\.$",
+        ),
+        (  # 10 trials: the first two brackets, 4 and 6
+            {"scheduler": "hyperband", "epochs": 20, "num_trials": 10, "max_concurrent_trials": 5},
+            r"^max_concurrent_trials: expected at least 6 or None",
+        ),
+        (  # reduction_factor 2, 9 epochs: brackets of 4, 4, 6 and 8; 12 trials give the third 4
+            {
+                "scheduler": {"name": "hyperband", "reduction_factor": 2},
+                "epochs": 9,
+                "num_trials": 12,
+                "max_concurrent_trials": 3,
+            },
+            r"^max_concurrent_trials: expected at least 4 or None",
+        ),
         (
             {"max_trials_per_worker": 0},
             r"^max_trials_per_worker: expected a whole number >= 1 or null \(no limit\), but got 0",

@@ -1,0 +1,75 @@
+"""Ray Tune's synchronous HyperBand, with brackets that fill when fewer trials run at once than they hold.
+
+Ray's `HyperBandScheduler` puts each new trial in the current bracket until
+the bracket holds its ``n`` trials, and counts only the trials still in it.
+Its first bracket (``s = 0``) runs its trials to ``max_t`` and stops none, so
+each one leaves the count when it ends. With fewer trials at once than that
+bracket's ``n`` (``n`` is 4 for 20 epochs; a 2-core machine runs 2), the
+bracket never fills: every trial of the run joins it, and HyperBand stops
+nothing (ray-project/ray#12536). Here a bracket is also full once it has been
+given its ``n`` trials, as in the HyperBand paper.
+
+The later brackets pause each trial at the bracket's milestone until every
+trial of the bracket reaches it, then keep the best ``1 / reduction_factor``
+and stop the rest. A paused trial frees its resources, but Ray's
+``max_concurrent_trials`` limit counts it until it ends, so a limit below a
+bracket's size keeps the bracket from filling (`trials_held_at_once`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ray.tune.schedulers import HyperBandScheduler
+from ray.tune.schedulers.hyperband import _Bracket
+
+__all__ = ["HyperBand", "bracket_sizes", "trials_held_at_once"]
+
+
+class _FillingBracket(_Bracket):  # type: ignore[misc]  # Ray's class is untyped
+    def filled(self) -> bool:
+        # Ray's test alone counts the trials still in the bracket; those that ended count too.
+        return bool(super().filled()) or len(self._all_trials) >= self._n0
+
+
+class HyperBand(HyperBandScheduler):  # type: ignore[misc]  # Ray's class is untyped
+    """Ray's `HyperBandScheduler` whose brackets count every trial they were given (module docstring)."""
+
+    def _create_bracket(self, s: int) -> _FillingBracket:
+        return _FillingBracket(
+            time_attr=self._time_attr,
+            max_trials=self._get_n0(s),
+            init_t_attr=self._get_r0(s),
+            max_t_attr=self._max_t_attr,
+            eta=self._eta,
+            s=s,
+            stop_last_trials=self._stop_last_trials,
+        )
+
+
+def bracket_sizes(epochs: int, **settings: Any) -> list[int]:
+    """The trials of each bracket of one HyperBand round, in the order Ray fills them.
+
+    The first bracket stops no trial; each later one stops all but the best
+    ``1 / reduction_factor`` at each of its milestones. Ray skips a bracket
+    whose first milestone would be under one epoch.
+    """
+    scheduler = HyperBand(max_t=epochs, **settings)
+    return [scheduler._get_n0(s) for s in range(scheduler._s_max_1) if scheduler._get_r0(s) > 0]
+
+
+def trials_held_at_once(epochs: int, num_trials: int, **settings: Any) -> int:
+    """The most trials a bracket of this run pauses together at a milestone (0: none ever do).
+
+    A bracket that stops trials holds all of its trials, running or paused,
+    until they reach its milestone; the run's last bracket may get fewer than
+    its size. Rounds repeat the same brackets, so one round tells.
+    """
+    held, given = 0, 0
+    for s, size in enumerate(bracket_sizes(epochs, **settings)):
+        if given >= num_trials:
+            break
+        if s > 0:
+            held = max(held, min(size, num_trials - given))
+        given += size
+    return held
