@@ -32,7 +32,12 @@ _log = logging.getLogger(__name__)
 
 @contextlib.contextmanager
 def machine_lock(key: str) -> Iterator[None]:
-    """An exclusive lock shared by every process of this user on this machine (none on Windows)."""
+    """An exclusive lock shared by every process of this user on this machine (none on Windows).
+
+    The lock is a file in the temp directory, removed by its holder before it
+    lets go. A process that was waiting on the removed file then finds the
+    path gone or holding another file, and waits for that one instead.
+    """
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows
@@ -40,12 +45,21 @@ def machine_lock(key: str) -> Iterator[None]:
         return
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     path = Path(tempfile.gettempdir()) / f"automl-{os.getuid()}-{digest}.lock"
-    with open(path, "a") as handle:
+    while True:
+        handle = open(path, "a")  # noqa: SIM115 - closed below, or when the lock ends
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            if os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino:
+                break  # the file at the path is the one locked
+        except FileNotFoundError:
+            pass
+        handle.close()  # its holder removed it meanwhile
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)  # before letting go: no one can lock it afterwards unseen
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
 
 
 def cache_dir() -> Path:

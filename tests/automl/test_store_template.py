@@ -100,3 +100,34 @@ def test_a_cache_that_cannot_be_written_leaves_the_store_to_mlflow(tmp_path, mon
 
     assert client.get_experiment("0").name == "Default"
     assert _schema(tmp_path / "store" / "mlflow.db")[1]  # MLflow built and stamped it
+
+
+HOLDER = """
+import sys, time
+from automl._store_template import machine_lock
+log = sys.argv[1]
+for _ in range(20):
+    with machine_lock("one key"):
+        with open(log, "a") as out:
+            out.write("in\\n")
+        time.sleep(0.002)
+        with open(log, "a") as out:
+            out.write("out\\n")
+"""
+
+
+def test_the_machine_lock_holds_out_other_processes_and_leaves_no_file(tmp_path):
+    # Each holder removes the lock file before letting go; those that waited on it lock again.
+    import os
+    import subprocess
+    import sys
+
+    log, temp = tmp_path / "log", tmp_path / "temp"
+    temp.mkdir()
+    holders = [
+        subprocess.Popen([sys.executable, "-c", HOLDER, str(log)], env={**os.environ, "TMPDIR": str(temp)})
+        for _ in range(3)
+    ]
+    assert [holder.wait(timeout=120) for holder in holders] == [0, 0, 0]
+    assert log.read_text().split() == ["in", "out"] * 60  # one holder at a time
+    assert list(temp.iterdir()) == []
