@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ray.tune.experiment import Trial
 from ray.tune.schedulers import HyperBandScheduler
 from ray.tune.schedulers.hyperband import _Bracket
 
@@ -33,7 +34,17 @@ class _FillingBracket(_Bracket):  # type: ignore[misc]  # Ray's class is untyped
 
 
 class HyperBand(HyperBandScheduler):  # type: ignore[misc]  # Ray's class is untyped
-    """Ray's `HyperBandScheduler` whose brackets count every trial they were given (module docstring)."""
+    """Ray's `HyperBandScheduler`, whose brackets count every trial they were given (module docstring).
+
+    A resumed run's brackets start anew, from its unfinished trials: Ray saves
+    no scheduler state, and put the finished trials back in brackets too.
+    """
+
+    def on_trial_add(self, tune_controller: Any, trial: Trial) -> None:
+        # A resumed run adds back its finished trials too. In a bracket they would never
+        # report again, and the bracket's unfinished trials would wait at its milestone forever.
+        if trial.status not in (Trial.TERMINATED, Trial.ERROR):
+            super().on_trial_add(tune_controller, trial)
 
     def _create_bracket(self, s: int) -> _FillingBracket:
         return _FillingBracket(

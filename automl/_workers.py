@@ -132,6 +132,10 @@ def _controller_class(policy: WorkerPolicy) -> type[TuneController]:
           process start that never ran a trial, and the run never got its
           second worker. A staged trial that such a spare covers waits for it,
           or for an actor freed before it is up, rather than asking for another.
+        - A trial stopped while it has no actor (HyperBand stops paused trials)
+          is saved with its new state. Ray refreshes a trial's saved state only
+          when it stopped an actor, so such a trial stayed PAUSED in the
+          experiment state and a resumed run trained it again.
         """
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -144,6 +148,10 @@ def _controller_class(policy: WorkerPolicy) -> type[TuneController]:
             for live in ("_workers", "_spares"):  # live processes: nothing to restore
                 state.pop(live, None)
             return state
+
+        def stop_trial(self, trial: Any) -> None:
+            super().stop_trial(trial)
+            self._mark_trial_to_checkpoint(trial)
 
         def _maybe_cache_trial_actor(self, trial: Any) -> bool:
             actor = self._trial_to_actor.get(trial)

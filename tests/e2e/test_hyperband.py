@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -60,3 +62,13 @@ def test_a_bracket_stops_the_trials_its_milestone_leaves_behind_though_two_run_a
             assert mlflow_run.info.status == "KILLED"
             assert mlflow_run.data.tags["automl.pruned_at_epoch"] == str(MILESTONE)
     assert max(at_milestone["COMPLETE"]) <= min(at_milestone["PRUNED"])  # it kept the best
+
+    # What `automl.resume` would read: every trial saved finished. Ray refreshed a trial's saved
+    # state only when it stopped an actor; the stopped trials, paused, stayed PAUSED there,
+    # and a resumed run trained them again.
+    (state_file,) = run.run_dir.glob("experiment_state-*.json")
+    saved = {
+        json.loads(trial)["trial_id"]: json.loads(trial)["status"]
+        for trial, _ in json.loads(state_file.read_text())["trial_data"]
+    }
+    assert saved == dict.fromkeys(trials["trial_id"], "TERMINATED")
