@@ -133,7 +133,10 @@ class ImportsForArtifacts(tune.Callback):  # type: ignore[misc]  # Ray's class i
 
     def _start(self) -> None:
         if self.thread is None:
-            self.thread = threading.Thread(target=_import_for_artifacts, name="automl-imports", daemon=True)
+            # Not a daemon: a driver that ends mid-import (Ctrl-C) waits for it. Cut short inside
+            # h5py's import, HDF5 kept h5py's converters past Python's end and crashed the process
+            # as it exited (a segmentation fault, exit status 139).
+            self.thread = threading.Thread(target=_import_for_artifacts, name="automl-imports")
             self.thread.start()
 
     def _maybe_start(self, trials: list[Trial], starting: Trial | None = None) -> None:

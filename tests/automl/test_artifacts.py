@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
 import sys
 
 from ray.tune.experiment import Trial
@@ -78,3 +79,23 @@ def test_a_run_with_a_time_budget_starts_them_ten_seconds_before_its_end():
     short.on_step_end(1, _trials(Trial.RUNNING))
     assert short.thread is not None
     short.thread.join(timeout=120)
+
+
+LEAVES_MID_IMPORT = """
+import sys, time
+from automl._artifacts import ImportsForArtifacts
+ImportsForArtifacts(num_trials=1)._start()
+deadline = time.monotonic() + 60
+while "h5py" not in sys.modules and time.monotonic() < deadline:
+    time.sleep(0.001)
+sys.exit(3)  # as a Ctrl-C'd driver leaves: inside the imports, h5py's begun
+"""
+
+
+def test_a_driver_that_leaves_during_the_imports_ahead_exits_with_its_own_status():
+    # The imports' thread was a daemon: cut short inside h5py's import, HDF5 called h5py's
+    # converters after Python had ended, and the process died of a segmentation fault.
+    out = subprocess.run(
+        [sys.executable, "-c", LEAVES_MID_IMPORT], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 3, out.stderr[-2000:]
