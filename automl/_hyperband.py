@@ -37,7 +37,7 @@ class HyperBand(HyperBandScheduler):  # type: ignore[misc]  # Ray's class is unt
     """Ray's `HyperBandScheduler`, whose brackets count every trial they were given (module docstring).
 
     A resumed run's brackets start anew, from its unfinished trials: Ray saves
-    no scheduler state, and put the finished trials back in brackets too.
+    no scheduler state, and would put the finished trials back in brackets too.
     """
 
     def on_trial_add(self, tune_controller: Any, trial: Trial) -> None:
