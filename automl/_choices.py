@@ -263,6 +263,14 @@ class SchedulerChoice:
     settings: Mapping[str, Any]
     mutations: Mapping[str, Float | Int | Categorical] = dataclasses.field(default_factory=dict)
 
+    @property
+    def pauses_trials(self) -> bool:
+        """Whether trials go on from their newest checkpoint mid-run (a pause, or PBT's exploit).
+
+        Such a checkpoint must be the trial's latest epoch: they checkpoint every epoch.
+        """
+        return self.name in ("hyperband", "pbt")
+
     def build(self, *, epochs: int) -> Any:
         """The Ray Tune scheduler, counting time in epochs.
 

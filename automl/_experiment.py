@@ -450,6 +450,8 @@ class Experiment:
         scheduler = parse_scheduler(
             self.scheduler or ("fifo" if extra else "asha"), epochs=self.epochs, space=self.space
         )
+        if scheduler.pauses_trials:  # a paused or exploited trial continues from its newest checkpoint
+            settings = dataclasses.replace(settings, checkpoint_interval_s=0.0)
         if scheduler.name == "pbt" and known:
             field = "evaluated_points" if self.evaluated_points else "warm_start"
             raise ConfigError(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,15 @@ def trusted_manifest(run_dir: Path) -> dict[str, Any]:
                 field="run_dir",
             )
     return manifest
+
+
+def fit_settings(saved: Mapping[str, Any]) -> FitSettings:
+    """A run's fit settings from its manifest.
+
+    A run from before ``checkpoint_interval_s`` checkpointed every epoch: its
+    trials go on doing so, which is what its scheduler may need (a pause).
+    """
+    return FitSettings(**{"checkpoint_interval_s": 0.0, **saved})
 
 
 def resume(
@@ -119,7 +128,7 @@ def resume(
     run = Run(
         space=Space.from_dict(manifest["space"]),
         data=_data(data),
-        settings=FitSettings(**manifest["settings"]),
+        settings=fit_settings(manifest["settings"]),
         num_trials=manifest["num_trials"],
         time_budget_s=manifest.get("time_budget_s"),
         resources=manifest["resources"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import shutil
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,8 @@ class ReporterCallback(keras.callbacks.Callback):
     """Sends each epoch's metrics and the checkpoint directory to a `Reporter`.
 
     Runs last, so the checkpoint it hands over is complete for this epoch.
+    With ``saved``, an epoch whose checkpoint `LastCheckpoint` did not write
+    is sent without one; the fit's last epoch always comes with the directory.
     The epoch that ends the fit by itself is sent once the fit has wound
     down, after every callback's ``on_train_end``: a consumer may end the
     trial there (Ray does) without cutting anything short, and a callback
@@ -68,10 +71,13 @@ class ReporterCallback(keras.callbacks.Callback):
     epoch is sent as the last.
     """
 
-    def __init__(self, reporter: Reporter, checkpoint_dir: Path) -> None:
+    def __init__(
+        self, reporter: Reporter, checkpoint_dir: Path, *, saved: LastCheckpoint | None = None
+    ) -> None:
         super().__init__()
         self._reporter = reporter
         self._dir = checkpoint_dir
+        self._saved = saved
         self._last: tuple[dict[str, float], int] | None = None
 
     def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
@@ -85,7 +91,8 @@ class ReporterCallback(keras.callbacks.Callback):
             self._last = (metrics, epoch + 1)  # sent in on_train_end
             return
         # A diverged loss (TerminateOnNaN) does not end the trial by itself: the fit raises.
-        self._reporter.report(metrics, epoch=epoch + 1, checkpoint=self._dir, last=False)
+        written = self._saved is None or self._saved.written(epoch)
+        self._reporter.report(metrics, epoch=epoch + 1, checkpoint=self._dir if written else None, last=False)
 
     def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
         if self._last is not None:
@@ -135,18 +142,27 @@ class ResumablePlateau(keras.callbacks.ReduceLROnPlateau):
 
 
 class LastCheckpoint(keras.callbacks.Callback):
-    """Saves the model after every epoch as ``last.keras``, optimizer state included.
+    """Saves the model as ``last.keras``, optimizer state included, on the epochs that write a checkpoint.
 
-    Runs after the best-model `ModelCheckpoint`: when that one has just saved
-    this very model state, the file is copied instead of serializing the model
-    a second time.
+    An epoch writes one when the best-model `ModelCheckpoint` (which runs
+    before this one) has just saved this very model state, when it ends the
+    fit, and when ``interval_s`` seconds have passed since the last one
+    (`0`: every epoch). On an improving epoch the best file is copied
+    instead of serializing the model a second time. An epoch that writes
+    nothing leaves the directory as the last checkpoint left it: its files
+    stay consistent with one another, and its best model is still the best.
+    `written` tells the callbacks after this one (the state file, the
+    reporter) whether the epoch's checkpoint is on disk.
     """
 
-    def __init__(self, checkpoint_dir: Path) -> None:
+    def __init__(self, checkpoint_dir: Path, interval_s: float = 0.0) -> None:
         super().__init__()
         self._best = checkpoint_dir / BEST_FILE
         self._last = checkpoint_dir / LAST_FILE
+        self._interval_s = interval_s
         self._best_stamp: int | None = None
+        self._since = 0.0
+        self._written: int | None = None  # the latest epoch (0-based) whose checkpoint is on disk
 
     def _stamp(self) -> int | None:
         try:
@@ -154,20 +170,33 @@ class LastCheckpoint(keras.callbacks.Callback):
         except FileNotFoundError:
             return None
 
+    def written(self, epoch: int) -> bool:
+        """Whether ``epoch``'s (0-based, as Keras counts) checkpoint was written."""
+        return self._written == epoch
+
     def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
         self._best_stamp = self._stamp()
+        self._since = time.monotonic()
+        self._written = None
 
     def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
         stamp = self._stamp()
-        if stamp is not None and stamp != self._best_stamp:
+        improved = stamp is not None and stamp != self._best_stamp
+        self._best_stamp = stamp
+        # EarlyStopping and TerminateOnNaN run earlier in the list and set stop_training.
+        ends = bool(self.model.stop_training) or epoch + 1 >= self.params["epochs"]
+        if not (improved or ends or time.monotonic() - self._since >= self._interval_s):
+            return
+        if improved:
             shutil.copyfile(self._best, self._last)
         else:
             self.model.save(self._last)
-        self._best_stamp = stamp
+        self._written = epoch
+        self._since = time.monotonic()
 
 
 class ProgressWriter(keras.callbacks.Callback):
-    """Writes ``state.json`` after each epoch, once the model files are saved."""
+    """Writes ``state.json`` once the model files are saved: after each epoch, or those ``last`` writes."""
 
     def __init__(
         self,
@@ -178,9 +207,11 @@ class ProgressWriter(keras.callbacks.Callback):
         resume: Progress | None,
         learning_rate: float,
         plateau: keras.callbacks.ReduceLROnPlateau | None = None,
+        last: LastCheckpoint | None = None,
     ) -> None:
         super().__init__()
         self._dir = checkpoint_dir
+        self._last = last
         self._learning_rate = learning_rate
         self._stopping = stopping
         self._best = best
@@ -194,6 +225,8 @@ class ProgressWriter(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
         for key, value in _numbers(logs).items():
             self._history.setdefault(key, []).append(value)
+        if self._last is not None and not self._last.written(epoch):
+            return
         best, plateau = self._stopping.best, self._plateau
         Progress(
             epoch=epoch + 1,

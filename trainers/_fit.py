@@ -91,6 +91,7 @@ def _callbacks(
             min_delta=settings.min_delta,
             **monitor,
         )
+    last = LastCheckpoint(checkpoint_dir, settings.checkpoint_interval_s)
     callbacks: list[keras.callbacks.Callback] = [
         MonitoredMetric(settings.monitor),
         *([] if schedule.is_constant else [EpochLearningRate(schedule)]),  # first: sets this epoch's rate
@@ -98,7 +99,7 @@ def _callbacks(
         *([plateau] if plateau else []),
         stopping,
         best,
-        LastCheckpoint(checkpoint_dir),  # every epoch, optimizer included
+        last,  # optimizer included; not every epoch (settings.checkpoint_interval_s)
         *extra,
         ProgressWriter(
             checkpoint_dir,
@@ -107,10 +108,11 @@ def _callbacks(
             resume=resume,
             learning_rate=learning_rate,
             plateau=plateau,
+            last=last,
         ),
     ]
     if reporter is not None:  # last: the checkpoint it hands over is complete
-        callbacks.append(ReporterCallback(reporter, checkpoint_dir))
+        callbacks.append(ReporterCallback(reporter, checkpoint_dir, saved=last))
     return callbacks
 
 
@@ -206,9 +208,11 @@ def train(
 
     The fit uses `TerminateOnNaN`, `EarlyStopping` (restoring the best
     weights), `ModelCheckpoint` twice (the best model as
-    ``checkpoint_dir/best.keras``, the latest with its optimizer state as
-    ``last.keras``), the given ``callbacks``, and, last, a callback that hands
-    every epoch and the checkpoint directory to ``reporter``. A learning-rate
+    ``checkpoint_dir/best.keras`` on each improving epoch; the latest epoch
+    with its optimizer state as ``last.keras``, on improving epochs, the last
+    epoch and every ``settings.checkpoint_interval_s``), the given
+    ``callbacks``, and, last, a callback that hands every epoch to
+    ``reporter``, with the checkpoint directory when that epoch wrote it. A learning-rate
     schedule or warm-up in the config runs as a callback before all of them.
     The fit runs up to ``settings.epochs`` epochs, or the config's ``epochs``
     when that is smaller.

@@ -394,6 +394,13 @@ class FitSettings:
             weights, dropout and the order of batches repeat from one fit to
             the next; a fit resumed at epoch ``e`` is seeded with
             ``seed + e``. Any int in [0, 2**32). Defaults to `None` (unseeded).
+        checkpoint_interval_s: Seconds between checkpoints of an epoch that
+            did not improve ``monitor`` (``last.keras`` and ``state.json``,
+            what a restarted trial continues from). An epoch that improves
+            it, and the fit's last, always write one, so the newest
+            checkpoint always holds the best model so far. `0` writes one
+            every epoch, as schedulers that pause trials (HyperBand, PBT)
+            need. Defaults to `30.0`.
     """
 
     epochs: int = 20
@@ -408,6 +415,7 @@ class FitSettings:
     jit_compile: bool | Literal["auto"] = "auto"
     mixed_precision: bool = False
     seed: int | None = None
+    checkpoint_interval_s: float = 30.0
 
     def __post_init__(self) -> None:
         for name in ("epochs", "patience", "steps_per_execution"):
@@ -446,6 +454,16 @@ class FitSettings:
             isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32
         ):
             raise ConfigError(f"expected an int in [0, 2**32), but got {seed!r}.", field="seed")
+        interval = self.checkpoint_interval_s
+        if (
+            isinstance(interval, bool)
+            or not isinstance(interval, (int, float))
+            or not 0 <= interval < math.inf
+        ):
+            raise ConfigError(
+                f"expected a finite number of seconds >= 0, but got {interval!r}.",
+                field="checkpoint_interval_s",
+            )
         patience = self.reduce_lr_patience
         if patience is not None and (
             isinstance(patience, bool) or not isinstance(patience, int) or patience < 0

@@ -7,8 +7,10 @@ import json
 import optuna
 import pytest
 
+from automl import Experiment
 from automl._choices import SAMPLERS, SCHEDULERS, GridSampler, make_sampler, parse_scheduler
 from search_spaces import Categorical, ConfigError, Dense, Float, Int, LayerStack, Space, mlp
+from trainers import FitSettings
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -136,6 +138,15 @@ def test_a_missing_package_says_what_to_install():
 def test_every_scheduler_builds(name):
     scheduler = parse_scheduler(name, epochs=10, space=mlp()).build(epochs=10)
     assert scheduler is not None
+
+
+@pytest.mark.parametrize("name", list(SCHEDULERS))
+def test_trials_of_schedulers_that_pause_them_checkpoint_every_epoch(name):
+    # A paused trial, or one PBT points at a better one's checkpoint, goes on from the newest checkpoint.
+    settings = Experiment(space=mlp(), data="iris", num_trials=4, epochs=4, scheduler=name)._plan().settings
+    pauses = name in ("hyperband", "pbt")
+    assert parse_scheduler(name, epochs=4, space=mlp()).pauses_trials is pauses
+    assert settings.checkpoint_interval_s == (0 if pauses else FitSettings().checkpoint_interval_s)
 
 
 def test_scheduler_settings_reach_ray():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import keras
@@ -10,6 +11,7 @@ import pytest
 
 from search_spaces import ConfigError
 from trainers import FitSettings, TrialFailedError, check_config, load_sklearn, reported_metrics, train
+from trainers._checkpoint import Progress
 
 CONFIG = {
     "layers": [{"type": "dense", "units": 32, "activation": "relu", "dropout": 0.1}],
@@ -43,8 +45,8 @@ def test_train_fits_reports_every_epoch_and_checkpoints_the_best(digits, tmp_pat
     assert reporter.last == [False, False, False, True]  # the epoch cap ends the fit
     for _, metrics, _ in reporter.reports:
         assert set(reported_metrics("multiclass")) <= set(metrics)
-    # Every epoch hands over the complete checkpoint directory.
-    assert {c for _, _, c in reporter.reports} == {tmp_path}
+    # The first epoch improves on nothing and the last ends the fit: both hand over the directory.
+    assert reporter.reports[0][2] == reporter.reports[-1][2] == tmp_path
     assert {p.name for p in tmp_path.iterdir()} >= {"best.keras", "last.keras", "state.json"}
     values = [m["val_accuracy"] for _, m, _ in reporter.reports]
     assert outcome.best_value == max(values)
@@ -56,6 +58,75 @@ def test_train_fits_reports_every_epoch_and_checkpoints_the_best(digits, tmp_pat
     np.testing.assert_allclose(predictions.sum(axis=1), 1.0, rtol=1e-5)
     accuracy = model.evaluate(digits.x_val, digits.y_val, verbose=0, return_dict=True)["accuracy"]
     assert accuracy == pytest.approx(outcome.best_value, abs=1e-6)
+
+
+class StateReporter(ListReporter):
+    """Also notes, at each report, the epoch the checkpoint directory's state.json holds."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__()
+        self.directory = directory
+        self.on_disk: list[int] = []
+
+    def report(self, metrics, *, epoch, checkpoint, last):
+        super().report(metrics, epoch=epoch, checkpoint=checkpoint, last=last)
+        self.on_disk.append(Progress.read(self.directory).epoch)
+
+
+# A rate too small to move the weights: val_accuracy stays where the first epoch put it.
+STILL = {"layers": [{"type": "dense", "units": 16}], "learning_rate": 1e-12, "batch_size": 64}
+
+
+def test_an_epoch_that_does_not_improve_writes_no_checkpoint_until_the_interval_passes(digits, tmp_path):
+    settings = FitSettings(epochs=4, monitor="val_accuracy", mode="max", patience=10)
+    reporter = StateReporter(tmp_path)
+    outcome = train(STILL, digits, settings=settings, checkpoint_dir=tmp_path, reporter=reporter)
+
+    values = [m["val_accuracy"] for _, m, _ in reporter.reports]
+    assert len(set(values)) == 1  # only the first epoch improved
+    # Epochs 2 and 3 come without a checkpoint, and leave the first epoch's on disk; the last writes its own.
+    assert [c for _, _, c in reporter.reports] == [tmp_path, None, None, tmp_path]
+    assert reporter.on_disk == [1, 1, 1, 4]
+    assert outcome.epochs_run == 4
+
+    # With no interval, every epoch writes its checkpoint (what pausing schedulers need).
+    every = FitSettings(epochs=4, monitor="val_accuracy", mode="max", patience=10, checkpoint_interval_s=0)
+    reporter = StateReporter(tmp_path / "every")
+    train(STILL, digits, settings=every, checkpoint_dir=tmp_path / "every", reporter=reporter)
+    assert [c for _, _, c in reporter.reports] == [tmp_path / "every"] * 4
+    assert reporter.on_disk == [1, 2, 3, 4]
+
+
+class SnapshotAt(ListReporter):
+    """Copies the checkpoint directory as it stands when ``epoch`` is reported: what a crash then leaves."""
+
+    def __init__(self, directory: Path, epoch: int, snapshot: Path) -> None:
+        super().__init__()
+        self.directory, self.epoch, self.snapshot = directory, epoch, snapshot
+
+    def report(self, metrics, *, epoch, checkpoint, last):
+        super().report(metrics, epoch=epoch, checkpoint=checkpoint, last=last)
+        if epoch == self.epoch:
+            shutil.copytree(self.directory, self.snapshot)
+
+
+def test_a_trial_restarted_after_epochs_without_a_checkpoint_redoes_them(digits, tmp_path):
+    settings = FitSettings(epochs=3, monitor="val_accuracy", mode="max", patience=10)
+    first = SnapshotAt(tmp_path / "a", 2, tmp_path / "crash")
+    train(STILL, digits, settings=settings, checkpoint_dir=tmp_path / "a", reporter=first)
+    assert [c for _, _, c in first.reports] == [tmp_path / "a", None, tmp_path / "a"]
+
+    again = ListReporter()
+    train(
+        STILL,
+        digits,
+        settings=settings,
+        checkpoint_dir=tmp_path / "b",
+        reporter=again,
+        resume_from=tmp_path / "crash",
+    )
+    assert [epoch for epoch, _, _ in again.reports] == [2, 3]  # from the first epoch's checkpoint
+    assert Progress.read(tmp_path / "b").epoch == 3
 
 
 def test_early_stopping_ends_the_fit_before_the_cap(digits, tmp_path):
@@ -114,6 +185,12 @@ def test_monitor_the_trainer_never_reports(digits, tmp_path):
         ({"seed": -1}, r"^seed: expected an int in \[0, 2\*\*32\), but got -1"),
         ({"seed": 2**32}, r"^seed: expected an int in \[0, 2\*\*32\), but got 4294967296"),
         ({"seed": "7"}, r"^seed: expected an int in \[0, 2\*\*32\), but got '7'"),
+        (
+            {"checkpoint_interval_s": -1},
+            r"^checkpoint_interval_s: expected a finite number of seconds >= 0, but got -1",
+        ),
+        ({"checkpoint_interval_s": float("inf")}, r"^checkpoint_interval_s: expected .*, but got inf"),
+        ({"checkpoint_interval_s": True}, r"^checkpoint_interval_s: expected .*, but got True"),
     ],
 )
 def test_bad_fit_settings(kwargs, match):
