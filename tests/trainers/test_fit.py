@@ -51,6 +51,10 @@ def test_train_fits_reports_every_epoch_and_checkpoints_the_best(digits, tmp_pat
     values = [m["val_accuracy"] for _, m, _ in reporter.reports]
     assert outcome.best_value == max(values)
     assert outcome.best_value > 0.8  # digits with a 32-unit MLP learns quickly
+    # Every epoch that improved hands over the directory: the newest checkpoint holds the best model.
+    for i, (_, _, checkpoint) in enumerate(reporter.reports):
+        if values[i] > max(values[:i], default=-1.0):
+            assert checkpoint == tmp_path, (i, values)
 
     model = keras.saving.load_model(outcome.checkpoint)
     predictions = model.predict(digits.x_val[:7], verbose=0)
