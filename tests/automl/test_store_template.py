@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 from contextlib import closing
 from pathlib import Path
 
@@ -118,10 +121,6 @@ for _ in range(20):
 
 def test_the_machine_lock_holds_out_other_processes_and_leaves_no_file(tmp_path):
     # Each holder removes the lock file before letting go; those that waited on it lock again.
-    import os
-    import subprocess
-    import sys
-
     log, temp = tmp_path / "log", tmp_path / "temp"
     temp.mkdir()
     holders = [
