@@ -183,6 +183,7 @@ def run_trial(
     whose worker grows past it. A ``settings.seed`` is the run's: the fit is
     seeded with `trial_seed`.
     """
+    from automl._heap import freeze_imports
     from automl._memory_limit import MemoryLimit
     from automl._model_size import ModelSize
     from trainers import (  # TensorFlow: once per worker process
@@ -197,6 +198,7 @@ def run_trial(
     configure_threads(int(assigned.get("CPU", 1)))
     enable_memory_growth()
     strategy = distribution_strategy(tpu=assigned.get("TPU", 0) > 0)
+    freeze_imports()  # after TensorFlow's import: each trial's clear_session() then skips its objects
     config = space.unflatten(flat_config)
     if settings.seed is not None:
         settings = dataclasses.replace(settings, seed=trial_seed(settings.seed, flat_config))

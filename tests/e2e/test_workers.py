@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -9,7 +10,9 @@ import sys
 import textwrap
 import threading
 import time
+import weakref
 
+import keras
 import pytest
 from ray import tune
 from ray.tune.search.optuna import OptunaSearch
@@ -41,9 +44,33 @@ def test_worker_memory_is_this_process_resident_set():
     del block
 
 
+_previous_model = None  # in a trial's worker: a weak reference to the model of the trial before
+
+
+class HeapRecorder(keras.callbacks.Callback):
+    """Writes, as each trial starts in its worker, what the collector sees there."""
+
+    def __init__(self, directory):
+        super().__init__()
+        self.directory = str(directory)
+
+    def on_train_begin(self, logs=None):
+        # The trainer's clear_session() has run its full collection by now.
+        seen = {"pid": os.getpid(), "frozen": gc.get_freeze_count(), "previous_model_alive": None}
+        if _previous_model is not None:
+            seen["previous_model_alive"] = _previous_model() is not None
+        with open(os.path.join(self.directory, f"{time.time_ns()}.json"), "w") as out:
+            json.dump(seen, out)
+
+    def on_train_end(self, logs=None):
+        global _previous_model
+        _previous_model = weakref.ref(self.model)
+
+
 @pytest.mark.slow
 @pytest.mark.ray
 def test_a_worker_is_reused_until_it_ran_its_share_of_trials(ray_local, tmp_path):
+    (tmp_path / "heap").mkdir()
     result = automl.tune(
         Space(layers=LayerStack(Dense(units=16), max_layers=1), learning_rate=1e-2, batch_size=128),
         data="digits",
@@ -53,6 +80,7 @@ def test_a_worker_is_reused_until_it_ran_its_share_of_trials(ray_local, tmp_path
         max_concurrent_trials=1,
         max_trials_per_worker=2,
         max_worker_memory_growth=None,
+        callbacks=[HeapRecorder(tmp_path / "heap")],
         tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
         storage_path=tmp_path / "runs",
         verbose=0,
@@ -64,6 +92,12 @@ def test_a_worker_is_reused_until_it_ran_its_share_of_trials(ray_local, tmp_path
     # One at a time: trial 2 reuses trial 1's process; after its 2 trials, trial 3 gets a fresh one.
     assert second == first
     assert third != second
+    # Each worker froze what its imports made before its first model, so the full collection
+    # of every trial's clear_session() skips those objects, yet still frees the model before.
+    seen = [json.loads(p.read_text()) for p in sorted((tmp_path / "heap").iterdir())]
+    assert [s["previous_model_alive"] for s in seen] == [None, False, None]
+    assert seen[0]["pid"] == seen[1]["pid"] != seen[2]["pid"]
+    assert all(s["frozen"] > 100_000 for s in seen)  # TensorFlow's, Keras's and Ray's module state
 
 
 # A fresh driver: the idle workers Ray starts at ray.init are there to be taken.
