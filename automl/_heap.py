@@ -22,9 +22,9 @@ def freeze_imports() -> None:
     """In a trial worker, before its first trial builds a model: freezes what the process holds.
 
     Once per process (later calls find objects frozen already). A collection
-    first, so no garbage is frozen. What the first trial's Ray session holds
-    at this point is frozen with the rest: a bounded, one-off cost, as it is
-    never made again in that process.
+    first, so no garbage is frozen. The objects the first trial's Ray session
+    holds at that moment are frozen too, and never freed: a one-off cost per
+    process, not per trial.
     """
     if gc.get_freeze_count():
         return
