@@ -28,7 +28,7 @@ def tune(
     patience: int = 3,
     metrics: Sequence[str] = (),
     reduce_lr_patience: int | None = None,
-    steps_per_execution: int = 1,
+    steps_per_execution: int | Literal["auto"] = "auto",
     jit_compile: bool | Literal["auto"] = "auto",
     mixed_precision: bool = False,
     sampler: str | Mapping[str, Any] | optuna.samplers.BaseSampler = "tpe",
@@ -83,8 +83,11 @@ def tune(
             the learning rate is halved (Keras's ``ReduceLROnPlateau``); the
             space must keep ``lr_schedule`` constant. Defaults to `None` (off).
         steps_per_execution: Batches per call into TensorFlow (Keras's
-            ``compile`` argument); more means fewer Python round trips for
-            small models. Defaults to `1`.
+            ``compile`` argument): fewer Python round trips, the same
+            results. ``"auto"`` runs one epoch's batches per call, at most
+            32, or one at a time when one of ``callbacks`` overrides a
+            batch-level hook (so it sees every batch) or a trial has several
+            GPUs. Defaults to `"auto"`.
         jit_compile: XLA-compile the train step: ``True``, ``False`` or
             ``"auto"``. Defaults to `"auto"`.
         mixed_precision: Build each model under Keras's ``mixed_float16``

@@ -350,7 +350,7 @@ class Experiment:
     patience: int = 3
     metrics: Sequence[str] = ()
     reduce_lr_patience: int | None = None
-    steps_per_execution: int = 1
+    steps_per_execution: int | Literal["auto"] = "auto"
     jit_compile: bool | Literal["auto"] = "auto"
     mixed_precision: bool = False
     sampler: str | Mapping[str, Any] | optuna.samplers.BaseSampler = "tpe"

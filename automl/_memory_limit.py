@@ -29,13 +29,17 @@ class MemoryLimit(keras.callbacks.Callback):
 
     Checked after the first batch, then every 10 batches and at each epoch's
     end: a soft limit, at batch granularity (one batch that allocates far more
-    runs to its end before it is caught).
+    runs to its end before it is caught). With ``steps_per_execution`` above
+    10, Keras calls it once per call into TensorFlow, and it checks then: it
+    does not make ``"auto"`` fall back to one batch per call.
     """
+
+    needs_every_batch = False
 
     def __init__(self, limit_bytes: float) -> None:
         super().__init__()
         self._limit_mib = limit_bytes / 2**20
-        self._batches = 0
+        self._next_check = 0  # the batch index, within the epoch, of the next check
         self._epoch = 0
         self._over: tuple[float, int] | None = None
 
@@ -47,11 +51,13 @@ class MemoryLimit(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
         self._epoch = epoch
+        self._next_check = 0
 
     def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
-        if self._batches % _EVERY == 0:
+        # `batch` is the last batch the call ran: steps_per_execution apart.
+        if batch >= self._next_check:
             self._check(self._epoch)
-        self._batches += 1
+            self._next_check = batch + _EVERY
 
     def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
         self._check(epoch)

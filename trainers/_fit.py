@@ -116,6 +116,21 @@ def _callbacks(
     return callbacks
 
 
+_BATCH_HOOKS = tuple(
+    f"on_{kind}batch_{when}" for kind in ("", "train_", "test_") for when in ("begin", "end")
+)
+
+
+def _needs_every_batch(callback: keras.callbacks.Callback) -> bool:
+    """Whether ``callback`` overrides a batch-level hook, unless it sets ``needs_every_batch = False``."""
+    declared = getattr(callback, "needs_every_batch", None)
+    if declared is not None:
+        return bool(declared)
+    return any(
+        getattr(type(callback), hook) is not getattr(keras.callbacks.Callback, hook) for hook in _BATCH_HOOKS
+    )
+
+
 @contextlib.contextmanager
 def _dtype_policy(settings: FitSettings) -> Iterator[None]:
     """Keras's global dtype policy while the model is built; the previous one afterwards (reused workers)."""
@@ -224,7 +239,11 @@ def train(
         checkpoint_dir: Directory of this trial's checkpoints; created if missing.
         reporter: Receives each epoch's metrics. Defaults to `None`.
         callbacks: More Keras callbacks, deep-copied for this trial and run
-            after the built-in ones. Defaults to `()`.
+            after the built-in ones. One that overrides a batch-level hook
+            (``on_train_batch_end``, ...) makes ``steps_per_execution="auto"``
+            run one batch per call, so it sees every batch as in a plain
+            fit; a callback that is fine with every n-th batch says so with
+            a ``needs_every_batch = False`` attribute. Defaults to `()`.
         resume_from: A checkpoint directory of this trial (as handed to the
             reporter) to continue from: weights, optimizer state, epoch
             counter, early-stopping patience and best value. The checkpoint
@@ -238,8 +257,9 @@ def train(
             model is built from the config's layer stacks).
         strategy: The ``tf.distribute`` strategy the model is built,
             compiled (or restored) and fitted under; ``batch_size`` is the
-            global batch. See `distribution_strategy`. Defaults to `None`
-            (TensorFlow's default strategy).
+            global batch. With several replicas, ``steps_per_execution="auto"``
+            runs one batch per call. See `distribution_strategy`. Defaults to
+            `None` (TensorFlow's default strategy).
         verbose: Keras ``fit`` verbosity. Defaults to `0`.
 
     Raises:
@@ -257,6 +277,11 @@ def train(
     """
     full = check_config(config, task=data.task, custom_model=build is not None)
     settings.check_monitor(data.task)
+    replicas = (strategy or tf.distribute.get_strategy()).num_replicas_in_sync
+    if settings.steps_per_execution == "auto" and (replicas > 1 or any(map(_needs_every_batch, callbacks))):
+        # Keras 3.15's multi-batch loop fails on several replicas: "You must feed a value for
+        # placeholder tensor" under a MirroredStrategy (tests/trainers/test_devices.py).
+        settings = dataclasses.replace(settings, steps_per_execution=1)
     epochs = min(settings.epochs, full["epochs"] or settings.epochs)
     start = time.perf_counter()
     keras.backend.clear_session()  # drop the previous trial's graph in a reused worker

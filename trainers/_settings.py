@@ -380,9 +380,11 @@ class FitSettings:
             ``lr_schedule``. Defaults to `None` (off).
         reduce_lr_factor: The factor, in (0, 1). Defaults to `0.5`.
         steps_per_execution: Batches run per call into TensorFlow (Keras's
-            ``compile`` argument): fewer Python round trips for small
-            models; batch-level callbacks then see every n-th batch.
-            Defaults to `1`.
+            ``compile`` argument): fewer Python round trips, the same
+            results. An int, or ``"auto"``: one epoch's batches, at most
+            32; 1 when a callback of the fit needs every batch or the fit
+            runs on several replicas (see `train`). Batch-level callbacks
+            see every n-th batch. Defaults to `"auto"`.
         jit_compile: Compile the train step with XLA: ``True``, ``False``
             or ``"auto"`` (Keras decides). Defaults to `"auto"`.
         mixed_precision: Build the model under Keras's ``mixed_float16``
@@ -411,18 +413,23 @@ class FitSettings:
     metrics: Sequence[str] = ()
     reduce_lr_patience: int | None = None
     reduce_lr_factor: float = 0.5
-    steps_per_execution: int = 1
+    steps_per_execution: int | Literal["auto"] = "auto"
     jit_compile: bool | Literal["auto"] = "auto"
     mixed_precision: bool = False
     seed: int | None = None
     checkpoint_interval_s: float = 30.0
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "patience", "steps_per_execution"):
+        for name in ("epochs", "patience"):
             value = getattr(self, name)
             low = 0 if name == "patience" else 1
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigError(f"expected an int >= {low}, but got {value!r}.", field=name)
+        steps = self.steps_per_execution
+        if steps != "auto" and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+            raise ConfigError(
+                f"expected an int >= 1 or 'auto', but got {steps!r}.", field="steps_per_execution"
+            )
         if self.mode not in ("min", "max"):
             raise ConfigError(f"expected 'min' or 'max', but got {self.mode!r}.", field="mode")
         if not (

@@ -87,7 +87,11 @@ def test_reduce_lr_on_plateau_lowers_the_rate_of_a_stalled_fit(cancer, tmp_path)
         ({"reduce_lr_factor": 1.0}, r"^reduce_lr_factor: expected a number in \(0, 1\), but got 1\.0"),
         ({"reduce_lr_patience": True}, r"^reduce_lr_patience: expected an int >= 0, but got True"),
         ({"metrics": ["aucc"]}, r"^metrics\.0: unknown metric 'aucc' \(did you mean 'auc'\?\)"),
-        ({"steps_per_execution": 0}, r"^steps_per_execution: expected an int >= 1, but got 0"),
+        ({"steps_per_execution": 0}, r"^steps_per_execution: expected an int >= 1 or 'auto', but got 0"),
+        (
+            {"steps_per_execution": "max"},
+            r"^steps_per_execution: expected an int >= 1 or 'auto', but got 'max'",
+        ),
         ({"jit_compile": 1}, r"^jit_compile: expected true, false or 'auto', but got 1"),
         ({"mixed_precision": "yes"}, r"^mixed_precision: expected true or false, but got 'yes'"),
     ],
@@ -108,6 +112,55 @@ def test_steps_per_execution_and_jit_compile_reach_compile(cancer, tmp_path):
     outcome = train(CONFIG, cancer, settings=settings, checkpoint_dir=tmp_path)
     assert outcome.model.steps_per_execution == 8 and outcome.model.jit_compile is False
     assert len(outcome.history["val_loss"]) == 2
+
+
+class BatchLog(keras.callbacks.Callback):
+    """Records the batch index of each on_train_batch_end, on the class: train deep-copies callbacks."""
+
+    seen: list[int] = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        BatchLog.seen.append(batch)
+
+
+class EveryNthBatchLog(BatchLog):
+    needs_every_batch = False
+
+
+def test_auto_steps_per_execution_runs_an_epoch_per_call_with_the_same_results(cancer, tmp_path):
+    assert len(cancer.x_train) == 455  # 15 batches of 32, 57 of 8
+    seeded = FitSettings(epochs=3, seed=0)
+    one = train(
+        CONFIG,
+        cancer,
+        settings=dataclasses.replace(seeded, steps_per_execution=1),
+        checkpoint_dir=tmp_path / "a",
+    )
+    auto = train(CONFIG, cancer, settings=seeded, checkpoint_dir=tmp_path / "b")
+    assert (one.model.steps_per_execution, auto.model.steps_per_execution) == (1, 15)
+    assert auto.history.keys() == one.history.keys()
+    for name, values in one.history.items():
+        assert auto.history[name] == pytest.approx(values, rel=1e-5), name
+    assert keras.saving.load_model(tmp_path / "b" / "best.keras").steps_per_execution == 15
+    small = train(
+        {**CONFIG, "batch_size": 8}, cancer, settings=FitSettings(epochs=1), checkpoint_dir=tmp_path / "c"
+    )
+    assert small.model.steps_per_execution == 32  # the cap
+
+
+@pytest.mark.parametrize(
+    ("callback", "steps", "seen"),
+    [(BatchLog(), 1, [*range(15), *range(15)]), (EveryNthBatchLog(), 15, [14, 14])],
+)
+def test_a_callback_with_batch_hooks_sees_every_batch_unless_it_says_it_need_not(
+    cancer, tmp_path, callback, steps, seen
+):
+    BatchLog.seen = []
+    outcome = train(
+        CONFIG, cancer, settings=FitSettings(epochs=2), checkpoint_dir=tmp_path, callbacks=[callback]
+    )
+    assert outcome.model.steps_per_execution == steps
+    assert BatchLog.seen == seen
 
 
 def test_mixed_precision_computes_in_float16_with_a_float32_head_and_loss_scaling(tmp_path):
