@@ -56,8 +56,11 @@ CONFIGS: list[dict[str, Any]] = [
 # A user's hand-written Keras ------------------------------------------------
 
 
-def build_user_model(config: Mapping[str, Any], data: Any) -> Any:
-    """The model a user writes by hand for a config: the same layers our trainer builds."""
+def build_user_model(config: Mapping[str, Any], data: Any, *, steps_per_execution: int = 1) -> Any:
+    """The model a user writes by hand for a config: the same layers our trainer builds.
+
+    ``steps_per_execution`` goes to ``compile``; Keras's default is 1.
+    """
     import keras
 
     inputs = keras.Input(shape=data.input_shape)
@@ -78,6 +81,7 @@ def build_user_model(config: Mapping[str, Any], data: Any) -> Any:
         }[config.get("optimizer", "adam")](learning_rate=config["learning_rate"]),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
+        steps_per_execution=steps_per_execution,
     )
     return model
 
@@ -90,6 +94,7 @@ def fit_user(
     patience: int,
     workdir: Path,
     callbacks: Sequence[Any] = (),
+    steps_per_execution: int = 1,
 ) -> tuple[int, float]:
     """model.fit with EarlyStopping and ModelCheckpoint, as a user writes it.
 
@@ -99,7 +104,7 @@ def fit_user(
     import keras
 
     keras.backend.clear_session()
-    model = build_user_model(config, data)
+    model = build_user_model(config, data, steps_per_execution=steps_per_execution)
     history = model.fit(
         data.x_train,
         data.y_train,

@@ -8,6 +8,9 @@ this one invocation so the ratios hold when the machine drifts:
   (a) a plain sequential Keras loop in one process (TF's default threads);
   (b) two plain processes (spawn), one TF thread each, pulling configs from a
       shared queue: the floor for an orchestrator on 2 cores;
+  (b32) (b) with ``steps_per_execution=32`` in the users' ``compile``: what
+      automl's default (``"auto"``: up to 32 batches per call) does to the same
+      fits, so (d2) / (b32) is the orchestration's cost alone;
   (c) plain Ray Tune with default settings: a function trainable reporting each
       epoch via `ray.tune.report`, OptunaSearch replaying the configs via
       points_to_evaluate;
@@ -101,7 +104,12 @@ class Budget:
 
 
 def _worker(
-    tasks: Any, results: Any, threads: int | None, epochs: int, patience: int, timeline: Path | None
+    tasks: Any,
+    results: Any,
+    threads: int | None,
+    budget: Budget,
+    steps_per_execution: int,
+    timeline: Path | None,
 ) -> None:
     set_tf_threads(threads)  # before the first TF op of this process
     from trainers import load_sklearn
@@ -115,7 +123,13 @@ def _worker(
     with tempfile.TemporaryDirectory(prefix="bench-plain-") as workdir:
         while (config := tasks.get()) is not None:
             outcome = fit_user(
-                config, data, epochs=epochs, patience=patience, workdir=Path(workdir), callbacks=callbacks
+                config,
+                data,
+                epochs=budget.epochs,
+                patience=budget.patience,
+                workdir=Path(workdir),
+                callbacks=callbacks,
+                steps_per_execution=steps_per_execution,
             )
             results.put(outcome)
 
@@ -129,7 +143,14 @@ def _phases(timeline: Path | None, start: float) -> Phases | None:
 
 
 def run_processes(
-    budget: Budget, *, processes: int, threads: int | None, key: str, label: str, timeline: Path | None = None
+    budget: Budget,
+    *,
+    processes: int,
+    threads: int | None,
+    key: str,
+    label: str,
+    steps_per_execution: int = 1,
+    timeline: Path | None = None,
 ) -> Variant:
     """Spawns plain Python processes that pull configs from one shared queue."""
     ctx = mp.get_context("spawn")
@@ -141,7 +162,7 @@ def run_processes(
     for _ in range(processes):
         tasks.put(None)
     workers = [
-        ctx.Process(target=_worker, args=(tasks, results, threads, budget.epochs, budget.patience, timeline))
+        ctx.Process(target=_worker, args=(tasks, results, threads, budget, steps_per_execution, timeline))
         for _ in range(processes)
     ]
     for worker in workers:
@@ -377,6 +398,11 @@ def report(variants: list[Variant], ray_init: float | None) -> str:
         lines.append(
             f"- goal (d2) ≤ 1.15× (b): measured {d2.wall / b.wall:.2f}× without ray.init, {with_init} with it."
         )
+    b32 = by_key.get("b32")
+    if d2 and b32:
+        lines.append(
+            f"- (d2) / (b32), the orchestration alone (the same steps per call): {d2.wall / b32.wall:.2f}×."
+        )
     return "\n".join(lines)
 
 
@@ -384,7 +410,9 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="2 configs, 2 epochs: checks the script runs")
     parser.add_argument(
-        "--variants", default="a,b,c,d1,d2", help="comma-separated subset of a,b,c,d1,d2 (default all)"
+        "--variants",
+        default="a,b,b32,c,d1,d2",
+        help="comma-separated subset of a,b,b32,c,d1,d2 (default all)",
     )
     parser.add_argument(
         "--timeline",
@@ -433,6 +461,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                     key="b",
                     label="2 plain processes, 1 TF thread each",
                     timeline=timeline("b"),
+                )
+            )
+        if "b32" in wanted:
+            variants.append(
+                run_processes(
+                    budget,
+                    processes=2,
+                    threads=1,
+                    key="b32",
+                    label="(b) with steps_per_execution=32",
+                    steps_per_execution=32,
+                    timeline=timeline("b32"),
                 )
             )
         if {"c", "d1", "d2"} & set(wanted):

@@ -24,11 +24,12 @@ def test_trainer_epoch_smoke(capsys):
 @pytest.mark.ray
 def test_overhead_smoke(ray_local, capsys):
     # (d1) is (d2) with one trial at a time: the same code, so the smoke run skips it.
-    assert overhead.main(["--smoke", "--variants", "a,b,c,d2", "--timeline"]) == 0
+    assert overhead.main(["--smoke", "--variants", "a,b,b32,c,d2", "--timeline"]) == 0
     out = capsys.readouterr().out
     assert _table_header(overhead.TABLE_HEADER) in out
-    for variant in ("(a)", "(b)", "(c)", "(d2)"):
+    for variant in ("(a)", "(b)", "(b32)", "(c)", "(d2)"):
         assert f"| {variant} " in out
+    assert "- (d2) / (b32), the orchestration alone" in out
     # --timeline: where each variant's time went besides fitting; (a) fits its 2 configs in 1 process.
     phases = {
         line.split(" | ")[0][2:]: line.split(" | ")[1:] for line in out.splitlines() if line.startswith("| (")
