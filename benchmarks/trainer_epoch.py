@@ -19,6 +19,7 @@ the checkpoint saves line up. Variants alternate within each repeat; the
 median over all timed epochs is reported.
 
     python -m benchmarks.trainer_epoch            # 10 epochs x 5 repeats x 2 configs
+    python -m benchmarks.trainer_epoch --data synthetic  # 6,000 rows (section 7's problem)
     python -m benchmarks.trainer_epoch --smoke    # 3 epochs x 1 repeat x 1 config
 """
 
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._common import CONFIGS, DATASET, MONITOR, fit_user, machine_report, markdown_table
+from benchmarks.search_efficiency import PROBLEMS, load_problem
 
 TABLE_HEADER = ("config", "variant", "median s / epoch", "× user", "epochs timed", "saves / run")
 VARIANTS = ("bare", "user", "trainer", "trainer1")
@@ -188,6 +190,12 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--configs", default="0,9", help="indices into benchmarks._common.CONFIGS (default 0,9)"
     )
+    parser.add_argument(
+        "--data",
+        choices=PROBLEMS,
+        default=DATASET,
+        help=f"digits' 1,437 training rows or the synthetic problem's 6,000 (default {DATASET})",
+    )
     return parser.parse_args(argv)
 
 
@@ -198,9 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         (3, 1, [0]) if args.smoke else (args.epochs, args.repeats, args.configs.split(","))
     )
     print(machine_report(argv, "benchmarks.trainer_epoch"), flush=True)
-    from trainers import load_sklearn
-
-    data = load_sklearn(DATASET)
+    data = load_problem(args.data)
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-epoch-") as tmp:
         for index in indices:
