@@ -40,10 +40,11 @@ _SMOOTHED_LOSSES: dict[str, Callable[..., keras.losses.Loss]] = {
     "categorical_focal_crossentropy": keras.losses.CategoricalFocalCrossentropy,
 }
 # Batches per call into TensorFlow for steps_per_execution="auto". A small model's batch
-# costs ~1 ms of Python around ~2 ms of work; past ~30 batches a call, its overhead is
-# lost in the work (the digits MLPs' epochs: 145 ms at 1, 94 ms at 8, 81 ms at 32, 79 ms
-# at the whole epoch). Models loaded from checkpoints keep it, and their `predict`
-# unrolls that many batches per traced call, hence a cap rather than the whole epoch.
+# costs ~1.4 ms of Python around ~1.8 ms of work; past ~30 batches a call, that overhead
+# is lost in the work (a digits MLP's 45 batches of 32 on one TF thread, no callbacks:
+# 145 ms an epoch at 1, 94 ms at 8, 81 ms at 32, 79 ms at 45). Models loaded from
+# checkpoints keep the value, and their `predict` unrolls that many batches per traced
+# call, hence a cap rather than the whole epoch.
 AUTO_STEPS_PER_EXECUTION = 32
 _SEQUENCE_LAYERS = ("lstm", "gru", "conv1d")  # layers that read (timesteps, features)
 _SHAPE_KEEPING = ("dropout", "batch_normalization", "layer_normalization")
