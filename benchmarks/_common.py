@@ -1,5 +1,5 @@
-"""What the benchmark scripts share: the frozen workload, a user's hand-written
-Keras fit, Ray start-up, the report header and markdown tables.
+"""What the benchmark scripts share: the frozen workload, the problems' data, a
+user's hand-written Keras fit, Ray start-up, the report header and markdown tables.
 
 Importing this module imports no TensorFlow, Ray or MLflow: spawned worker
 processes import it before they size TensorFlow's thread pools.
@@ -51,6 +51,37 @@ CONFIGS: list[dict[str, Any]] = [
     }
     for layers, lr, batch in _FROZEN
 ]
+
+
+# The data: digits for the frozen workload, or section 7's synthetic problem ---
+
+PROBLEMS = (DATASET, "synthetic")
+
+
+def load_problem(name: str) -> Any:
+    """The problem's `TrainingData`: a bundled scikit-learn set, or the seeded synthetic one.
+
+    The synthetic problem does not depend on the run's seed: every tuner and
+    seed searches the same rows.
+    """
+    from trainers import from_arrays, load_sklearn
+
+    if name != "synthetic":
+        return load_sklearn(name)
+    from sklearn.datasets import make_classification
+
+    x, y = make_classification(
+        n_samples=8000,
+        n_features=40,
+        n_informative=16,
+        n_redundant=8,
+        n_classes=6,
+        n_clusters_per_class=3,
+        class_sep=1.0,
+        flip_y=0.02,
+        random_state=0,
+    )
+    return from_arrays(x, y, validation_split=0.25, seed=0, name="synthetic")
 
 
 # A user's hand-written Keras ------------------------------------------------

@@ -452,29 +452,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                     timeline=timeline("a"),
                 )
             )
-        if "b" in wanted:
-            variants.append(
-                run_processes(
-                    budget,
-                    processes=2,
-                    threads=1,
-                    key="b",
-                    label="2 plain processes, 1 TF thread each",
-                    timeline=timeline("b"),
+        for key, steps, label in (
+            ("b", 1, "2 plain processes, 1 TF thread each"),
+            ("b32", 32, "(b) with steps_per_execution=32"),
+        ):
+            if key in wanted:
+                variants.append(
+                    run_processes(
+                        budget,
+                        processes=2,
+                        threads=1,
+                        key=key,
+                        label=label,
+                        steps_per_execution=steps,
+                        timeline=timeline(key),
+                    )
                 )
-            )
-        if "b32" in wanted:
-            variants.append(
-                run_processes(
-                    budget,
-                    processes=2,
-                    threads=1,
-                    key="b32",
-                    label="(b) with steps_per_execution=32",
-                    steps_per_execution=32,
-                    timeline=timeline("b32"),
-                )
-            )
         if {"c", "d1", "d2"} & set(wanted):
             ray_init = start_ray()
         if "c" in wanted:

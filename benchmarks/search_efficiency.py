@@ -69,7 +69,9 @@ from benchmarks._common import (  # noqa: E402
     DATASET,
     MONITOR,
     PATIENCE,
+    PROBLEMS,
     build_user_model,
+    load_problem,
     machine_report,
     markdown_table,
     seconds,
@@ -92,35 +94,6 @@ _FIXED_AUTOML_ARGS = frozenset(
     {"space", "data", "metric", "mode", "num_trials", "time_budget_s", "epochs", "patience", "seed"}
     | {"callbacks", "tracking_uri", "experiment_name", "storage_path", "verbose"}
 )
-
-
-PROBLEMS = (DATASET, "synthetic")
-
-
-def load_problem(name: str) -> Any:
-    """The problem's `TrainingData`: a bundled scikit-learn set, or the seeded synthetic one.
-
-    The synthetic problem does not depend on the run's seed: every tuner and
-    seed searches the same rows.
-    """
-    from trainers import from_arrays, load_sklearn
-
-    if name != "synthetic":
-        return load_sklearn(name)
-    from sklearn.datasets import make_classification
-
-    x, y = make_classification(
-        n_samples=8000,
-        n_features=40,
-        n_informative=16,
-        n_redundant=8,
-        n_classes=6,
-        n_clusters_per_class=3,
-        class_sep=1.0,
-        flip_y=0.02,
-        random_state=0,
-    )
-    return from_arrays(x, y, validation_split=0.25, seed=0, name="synthetic")
 
 
 def space() -> Any:

@@ -36,8 +36,16 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import CONFIGS, DATASET, MONITOR, fit_user, machine_report, markdown_table
-from benchmarks.search_efficiency import PROBLEMS, load_problem
+from benchmarks._common import (
+    CONFIGS,
+    DATASET,
+    MONITOR,
+    PROBLEMS,
+    fit_user,
+    load_problem,
+    machine_report,
+    markdown_table,
+)
 
 TABLE_HEADER = ("config", "variant", "median s / epoch", "× user", "epochs timed", "saves / run")
 VARIANTS = ("bare", "user", "trainer", "trainer1")
