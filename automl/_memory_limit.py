@@ -27,11 +27,13 @@ _EVERY = 10  # batches between checks: reading /proc costs ~30 µs, a small mode
 class MemoryLimit(keras.callbacks.Callback):
     """Fails the trial once its worker's resident memory exceeds ``limit_bytes``.
 
-    Checked after the first batch, then every 10 batches and at each epoch's
-    end: a soft limit, at batch granularity (one batch that allocates far more
-    runs to its end before it is caught). With ``steps_per_execution`` above
-    10, Keras calls it once per call into TensorFlow, and it checks then: it
-    does not make ``"auto"`` fall back to one batch per call.
+    Checked once the model and its optimizer are built, before the first
+    batch (a model too big for the limit fails there, without training); then
+    after the first batch, every 10 batches and at each epoch's end: a soft
+    limit, at batch granularity (one batch that allocates far more runs to its
+    end before it is caught). With ``steps_per_execution`` above 10, Keras
+    calls it once per call into TensorFlow, and it checks then: it does not
+    make ``"auto"`` fall back to one batch per call.
     """
 
     needs_every_batch = False
@@ -49,6 +51,14 @@ class MemoryLimit(keras.callbacks.Callback):
             self._over = (rss, epoch + 1)
             self.model.stop_training = True
 
+    def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        # Keras builds the weights and the optimizer's slots before this hook: nothing has trained yet,
+        # so nothing is lost by failing at once rather than after the first call into TensorFlow.
+        self._over = None
+        rss = worker_rss_mib()
+        if rss > self._limit_mib:
+            raise self._error(rss, "before its first batch")
+
     def on_epoch_begin(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
         self._epoch = epoch
         self._next_check = 0
@@ -65,8 +75,11 @@ class MemoryLimit(keras.callbacks.Callback):
     def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
         if self._over is not None:
             rss, epoch = self._over
-            raise TrialFailedError(
-                f"the trial's worker used {rss:.0f} MiB in epoch {epoch}, over its memory limit of "
-                f"{self._limit_mib:.0f} MiB (resources_per_trial.memory); give trials more memory or "
-                "narrow the space (smaller layers or batches)."
-            )
+            raise self._error(rss, f"in epoch {epoch}")
+
+    def _error(self, rss_mib: float, when: str) -> TrialFailedError:
+        return TrialFailedError(
+            f"the trial's worker used {rss_mib:.0f} MiB {when}, over its memory limit of "
+            f"{self._limit_mib:.0f} MiB (resources_per_trial.memory); give trials more memory or "
+            "narrow the space (smaller layers or batches)."
+        )

@@ -118,7 +118,8 @@ def test_time_budget_stops_the_run_and_labels_what_it_stopped(ray_local, tmp_pat
 
 def test_a_trial_over_its_memory_limit_fails_with_the_figures(ray_local, tmp_path):
     # TensorFlow's worker holds ~0.9 GiB; a 1M-unit layer adds ~0.3 GiB of weights and ~0.6 GiB
-    # of Adam slots (small batches keep its steps short). The 16-unit trials stay under 1.5 GiB.
+    # of Adam slots, all there once Keras built the model: it fails before training. The 16-unit
+    # trials stay under 1.5 GiB.
     def config(units, batch_size):
         return {
             "layers": [{"type": "dense", "units": units, "activation": "relu", "dropout": 0.0}],
@@ -140,7 +141,8 @@ def test_a_trial_over_its_memory_limit_fails_with_the_figures(ray_local, tmp_pat
     )
     trials = result.trials.set_index("number")
     assert list(trials["state"]) == ["COMPLETE", "FAILED", "COMPLETE"], list(trials["worker_rss_mib"])
-    assert "over its memory limit of 1536 MiB (resources_per_trial.memory)" in trials.loc[2, "error"]
+    error = trials.loc[2, "error"]
+    assert "before its first batch, over its memory limit of 1536 MiB (resources_per_trial.memory)" in error
     assert list(trials.loc[[1, 3], "epochs"]) == [2, 2]
     assert result.best_config["layers"][0]["units"] == 16
     child = MlflowClient(result.tracking_uri).get_run(trials.loc[2, "mlflow_run_id"])
