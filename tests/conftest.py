@@ -34,6 +34,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         os.environ.pop(_CACHE, None)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test on the shared Ray is a `ray` test, marked or not: `make test` runs those one at a time."""
+    for item in items:
+        if "ray_local" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.ray)
+
+
 @pytest.fixture(scope="session")
 def ray_local() -> Iterator[None]:
     """A real local Ray with 2 CPUs, started once and shared (ray.init takes 5-9 s)."""
