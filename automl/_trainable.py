@@ -8,7 +8,6 @@ import json
 import posixpath
 import re
 import shutil
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import pyarrow.fs
 import ray
 from ray import tune
 
+from automl._scratch import scratch_dir
 from automl._workers import RSS_KEY, worker_rss_mib
 from search_spaces import Space
 from trainers import FitSettings, TrainingData
@@ -202,8 +202,7 @@ def run_trial(
     config = space.unflatten(flat_config)
     if settings.seed is not None:
         settings = dataclasses.replace(settings, seed=trial_seed(settings.seed, flat_config))
-    workdir = Path(tempfile.mkdtemp(prefix="automl-trial-"))
-    try:
+    with scratch_dir() as workdir:
         restored = tune.get_checkpoint()
         checkpoint = _usable_checkpoint(restored) if restored is not None else None
         resume_from = None
@@ -223,5 +222,3 @@ def run_trial(
             build=build,
             strategy=strategy,
         )
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
