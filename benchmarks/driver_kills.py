@@ -62,10 +62,10 @@ RESUME = "import sys, automl; automl.resume(sys.argv[1], verbose=0)"
 
 
 def _mlflow_states(uri: str) -> dict[str, str]:
-    from mlflow.tracking import MlflowClient
+    from automl._tracking import tracking_client
 
     try:
-        client = MlflowClient(uri)
+        client = tracking_client(uri)  # as the driver opens it: a new store is built under a lock
         experiment = client.get_experiment_by_name("kills")
         if experiment is None:
             return {}

@@ -22,6 +22,7 @@ SCRIPT = textwrap.dedent(
     from mlflow.tracking import MlflowClient
     from ray.cluster_utils import Cluster
     import automl
+    from automl._tracking import tracking_client
     from search_spaces import Dense, LayerStack, Space
 
     uri, storage, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -35,7 +36,7 @@ SCRIPT = textwrap.dedent(
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             try:
-                client = MlflowClient(uri)
+                client = tracking_client(uri)  # as the run opens it: a new store is built under a lock
                 experiment = client.get_experiment_by_name("node-removed")
                 runs = client.search_runs([experiment.experiment_id], "tags.automl.trial_id != ''") if experiment else []
             except Exception:  # the store is still being created

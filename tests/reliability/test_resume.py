@@ -19,6 +19,7 @@ from mlflow.entities import ViewType
 from mlflow.tracking import MlflowClient
 
 import automl
+from automl._tracking import tracking_client
 from automl._writer import PENDING_FILE, unsent
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
@@ -42,8 +43,8 @@ DRIVER = textwrap.dedent(
 
 def _states(uri: str) -> dict[str, str]:
     """Trial id → MLflow status of its child run (RUNNING, FINISHED, ...)."""
-    client = MlflowClient(uri)
     try:
+        client = tracking_client(uri)  # as the driver opens it: a new store is built under a lock
         experiment = client.get_experiment_by_name("resume")
     except Exception:  # the driver is still creating the store's tables
         return {}

@@ -12,6 +12,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 import automl
+from automl._tracking import tracking_client
 from search_spaces import Dense, LayerStack, Space
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
@@ -25,8 +26,9 @@ def _kill_worker_after_epoch(uri: str, epoch: int, killed: list[int]) -> None:
     """Waits until the trial's child run has logged ``epoch``, then SIGKILLs its worker process."""
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
-        client = MlflowClient(uri)
         try:
+            # As the run opens it: a new sqlite store is built under a lock, not by both at once.
+            client = tracking_client(uri)
             experiment = client.get_experiment_by_name("killed-worker")
             runs = (
                 client.search_runs([experiment.experiment_id], "tags.automl.trial_id != ''")
