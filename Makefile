@@ -16,15 +16,15 @@ demo: $(STAMP)
 	$(PY) examples/digits_mlp.py
 
 # The whole suite, slow end-to-end tests included (CI runs this), in two parts:
-# the tests without the in-process Ray of the `ray` marker run two at a time
-# (-n 2: one pytest worker per core), then the `ray` tests, whose Ray is sized to
-# the whole machine (and one counts its ray:: processes), one at a time.
+# the tests without the `ray` marker run two at a time (-n 2: one pytest worker
+# per core), then the `ray` tests, whose Ray is sized to the whole machine (and
+# one counts its ray:: processes), one at a time.
 # --durations lists the slowest tests in the CI log, where the suite's time goes.
 test: $(STAMP)
 	$(PY) -m pytest -m "not ray" -n 2 --durations=10
 	$(PY) -m pytest -m ray --durations=25
 
-# Everything but the tests that start Ray.
+# Everything but the slow end-to-end tests, two at a time.
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow" -n 2
 
