@@ -22,7 +22,7 @@ from automl._experiment import Experiment
 from automl._jobs import job_logs, job_status, submit
 from automl._result import RunInterrupted, TuningResult
 from automl._resume import resume, trusted_manifest
-from automl._tracking import default_tracking_uri
+from automl._tracking import default_tracking_uri, tracking_client
 from automl._writer import PENDING_FILE, replay
 from search_spaces import AutoMLError, ConfigError
 
@@ -119,6 +119,10 @@ def _cmd_ui(args: argparse.Namespace) -> int:
     command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri]
     command += ["--host", args.host, "--port", str(args.port)]
     print(f"MLflow UI on {uri}\nOpen {page}\n(Ctrl-C stops it.)", flush=True)
+    if uri.startswith("sqlite:///"):
+        # A new file gets its tables as a run builds them, under the same lock: the server
+        # building them beside a run starting on the same file would break one of the two.
+        tracking_client(uri)
     # The server runs in its own process group so that stopping this command
     # (Ctrl-C or SIGTERM) stops the server's workers too, not just the parent.
     # MLflow 3 also starts seven job-runner processes for its GenAI jobs, which
