@@ -50,7 +50,7 @@ def test_ui_builds_a_new_store_under_the_lock_runs_build_it_with(tmp_path):
                 time.sleep(0.1)
             assert not db.exists()  # nothing built it beside the lock's holder
         except BaseException:
-            ui.kill()
+            ui.terminate()  # stops the server it may have started (its own process group) too
             ui.communicate(timeout=30)
             raise
     try:
