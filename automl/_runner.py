@@ -33,6 +33,7 @@ from automl._artifacts import ImportsForArtifacts, git_commit, log_best_model, l
 from automl._choices import SchedulerChoice
 from automl._objectives import EXTRA_METRICS, Objective, pareto_front
 from automl._result import RunInterrupted, TrialState, TuningResult
+from automl._tpe_speed import fast_log_ndtr
 from automl._tracking import MlflowTracker, default_tracking_uri, open_experiment, tracking_client
 from automl._trainable import KeepNewestCheckpoints, restore_missing_checkpoints, run_trial
 from automl._warm_start import KnownPoint, seeded_storage
@@ -199,6 +200,10 @@ class _Searcher(OptunaSearch):
         # Ray unpickles the searcher of a resumed run from its tuner.pkl; one
         # saved by an earlier version lacks what this one tracks.
         self.__dict__.update({"_last_step": {}, "_best": {}, **state})
+
+    def suggest(self, trial_id: str) -> dict | None:
+        with fast_log_ndtr():  # TPE's Gaussian tail in SciPy (automl/_tpe_speed.py)
+            return super().suggest(trial_id)  # type: ignore[no-any-return]
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         step = result.get("training_iteration")
