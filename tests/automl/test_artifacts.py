@@ -1,4 +1,4 @@
-"""The end-of-run artifacts' imports start on a driver thread once every trial has started."""
+"""The end-of-run artifacts: their imports start on a driver thread once every trial has started; the plots."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import pickle
 import subprocess
 import sys
 
+import optuna
 from ray.tune.experiment import Trial
 
-from automl._artifacts import ImportsForArtifacts
+from automl._artifacts import ImportsForArtifacts, study_figures
 
 
 def _trials(*statuses: str) -> list[Trial]:
@@ -99,3 +100,47 @@ def test_a_driver_that_leaves_during_the_imports_ahead_exits_with_its_own_status
         [sys.executable, "-c", LEAVES_MID_IMPORT], capture_output=True, text=True, timeout=120
     )
     assert out.returncode == 3, out.stderr[-2000:]
+
+
+def _study_with_curves(trials: int) -> optuna.Study:
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(trials):
+        trial = study.ask()
+        rate = trial.suggest_float("learning_rate", 1e-4, 1e-1, log=True)
+        units = trial.suggest_int("units", 16, 256, log=True)
+        for epoch in (1, 2, 3):
+            trial.report(epoch * rate * units / 100, epoch)
+        study.tell(trial, 3 * rate * units / 100)
+    return study
+
+
+def _figures(study: optuna.Study) -> dict:
+    import matplotlib.pyplot as plt
+
+    figures = dict(study_figures(study, metric="val_accuracy"))
+    for figure in figures.values():
+        plt.close(figure)
+    return figures
+
+
+def test_the_intermediate_values_plot_names_each_trial_while_their_colours_differ():
+    figures = _figures(_study_with_curves(20))
+    assert set(figures) == {
+        "optimization_history",
+        "param_importances",
+        "parallel_coordinate",
+        "intermediate_values",
+    }
+    (axes,) = figures["intermediate_values"].axes
+    assert len(axes.lines) == 20
+    assert len(axes.get_legend().get_texts()) == 20
+    assert len({line.get_color() for line in axes.lines}) == 20
+
+
+def test_past_twenty_trials_it_drops_the_legend_their_shared_colour_makes_useless():
+    figures = _figures(_study_with_curves(60))
+    (axes,) = figures["intermediate_values"].axes
+    assert len(axes.lines) == 60 and axes.get_legend() is None
+    assert len({line.get_color() for line in axes.lines}) == 20  # tab20: past it, its last colour again
+    # The history keeps its legend (each trial's value, the best so far).
+    assert len(figures["optimization_history"].axes[0].get_legend().get_texts()) == 2
