@@ -9,12 +9,13 @@ which made up most of a TPE ask at 1,000 trials of history: 34 ms per trial
 over a 1,000-trial ask-and-tell loop of ``mlp()``, against 14 ms with SciPy's
 ``scipy.special.log_ndtr`` (benchmarks/RESULTS.md, section 3, run 5).
 
-SciPy's function is the one Optuna's replaces (Optuna dropped SciPy from its
-TPE's dependencies, not for accuracy). They agree to 1e-15 relative up to
-x = 1; above it Optuna's is the less exact one (``log(1 - Φ(-x))`` keeps 8
-digits up to x = 6, then ``-Φ(-x)`` 9 or more). The sampled values can therefore differ from a plain
-``TPESampler``'s with the same seed in their last bits, and a TPE run then
-follows another, equally valid, path; automl's runs stay reproducible.
+SciPy's function is the one Optuna's replaces (Optuna's own port lets its TPE
+run without SciPy). They agree to 1e-15 relative up to x = 1; above it
+Optuna's is the less exact one (``log(1 - Φ(-x))`` keeps 8 digits up to
+x = 6, then ``-Φ(-x)`` 9 or more). The sampled values can therefore differ
+from a plain ``TPESampler``'s with the same seed in their last bits, and a TPE
+run then follows another, equally valid, path; automl's runs stay
+reproducible.
 
 The switch is per thread: ``fast_log_ndtr()`` turns SciPy's function on for
 the calling thread while automl's searcher samples. Any other caller of
