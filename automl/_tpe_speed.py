@@ -14,8 +14,9 @@ run without SciPy). They agree to 1e-15 relative up to x = 1; above it
 Optuna's is the less exact one (``log(1 - Φ(-x))`` keeps 8 digits up to
 x = 6, then ``-Φ(-x)`` 9 or more). The sampled values can therefore differ
 from a plain ``TPESampler``'s with the same seed in their last bits. TPE still
-picks the same candidates: over a 1,000-trial run of ``mlp()`` and 40 seeds of
-80 trials, every config matched the plain sampler's to 1e-9 relative.
+picks the same candidates: over a 1,000-trial run of ``mlp()`` every config
+matched the plain sampler's to 1e-9 relative, and over 40 seeds of 80 trials
+the best value so far did to 4.4e-16.
 
 The switch is per thread: ``fast_log_ndtr()`` turns SciPy's function on for
 the calling thread while automl's searcher samples. Any other caller of
