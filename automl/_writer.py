@@ -39,15 +39,24 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from automl._mlflow_process import ClientProcess, ClientProcessError, entity, plain
+
 __all__ = ["PENDING_FILE", "MlflowWriter", "RunRef", "replay", "unsent"]
 
 logger = logging.getLogger(__name__)
 
 PENDING_FILE = "mlflow_journal.jsonl"
+PROCESS_LOG = "mlflow_client_process.log"  # the child process's stderr, beside the journal
 
 # Errors that retrying cannot fix: the request itself is wrong. Anything else
 # (connection refused, timeouts, 5xx, a locked sqlite file) is worth retrying.
 _PERMANENT = {"INVALID_PARAMETER_VALUE", "RESOURCE_ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST", "BAD_REQUEST"}
+# The writer moves its calls to a child process (`automl._mlflow_process`) once
+# they take this share of its thread's wall time in CPU, over at least this many
+# calls: then they hold the driver's GIL often enough to slow the searcher and
+# Ray (trivial trials on sqlite: ~25-60%; Keras trials of a second or more: a few %).
+_OFFLOAD_CPU_SHARE = 0.15
+_OFFLOAD_MIN_CALLS = 20
 # MLflow's limits for one log_batch: entities in all, and of each kind.
 _MAX_BATCH = {"total": 1000, "metrics": 1000, "params": 100, "tags": 100}
 _KINDS = ("metrics", "params", "tags")
@@ -116,25 +125,6 @@ def _merged(parts: list[_Op]) -> _Op:
     return _Op("log_batch", parts[0].run, kwargs, seq=parts[0].seq)
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, (Metric, Param, RunTag)):
-        return {"entity": type(value).__name__, **dict(value)}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
-
-def _entity(value: Any) -> Any:
-    if isinstance(value, dict) and "entity" in value:
-        fields = {k: v for k, v in value.items() if k != "entity"}
-        return {"Metric": Metric, "Param": Param, "RunTag": RunTag}[value["entity"]](**fields)
-    if isinstance(value, list):
-        return [_entity(v) for v in value]
-    return value
-
-
 class MlflowWriter:
     """Sends MLflow calls in order from one background thread.
 
@@ -147,10 +137,19 @@ class MlflowWriter:
         linger_s: How long metric writes may wait for more of the same run's
             to be sent with them; `flush` and `stop` send at once. Defaults
             to `2.0`.
+        offload: Whether the calls are made from a child process: `None`
+            decides from their CPU cost (see ``_OFFLOAD_CPU_SHARE``), `True`
+            from the first call, `False` never. Defaults to `None`.
     """
 
     def __init__(
-        self, tracking_uri: str, *, journal: Path, max_backoff_s: float = 10.0, linger_s: float = 2.0
+        self,
+        tracking_uri: str,
+        *,
+        journal: Path,
+        max_backoff_s: float = 10.0,
+        linger_s: float = 2.0,
+        offload: bool | None = None,
     ) -> None:
         self.tracking_uri = tracking_uri
         self.journal = journal
@@ -169,6 +168,12 @@ class MlflowWriter:
         self._down_since: float | None = None  # when the current outage began
         self.retries = 0  # attempts that failed and were retried
         self.dropped: list[str] = []  # writes the store refused (not retried)
+        self._offload = offload
+        self.process: ClientProcess | None = None  # the child process, once the calls moved there
+        self._process_failed = False
+        self._cpu_s = 0.0  # this thread's CPU time in the store's calls made here
+        self._calls_here = 0
+        self._first_call: float | None = None
         self._thread = threading.Thread(target=self._loop, name="automl-mlflow-writer", daemon=True)
         self._thread.start()
 
@@ -200,6 +205,13 @@ class MlflowWriter:
     # Sending ------------------------------------------------------------------
 
     def _loop(self) -> None:
+        try:
+            self._send_queued()
+        finally:
+            if self.process is not None:
+                self.process.close()
+
+    def _send_queued(self) -> None:
         backoff = 0.5
         while True:
             with self._cond:
@@ -300,14 +312,11 @@ class MlflowWriter:
         """True when done (sent, or refused for good); False to retry later."""
         if not self._reachable():
             return False
+        if op.creates is None and (op.run is None or op.run.id is None):  # its create_run was refused
+            self.dropped.append(op.describe())
+            return True
         try:
-            if op.creates is not None:
-                op.creates.id = self._client.create_run(**op.kwargs).info.run_id
-            else:
-                if op.run is None or op.run.id is None:  # its create_run was refused
-                    self.dropped.append(op.describe())
-                    return True
-                getattr(self._client, op.method)(op.run.id, **op.kwargs)
+            self._call(op)
             return True
         except MlflowException as exc:
             if exc.error_code in _PERMANENT:
@@ -316,9 +325,59 @@ class MlflowWriter:
                 return True
             logger.debug("MLflow unreachable (%s); will retry", exc)
             return False
+        except ClientProcessError as exc:
+            logger.warning("%s; the writes go on from the driver's thread", exc)
+            self._drop_process()
+            return False
         except Exception as exc:  # noqa: BLE001 - connection errors come in many types; retry them all
             logger.debug("MLflow unreachable (%s); will retry", exc)
             return False
+
+    def _call(self, op: _Op) -> None:
+        process = self._offloaded()
+        if process is not None:
+            if op.creates is not None:
+                op.creates.id = process.create_run(**op.kwargs)
+            else:
+                process.call(op.method, op.run.id, **op.kwargs)  # type: ignore[union-attr, arg-type]
+            return
+        start = time.thread_time()
+        if self._first_call is None:
+            self._first_call = time.monotonic()
+        try:
+            if op.creates is not None:
+                op.creates.id = self._client.create_run(**op.kwargs).info.run_id
+            else:
+                getattr(self._client, op.method)(op.run.id, **op.kwargs)  # type: ignore[union-attr]
+        finally:
+            self._cpu_s += time.thread_time() - start
+            self._calls_here += 1
+
+    def _offloaded(self) -> ClientProcess | None:
+        """The child process to call from, started when the calls made here crowd the driver."""
+        if self.process is not None or self._process_failed or self._offload is False:
+            return self.process
+        if not self._offload:
+            if self._calls_here < _OFFLOAD_MIN_CALLS or self._first_call is None:
+                return None
+            share = self._cpu_s / max(time.monotonic() - self._first_call, 1e-9)
+            if share < _OFFLOAD_CPU_SHARE:
+                return None
+            logger.debug("MLflow calls took %.0f%% of a core over %d calls", 100 * share, self._calls_here)
+        try:
+            self.process = ClientProcess(self.tracking_uri, log_file=self.journal.with_name(PROCESS_LOG))
+        except (ClientProcessError, OSError) as exc:
+            logger.warning(
+                "could not start the MLflow client process (%s); the writes go on from this thread", exc
+            )
+            self._process_failed = True
+        return self.process
+
+    def _drop_process(self) -> None:
+        if self.process is not None:
+            self.process.close(timeout=1.0)
+        self.process = None
+        self._process_failed = True
 
     # Draining -----------------------------------------------------------------
 
@@ -396,7 +455,7 @@ class MlflowWriter:
             "method": op.method,
             "run_key": ref.key if ref else None,
             "run_id": ref.id if ref else None,
-            "kwargs": _plain(op.kwargs),
+            "kwargs": plain(op.kwargs),
         }
 
 
@@ -431,7 +490,7 @@ def replay(journal: str | Path, tracking_uri: str) -> int:
     pending, ids = _read(path)
     sent = 0
     for record in pending:
-        kwargs = {k: _entity(v) for k, v in record["kwargs"].items()}
+        kwargs = {k: entity(v) for k, v in record["kwargs"].items()}
         if record["method"] == "create_run":
             ids[record["run_key"]] = _existing_run(client, kwargs) or client.create_run(**kwargs).info.run_id
             sent += 1

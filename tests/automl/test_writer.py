@@ -72,9 +72,10 @@ def test_metrics_linger_until_the_window_closes_without_a_flush(store, tmp_path)
     writer.stop()
 
 
-def test_a_runs_params_epochs_and_summary_before_its_end_state_are_one_call(store, tmp_path):
+@pytest.mark.parametrize("offload", [False, True], ids=["from-this-thread", "from-a-child-process"])
+def test_a_runs_params_epochs_and_summary_before_its_end_state_are_one_call(store, tmp_path, offload):
     uri, client, experiment = store
-    writer = MlflowWriter(uri, journal=tmp_path / "journal.jsonl", linger_s=30)
+    writer = MlflowWriter(uri, journal=tmp_path / "journal.jsonl", linger_s=30, offload=offload)
     run = writer.create_run("trial-a", experiment_id=experiment)
     writer.call("log_batch", run, params=[Param("units", "32"), Param("learning_rate", "0.01")])
     writer.call("log_batch", run, metrics=_epoch(1), tags=[RunTag("automl.worker", "10.0.0.1:11")])
@@ -87,6 +88,7 @@ def test_a_runs_params_epochs_and_summary_before_its_end_state_are_one_call(stor
     )
     writer.call("set_terminated", run, status="FINISHED")
     assert writer.flush(timeout=30)
+    assert (writer.process is not None) == offload
     writer.stop()
     assert writer.calls == 3  # the run, one batch, its end state
     data = client.get_run(run.id).data
@@ -99,9 +101,10 @@ def test_a_runs_params_epochs_and_summary_before_its_end_state_are_one_call(stor
     assert unsent(tmp_path / "journal.jsonl") == []
 
 
-def test_a_write_the_store_refuses_does_not_take_the_rest_of_its_batch_down(store, tmp_path):
+@pytest.mark.parametrize("offload", [False, True], ids=["from-this-thread", "from-a-child-process"])
+def test_a_write_the_store_refuses_does_not_take_the_rest_of_its_batch_down(store, tmp_path, offload):
     uri, client, experiment = store
-    writer = MlflowWriter(uri, journal=tmp_path / "journal.jsonl", linger_s=30)
+    writer = MlflowWriter(uri, journal=tmp_path / "journal.jsonl", linger_s=30, offload=offload)
     run = writer.create_run("trial-a", experiment_id=experiment)
     writer.call("log_batch", run, params=[Param("units", "32")])
     assert writer.flush(timeout=30)
@@ -110,6 +113,7 @@ def test_a_write_the_store_refuses_does_not_take_the_rest_of_its_batch_down(stor
     writer.call("log_batch", run, tags=[RunTag("automl.state", "COMPLETE")])
     assert writer.flush(timeout=30)
     writer.stop()
+    assert writer.retries == 0  # the store's refusal is final, from the child process too
     assert writer.dropped == ["trial-a: 1 params"]
     data = client.get_run(run.id).data
     assert data.params == {"units": "32"}

@@ -1,0 +1,141 @@
+"""The writer's calls move to a child process when they crowd the driver, and no write is lost on the way."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+from mlflow.entities import Metric, Param
+from mlflow.tracking import MlflowClient
+
+from automl._mlflow_process import ClientProcess
+from automl._writer import MlflowWriter, unsent
+
+
+@pytest.fixture
+def store(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    return uri, client, client.create_experiment("offload")
+
+
+def _trial(writer, key, experiment, step=1):
+    run = writer.create_run(key, experiment_id=experiment)
+    writer.call("log_batch", run, params=[Param("units", "32")], metrics=[Metric("loss", 0.5, 0, step)])
+    writer.call("set_terminated", run, status="FINISHED")
+    return run
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie (exited, not yet reaped by its parent) counts as gone
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().split(")")[-1].split()[0] != "Z"
+
+
+def test_back_to_back_calls_move_to_a_child_process_and_reach_the_store(store, tmp_path):
+    uri, client, experiment = store
+    writer = MlflowWriter(uri, journal=tmp_path / "journal.jsonl", linger_s=0)
+    runs = [_trial(writer, f"trial-{i}", experiment) for i in range(30)]  # 90 calls, nothing between them
+    assert writer.flush(timeout=120)
+    assert writer.process is not None, "calls taking most of a core should leave the driver's thread"
+    pid = writer.process.pid
+    assert _alive(pid)
+    writer.stop()
+    assert not _alive(pid)  # stopped with the writer
+    assert not (tmp_path / "mlflow_client_process.log").exists()  # it had nothing to say
+    assert writer.retries == 0
+    for run in runs:
+        stored = client.get_run(run.id)
+        assert stored.info.status == "FINISHED"
+        assert stored.data.params == {"units": "32"}
+    assert len(client.search_runs([experiment])) == 30  # each run created once
+    assert unsent(tmp_path / "journal.jsonl") == []
+
+
+def test_calls_spread_out_stay_in_the_writers_thread(store, tmp_path):
+    uri, client, experiment = store
+    writer = MlflowWriter(uri, journal=tmp_path / "journal.jsonl", linger_s=0)
+    for i in range(8):  # 24 calls, one trial every 0.3 s: a few % of a core
+        _trial(writer, f"trial-{i}", experiment)
+        time.sleep(0.3)
+    assert writer.flush(timeout=60)
+    writer.stop()
+    assert writer.process is None
+    assert len(client.search_runs([experiment])) == 8
+
+
+def test_a_killed_child_process_loses_no_write(store, tmp_path):
+    uri, client, experiment = store
+    writer = MlflowWriter(uri, journal=tmp_path / "journal.jsonl", linger_s=0, offload=True)
+    first = _trial(writer, "trial-a", experiment)
+    assert writer.flush(timeout=120)
+    os.kill(writer.process.pid, signal.SIGKILL)
+    second = _trial(writer, "trial-b", experiment)
+    assert writer.flush(timeout=60)
+    writer.stop()
+    assert writer.process is None  # it went on from its own thread
+    assert writer.retries >= 1
+    for run in (first, second):
+        assert client.get_run(run.id).info.status == "FINISHED"
+    assert unsent(tmp_path / "journal.jsonl") == []
+
+
+def test_the_child_process_ends_with_a_killed_driver_and_ignores_ctrl_c(store, tmp_path):
+    uri, _, _ = store
+    driver = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                f"""
+                import time
+                from pathlib import Path
+                from automl._mlflow_process import ClientProcess
+                child = ClientProcess({uri!r}, log_file=Path({str(tmp_path / "child.log")!r}))
+                print(child.pid, flush=True)
+                time.sleep(600)
+                """
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        pid = int(driver.stdout.readline())
+        os.kill(pid, signal.SIGINT)
+        time.sleep(0.5)
+        assert _alive(pid), "Ctrl-C reaches the whole process group; the driver decides when writing ends"
+        driver.kill()
+        driver.wait()
+        deadline = time.monotonic() + 20
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(pid), "the child should exit once its driver's end of the pipe closes"
+    finally:
+        driver.kill()
+        driver.stdout.close()
+
+
+def test_the_stores_refusal_comes_back_with_its_error_code(store, tmp_path):
+    uri, client, experiment = store
+    run_id = client.create_run(experiment).info.run_id
+    child = ClientProcess(uri, log_file=tmp_path / "child.log")
+    try:
+        child.call("log_batch", run_id, params=[Param("units", "32")])
+        with pytest.raises(Exception, match="Changing param values is not allowed") as refused:
+            child.call("log_batch", run_id, params=[Param("units", "64")])
+        assert refused.value.error_code == "INVALID_PARAMETER_VALUE"
+        with pytest.raises(RuntimeError, match="no_such_method"):
+            child.call("no_such_method", run_id)
+    finally:
+        child.close()
+    assert client.get_run(run_id).data.params == {"units": "32"}
