@@ -17,6 +17,10 @@ nothing pickled) and acknowledged there once sent. So neither an outage that
 outlasts the run nor a killed driver loses a write: `replay` sends what the
 journal holds unacknowledged (on `automl resume`, or with `automl sync`), and
 the journal is removed once everything reached the store.
+
+The calls themselves run in this thread until they take a sizeable share of
+a core (short trials on a local sqlite store); from then on a child process
+makes them (`automl._mlflow_process`), so they stop holding the driver's GIL.
 """
 
 from __future__ import annotations
