@@ -120,7 +120,12 @@ class ClientProcess:
         if not line:
             code = self._proc.poll()
             raise ClientProcessError(f"the MLflow client process (pid {self.pid}) exited (code {code})")
-        reply = json.loads(line)
+        try:
+            reply = json.loads(line)
+        except ValueError as exc:  # not our child speaking (say, an embedding's sys.executable)
+            raise ClientProcessError(
+                f"the MLflow client process (pid {self.pid}) answered {line[:200]!r}"
+            ) from exc
         error = reply.get("error")
         if error is None:
             return reply.get("result")

@@ -139,3 +139,18 @@ def test_the_stores_refusal_comes_back_with_its_error_code(store, tmp_path):
     finally:
         child.close()
     assert client.get_run(run_id).data.params == {"units": "32"}
+
+
+@pytest.mark.parametrize("executable", ["/bin/echo", "/bin/true"], ids=["talks-nonsense", "exits-at-once"])
+def test_a_helper_that_cannot_start_leaves_the_writes_in_the_writers_thread(
+    store, tmp_path, monkeypatch, executable
+):
+    uri, client, experiment = store
+    monkeypatch.setattr(sys, "executable", executable)  # what the child is started with
+    writer = MlflowWriter(uri, journal=tmp_path / "journal.jsonl", linger_s=0, offload=True)
+    runs = [_trial(writer, f"trial-{i}", experiment) for i in range(3)]
+    assert writer.flush(timeout=60)
+    writer.stop()
+    assert writer.process is None
+    assert writer.retries == 0  # tried once, then never again
+    assert [client.get_run(run.id).info.status for run in runs] == ["FINISHED"] * 3
