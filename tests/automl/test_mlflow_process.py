@@ -91,16 +91,19 @@ def test_a_killed_child_process_loses_no_write(store, tmp_path):
 
 def test_the_child_process_ends_with_a_killed_driver_and_ignores_ctrl_c(store, tmp_path):
     uri, _, _ = store
+    # A driver as small as can be: it starts the child as ClientProcess does and waits.
     driver = subprocess.Popen(
         [
             sys.executable,
             "-c",
             textwrap.dedent(
                 f"""
-                import time
-                from pathlib import Path
-                from automl._mlflow_process import ClientProcess
-                child = ClientProcess({uri!r}, log_file=Path({str(tmp_path / "child.log")!r}))
+                import subprocess, sys, time
+                child = subprocess.Popen(
+                    [sys.executable, "-m", "automl._mlflow_process", {uri!r}],
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                )
+                child.stdout.readline()  # ready
                 print(child.pid, flush=True)
                 time.sleep(600)
                 """
