@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import pickle
 
+import pytest
 from mlflow.tracking import MlflowClient
 
-from automl._tracking import MlflowTracker, tracking_client
+from automl._tracking import OFFLOAD_MIN_TRIALS, MlflowTracker, tracking_client
 from search_spaces import mlp
 
 
-def _tracker(tmp_path, verbose: int) -> MlflowTracker:
+def _tracker(tmp_path, verbose: int, num_trials: int = 3) -> MlflowTracker:
     return MlflowTracker(
         client=MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}"),
         experiment_id="0",
@@ -21,7 +22,7 @@ def _tracker(tmp_path, verbose: int) -> MlflowTracker:
         mode="max",
         epochs=2,
         metric_names=["val_accuracy"],
-        num_trials=3,
+        num_trials=num_trials,
         journal=tmp_path / "pending.jsonl",
         verbose=verbose,
     )
@@ -46,6 +47,26 @@ def test_verbosity_survives_the_pickle_and_an_earlier_version_s_pickle_loads(tmp
     assert from_old._clock(done=1).startswith("elapsed ")
     for each in (tracker, restored, from_old):
         each._writer.stop()
+
+
+@pytest.mark.parametrize(
+    ("num_trials", "helper"),
+    [(OFFLOAD_MIN_TRIALS - 1, False), (OFFLOAD_MIN_TRIALS, True)],
+    ids=["fewer", "enough"],
+)
+def test_only_a_run_of_many_trials_moves_its_mlflow_calls_to_a_helper_process(tmp_path, num_trials, helper):
+    # The helper's start pays for itself over a few hundred short trials, not over a few dozen.
+    tracker = _tracker(tmp_path, verbose=0, num_trials=num_trials)
+    restored = pickle.loads(pickle.dumps(tracker))  # a resumed run decides the same way
+    experiment = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}").create_experiment("many")
+    for each in (tracker, restored):
+        writer = each._writer
+        for i in range(15):  # 30 calls back to back: as crowding as calls get
+            run = writer.create_run(f"trial-{i}", experiment_id=experiment)
+            writer.call("set_terminated", run, status="FINISHED")
+        assert writer.flush(timeout=120)
+        assert (writer.process is not None) == helper
+        writer.stop()
 
 
 def test_a_new_sqlite_store_is_built_without_info_lines_and_mlflow_s_level_comes_back(tmp_path, monkeypatch):
