@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import site
 import subprocess
 import sys
 import threading
@@ -70,9 +71,10 @@ class ClientProcess:
     """
 
     def __init__(self, tracking_uri: str, *, log_file: Path) -> None:
-        root = str(Path(__file__).resolve().parent.parent)  # where `automl` is imported from here
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        root = _import_root()
+        if root is not None:
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         self._log_file = log_file
         with log_file.open("ab") as log:
             self._proc = subprocess.Popen(
@@ -147,6 +149,18 @@ class ClientProcess:
         self._proc.stdout.close()  # type: ignore[union-attr]
         if self._log_file.exists() and self._log_file.stat().st_size == 0:
             self._log_file.unlink()
+
+
+def _import_root() -> str | None:
+    """The folder this `automl` is imported from, unless the child finds it anyway (a site folder).
+
+    Put first on the child's path, it makes the child import the driver's
+    `automl` rather than another on its path; a site folder stays where
+    `site` puts it, after the standard library.
+    """
+    root = Path(__file__).resolve().parent.parent
+    site_dirs = {Path(p).resolve() for p in [*site.getsitepackages(), site.getusersitepackages()]}
+    return None if root in site_dirs else str(root)
 
 
 def _code(name: str) -> int:

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import os
 import signal
+import site
 import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 
-from automl._mlflow_process import ClientProcess
+import automl
+from automl._mlflow_process import ClientProcess, _import_root
 from automl._writer import MlflowWriter, unsent
 
 
@@ -157,3 +160,10 @@ def test_a_helper_that_cannot_start_leaves_the_writes_in_the_writers_thread(
     assert writer.process is None
     assert writer.retries == 0  # tried once, then never again
     assert [client.get_run(run.id).info.status for run in runs] == ["FINISHED"] * 3
+
+
+def test_the_child_imports_the_drivers_automl_and_leaves_site_folders_in_their_place(monkeypatch):
+    root = Path(automl.__file__).resolve().parent.parent
+    assert _import_root() == str(root)  # a checkout or an editable install: first on the child's path
+    monkeypatch.setattr(site, "getsitepackages", lambda: [str(root)])  # as if installed into site-packages
+    assert _import_root() is None
