@@ -247,9 +247,8 @@ class MlflowTracker(Callback):
         self._started = self._said_at = time.time()
 
     def _new_writer(self) -> MlflowWriter:
-        offload = (
-            None if self._num_trials >= OFFLOAD_MIN_TRIALS else False
-        )  # None: if its calls crowd the driver
+        # None: the writer starts the helper if its calls crowd the driver; False: never.
+        offload = None if self._num_trials >= OFFLOAD_MIN_TRIALS else False
         return MlflowWriter(self._tracking_uri, journal=self._journal, offload=offload)
 
     def __getstate__(self) -> dict[str, Any]:

@@ -112,9 +112,8 @@ def test_a_write_the_store_refuses_does_not_take_the_rest_of_its_batch_down(stor
     writer.call("log_batch", run, tags=[RunTag("automl.state", "COMPLETE")])
     assert writer.flush(timeout=30)
     writer.stop()
-    assert (
-        writer.retries == 0
-    )  # the store's refusal is final (through the child process: test_mlflow_process)
+    # The store's refusal is final (through the child process too: test_mlflow_process.py).
+    assert writer.retries == 0
     assert writer.dropped == ["trial-a: 1 params"]
     data = client.get_run(run.id).data
     assert data.params == {"units": "32"}
