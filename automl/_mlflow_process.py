@@ -28,6 +28,7 @@ from typing import IO, Any
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.protos import databricks_pb2
+from mlflow.tracking import MlflowClient
 
 __all__ = ["ClientProcess", "ClientProcessError"]
 
@@ -100,14 +101,8 @@ class ClientProcess:
     def pid(self) -> int:
         return self._proc.pid
 
-    def create_run(self, **kwargs: Any) -> str:
-        """The new run's id."""
-        return str(self._call("create_run", None, kwargs))
-
-    def call(self, method: str, run_id: str, **kwargs: Any) -> None:
-        self._call(method, run_id, kwargs)
-
-    def _call(self, method: str, run_id: str | None, kwargs: dict[str, Any]) -> Any:
+    def call(self, method: str, run_id: str | None, **kwargs: Any) -> str | None:
+        """As `call_client` does in this process."""
         request = {"method": method, "run_id": run_id, "kwargs": plain(kwargs)}
         stdin = self._proc.stdin
         try:
@@ -151,6 +146,14 @@ class ClientProcess:
             self._log_file.unlink()
 
 
+def call_client(client: MlflowClient, method: str, run_id: str | None, **kwargs: Any) -> str | None:
+    """One writer call: ``create_run`` returns the new run's id; any other method writes to ``run_id``."""
+    if method == "create_run":
+        return str(client.create_run(**kwargs).info.run_id)
+    getattr(client, method)(run_id, **kwargs)
+    return None
+
+
 def _import_root() -> str | None:
     """The folder this `automl` is imported from, unless the child finds it anyway (a site folder).
 
@@ -171,19 +174,13 @@ def _code(name: str) -> int:
 
 
 def _serve(tracking_uri: str, requests: IO[str], replies: IO[str]) -> None:
-    from mlflow.tracking import MlflowClient
-
     client = MlflowClient(tracking_uri)
     _answer(replies, {"ready": True})
     for line in requests:
         request = json.loads(line)
         kwargs = {k: entity(v) for k, v in request["kwargs"].items()}
         try:
-            if request["method"] == "create_run":
-                result = client.create_run(**kwargs).info.run_id
-            else:
-                getattr(client, request["method"])(request["run_id"], **kwargs)
-                result = None
+            result = call_client(client, request["method"], request["run_id"], **kwargs)
         except MlflowException as exc:
             _answer(
                 replies, {"error": {"mlflow": True, "error_code": exc.error_code, "message": exc.message}}

@@ -43,7 +43,7 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from automl._mlflow_process import ClientProcess, ClientProcessError, entity, plain
+from automl._mlflow_process import ClientProcess, ClientProcessError, call_client, entity, plain
 
 __all__ = ["PENDING_FILE", "MlflowWriter", "RunRef", "replay", "unsent"]
 
@@ -338,24 +338,21 @@ class MlflowWriter:
             return False
 
     def _call(self, op: _Op) -> None:
+        run_id = op.run.id if op.run is not None else None
         process = self._offloaded()
         if process is not None:
-            if op.creates is not None:
-                op.creates.id = process.create_run(**op.kwargs)
-            else:
-                process.call(op.method, op.run.id, **op.kwargs)  # type: ignore[union-attr, arg-type]
-            return
-        start = time.thread_time()
-        if self._first_call is None:
-            self._first_call = time.monotonic()
-        try:
-            if op.creates is not None:
-                op.creates.id = self._client.create_run(**op.kwargs).info.run_id
-            else:
-                getattr(self._client, op.method)(op.run.id, **op.kwargs)  # type: ignore[union-attr]
-        finally:
-            self._cpu_s += time.thread_time() - start
-            self._calls_here += 1
+            created = process.call(op.method, run_id, **op.kwargs)
+        else:
+            start = time.thread_time()
+            if self._first_call is None:
+                self._first_call = time.monotonic()
+            try:
+                created = call_client(self._client, op.method, run_id, **op.kwargs)
+            finally:
+                self._cpu_s += time.thread_time() - start
+                self._calls_here += 1
+        if op.creates is not None:
+            op.creates.id = created
 
     def _offloaded(self) -> ClientProcess | None:
         """The child process to call from, started when the calls made here crowd the driver."""
