@@ -66,12 +66,16 @@ class ClientProcess:
     Args:
         tracking_uri: The store the child's client writes to.
         log_file: Where the child's stderr goes (MLflow's and SQLAlchemy's logs).
+        wait: Whether to wait here until the child is up. If not, `ready`
+            says when it is, and the caller makes its calls elsewhere until
+            then. Defaults to `True`.
 
     Raises:
-        ClientProcessError: The child exited or did not answer before it was ready.
+        ClientProcessError: With ``wait``, the child exited or did not answer
+            before it was ready.
     """
 
-    def __init__(self, tracking_uri: str, *, log_file: Path) -> None:
+    def __init__(self, tracking_uri: str, *, log_file: Path, wait: bool = True) -> None:
         env = dict(os.environ)
         root = _import_root()
         if root is not None:
@@ -85,24 +89,58 @@ class ClientProcess:
                 stderr=log,
                 env=env,
             )
+        self._start_error: ClientProcessError | None = None
+        self._up = threading.Event()  # set once the child said it is ready, or failed to
+        self._starter = threading.Thread(
+            target=self._await_start, name="automl-mlflow-client-start", daemon=True
+        )
+        self._starter.start()
+        if wait:
+            try:
+                self.ready(timeout=None)
+            except ClientProcessError:
+                self.close()
+                raise
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    def ready(self, timeout: float | None = 0.0) -> bool:
+        """Whether the child has started (importing MLflow takes it ~2 s of CPU).
+
+        Args:
+            timeout: Seconds to wait for it; `None` waits until it is up or gone.
+
+        Raises:
+            ClientProcessError: It exited, hung or spoke nonsense before it was ready.
+        """
+        if not self._up.wait(timeout):
+            return False
+        if self._start_error is not None:
+            raise self._start_error
+        return True
+
+    def _await_start(self) -> None:
         # {"ready": true} once MLflow is imported and the client made; a child hung
         # before that is killed, so the writer goes on in its own thread.
         timer = threading.Timer(_START_TIMEOUT_S, self._proc.kill)
         timer.start()
         try:
             self._reply()
-        except ClientProcessError:
-            self.close()
-            raise
+        except ClientProcessError as exc:
+            self._start_error = exc
+        except Exception as exc:  # noqa: BLE001 - any other first answer: not a child that works
+            self._start_error = ClientProcessError(
+                f"the MLflow client process (pid {self.pid}) failed: {exc}"
+            )
         finally:
             timer.cancel()
-
-    @property
-    def pid(self) -> int:
-        return self._proc.pid
+            self._up.set()
 
     def call(self, method: str, run_id: str | None, **kwargs: Any) -> str | None:
-        """As `call_client` does in this process."""
+        """As `call_client` does in this process (once the child is up)."""
+        self.ready(timeout=None)
         request = {"method": method, "run_id": run_id, "kwargs": plain(kwargs)}
         stdin = self._proc.stdin
         try:
@@ -141,6 +179,7 @@ class ClientProcess:
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait()
+        self._starter.join()  # the child is gone: its start was answered or saw the pipe close
         self._proc.stdout.close()  # type: ignore[union-attr]
         if self._log_file.exists() and self._log_file.stat().st_size == 0:
             self._log_file.unlink()

@@ -173,8 +173,9 @@ class MlflowWriter:
         self.retries = 0  # attempts that failed and were retried
         self.dropped: list[str] = []  # writes the store refused (not retried)
         self._offload = offload
-        self.process: ClientProcess | None = None  # the child process, once the calls moved there
+        self.process: ClientProcess | None = None  # the child process, from its start (see `_offloaded`)
         self._process_failed = False
+        self.calls_offloaded = 0  # calls the child process made
         self._cpu_s = 0.0  # this thread's CPU time in the store's calls made here
         self._calls_here = 0
         self._first_call: float | None = None
@@ -342,6 +343,7 @@ class MlflowWriter:
         process = self._offloaded()
         if process is not None:
             created = process.call(op.method, run_id, **op.kwargs)
+            self.calls_offloaded += 1
         else:
             start = time.thread_time()
             if self._first_call is None:
@@ -355,24 +357,42 @@ class MlflowWriter:
             op.creates.id = created
 
     def _offloaded(self) -> ClientProcess | None:
-        """The child process to call from, started when the calls made here crowd the driver."""
-        if self.process is not None or self._process_failed or self._offload is False:
-            return self.process
-        if not self._offload:
-            if self._calls_here < _OFFLOAD_MIN_CALLS or self._first_call is None:
+        """The child process to call from, once it is up; started when the calls made here crowd the driver.
+
+        While it starts (~2 s of importing MLflow), the calls go on from this
+        thread rather than wait for it; only ``offload=True`` waits.
+        """
+        if self.process is None:
+            if self._process_failed or self._offload is False or not self._crowded():
                 return None
-            share = self._cpu_s / max(time.monotonic() - self._first_call, 1e-9)
-            if share < _OFFLOAD_CPU_SHARE:
+            try:
+                self.process = ClientProcess(
+                    self.tracking_uri, log_file=self.journal.with_name(PROCESS_LOG), wait=bool(self._offload)
+                )
+            except (ClientProcessError, OSError) as exc:
+                logger.warning(
+                    "could not start the MLflow client process (%s); the writes go on from this thread", exc
+                )
+                self._process_failed = True
                 return None
-            logger.debug("MLflow calls took %.0f%% of a core over %d calls", 100 * share, self._calls_here)
         try:
-            self.process = ClientProcess(self.tracking_uri, log_file=self.journal.with_name(PROCESS_LOG))
-        except (ClientProcessError, OSError) as exc:
-            logger.warning(
-                "could not start the MLflow client process (%s); the writes go on from this thread", exc
-            )
-            self._process_failed = True
-        return self.process
+            return self.process if self.process.ready() else None
+        except ClientProcessError as exc:
+            logger.warning("%s; the writes go on from the driver's thread", exc)
+            self._drop_process()
+            return None
+
+    def _crowded(self) -> bool:
+        """Whether the calls made here take at least ``_OFFLOAD_CPU_SHARE`` of a core, or offloading was asked for."""
+        if self._offload:
+            return True
+        if self._calls_here < _OFFLOAD_MIN_CALLS or self._first_call is None:
+            return False
+        share = self._cpu_s / max(time.monotonic() - self._first_call, 1e-9)
+        if share < _OFFLOAD_CPU_SHARE:
+            return False
+        logger.debug("MLflow calls took %.0f%% of a core over %d calls", 100 * share, self._calls_here)
+        return True
 
     def _drop_process(self) -> None:
         if self.process is not None:

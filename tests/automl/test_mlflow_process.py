@@ -16,8 +16,8 @@ from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 
 import automl
-from automl._mlflow_process import ClientProcess, _import_root
-from automl._writer import MlflowWriter, unsent
+from automl._mlflow_process import ClientProcess, ClientProcessError, _import_root
+from automl._writer import _OFFLOAD_MIN_CALLS, MlflowWriter, unsent
 
 
 @pytest.fixture
@@ -50,7 +50,14 @@ def test_back_to_back_calls_move_to_a_child_process_and_reach_the_store(store, t
     runs = [_trial(writer, f"trial-{i}", experiment) for i in range(30)]  # 90 calls, nothing between them
     assert writer.flush(timeout=120)
     assert writer.process is not None, "calls taking most of a core should leave the driver's thread"
+    # The writer did not wait for the child: the calls went on from its thread while it started.
+    assert writer._calls_here > _OFFLOAD_MIN_CALLS + 5
     pid = writer.process.pid
+    deadline = time.monotonic() + 60
+    while writer.calls_offloaded == 0 and time.monotonic() < deadline:  # more trials, until it is up
+        runs.append(_trial(writer, f"trial-{len(runs)}", experiment))
+        assert writer.flush(timeout=60)
+    assert writer.calls_offloaded > 0
     assert _alive(pid)
     writer.stop()
     assert not _alive(pid)  # stopped with the writer
@@ -60,7 +67,7 @@ def test_back_to_back_calls_move_to_a_child_process_and_reach_the_store(store, t
         stored = client.get_run(run.id)
         assert stored.info.status == "FINISHED"
         assert stored.data.params == {"units": "32"}
-    assert len(client.search_runs([experiment])) == 30  # each run created once
+    assert len(client.search_runs([experiment])) == len(runs)  # each run created once
     assert unsent(tmp_path / "journal.jsonl") == []
 
 
@@ -131,6 +138,27 @@ def test_the_child_process_ends_with_a_killed_driver_and_ignores_ctrl_c(store, t
         driver.stdout.close()
 
 
+def test_a_child_started_without_waiting_says_when_it_is_up(store, tmp_path, monkeypatch):
+    uri, client, experiment = store
+    child = ClientProcess(uri, log_file=tmp_path / "child.log", wait=False)
+    try:
+        assert not child.ready()  # importing MLflow takes it a second or more
+        assert child.ready(timeout=120)
+        assert child.call("create_run", None, experiment_id=experiment)
+    finally:
+        child.close()
+    assert len(client.search_runs([experiment])) == 1
+    monkeypatch.setattr(sys, "executable", "/bin/true")
+    gone = ClientProcess(uri, log_file=tmp_path / "gone.log", wait=False)
+    try:
+        with pytest.raises(ClientProcessError, match="exited"):
+            gone.ready(timeout=60)
+        with pytest.raises(ClientProcessError, match="exited"):  # a call says so too
+            gone.call("create_run", None, experiment_id=experiment)
+    finally:
+        gone.close()
+
+
 def test_the_stores_refusal_comes_back_with_its_error_code(store, tmp_path):
     uri, client, experiment = store
     run_id = client.create_run(experiment).info.run_id
@@ -148,18 +176,24 @@ def test_the_stores_refusal_comes_back_with_its_error_code(store, tmp_path):
 
 
 @pytest.mark.parametrize("executable", ["/bin/echo", "/bin/true"], ids=["talks-nonsense", "exits-at-once"])
+@pytest.mark.parametrize(
+    ("offload", "trials"), [(True, 3), (None, 30)], ids=["asked", "started-when-crowded"]
+)
 def test_a_helper_that_cannot_start_leaves_the_writes_in_the_writers_thread(
-    store, tmp_path, monkeypatch, executable
+    store, tmp_path, monkeypatch, executable, offload, trials
 ):
+    # Asked for, the writer waits for the child's start; started when the calls crowd the
+    # driver, it goes on from its thread and finds out at a later call.
     uri, client, experiment = store
     monkeypatch.setattr(sys, "executable", executable)  # what the child is started with
-    writer = MlflowWriter(uri, journal=tmp_path / "journal.jsonl", linger_s=0, offload=True)
-    runs = [_trial(writer, f"trial-{i}", experiment) for i in range(3)]
+    writer = MlflowWriter(uri, journal=tmp_path / "journal.jsonl", linger_s=0, offload=offload)
+    runs = [_trial(writer, f"trial-{i}", experiment) for i in range(trials)]
     assert writer.flush(timeout=60)
     writer.stop()
     assert writer.process is None
     assert writer.retries == 0  # tried once, then never again
-    assert [client.get_run(run.id).info.status for run in runs] == ["FINISHED"] * 3
+    assert writer.calls_offloaded == 0
+    assert [client.get_run(run.id).info.status for run in runs] == ["FINISHED"] * trials
 
 
 def test_the_child_imports_the_drivers_automl_and_leaves_site_folders_in_their_place(monkeypatch):
