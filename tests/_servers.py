@@ -1,4 +1,4 @@
-"""Helpers for tests that start real servers (Ray head, MLflow) on 127.0.0.1."""
+"""Helpers for tests that start real servers (Ray head, MLflow) on 127.0.0.1, and find their processes."""
 
 from __future__ import annotations
 
@@ -88,3 +88,31 @@ def stop_process_group(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+def own_processes(title: str) -> set[int]:
+    """This process's descendants whose command line starts with ``title`` (e.g. Ray's ``ray::IDLE``).
+
+    Not `pgrep`: another Ray on the machine (another test run's) has processes
+    of the same names.
+    """
+    parents = {}
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (ValueError, OSError):  # not a process, or one that ended meanwhile
+            continue
+    mine, frontier = set(), {os.getpid()}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - mine
+        mine |= frontier
+    found = set()
+    for pid in mine:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if f.read().startswith(title.encode()):
+                    found.add(pid)
+        except OSError:
+            continue
+    return found

@@ -20,6 +20,7 @@ from ray.tune.search.optuna import OptunaSearch
 import automl
 from automl._workers import WorkerPolicy, reusing_workers, worker_rss_mib
 from search_spaces import Dense, LayerStack, Space
+from tests._servers import own_processes
 
 
 def test_policy_replaces_a_worker_after_its_trial_count_or_memory_growth():
@@ -103,11 +104,12 @@ def test_a_worker_is_reused_until_it_ran_its_share_of_trials(ray_local, tmp_path
 # A fresh driver: the idle workers Ray starts at ray.init are there to be taken.
 FIRST_TRIAL_SCRIPT = textwrap.dedent(
     """
-    import json, subprocess, sys, threading, time
+    import json, sys, threading, time
     import automl
     import automl._artifacts as artifacts
     from automl._experiment import _start_ray
     from search_spaces import mlp
+    from tests._servers import own_processes
 
     imports_on = []  # the threads that imported TensorFlow ahead for the end of the run
     ahead = artifacts._import_for_artifacts
@@ -120,7 +122,7 @@ FIRST_TRIAL_SCRIPT = textwrap.dedent(
     deadline, idle = time.monotonic() + 60, []
     while not idle and time.monotonic() < deadline:
         time.sleep(0.2)
-        idle = subprocess.run(["pgrep", "-f", "ray::IDLE"], capture_output=True, text=True).stdout.split()
+        idle = [str(pid) for pid in own_processes("ray::IDLE")]
     result = automl.tune(
         mlp(max_layers=1), data="digits", num_trials=1, epochs=1, scheduler="fifo",
         tracking_uri=sys.argv[1], storage_path=sys.argv[2], verbose=0,
@@ -155,9 +157,8 @@ def test_the_first_trial_runs_in_a_worker_ray_started_ahead(tmp_path):
     assert seen["imports_on"] == ["automl-imports"], seen
 
 
-def _trial_processes() -> set[str]:
-    out = subprocess.run(["pgrep", "-f", "ray::ImplicitFunc"], capture_output=True, text=True).stdout
-    return set(out.split())
+def _trial_processes() -> set[int]:
+    return own_processes("ray::ImplicitFunc")
 
 
 def _short_trial(config: dict) -> None:
