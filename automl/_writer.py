@@ -91,6 +91,7 @@ class _Op:
     creates: RunRef | None = None
     seq: int = 0  # its number in this writer's journal entries
     queued_at: float = dataclasses.field(default_factory=time.monotonic)
+    attempts: int = 0
 
     @property
     def batchable(self) -> bool:
@@ -339,6 +340,14 @@ class MlflowWriter:
             return False
 
     def _call(self, op: _Op) -> None:
+        op.attempts += 1
+        if op.creates is not None and op.attempts > 1:
+            # An attempt can fail after the store committed it (a helper process that died
+            # mid-call, a tracking server's lost answer): a trial's run found is taken, not made twice.
+            found = _existing_run(self._client, op.kwargs)
+            if found is not None:
+                op.creates.id = found
+                return
         run_id = op.run.id if op.run is not None else None
         process = self._offloaded()
         if process is not None:

@@ -99,6 +99,41 @@ def test_a_killed_child_process_loses_no_write(store, tmp_path):
     assert unsent(tmp_path / "journal.jsonl") == []
 
 
+# The real child, run by a stand-in interpreter that exits right after it made a trial's run:
+# the store has it, the writer never heard of it.
+DIES_AFTER_CREATE = """
+import os, sys
+import automl._mlflow_process as child
+
+answer = child._answer
+def answer_unless_a_run_was_made(replies, reply):
+    if isinstance(reply.get("result"), str):  # create_run's id
+        os._exit(1)
+    answer(replies, reply)
+child._answer = answer_unless_a_run_was_made
+child.main(sys.argv[-1])
+"""
+
+
+def test_a_run_made_by_a_child_that_died_before_answering_is_not_made_twice(store, tmp_path, monkeypatch):
+    uri, client, experiment = store
+    parent = client.create_run(experiment).info.run_id
+    interpreter = tmp_path / "python"
+    interpreter.write_text(f"#!{sys.executable}\n{DIES_AFTER_CREATE}")
+    interpreter.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(interpreter))  # what the child is started with
+    writer = MlflowWriter(uri, journal=tmp_path / "journal.jsonl", linger_s=0, offload=True)
+    tags = {"mlflow.parentRunId": parent, "automl.trial_id": "trial-a"}
+    run = writer.create_run("trial-a", experiment_id=experiment, tags=tags)
+    writer.call("set_terminated", run, status="FINISHED")
+    assert writer.flush(timeout=120)
+    writer.stop()
+    assert writer.process is None and writer.retries == 1  # retried once, from the writer's thread
+    children = client.search_runs([experiment], "tags.automl.trial_id = 'trial-a'")
+    assert [c.info.run_id for c in children] == [run.id]
+    assert children[0].info.status == "FINISHED"
+
+
 def test_the_child_process_ends_with_a_killed_driver_and_ignores_ctrl_c(store, tmp_path):
     uri, _, _ = store
     # A driver as small as can be: it starts the child as ClientProcess does and waits.
