@@ -376,7 +376,9 @@ class MlflowWriter:
                 return None
             try:
                 self.process = ClientProcess(
-                    self.tracking_uri, log_file=self.journal.with_name(PROCESS_LOG), wait=bool(self._offload)
+                    self.tracking_uri,
+                    log_file=self.journal.with_name(PROCESS_LOG),
+                    wait=self._offload is True,
                 )
             except (ClientProcessError, OSError) as exc:
                 logger.warning(
