@@ -34,6 +34,14 @@ def _trial(writer, key, experiment, step=1):
     return run
 
 
+def _more_trials_until(done, writer, experiment, runs, timeout=60):
+    """Sends one more trial at a time until ``done()`` (a child starting or failing meanwhile)."""
+    deadline = time.monotonic() + timeout
+    while not done() and time.monotonic() < deadline:
+        runs.append(_trial(writer, f"trial-{len(runs)}", experiment))
+        assert writer.flush(timeout=60)
+
+
 def _alive(pid):
     try:
         os.kill(pid, 0)
@@ -53,10 +61,7 @@ def test_back_to_back_calls_move_to_a_child_process_and_reach_the_store(store, t
     # The writer did not wait for the child: the calls went on from its thread while it started.
     assert writer._calls_here > _OFFLOAD_MIN_CALLS + 5
     pid = writer.process.pid
-    deadline = time.monotonic() + 60
-    while writer.calls_offloaded == 0 and time.monotonic() < deadline:  # more trials, until it is up
-        runs.append(_trial(writer, f"trial-{len(runs)}", experiment))
-        assert writer.flush(timeout=60)
+    _more_trials_until(lambda: writer.calls_offloaded > 0, writer, experiment, runs)  # until it is up
     assert writer.calls_offloaded > 0
     assert _alive(pid)
     writer.stop()
@@ -224,10 +229,7 @@ def test_a_helper_that_cannot_start_leaves_the_writes_in_the_writers_thread(
     writer = MlflowWriter(uri, journal=tmp_path / "journal.jsonl", linger_s=0, offload=offload)
     runs = [_trial(writer, f"trial-{i}", experiment) for i in range(trials)]
     assert writer.flush(timeout=60)
-    deadline = time.monotonic() + 30
-    while writer.process is not None and time.monotonic() < deadline:  # a later call finds out
-        runs.append(_trial(writer, f"trial-{len(runs)}", experiment))
-        assert writer.flush(timeout=60)
+    _more_trials_until(lambda: writer.process is None, writer, experiment, runs)  # a later call finds out
     writer.stop()
     assert writer.process is None
     assert writer.retries == 0  # tried once, then never again
