@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import logging
 import math
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -33,6 +34,8 @@ from trainers._schedule import EpochSchedule
 from trainers._settings import FitSettings, check_config, one_hot_targets
 
 __all__ = ["TrainOutcome", "train"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,6 +165,28 @@ def _rescale_learning_rate(model: keras.Model, learning_rate: float, resume: Pro
             "learning_rate=config['learning_rate'], or leave learning_rate out of the scheduler's "
             f"`mutate`. Keras said: {exc}"
         ) from exc
+
+
+def _make_variables_before_the_trace(model: keras.Model, x: np.ndarray, y: np.ndarray) -> None:
+    """Creates the optimizer's slots and the compiled metrics' and loss's variables before `fit` traces.
+
+    Without a distribution strategy, Keras 3 creates them inside the first
+    trace of the train step, and a `tf.function` whose first trace creates
+    variables traces again without them: every trial traced its train step
+    twice. Keras builds them ahead itself under a strategy
+    (``_maybe_symbolic_build``); this does the same for every model, from one
+    row's shapes, without running it. On section 7's problem the first epoch
+    takes ~0.2 s less (benchmarks/RESULTS.md, section 2). It is an
+    optimization only: a model Keras cannot build symbolically is left for
+    `fit` to build as before, which reports any real error.
+    """
+    symbolic_build = getattr(model, "_symbolic_build", None)  # Keras 3's Trainer
+    if symbolic_build is None:
+        return
+    try:
+        symbolic_build(data_batch=(x[:1], y[:1], None))
+    except Exception as exc:  # noqa: BLE001 - fit builds what is left, and raises what is wrong
+        logger.debug("Keras could not build %s's variables before fit: %s", model.name, exc)
 
 
 def _raise_if_diverged(history: Mapping[str, list[float]]) -> None:
@@ -305,7 +330,8 @@ def train(
         else:
             model = build_model(full, data)
             compile_model(model, full, data, settings=settings)
-    y_train, y_val = _targets(full, data, model)
+        y_train, y_val = _targets(full, data, model)
+        _make_variables_before_the_trace(model, data.x_train, y_train)
     schedule = EpochSchedule.from_config(full, epochs=epochs)
     settings.check_schedule(full)
     fit = model.fit(

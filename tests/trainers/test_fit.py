@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -363,3 +364,45 @@ def test_resume_from_a_directory_that_is_not_a_checkpoint(digits, tmp_path):
             checkpoint_dir=tmp_path / "b",
             resume_from=tmp_path,
         )
+
+
+@keras.saving.register_keras_serializable(package="tests")
+class CountsTraces(keras.Sequential):
+    """A Sequential whose train step counts its Python calls: TensorFlow makes them only to trace it."""
+
+    traces = 0
+
+    def train_step(self, data):
+        CountsTraces.traces += 1
+        return super().train_step(data)
+
+
+def test_the_train_step_is_traced_once_per_fit_and_per_resumed_fit(digits, tmp_path):
+    # Keras made the optimizer's slots and the metrics' variables inside the first trace, so
+    # TensorFlow traced the step a second time without them: twice the tracing in every trial.
+    def build(config):
+        return CountsTraces(
+            [
+                keras.Input((64,)),
+                keras.layers.Dense(16, activation="relu"),
+                keras.layers.Dense(10, activation="softmax"),
+            ]
+        )
+
+    settings = FitSettings(epochs=2, monitor="val_accuracy", mode="max", steps_per_execution="auto")
+    CountsTraces.traces = 0
+    first = train(
+        {"learning_rate": 1e-2}, digits, settings=settings, checkpoint_dir=tmp_path / "a", build=build
+    )
+    assert (first.epochs_run, CountsTraces.traces) == (2, 1)
+    CountsTraces.traces = 0
+    resumed = train(
+        {"learning_rate": 1e-2},
+        digits,
+        settings=dataclasses.replace(settings, epochs=3),
+        checkpoint_dir=tmp_path / "b",
+        build=build,
+        resume_from=tmp_path / "a",
+    )
+    assert (resumed.epochs_run, CountsTraces.traces) == (3, 1)
+    assert resumed.history["val_accuracy"][:2] == first.history["val_accuracy"]
