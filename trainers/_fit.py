@@ -173,10 +173,12 @@ def _make_variables_before_the_trace(model: keras.Model, x: np.ndarray, y: np.nd
     Without a distribution strategy, Keras 3 creates them inside the first
     trace of the train step, and a `tf.function` whose first trace creates
     variables traces again without them: every trial traced its train step
-    twice. Keras builds them ahead itself under a strategy
-    (``_maybe_symbolic_build``); this does the same for every model, from one
-    row's shapes, without running it. On section 7's problem the first epoch
-    takes ~0.2 s less (benchmarks/RESULTS.md, section 2). It is an
+    twice, and TensorFlow kept both graphs for the life of the process. Keras
+    builds them ahead itself under a strategy (``_maybe_symbolic_build``);
+    this does the same for every model, from one row's shapes, without
+    running it. On section 7's problem the first epoch takes ~0.24 s less, and
+    a reused worker keeps 2.3 MiB per trial against 6.2 (benchmarks/RESULTS.md,
+    sections 2 and 4), so the recycling policy replaces it later. It is an
     optimization only: a model Keras cannot build symbolically is left for
     `fit` to build as before, which reports any real error.
     """
