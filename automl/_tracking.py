@@ -420,7 +420,7 @@ class MlflowTracker(Callback):
         if record.ended is not None:  # ended before an interruption; see on_trial_start
             return
         if self._mutated:
-            self._follow_exploit(record, trial, epoch)
+            self._follow_exploit(record, trial, result, epoch)
         if epoch <= record.epochs:  # logged before the driver was interrupted; redone from a checkpoint
             where = self._where(record, result)
             if where:
@@ -447,15 +447,24 @@ class MlflowTracker(Callback):
             # when the trial ends by itself (epoch cap, early stopping).
             record.state = TrialState.PRUNED
 
-    def _follow_exploit(self, record: _TrialRecord, trial: Any, epoch: int) -> None:
+    def _follow_exploit(
+        self, record: _TrialRecord, trial: Any, result: Mapping[str, Any], epoch: int
+    ) -> None:
         """Takes a trial's new config when PBT made it continue from a better trial's checkpoint.
 
         The trial then goes on from that trial's epoch, which may be one it
         had logged itself: those epochs are logged again (MLflow keeps both
         values of a step). The child run's params stay the trial's first
         config; its current one is in the ``automl.params`` tag.
+
+        The config is the one the result was trained with (the ``config``
+        Ray's trainable puts in each result). PBT sets the trial's new config
+        while it handles the very result that made it exploit, before the
+        callbacks see that result, so ``trial.config`` would give that
+        epoch, trained with the old config, the new one.
         """
-        params = {k: trial.config.get(k) for k in self._space.flat_keys()}
+        config = result.get("config") or trial.config
+        params = {k: config.get(k) for k in self._space.flat_keys()}
         if params == record.params:
             return
         record.params = params
