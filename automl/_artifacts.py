@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 import numpy as np
 import optuna
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import ALREADY_EXISTS, RESOURCE_ALREADY_EXISTS, ErrorCode
 from mlflow.tracking import MlflowClient
 from ray import tune
 from ray.tune.experiment import Trial
@@ -28,6 +30,8 @@ from search_spaces import Space
 __all__ = ["ImportsForArtifacts", "git_commit", "log_best_model", "log_study_plots", "optuna_study"]
 
 logger = logging.getLogger(__name__)
+
+_ALREADY_EXISTS = {ErrorCode.Name(RESOURCE_ALREADY_EXISTS), ErrorCode.Name(ALREADY_EXISTS)}
 
 _OPTUNA_STATES = {
     TrialState.COMPLETE: optuna.trial.TrialState.COMPLETE,
@@ -82,11 +86,24 @@ def log_best_model(
         client.log_artifacts(run_id, local, "model")
     if registered_name is None:
         return None
-    if not client.search_registered_models(filter_string=f"name = '{registered_name}'"):
-        client.create_registered_model(registered_name)
+    _ensure_registered_model(client, registered_name)
     source = f"{client.get_run(run_id).info.artifact_uri}/model"
     version = client.create_model_version(registered_name, source=source, run_id=run_id)
     return str(version.version)
+
+
+def _ensure_registered_model(client: MlflowClient, name: str) -> None:
+    """Creates the registered model ``name`` unless it exists.
+
+    Creating and taking "already exists" for an answer, as `mlflow.register_model`
+    does: a look first would race another run in the same store (both see no
+    model, the second creation fails).
+    """
+    try:
+        client.create_registered_model(name)
+    except MlflowException as error:
+        if error.error_code not in _ALREADY_EXISTS:
+            raise
 
 
 def _import_for_artifacts() -> None:

@@ -1,15 +1,23 @@
-"""The end-of-run artifacts: their imports start on a driver thread once every trial has started; the plots."""
+"""The end-of-run artifacts: their imports start on a driver thread once every trial has started; the plots; the shared registered model."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import pickle
 import subprocess
 import sys
+import threading
 
 import optuna
+import pytest
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
 from ray.tune.experiment import Trial
 
-from automl._artifacts import ImportsForArtifacts, study_figures
+from automl._artifacts import ImportsForArtifacts, _ensure_registered_model, study_figures
+from automl._tracking import tracking_client
+
+RUNS_AT_ONCE = 8
 
 
 def _trials(*statuses: str) -> list[Trial]:
@@ -144,3 +152,24 @@ def test_past_twenty_trials_it_drops_the_legend_their_shared_colour_makes_useles
     assert len({line.get_color() for line in axes.lines}) == 20  # tab20: past it, its last colour again
     # The history keeps its legend (each trial's value, the best so far).
     assert len(figures["optimization_history"].axes[0].get_legend().get_texts()) == 2
+
+
+def test_runs_registering_their_best_model_at_once_share_one_registered_model(tmp_path):
+    # Runs sharing a store each end by registering their best model under the same
+    # name; a check-then-create fails the one whose check came first.
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    clients = [tracking_client(uri) for _ in range(RUNS_AT_ONCE)]
+    start = threading.Barrier(RUNS_AT_ONCE)
+
+    def register(client: MlflowClient) -> None:
+        start.wait()
+        _ensure_registered_model(client, "automl")
+
+    with concurrent.futures.ThreadPoolExecutor(RUNS_AT_ONCE) as pool:
+        for done in [pool.submit(register, client) for client in clients]:
+            done.result()  # raises what the thread raised
+    assert [m.name for m in clients[0].search_registered_models()] == ["automl"]
+    _ensure_registered_model(clients[0], "automl")  # and once more, after the others
+
+    with pytest.raises(MlflowException, match="name"):  # other errors still surface
+        _ensure_registered_model(clients[0], "")
