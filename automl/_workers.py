@@ -188,6 +188,9 @@ def _controller_class(policy: WorkerPolicy) -> type[TuneController]:
                 del self._trial_to_actor[trial]
                 del self._actor_to_trial[starting]
                 self._spares[starting] = trial.placement_group_factory
+                logger.debug(
+                    "Trial %s takes a freed worker; %s, started for it, is kept as a spare.", trial, starting
+                )
             return bool(super()._maybe_reuse_cached_actor(trial))
 
         def _schedule_trial_actor(self, trial: Any) -> None:
@@ -208,8 +211,11 @@ def _controller_class(policy: WorkerPolicy) -> type[TuneController]:
                 return
             self._started_actors.add(tracked_actor)
             if not self._actor_cache.cache_object(request, tracked_actor):
+                logger.debug("Spare %s is up but no trial needs it: removed.", tracked_actor)
                 self._remove_actor(tracked_actor=tracked_actor)
                 self._cover_waiting_trials(request)
+                return
+            logger.debug("Spare %s is up and waits for the next trial.", tracked_actor)
 
         def _actor_failed(self, tracked_actor: Any, exception: Exception) -> None:
             request = self._spares.pop(tracked_actor, None)
@@ -228,6 +234,7 @@ def _controller_class(policy: WorkerPolicy) -> type[TuneController]:
             super()._cleanup_cached_actors(force_all=force_all)
             if self._spares and (force_all or (self._search_alg.is_finished() and not self._staged_trials)):
                 for spare in list(self._spares):
+                    logger.debug("Spare %s is not up and the run needs no more workers: removed.", spare)
                     del self._spares[spare]
                     spare.set_on_stop(None)
                     spare.set_on_error(None)

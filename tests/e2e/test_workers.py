@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import gc
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -188,14 +189,33 @@ class _UntilBothProcessesRanTrials(Stopper):
         return both or time.monotonic() > self.deadline
 
 
+def _both_cpus_free(timeout: float) -> bool:
+    import ray
+
+    deadline = time.monotonic() + timeout
+    while ray.available_resources().get("CPU") != 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return ray.available_resources().get("CPU") == 2
+
+
+def _what_ray_holds() -> str:
+    import ray
+
+    groups = [(g["state"], g["bundles"]) for g in ray.util.placement_group_table().values()]
+    live = [g for g in groups if g[0] != "REMOVED"]
+    return f"available {ray.available_resources()}; placement groups not removed: {live}"
+
+
 @pytest.mark.ray
-def test_trials_shorter_than_a_process_start_run_two_at_a_time_in_two_processes(ray_local, tmp_path):
+def test_trials_shorter_than_a_process_start_run_two_at_a_time_in_two_processes(ray_local, tmp_path, caplog):
     # The searcher hands out one trial at a time, as in automl. Ray staged the next trial and
     # asked a new process for it; a running trial ended first, its process took the staged
     # trial, and Ray removed the new one before it was up. Every trial paid a process start
     # and the run never had its second worker.
-    import ray
 
+    # A CPU an earlier test's run still holds would leave the second worker no room at all.
+    assert _both_cpus_free(timeout=30), _what_ray_holds()
+    caplog.set_level(logging.DEBUG, logger="automl._workers")  # what became of each spare
     before, seen, done = _trial_processes(), set(), threading.Event()
 
     def watch() -> None:
@@ -224,11 +244,10 @@ def test_trials_shorter_than_a_process_start_run_two_at_a_time_in_two_processes(
         watcher.join()
     assert not grid.errors
     pids = grid.get_dataframe()["pid"].dropna()  # trials the stop found staged ran nothing
-    assert pids.nunique() == 2, pids.value_counts().to_dict()
+    spares = [r.getMessage() for r in caplog.records if r.name == "automl._workers"]
+    why = f"trials per process {pids.value_counts().to_dict()}, processes seen {seen}, spares {spares}"
+    assert pids.nunique() == 2, f"{why}; {_what_ray_holds()}"
     assert min(stopper.per_pid.values()) >= 15, stopper.per_pid
-    assert len(seen) == 2, seen  # no process started that never ran a trial
+    assert len(seen) == 2, why  # no process started that never ran a trial
     # The spare Ray would have removed is gone with the run: both CPUs are free again.
-    deadline = time.monotonic() + 10
-    while ray.available_resources().get("CPU") != 2 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert ray.available_resources().get("CPU") == 2
+    assert _both_cpus_free(timeout=10), _what_ray_holds()
