@@ -17,7 +17,8 @@ while our run's ``Tuner.fit`` runs. Each trial reports its worker's resident
 memory (``worker_rss_mib``) with every epoch; that is what the limit reads.
 
 The same subclass keeps the process Ray starts for a trial that then takes a
-freed worker, instead of removing it before it is up (see `_controller_class`).
+freed worker, instead of removing it before it is up, and makes a stopped run
+register the checkpoints still being saved (see `_controller_class`).
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import ray
 import ray.tune.tune as ray_tune_module
 from ray.tune.execution.tune_controller import TuneController
+from ray.tune.schedulers import TrialScheduler
 
 from search_spaces import ConfigError
 
@@ -49,6 +52,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 RSS_KEY = "worker_rss_mib"  # in each result a trial reports
+_PENDING_SAVES_TIMEOUT_S = 30.0  # a stopped run waits this long for reported checkpoints
 
 
 def worker_rss_mib() -> float:
@@ -137,6 +141,9 @@ def _controller_class(policy: WorkerPolicy) -> type[TuneController]:
           is saved with its new state. Ray refreshes a trial's saved state only
           when it stopped an actor, so such a trial stayed PAUSED in the
           experiment state and a resumed run trained it again.
+        - A stopped run (Ctrl-C) registers the checkpoints its trials reported
+          but whose save had not come back, before it saves its state for the
+          last time (`_finish_pending_saves`).
         """
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -153,6 +160,38 @@ def _controller_class(policy: WorkerPolicy) -> type[TuneController]:
         def stop_trial(self, trial: Any) -> None:
             super().stop_trial(trial)
             self._mark_trial_to_checkpoint(trial)
+
+        def checkpoint(self, force: bool = False, wait: bool = False) -> None:
+            if force and wait:  # tune.run's last save of the experiment state, after a stop too
+                self._finish_pending_saves(timeout=_PENDING_SAVES_TIMEOUT_S)
+            super().checkpoint(force=force, wait=wait)
+
+        def _finish_pending_saves(self, timeout: float) -> None:
+            """Registers the checkpoints trials reported whose ``save`` has not come back yet.
+
+            Ray registers a reported checkpoint only when a separate ``save`` task on the
+            trial's actor returns, a step after the result itself. A stop (Ctrl-C) that
+            lands in between ended the run with the save pending; the experiment state
+            then named the checkpoint before, and the resumed trial redid an epoch.
+            """
+            tracked = self._actor_manager._actor_task_events.get_futures()
+            pending = []
+            for trial in self._trials:
+                saving = trial.temporary_state.saving_to
+                if saving is None or saving.future not in tracked:
+                    continue
+                pending.append(saving.future)
+                if self._cached_trial_decisions.get(trial.trial_id) == TrialScheduler.CONTINUE:
+                    del self._cached_trial_decisions[trial.trial_id]  # the run is over: no more training
+            if not pending:
+                return
+            ready, late = ray.wait(pending, num_returns=len(pending), timeout=timeout)
+            for future in ready:  # through Ray's own handler: the checkpoint is registered
+                self._actor_manager._actor_task_events.resolve_future(future)
+            if late:
+                logger.warning(
+                    "%d trial checkpoints were still being saved after %.0f s.", len(late), timeout
+                )
 
         def _maybe_cache_trial_actor(self, trial: Any) -> bool:
             actor = self._trial_to_actor.get(trial)

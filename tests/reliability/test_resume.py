@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -17,9 +18,11 @@ from pathlib import Path
 import pytest
 from mlflow.entities import ViewType
 from mlflow.tracking import MlflowClient
+from ray import tune
 
 import automl
 from automl._tracking import tracking_client
+from automl._workers import WorkerPolicy, reusing_workers
 from automl._writer import PENDING_FILE, unsent
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
@@ -205,9 +208,60 @@ def test_running_trials_continued_from_their_checkpoints(killed, resumed):
         assert epochs[cut:] == list(range(restart, EPOCHS + 1)), epochs
         saved = [row["epoch"] for row in rows[:cut] if row["checkpoint_dir_name"]]
         # It continues after a checkpoint it reported, never from epoch 1 once it has
-        # one. Which one: the newest in Ray's last state, or the newest still complete
-        # (`_usable_checkpoint`); after Ctrl-C, at times the one before the newest.
+        # one: the newest in Ray's last state, or the newest still complete
+        # (`_usable_checkpoint`). That Ctrl-C keeps the newest reported one is the
+        # test below, where the stop is placed; here it falls where it falls.
         assert restart - 1 in saved, (epochs, saved)
+
+
+def _counting_trainable(config: dict) -> None:
+    """Reports epochs 1-5, each with a checkpoint holding its number; resumes after it."""
+    start = 0
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as saved:
+            start = int(Path(saved, "epoch").read_text())
+    for epoch in range(start + 1, 6):
+        Path(config["began"], f"{start}-{epoch}").touch()  # which run trained which epoch
+        with tempfile.TemporaryDirectory() as out:
+            Path(out, "epoch").write_text(str(epoch))
+            tune.report(
+                {"epoch": epoch, "restored_from": start}, checkpoint=tune.Checkpoint.from_directory(out)
+            )
+
+
+class _CtrlCWhileHandling(tune.Callback):
+    """Presses Ctrl-C while the driver handles the first run's result of ``epoch``."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        if result["epoch"] == self.epoch and result["restored_from"] == 0:
+            os.kill(os.getpid(), signal.SIGINT)  # Ray's handler: the run ends after this step
+
+
+def test_ctrl_c_right_after_a_reported_checkpoint_resumes_from_that_checkpoint(ray_local, tmp_path):
+    # Ray registers a reported checkpoint when the trial's separate save task returns, a step
+    # after the result. Ctrl-C in that step ended the run with the save pending: the state
+    # named the checkpoint before, and the resumed trial redid epoch 3 (plain Ray Tune does).
+    (tmp_path / "began").mkdir()
+    policy = WorkerPolicy(max_trials=None, max_memory_growth=None)
+    with reusing_workers(policy):
+        stopped = tune.Tuner(
+            _counting_trainable,
+            param_space={"began": str(tmp_path / "began")},
+            run_config=tune.RunConfig(
+                name="stopped", storage_path=str(tmp_path), callbacks=[_CtrlCWhileHandling(3)], verbose=0
+            ),
+        ).fit()
+    assert stopped[0].metrics["epoch"] == 3
+    with reusing_workers(policy):
+        resumed = tune.Tuner.restore(str(tmp_path / "stopped"), _counting_trainable).fit()
+    epochs = resumed[0].metrics_dataframe[["epoch", "restored_from"]].itertuples(index=False)
+    assert [tuple(row) for row in epochs] == [(1, 0), (2, 0), (3, 0), (4, 3), (5, 3)]
+    # Once stopped, the trial trained no epoch past its last report (its save came in, then it was stopped).
+    assert sorted(p.name for p in (tmp_path / "began").iterdir()) == ["0-1", "0-2", "0-3", "3-4", "3-5"]
 
 
 def test_runs_of_trials_ray_never_recorded_are_deleted_not_duplicated(killed, resumed):
