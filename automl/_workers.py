@@ -190,7 +190,10 @@ def _controller_class(policy: WorkerPolicy) -> type[TuneController]:
                 self._actor_manager._actor_task_events.resolve_future(future)
             if late:
                 logger.warning(
-                    "%d trial checkpoints were still being saved after %.0f s.", len(late), timeout
+                    "%d trial checkpoints were still being saved after %.0f s; those trials resume "
+                    "from the checkpoint before.",
+                    len(late),
+                    timeout,
                 )
 
         def _maybe_cache_trial_actor(self, trial: Any) -> bool:
