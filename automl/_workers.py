@@ -174,7 +174,8 @@ def _controller_class(policy: WorkerPolicy) -> type[TuneController]:
             lands in between ended the run with the save pending; the experiment state
             then named the checkpoint before, and the resumed trial redid an epoch.
             """
-            tracked = self._actor_manager._actor_task_events.get_futures()
+            events = self._actor_manager._actor_task_events
+            tracked = events.get_futures()
             pending = []
             for trial in self._trials:
                 saving = trial.temporary_state.saving_to
@@ -187,7 +188,7 @@ def _controller_class(policy: WorkerPolicy) -> type[TuneController]:
                 return
             ready, late = ray.wait(pending, num_returns=len(pending), timeout=timeout)
             for future in ready:  # through Ray's own handler: the checkpoint is registered
-                self._actor_manager._actor_task_events.resolve_future(future)
+                events.resolve_future(future)
             if late:
                 logger.warning(
                     "%d trial checkpoints were still being saved after %.0f s; those trials resume "
