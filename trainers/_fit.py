@@ -191,6 +191,45 @@ def _make_variables_before_the_trace(model: keras.Model, x: np.ndarray, y: np.nd
         logger.debug("Keras could not build %s's variables before fit: %s", model.name, exc)
 
 
+# Training sets up to this size are batched by `_fit_data`'s pipeline; larger ones by Keras.
+SMALL_DATA_ROWS = 20_000
+SMALL_DATA_BYTES = 64 * 2**20
+
+
+def _batches(x: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool) -> tf.data.Dataset:
+    rows = tf.data.Dataset.from_tensor_slices((x, y))
+    if shuffle:
+        rows = rows.shuffle(len(x), reshuffle_each_iteration=True)
+    return rows.batch(batch_size).prefetch(1)
+
+
+def _fit_data(data: TrainingData, y_train: np.ndarray, y_val: np.ndarray, batch_size: int) -> dict[str, Any]:
+    """`fit`'s data arguments: small data as ``tf.data`` pipelines without functions, else the arrays.
+
+    From arrays, Keras's pipeline gathers each batch in a ``map`` after
+    shuffling the row indices in another, and `fit` makes a new iterator for
+    each epoch's training and validation passes. Each new iterator
+    instantiates those functions, which TensorFlow's graph optimizer
+    rewrites every time: on a small data set that costs more than the
+    epoch's work (~25 ms per iterator here). Rows sliced, shuffled in a
+    buffer and batched need no function: on section 7's problem (6,000
+    rows) an epoch takes ~30% less (benchmarks/RESULTS.md, section 2). The
+    buffer copies each row once per epoch (~3 µs a row), which loses past
+    ~20,000 rows and holds a second copy of the features, hence the limits.
+    The batches are the same as Keras's: one shuffle per epoch, a last
+    partial batch, validation in order; the shuffle follows TensorFlow's
+    global seed, as Keras's does.
+    """
+    x = data.x_train
+    if len(x) > SMALL_DATA_ROWS or x.nbytes > SMALL_DATA_BYTES:
+        return {"x": x, "y": y_train, "validation_data": (data.x_val, y_val), "batch_size": batch_size}
+    return {
+        "x": _batches(x, y_train, batch_size, shuffle=True),
+        "validation_data": _batches(data.x_val, y_val, batch_size, shuffle=False),
+        "shuffle": False,  # the pipeline shuffles; Keras warns that it cannot
+    }
+
+
 def _raise_if_diverged(history: Mapping[str, list[float]]) -> None:
     losses = history.get("loss", [])
     if losses and not math.isfinite(losses[-1]):
@@ -337,12 +376,9 @@ def train(
     schedule = EpochSchedule.from_config(full, epochs=epochs)
     settings.check_schedule(full)
     fit = model.fit(
-        data.x_train,
-        y_train,
-        validation_data=(data.x_val, y_val),
+        **_fit_data(data, y_train, y_val, full["batch_size"]),
         initial_epoch=initial_epoch,
         epochs=epochs,
-        batch_size=full["batch_size"],
         class_weight=_class_weight(full, data),
         # Each trial gets its own copies: callbacks keep state (KerasTuner does the same).
         callbacks=_callbacks(

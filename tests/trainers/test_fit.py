@@ -9,10 +9,21 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
+import trainers._fit as trainers_fit
 from search_spaces import ConfigError
-from trainers import FitSettings, TrialFailedError, check_config, load_sklearn, reported_metrics, train
+from trainers import (
+    FitSettings,
+    TrialFailedError,
+    check_config,
+    from_arrays,
+    load_sklearn,
+    reported_metrics,
+    train,
+)
 from trainers._checkpoint import Progress
+from trainers._fit import _fit_data
 
 CONFIG = {
     "layers": [{"type": "dense", "units": 32, "activation": "relu", "dropout": 0.1}],
@@ -406,3 +417,36 @@ def test_the_train_step_is_traced_once_per_fit_and_per_resumed_fit(digits, tmp_p
     )
     assert (resumed.epochs_run, CountsTraces.traces) == (3, 1)
     assert resumed.history["val_accuracy"][:2] == first.history["val_accuracy"]
+
+
+def _rows(batches) -> list[list[int]]:
+    """Each batch of a pass over ``batches`` as the ids in its features' first column."""
+    return [[int(row) for row in x[:, 0]] for x, _ in batches.as_numpy_iterator()]
+
+
+def test_small_data_is_one_shuffled_pass_per_epoch_with_validation_in_order():
+    x = np.stack([np.arange(150), np.zeros(150)], axis=1).astype(np.float32)
+    y = np.arange(150) % 3
+    data = from_arrays(x, y, validation_data=(x[:20], y[:20]), task="multiclass")
+
+    inputs = _fit_data(data, data.y_train, data.y_val, batch_size=64)
+
+    assert isinstance(inputs["x"], tf.data.Dataset)
+    assert inputs["shuffle"] is False  # the pipeline shuffles
+    first, second = _rows(inputs["x"]), _rows(inputs["x"])
+    for epoch in (first, second):
+        assert [len(batch) for batch in epoch] == [64, 64, 22]  # the last batch is partial
+        assert sorted(sum(epoch, [])) == list(range(150))  # every row once
+    assert first != second  # reshuffled each epoch
+    assert sum(_rows(inputs["validation_data"]), []) == list(range(20))
+
+
+def test_data_past_the_small_data_limit_goes_to_keras_as_arrays(digits, tmp_path, monkeypatch):
+    monkeypatch.setattr(trainers_fit, "SMALL_DATA_ROWS", len(digits.x_train) - 1)
+
+    inputs = _fit_data(digits, digits.y_train, digits.y_val, batch_size=64)
+    assert inputs["x"] is digits.x_train and inputs["batch_size"] == 64
+    settings = FitSettings(epochs=3, monitor="val_accuracy", mode="max", patience=10)
+    outcome = train(CONFIG, digits, settings=settings, checkpoint_dir=tmp_path)
+    assert outcome.epochs_run == 3
+    assert outcome.best_value > 0.8
