@@ -5,54 +5,44 @@ from __future__ import annotations
 import json
 import os
 import signal
-import threading
-import time
 
+import keras
 import pytest
 from mlflow.tracking import MlflowClient
 
 import automl
-from automl._tracking import tracking_client
 from search_spaces import Dense, LayerStack, Space
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
-# The killer sees epochs through MLflow, whose writer batches a run's metrics for up to
-# 2 s: several epochs of digits. Enough epochs that the trial is still running when it acts.
-EPOCHS = 25
+EPOCHS = 8
+KILLED_AT = 3  # epochs the first attempt finishes and reports before its process dies
 
 
-def _kill_worker_after_epoch(uri: str, epoch: int, killed: list[int]) -> None:
-    """Waits until the trial's child run has logged ``epoch``, then SIGKILLs its worker process."""
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            # As the run opens it: a new sqlite store is built under a lock, not by both at once.
-            client = tracking_client(uri)
-            experiment = client.get_experiment_by_name("killed-worker")
-            runs = (
-                client.search_runs([experiment.experiment_id], "tags.automl.trial_id != ''")
-                if experiment
-                else []
-            )
-        except Exception:  # the store is still being created
-            runs = []
-        for run in runs:
-            worker = run.data.tags.get("automl.worker")
-            steps = [m.step for m in client.get_metric_history(run.info.run_id, "val_accuracy")]
-            if worker and steps and max(steps) >= epoch:
-                pid = int(worker.rsplit(":", 1)[1])
-                os.kill(pid, signal.SIGKILL)
-                killed.append(pid)
-                return
-        time.sleep(0.2)
+class KillsItsWorkerOnce(keras.callbacks.Callback):
+    """SIGKILLs the worker process it runs in as epoch ``KILLED_AT + 1`` begins, once.
+
+    From inside the trial, so the kill lands mid-trial however fast epochs
+    run (a killer watching MLflow from outside saw epochs up to 2 s late, by
+    which time a 25-epoch digits trial had ended). The marker file, written
+    before the kill, holds the killed process's id and stops the retry from
+    killing its own worker.
+    """
+
+    def __init__(self, marker: str) -> None:
+        super().__init__()
+        self.marker = marker
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        if epoch == KILLED_AT and not os.path.exists(self.marker):
+            with open(self.marker, "w", encoding="utf-8") as file:
+                file.write(str(os.getpid()))
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 def test_a_killed_worker_resumes_its_trial_from_the_checkpoint(ray_local, tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    killed: list[int] = []
-    killer = threading.Thread(target=_kill_worker_after_epoch, args=(uri, 3, killed), daemon=True)
-    killer.start()
+    marker = tmp_path / "killed.pid"
     result = automl.tune(
         Space(layers=LayerStack(Dense(units=32)), learning_rate=1e-3),
         data="digits",
@@ -64,10 +54,11 @@ def test_a_killed_worker_resumes_its_trial_from_the_checkpoint(ray_local, tmp_pa
         tracking_uri=uri,
         experiment_name="killed-worker",
         storage_path=tmp_path / "runs",
+        callbacks=[KillsItsWorkerOnce(str(marker))],
         verbose=0,
     )
-    killer.join(timeout=5)
-    assert killed, "the worker was never killed"
+    assert marker.exists(), "the worker was never killed"
+    killed = [int(marker.read_text())]
     trial = result.trials.iloc[0]
     assert trial["state"] == "COMPLETE" and trial["epochs"] == EPOCHS
     assert trial["worker"].rsplit(":", 1)[1] != str(killed[0])  # a new worker finished it
