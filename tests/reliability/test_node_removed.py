@@ -12,13 +12,15 @@ import pytest
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
 # The remover sees epochs through MLflow, whose writer batches a run's metrics for up to
-# 2 s: several epochs of digits. Enough epochs that the trial is still running when it acts.
-EPOCHS = 25
+# 2 s: more than the rest of a digits trial. The trial on the added node waits for it at
+# epoch 4 (HoldsOnTheAddedNode), so it is still running when the node goes.
+EPOCHS = 8
 
 # Its own process, like tests/reliability/test_cluster.py: a driver joins one cluster at a time.
 SCRIPT = textwrap.dedent(
     """
     import json, sys, threading, time
+    import keras, ray
     from mlflow.tracking import MlflowClient
     from ray.cluster_utils import Cluster
     import automl
@@ -49,6 +51,17 @@ SCRIPT = textwrap.dedent(
                     return
             time.sleep(0.2)
 
+    class HoldsOnTheAddedNode(keras.callbacks.Callback):
+        # Epoch 4 of the trial on the added node waits for the removal (<= 60 s), which MLflow's
+        # writer shows the remover up to 2 s after epoch 3: the trial cannot end before it.
+        def __init__(self, node_id):
+            super().__init__()
+            self.node_id = node_id
+
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 3 and ray.get_runtime_context().get_node_id() == self.node_id:
+                time.sleep(60)
+
     remover = threading.Thread(target=remove_after_epoch, args=(3,), daemon=True)
     remover.start()
     try:
@@ -56,7 +69,7 @@ SCRIPT = textwrap.dedent(
             Space(layers=LayerStack(Dense(units=32)), learning_rate=1e-3), data="digits",
             num_trials=2, epochs=epochs, patience=epochs, scheduler="fifo", max_failures=2,
             address=cluster.address, tracking_uri=uri, experiment_name="node-removed",
-            storage_path=storage, verbose=0,
+            storage_path=storage, callbacks=[HoldsOnTheAddedNode(node.node_id)], verbose=0,
         )
         remover.join(timeout=5)
         client = MlflowClient(uri)
@@ -72,7 +85,6 @@ SCRIPT = textwrap.dedent(
             })
         print("SUMMARY", json.dumps({"removed": removed, "node": node.node_id, "trials": trials}))
     finally:
-        import ray
         ray.shutdown()
         cluster.shutdown()
     """
