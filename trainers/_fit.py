@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from trainers._callbacks import (
+    EagerFirstValidation,
     EpochLearningRate,
     LastCheckpoint,
     MonitoredMetric,
@@ -69,6 +70,7 @@ def _callbacks(
     resume: Progress | None,
     schedule: EpochSchedule,
     learning_rate: float,
+    eager_validation_passes: int,
 ) -> list[keras.callbacks.Callback]:
     monitor = {"monitor": settings.monitor, "mode": settings.mode}
     stopping = ResumableEarlyStopping(
@@ -96,6 +98,7 @@ def _callbacks(
         )
     last = LastCheckpoint(checkpoint_dir, settings.checkpoint_interval_s)
     callbacks: list[keras.callbacks.Callback] = [
+        *([EagerFirstValidation(eager_validation_passes)] if eager_validation_passes else []),
         MonitoredMetric(settings.monitor),
         *([] if schedule.is_constant else [EpochLearningRate(schedule)]),  # first: sets this epoch's rate
         keras.callbacks.TerminateOnNaN(),
@@ -203,7 +206,48 @@ def _batches(x: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool) ->
     return rows.batch(batch_size).prefetch(1)
 
 
-def _fit_data(data: TrainingData, y_train: np.ndarray, y_val: np.ndarray, batch_size: int) -> dict[str, Any]:
+# A validation batch's activations are kept under this, so a small validation set is one batch.
+VALIDATION_BATCH_BYTES = 64 * 2**20
+# Validation passes run eagerly before the test step is traced (see `EagerFirstValidation`).
+EAGER_VALIDATION_PASSES = 4
+
+
+def _bytes_per_row(model: keras.Model) -> int | None:
+    """An upper bound of one row's activations: the inputs and every layer's output, at 4 bytes a value.
+
+    `None` when the model does not say: a subclassed model has no layer
+    outputs, a shared layer has several, and a dimension may be unknown.
+    """
+    try:
+        tensors = [*model.inputs, *(t for layer in model.layers for t in keras.tree.flatten(layer.output))]
+        values = 0
+        for tensor in tensors:
+            dims = tuple(tensor.shape)[1:]
+            if any(d is None for d in dims):
+                return None
+            values += math.prod(dims)
+    except (AttributeError, ValueError, TypeError):
+        return None
+    return 4 * values or None
+
+
+def _validation_batch_size(model: keras.Model, rows: int, batch_size: int) -> int:
+    """Rows per validation batch: as many as `VALIDATION_BATCH_BYTES` of activations allow, at least ``batch_size``.
+
+    Fewer, larger batches make a validation pass cheaper (one call into
+    TensorFlow per batch), and the metrics are sample-weighted means over
+    the set, so the batching does not change them. A model whose activations
+    cannot be sized keeps the training batch size, Keras's default.
+    """
+    per_row = _bytes_per_row(model)
+    if per_row is None:
+        return batch_size
+    return max(batch_size, min(rows, VALIDATION_BATCH_BYTES // per_row))
+
+
+def _fit_data(
+    data: TrainingData, y_train: np.ndarray, y_val: np.ndarray, batch_size: int, validation_batch_size: int
+) -> dict[str, Any]:
     """`fit`'s data arguments: small data as ``tf.data`` pipelines without functions, else the arrays.
 
     From arrays, Keras's pipeline gathers each batch in a ``map`` after
@@ -222,10 +266,16 @@ def _fit_data(data: TrainingData, y_train: np.ndarray, y_val: np.ndarray, batch_
     """
     x = data.x_train
     if len(x) > SMALL_DATA_ROWS or x.nbytes > SMALL_DATA_BYTES:
-        return {"x": x, "y": y_train, "validation_data": (data.x_val, y_val), "batch_size": batch_size}
+        return {
+            "x": x,
+            "y": y_train,
+            "validation_data": (data.x_val, y_val),
+            "batch_size": batch_size,
+            "validation_batch_size": validation_batch_size,
+        }
     return {
         "x": _batches(x, y_train, batch_size, shuffle=True),
-        "validation_data": _batches(data.x_val, y_val, batch_size, shuffle=False),
+        "validation_data": _batches(data.x_val, y_val, validation_batch_size, shuffle=False),
         "shuffle": False,  # the pipeline shuffles; Keras warns that it cannot
     }
 
@@ -296,7 +346,10 @@ def train(
     ``reporter``, with the checkpoint directory when that epoch wrote it. A learning-rate
     schedule or warm-up in the config runs as a callback before all of them.
     The fit runs up to ``settings.epochs`` epochs, or the config's ``epochs``
-    when that is smaller.
+    when that is smaller. Validation batches are as large as
+    `VALIDATION_BATCH_BYTES` of activations allow; a validation set that is
+    one batch is evaluated eagerly for the first `EAGER_VALIDATION_PASSES`
+    epochs (see `EagerFirstValidation`).
 
     Args:
         config: A sampled config (see `search_spaces.Space.sample`).
@@ -375,8 +428,19 @@ def train(
         _make_variables_before_the_trace(model, data.x_train, y_train)
     schedule = EpochSchedule.from_config(full, epochs=epochs)
     settings.check_schedule(full)
+    # One device only: under a MirroredStrategy on two CPUs, Keras 3.15 failed on one batch of
+    # digits' 359 validation rows (AddN: [180,64] != [179,64]; tests/trainers/test_devices.py).
+    validation_batch = full["batch_size"]
+    if replicas == 1:
+        validation_batch = _validation_batch_size(model, len(data.x_val), full["batch_size"])
+    # One batch on one device: the first passes run eagerly, except on a TPU (tf.function only).
+    eager_validation = (
+        replicas == 1
+        and validation_batch >= len(data.x_val)
+        and not isinstance(strategy, tf.distribute.TPUStrategy)
+    )
     fit = model.fit(
-        **_fit_data(data, y_train, y_val, full["batch_size"]),
+        **_fit_data(data, y_train, y_val, full["batch_size"], validation_batch),
         initial_epoch=initial_epoch,
         epochs=epochs,
         class_weight=_class_weight(full, data),
@@ -389,6 +453,7 @@ def train(
             resume,
             schedule,
             learning_rate=full["learning_rate"],
+            eager_validation_passes=EAGER_VALIDATION_PASSES if eager_validation else 0,
         ),
         verbose=verbose,
     )

@@ -23,7 +23,7 @@ from trainers import (
     train,
 )
 from trainers._checkpoint import Progress
-from trainers._fit import _fit_data
+from trainers._fit import _fit_data, _validation_batch_size
 
 CONFIG = {
     "layers": [{"type": "dense", "units": 32, "activation": "relu", "dropout": 0.1}],
@@ -429,7 +429,7 @@ def test_small_data_is_one_shuffled_pass_per_epoch_with_validation_in_order():
     y = np.arange(150) % 3
     data = from_arrays(x, y, validation_data=(x[:20], y[:20]), task="multiclass")
 
-    inputs = _fit_data(data, data.y_train, data.y_val, batch_size=64)
+    inputs = _fit_data(data, data.y_train, data.y_val, batch_size=64, validation_batch_size=64)
 
     assert isinstance(inputs["x"], tf.data.Dataset)
     assert inputs["shuffle"] is False  # the pipeline shuffles
@@ -444,9 +444,100 @@ def test_small_data_is_one_shuffled_pass_per_epoch_with_validation_in_order():
 def test_data_past_the_small_data_limit_goes_to_keras_as_arrays(digits, tmp_path, monkeypatch):
     monkeypatch.setattr(trainers_fit, "SMALL_DATA_ROWS", len(digits.x_train) - 1)
 
-    inputs = _fit_data(digits, digits.y_train, digits.y_val, batch_size=64)
+    inputs = _fit_data(digits, digits.y_train, digits.y_val, batch_size=64, validation_batch_size=360)
     assert inputs["x"] is digits.x_train and inputs["batch_size"] == 64
+    assert inputs["validation_batch_size"] == 360
     settings = FitSettings(epochs=3, monitor="val_accuracy", mode="max", patience=10)
     outcome = train(CONFIG, digits, settings=settings, checkpoint_dir=tmp_path)
     assert outcome.epochs_run == 3
     assert outcome.best_value > 0.8
+
+
+@keras.saving.register_keras_serializable(package="tests")
+class CountsTestSteps(keras.Sequential):
+    """A Sequential whose test step counts its Python calls: one per batch when eager, one per trace when not."""
+
+    calls = 0
+    per_epoch: list[int] = []  # `calls` at each epoch's end (callbacks are deep-copied: class state)
+
+    def test_step(self, data):
+        CountsTestSteps.calls += 1
+        return super().test_step(data)
+
+
+class RecordsTestStepCalls(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        CountsTestSteps.per_epoch.append(CountsTestSteps.calls)
+
+
+def _fit_counting_test_steps(digits, path, *, epochs):
+    def build(config):
+        return CountsTestSteps(
+            [
+                keras.Input((64,)),
+                keras.layers.Dense(16, activation="relu"),
+                keras.layers.Dense(10, activation="softmax"),
+            ]
+        )
+
+    CountsTestSteps.calls = 0
+    CountsTestSteps.per_epoch = []
+    settings = FitSettings(epochs=epochs, monitor="val_accuracy", mode="max", patience=epochs, seed=3)
+    outcome = train(
+        {"learning_rate": 1e-2, "batch_size": 64},
+        digits,
+        settings=settings,
+        checkpoint_dir=path,
+        build=build,
+        callbacks=[RecordsTestStepCalls()],
+    )
+    return outcome, CountsTestSteps.per_epoch
+
+
+def test_a_small_validation_set_is_one_batch_validated_eagerly_for_four_epochs_then_traced(digits, tmp_path):
+    outcome, seen = _fit_counting_test_steps(digits, tmp_path / "eager", epochs=8)
+
+    # Epochs 1-4: one eager call per pass (the 360 rows are one batch); epoch 5 traces; then none.
+    assert seen == [1, 2, 3, 4, 5, 5, 5, 5]
+    assert outcome.epochs_run == 8
+
+
+def test_eager_validation_gives_the_traced_metrics(digits, tmp_path, monkeypatch):
+    eager, _ = _fit_counting_test_steps(digits, tmp_path / "eager", epochs=5)
+    monkeypatch.setattr(trainers_fit, "EAGER_VALIDATION_PASSES", 0)
+    traced, seen = _fit_counting_test_steps(digits, tmp_path / "traced", epochs=5)
+
+    assert seen == [1, 1, 1, 1, 1]  # the same one batch, traced from the first pass
+    assert eager.history["val_accuracy"] == traced.history["val_accuracy"]
+    np.testing.assert_allclose(eager.history["val_loss"], traced.history["val_loss"], rtol=1e-5)
+    assert eager.history["loss"] == traced.history["loss"]  # training is untouched
+
+
+def test_a_validation_set_past_the_activation_limit_is_batched_and_traced_as_keras_does(
+    digits, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(trainers_fit, "VALIDATION_BATCH_BYTES", 1)
+
+    _, seen = _fit_counting_test_steps(digits, tmp_path, epochs=4)
+
+    # Batches of 64: no eager pass (that would be 6 calls an epoch), only the traces of the first.
+    assert seen[0] <= 2 and seen == [seen[0]] * 4
+
+
+def test_validation_batches_are_sized_from_the_models_activations():
+    mlp = keras.Sequential([keras.Input((64,)), keras.layers.Dense(256), keras.layers.Dense(10)])
+    assert _validation_batch_size(mlp, rows=2000, batch_size=32) == 2000
+    # The input and the conv output: 4 x 128 x 128 x (3 + 64) bytes, 4.2 MiB a row; 15 rows fit in 64 MiB.
+    conv = keras.Sequential([keras.Input((128, 128, 3)), keras.layers.Conv2D(64, 3, padding="same")])
+    assert _validation_batch_size(conv, rows=2000, batch_size=8) == 15
+    assert _validation_batch_size(conv, rows=2000, batch_size=32) == 32
+
+    class Subclassed(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(4)
+
+        def call(self, x):
+            return self.dense(x)
+
+    assert _validation_batch_size(Subclassed(), rows=2000, batch_size=32) == 32  # no outputs to size
