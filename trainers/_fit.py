@@ -217,8 +217,12 @@ def _bytes_per_row(model: keras.Model) -> int | None:
 
     `None` when the model does not say: a subclassed model has no layer
     outputs, a shared layer has several, and a dimension may be unknown.
+    Also `None` for an input with a fixed batch size (a stateful RNN's),
+    which takes no other.
     """
     try:
+        if any(tensor.shape[0] is not None for tensor in model.inputs):
+            return None
         tensors = [*model.inputs, *(t for layer in model.layers for t in keras.tree.flatten(layer.output))]
         values = 0
         for tensor in tensors:

@@ -541,3 +541,5 @@ def test_validation_batches_are_sized_from_the_models_activations():
             return self.dense(x)
 
     assert _validation_batch_size(Subclassed(), rows=2000, batch_size=32) == 32  # no outputs to size
+    fixed = keras.Sequential([keras.Input((64,), batch_size=32), keras.layers.Dense(4)])
+    assert _validation_batch_size(fixed, rows=2000, batch_size=32) == 32  # takes no other batch size
