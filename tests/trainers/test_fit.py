@@ -444,9 +444,10 @@ def test_small_data_is_one_shuffled_pass_per_epoch_with_validation_in_order():
 def test_data_past_the_small_data_limit_goes_to_keras_as_arrays(digits, tmp_path, monkeypatch):
     monkeypatch.setattr(trainers_fit, "SMALL_DATA_ROWS", len(digits.x_train) - 1)
 
-    inputs = _fit_data(digits, digits.y_train, digits.y_val, batch_size=64, validation_batch_size=360)
+    rows = len(digits.x_val)
+    inputs = _fit_data(digits, digits.y_train, digits.y_val, batch_size=64, validation_batch_size=rows)
     assert inputs["x"] is digits.x_train and inputs["batch_size"] == 64
-    assert inputs["validation_batch_size"] == 360
+    assert inputs["validation_batch_size"] == rows
     settings = FitSettings(epochs=3, monitor="val_accuracy", mode="max", patience=10)
     outcome = train(CONFIG, digits, settings=settings, checkpoint_dir=tmp_path)
     assert outcome.epochs_run == 3
@@ -497,7 +498,7 @@ def _fit_counting_test_steps(digits, path, *, epochs):
 def test_a_small_validation_set_is_one_batch_validated_eagerly_for_four_epochs_then_traced(digits, tmp_path):
     outcome, seen = _fit_counting_test_steps(digits, tmp_path / "eager", epochs=8)
 
-    # Epochs 1-4: one eager call per pass (the 360 rows are one batch); epoch 5 traces; then none.
+    # Epochs 1-4: one eager call per pass (the 359 rows are one batch); epoch 5 traces; then none.
     assert seen == [1, 2, 3, 4, 5, 5, 5, 5]
     assert outcome.epochs_run == 8
 
