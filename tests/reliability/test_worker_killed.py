@@ -58,10 +58,10 @@ def test_a_killed_worker_resumes_its_trial_from_the_checkpoint(ray_local, tmp_pa
         verbose=0,
     )
     assert marker.exists(), "the worker was never killed"
-    killed = [int(marker.read_text())]
+    killed_pid = int(marker.read_text())
     trial = result.trials.iloc[0]
     assert trial["state"] == "COMPLETE" and trial["epochs"] == EPOCHS
-    assert trial["worker"].rsplit(":", 1)[1] != str(killed[0])  # a new worker finished it
+    assert trial["worker"].rsplit(":", 1)[1] != str(killed_pid)  # a new worker finished it
 
     client = MlflowClient(uri)
     run = client.get_run(trial["mlflow_run_id"])
@@ -76,8 +76,8 @@ def test_a_killed_worker_resumes_its_trial_from_the_checkpoint(ray_local, tmp_pa
     # can be missing from it; MLflow has every epoch, above.)
     lines = (result.run_dir / f"trial_{trial['trial_id']}" / "result.json").read_text().splitlines()
     results = [json.loads(line) for line in lines]
-    before = [r for r in results if r["pid"] == killed[0]]
-    after = [r for r in results if r["pid"] != killed[0]]
+    before = [r for r in results if r["pid"] == killed_pid]
+    after = [r for r in results if r["pid"] != killed_pid]
     checkpointed = [r["epoch"] for r in before if r["checkpoint_dir_name"]]
     assert checkpointed and after[0]["epoch"] == checkpointed[-1] + 1, [
         (r["epoch"], r["pid"], r["checkpoint_dir_name"]) for r in results
