@@ -6,6 +6,7 @@ import importlib
 import importlib.util
 import os
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,12 @@ from typing import Any
 from search_spaces import ConfigError, Space
 from trainers import TrainingData, check_config
 
-__all__ = ["BuildRef", "check_build", "load_build", "resolve_build_ref"]
+__all__ = ["BuildRef", "RegisteringBuild", "check_build", "load_build", "resolve_build_ref"]
 
 BuildRef = str  # "path/to/models.py:build" or "package.module:build"
+
+# The prefix of the module names `_import_file` gives the user's files.
+_FILE_MODULE_PREFIX = "automl_user_build_"
 
 
 def resolve_build_ref(ref: Any, base_dir: Path) -> BuildRef:
@@ -61,7 +65,7 @@ def _import_file(path: Path) -> Any:
         raise ConfigError(f"no file {path}.", field="build")
     import ray.cloudpickle
 
-    name = f"automl_user_build_{path.stem}"
+    name = f"{_FILE_MODULE_PREFIX}{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise ConfigError(f"cannot import {path} as a Python module.", field="build")
@@ -86,7 +90,8 @@ def check_build(build: Any, space: Space, data: TrainingData) -> None:
 
     Raises:
         ConfigError: ``build`` is not callable, raises, or returns a model that
-            does not fit the data (its input shape or output units).
+            does not fit the data (its input shape or output units) or that
+            Keras cannot save and load back (an unregistered custom object).
     """
     if not callable(build):
         raise ConfigError(
@@ -102,9 +107,98 @@ def check_build(build: Any, space: Space, data: TrainingData) -> None:
     for config in space.variants():
         check_config(config, task=data.task, custom_model=True)
         try:
-            build_custom(build, config, data)
+            _check_reloads(build_custom(build, config, data))
         except ConfigError as exc:
             choices = {k: v for k, v in config.items() if not isinstance(v, (list, dict))}
             raise ConfigError(f"{exc.reason} (config: {choices})", field="build") from exc
         finally:
             keras.backend.clear_session()
+
+
+def _check_reloads(model: Any) -> None:
+    """Saves the compiled model and loads it back as the checkpoints and the run's end will.
+
+    Every checkpoint is a ``.keras`` file that resume, Population Based
+    Training and the best model's MLflow record load with ``safe_mode`` on. A
+    custom loss, metric or layer Keras cannot find by name would train every
+    trial and then lose the run's result; here it fails before Ray starts.
+    A subclassed model never called has no weights to save yet: Keras checks it at fit.
+    """
+    import keras
+
+    if not model.built:
+        return
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and not optimizer.built:  # as after a first step: a checkpoint holds its variables
+        optimizer.build(model.trainable_variables)
+    with tempfile.TemporaryDirectory(prefix="automl-build-check-") as directory:
+        path = Path(directory) / "model.keras"
+        try:
+            model.save(path)
+            keras.saving.load_model(path)  # safe_mode on, as everywhere automl loads a model
+        except Exception as exc:  # Keras raises TypeError, ValueError or its own errors here
+            raise ConfigError(
+                "the model build(config) returned cannot be saved and loaded back with "
+                "keras.saving.load_model (safe_mode on), which checkpoints, resume and the best model's "
+                "MLflow record need. Register custom losses, metrics and layers with "
+                "@keras.saving.register_keras_serializable() where they are defined, or use Keras's "
+                f"built-in ones by name. Keras said: {type(exc).__name__}: {exc}",
+                field="build",
+            ) from exc
+
+
+class RegisteringBuild:
+    """The user's ``build`` as it is shipped to the workers, with the Keras objects its code registered.
+
+    Ray pickles the user's script (``__main__``) and a file named in
+    ``build:`` by value, so the workers never import them and their
+    ``@keras.saving.register_keras_serializable()`` decorators never run
+    there: a worker would save checkpoints naming custom objects that no
+    process can find, and could not load its own checkpoint on resume.
+    Unpickling this object registers them in the worker, under the same names,
+    before any model is built or loaded.
+
+    Args:
+        build: The user's ``build(config) -> keras.Model``.
+    """
+
+    def __init__(self, build: Callable[[dict[str, Any]], Any]) -> None:
+        self.build = build
+        self.objects = _registered_by_value()
+        self.__qualname__ = str(getattr(build, "__qualname__", repr(build)))  # errors name the user's function
+
+    def __call__(self, config: dict[str, Any]) -> Any:
+        return self.build(config)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        _register(self.objects)
+
+
+def _registered_by_value() -> dict[str, Any]:
+    """The Keras custom objects registered in this process by code Ray ships by value.
+
+    Objects of importable modules are left out: a worker imports their module,
+    which registers them.
+    """
+    if "keras" not in sys.modules:  # nothing can have been registered
+        return {}
+    import keras
+
+    return {
+        name: obj
+        for name, obj in keras.saving.get_custom_objects().items()
+        if (module := getattr(obj, "__module__", None)) == "__main__"
+        or str(module).startswith(_FILE_MODULE_PREFIX)
+    }
+
+
+def _register(objects: dict[str, Any]) -> None:
+    import keras
+
+    for key, obj in objects.items():
+        package, _, name = key.rpartition(">")
+        if package:
+            keras.saving.register_keras_serializable(package=package, name=name)(obj)
+        else:  # put straight into the dictionary, as Keras 2 code did
+            keras.saving.get_custom_objects()[key] = obj

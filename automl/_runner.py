@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import pandas as pd
 from mlflow.entities import Param
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from ray import tune
 from ray.tune.execution import class_cache as ray_class_cache
@@ -30,6 +32,7 @@ from ray.tune.search.optuna import OptunaSearch
 from ray.tune.stopper import Stopper
 
 from automl._artifacts import ImportsForArtifacts, git_commit, log_best_model, log_study_plots, optuna_study
+from automl._build import RegisteringBuild
 from automl._choices import SchedulerChoice
 from automl._objectives import EXTRA_METRICS, Objective, pareto_front
 from automl._result import RunInterrupted, TrialState, TuningResult
@@ -123,6 +126,12 @@ def optuna_warnings_only() -> Iterator[None]:
         yield
     finally:
         optuna.logging.set_verbosity(level)
+
+
+def _log_pareto_front(client: MlflowClient, run_id: str, front: pd.DataFrame) -> None:
+    client.log_text(run_id, front.to_csv(index=False), "pareto_front.csv")
+    for trial_run_id in front["mlflow_run_id"]:
+        client.set_tag(trial_run_id, "automl.pareto_front", "true")
 
 
 def _qualname(function: Any) -> str:
@@ -451,7 +460,7 @@ class Run:
             data=self.data,
             settings=self.settings,
             callbacks=self.callbacks,
-            build=self.build,
+            build=RegisteringBuild(self.build) if self.build is not None else None,
             memory_limit=self.resources.get("memory"),
         )
         return tune.with_resources(trainable, _ray_resources(self.resources))
@@ -673,16 +682,49 @@ class Run:
         return any(r.state is TrialState.RUNNING for r in records) or len(records) < self.num_trials
 
     def _log_artifacts(self, client: MlflowClient, tracker: MlflowTracker, result: TuningResult) -> None:
-        metric, mode = self.settings.monitor, self.settings.mode
-        study = optuna_study(self.space, tracker.summaries(), metric=metric, mode=mode)
-        log_study_plots(client, result.parent_run_id, study, metric=metric)
+        """Logs the parent run's plots, tables and best model; one that fails does not stop the others.
+
+        The trials' records are in MLflow and the result on disk by now: a
+        failure here (an artifact store that refuses writes, a model MLflow
+        cannot log) is warned about and named in the parent run's
+        ``automl.artifacts_missing`` tag, and the run still returns its result.
+        """
+        run_id = result.parent_run_id
+        steps: list[tuple[str, Callable[[], Any]]] = [
+            ("the plots", lambda: self._log_plots(client, tracker, run_id)),
+            ("the best model", lambda: self._log_best_model(client, result)),
+        ]
         if result.pareto_front is not None:
-            client.log_text(result.parent_run_id, result.pareto_front.to_csv(index=False), "pareto_front.csv")
-            for run_id in result.pareto_front["mlflow_run_id"]:
-                client.set_tag(run_id, "automl.pareto_front", "true")
+            steps.append(("the Pareto front", lambda: _log_pareto_front(client, run_id, result.pareto_front)))
         if result.columns is not None:  # what the model's inputs are, for people loading it from MLflow
             columns = {"columns": [c.to_dict() for c in result.columns], "classes": result.classes}
-            client.log_dict(result.parent_run_id, columns, "data_columns.json")
+            steps.append(("the data's columns", lambda: client.log_dict(run_id, columns, "data_columns.json")))
+        missing = []
+        for what, step in steps:
+            try:
+                step()
+            except Exception as exc:  # any failure of MLflow, its artifact store or Keras: the rest goes on
+                missing.append(what)
+                logger.warning(
+                    "Logging %s to MLflow run %s failed (%s: %s); the run's result is kept at %s.",
+                    what,
+                    run_id,
+                    type(exc).__name__,
+                    exc,
+                    result.run_dir,
+                )
+        if missing:
+            try:
+                client.set_tag(run_id, "automl.artifacts_missing", ", ".join(missing))
+            except MlflowException as exc:
+                logger.warning("Tagging MLflow run %s failed: %s", run_id, exc)
+
+    def _log_plots(self, client: MlflowClient, tracker: MlflowTracker, run_id: str) -> None:
+        metric, mode = self.settings.monitor, self.settings.mode
+        study = optuna_study(self.space, tracker.summaries(), metric=metric, mode=mode)
+        log_study_plots(client, run_id, study, metric=metric)
+
+    def _log_best_model(self, client: MlflowClient, result: TuningResult) -> None:
         version = log_best_model(
             client,
             result.parent_run_id,

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 
 import pytest
+import ray.cloudpickle
 
 import automl
 from automl import ConfigError, Experiment
-from automl._build import load_build, resolve_build_ref
+from automl._build import RegisteringBuild, load_build, resolve_build_ref
 from search_spaces import Categorical, Int, Space
+from tests._keras_objects import SCALE_LAYER
 
 MODELS = """
 import keras
@@ -30,6 +34,28 @@ def unknown_activation(config):
     return keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x))
 """
 
+# Custom Keras objects, one left unregistered.
+CUSTOM = """
+import keras
+
+def smoothed_ce(y_true, y_pred):  # not registered: Keras cannot load a model compiled with it
+    return keras.losses.sparse_categorical_crossentropy(y_true, y_pred) * 0.9
+
+
+def custom_loss(config):
+    inputs = keras.Input(shape=(64,))
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(inputs))
+    model.compile(optimizer="adam", loss=smoothed_ce, metrics=["accuracy"])
+    return model
+
+
+""" + SCALE_LAYER + """
+
+def registered_layer(config):
+    inputs = keras.Input(shape=(64,))
+    x = Scale(0.5)(inputs)
+    return keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x))
+"""
 
 pytestmark = pytest.mark.usefixtures("ray_stays_down")
 
@@ -37,6 +63,7 @@ pytestmark = pytest.mark.usefixtures("ray_stays_down")
 @pytest.fixture
 def models(tmp_path):
     (tmp_path / "models.py").write_text(textwrap.dedent(MODELS))
+    (tmp_path / "custom.py").write_text(CUSTOM)
     return tmp_path
 
 
@@ -108,3 +135,39 @@ def test_build_must_be_callable():
 def test_without_build_the_space_keys_must_be_the_trainers():
     with pytest.raises(ConfigError, match=r"config.width: the trainer does not know this key"):
         automl.tune(Space(width=Int(8, 16)), data="digits", num_trials=2)
+
+
+def test_a_custom_loss_keras_cannot_load_back_fails_before_ray_starts(models):
+    path = _experiment_file(models, "custom.py:custom_loss")
+    with pytest.raises(
+        ConfigError,
+        match=r"^build: the model build\(config\) returned cannot be saved and loaded back .*"
+        r"register_keras_serializable.*Could not locate function 'smoothed_ce'.*\(config: \{'width': \d+\}\)$",
+    ):
+        Experiment.from_yaml(path)
+
+
+# In a new process that never imported models.py, as in a Ray worker: build
+# the model, save it, and load it back.
+_WORKER = """
+import sys, keras, ray.cloudpickle
+build = ray.cloudpickle.loads(open(sys.argv[1], "rb").read())
+build({"width": 8}).save(sys.argv[2])
+print(type(keras.saving.load_model(sys.argv[2]).layers[1]).__name__)
+"""
+
+
+def _in_a_worker(build, tmp_path) -> subprocess.CompletedProcess:
+    (tmp_path / "build.pkl").write_bytes(ray.cloudpickle.dumps(build))
+    args = [sys.executable, "-c", _WORKER, str(tmp_path / "build.pkl"), str(tmp_path / "model.keras")]
+    return subprocess.run(args, capture_output=True, text=True, timeout=120)
+
+
+def test_custom_objects_a_build_file_registers_are_registered_in_the_workers(models, tmp_path):
+    build = load_build(f"{models / 'custom.py'}:registered_layer")  # Ray ships the file by value
+    bare = _in_a_worker(build, tmp_path)
+    assert bare.returncode != 0 and "Could not locate class 'Scale'" in bare.stderr
+    shipped = _in_a_worker(RegisteringBuild(build), tmp_path)
+    assert shipped.returncode == 0, shipped.stderr
+    assert shipped.stdout.split() == ["Scale"]
+    assert RegisteringBuild(build).__qualname__ == "registered_layer"
