@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from search_spaces import ConfigError, Space
-from trainers import TrainingData, check_config
+from trainers import FitSettings, TrainingData, check_config
 
 __all__ = ["BuildRef", "RegisteringBuild", "check_build", "load_build", "resolve_build_ref"]
 
@@ -80,13 +80,22 @@ def _import_file(path: Path) -> Any:
     return module
 
 
-def check_build(build: Any, space: Space, data: TrainingData) -> None:
+def check_build(
+    build: Any, space: Space, data: TrainingData, settings: FitSettings | None = None
+) -> list[tuple[str, ...]]:
     """Builds the model of every variant of the space once, before any trial starts.
 
     Like KerasTuner, which calls ``build`` when the tuner is made: a bad
     function or a model that does not fit the data fails here, with the
     variant's choices in the error, not in every trial. This imports
-    TensorFlow in the driver, which only runs with a custom ``build``.
+    TensorFlow in the driver, which only runs with a custom ``build``. An
+    uncompiled model is compiled with ``settings`` (default `FitSettings()`),
+    as in the trials.
+
+    Returns:
+        For each variant, the metric names its model reports each epoch
+        (`trainers.reported_by_model`): custom metrics a model was compiled
+        with are among them.
 
     Raises:
         ConfigError: ``build`` is not callable, raises, or returns a model that
@@ -104,15 +113,32 @@ def check_build(build: Any, space: Space, data: TrainingData) -> None:
 
     from trainers import build_custom
 
+    reported = []
     for config in space.variants():
-        check_config(config, task=data.task, custom_model=True)
+        full = check_config(config, task=data.task, custom_model=True)
         try:
-            _check_reloads(build_custom(build, config, data))
+            model = build_custom(build, config, data, settings=settings)
+            reported.append(_reported(model, full, data))
+            _check_reloads(model)
         except ConfigError as exc:
             choices = {k: v for k, v in config.items() if not isinstance(v, (list, dict))}
             raise ConfigError(f"{exc.reason} (config: {choices})", field="build") from exc
         finally:
             keras.backend.clear_session()
+    return reported
+
+
+def _reported(model: Any, config: dict[str, Any], data: TrainingData) -> tuple[str, ...]:
+    from trainers import reported_by_model
+
+    try:
+        return reported_by_model(model, config, data)
+    except Exception as exc:  # the user's model or metric raised on real rows: every trial would
+        raise ConfigError(
+            f"the model build(config) returned fails to evaluate two validation rows: "
+            f"{type(exc).__name__}: {exc}",
+            field="build",
+        ) from exc
 
 
 def _check_reloads(model: Any) -> None:
@@ -122,12 +148,9 @@ def _check_reloads(model: Any) -> None:
     Training and the best model's MLflow record load with ``safe_mode`` on. A
     custom loss, metric or layer Keras cannot find by name would train every
     trial and then lose the run's result; here it fails before Ray starts.
-    A subclassed model never called has no weights to save yet: Keras checks it at fit.
     """
     import keras
 
-    if not model.built:
-        return
     optimizer = getattr(model, "optimizer", None)
     if optimizer is not None and not optimizer.built:  # as after a first step: a checkpoint holds its variables
         optimizer.build(model.trainable_variables)

@@ -396,19 +396,28 @@ class Experiment:
             mixed_precision=self.mixed_precision,
             seed=self.seed,  # each trial's fit seed derives from it (`run_trial`)
         )
-        settings.check_monitor(data.task)
         build = load_build(self.build) if isinstance(self.build, str) else self.build
+        if build is None:
+            settings.check_monitor(data.task)
+        else:  # the models may report metrics of their own: the monitor is checked once they are built
+            settings.check_metrics(data.task)
         for config in self.space.variants():  # every choice the trainer must accept
             settings.check_schedule(check_config(config, task=data.task, custom_model=build is not None))
+        reported = None
         if build is None:
             self.space.check_input_shape(data.input_shape)
+            everywhere = reported_metrics(data.task, settings.metrics)
         else:
-            check_build(build, self.space, data)
-        available = [*reported_metrics(data.task, settings.metrics), *EXTRA_METRICS]
+            per_variant = check_build(build, self.space, data, settings)
+            everywhere = tuple(n for n in per_variant[0] if all(n in names for names in per_variant))
+            settings.check_monitor(data.task, reported=everywhere)
+            reported = tuple(dict.fromkeys(n for names in per_variant for n in names))
+        available = [*everywhere, *EXTRA_METRICS]
+        who = "the trainer" if build is None else "the model build(config) returns"
         for i, (name, _) in enumerate(extra, start=1):
             if name not in available:
                 raise ConfigError(
-                    f"the trainer never reports {name!r} for a {data.task} task; available: {available}.",
+                    f"{who} never reports {name!r} for a {data.task} task; available: {available}.",
                     field=f"metric.{i}",
                 )
         _check_int("num_trials", self.num_trials, low=1)
@@ -516,6 +525,7 @@ class Experiment:
             callbacks=tuple(self.callbacks),
             build=build,
             build_ref=self.build if isinstance(self.build, str) else None,
+            reported=reported,
         )
 
     def run(self, *, verbose: int = 1) -> TuningResult:

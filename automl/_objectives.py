@@ -16,7 +16,7 @@ import pandas as pd
 
 from search_spaces import ConfigError
 
-__all__ = ["EXTRA_METRICS", "Objective", "parse_objectives", "pareto_front"]
+__all__ = ["EXTRA_METRICS", "Objective", "best_on_front", "parse_objectives", "pareto_front"]
 
 # Reported by automl's workers besides the trainer's metrics (see `automl._model_size`);
 # not imported from there: that module imports Keras.
@@ -62,7 +62,8 @@ def pareto_front(trials: pd.DataFrame, objectives: Sequence[Objective]) -> pd.Da
     """The COMPLETE trials that no other COMPLETE trial dominates on the final objective values.
 
     A trial dominates another when it is at least as good on every objective
-    and better on one. Rows are sorted by the first objective, best first.
+    and better on one. Rows are sorted by the first objective, best first,
+    ties by the later ones.
     """
     names = [name for name, _ in objectives]
     done = trials[trials["state"] == "COMPLETE"].dropna(subset=names)
@@ -80,4 +81,15 @@ def pareto_front(trials: pd.DataFrame, objectives: Sequence[Objective]) -> pd.Da
 
     keep = [i for i in range(len(points)) if all(math.isfinite(v) for v in points[i]) and not dominated(i)]
     front = done.iloc[keep]
-    return front.sort_values(names[0], ascending=objectives[0][1] == "min").reset_index(drop=True)
+    ascending = [mode == "min" for _, mode in objectives]
+    return front.sort_values(names, ascending=ascending, kind="stable").reset_index(drop=True)
+
+
+def best_on_front(trials: pd.DataFrame, objectives: Sequence[Objective]) -> str | None:
+    """The trial_id whose model a run of several objectives hands over, if any trial completed.
+
+    A Pareto-front trial, never one another trial dominates: the front's best
+    on the first objective, ties broken by the later ones.
+    """
+    front = pareto_front(trials, objectives)
+    return None if front.empty else str(front["trial_id"].iloc[0])

@@ -58,7 +58,8 @@ class TuningResult:
 
     Attributes:
         best_config: The best trial's config (a plain nested dict); under
-            PBT, the config it ended with.
+            PBT, the config it ended with. With several objectives, the
+            first trial of ``pareto_front``.
         best_value: The best trial's best value of ``metric``.
         metric: The metric that was optimized.
         mode: ``"min"`` or ``"max"``.
@@ -74,7 +75,7 @@ class TuningResult:
         objectives: The (metric, mode) pairs optimized; the first is ``metric``.
         pareto_front: With several objectives, the COMPLETE trials no other
             beats on every objective (rows of ``trials``, best first on the
-            first objective); ``None`` with one objective.
+            first objective, ties by the later ones); ``None`` with one objective.
         columns: For data from a DataFrame, its feature columns in the order
             the best model takes them (categorical ones as vocabulary
             indices); see `load_best_model`. ``None`` for arrays.

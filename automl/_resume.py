@@ -140,6 +140,7 @@ def resume(
         callbacks=tuple(callbacks),
         build=build,
         build_ref=manifest["build"] if manifest.get("build_is_ref") else None,
+        reported=tuple(manifest["reported"]) if manifest.get("reported") else None,
         extra_objectives=tuple((name, mode) for name, mode in manifest.get("extra_objectives", [])),
         workers=WorkerPolicy(**manifest.get("workers", {})),
     )

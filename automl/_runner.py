@@ -34,10 +34,16 @@ from ray.tune.stopper import Stopper
 from automl._artifacts import ImportsForArtifacts, git_commit, log_best_model, log_study_plots, optuna_study
 from automl._build import RegisteringBuild
 from automl._choices import SchedulerChoice
-from automl._objectives import EXTRA_METRICS, Objective, pareto_front
+from automl._objectives import EXTRA_METRICS, Objective, best_on_front, pareto_front
 from automl._result import RunInterrupted, TrialState, TuningResult
 from automl._tpe_speed import fast_log_ndtr
-from automl._tracking import MlflowTracker, default_tracking_uri, open_experiment, tracking_client
+from automl._tracking import (
+    MlflowTracker,
+    TrialRecord,
+    default_tracking_uri,
+    open_experiment,
+    tracking_client,
+)
 from automl._trainable import KeepNewestCheckpoints, restore_missing_checkpoints, run_trial
 from automl._warm_start import KnownPoint, seeded_storage
 from automl._workers import RSS_KEY, WorkerPolicy, environment_variable, replaced_in_ray, reusing_workers
@@ -326,10 +332,16 @@ class Run:
     callbacks: tuple[Any, ...] = ()
     build: Callable[[dict[str, Any]], Any] | None = None  # the user's model, instead of the space's layers
     build_ref: str | None = None  # where `build` came from ("file.py:function"), for resume
+    # The metrics `build`'s models report each epoch (their own, custom ones included); else the trainer's.
+    reported: tuple[str, ...] | None = None
 
     @property
     def objectives(self) -> tuple[Objective, ...]:
         return ((self.settings.monitor, self.settings.mode), *self.extra_objectives)
+
+    @property
+    def _reported_metrics(self) -> tuple[str, ...]:
+        return self.reported or reported_metrics(self.data.task, self.settings.metrics)
 
     @property
     def _define_by_run(self) -> _FlatSample:
@@ -444,6 +456,7 @@ class Run:
             # A file reference is loaded again on resume; a Python function must be passed again.
             "build": self.build_ref or (_qualname(self.build) if self.build else None),
             "build_is_ref": self.build_ref is not None,
+            "reported": list(self.reported) if self.reported is not None else None,
             "tracking_uri": tracking_uri,
             "experiment_id": experiment_id,
             "experiment_name": self.experiment_name,
@@ -498,7 +511,7 @@ class Run:
             metric=self.settings.monitor,
             mode=self.settings.mode,
             epochs=self.settings.epochs,
-            metric_names=[*reported_metrics(self.data.task, self.settings.metrics), *EXTRA_METRICS, RSS_KEY],
+            metric_names=[*self._reported_metrics, *EXTRA_METRICS, RSS_KEY],
             objectives=[name for name, _ in self.extra_objectives],
             mutated=list(self.scheduler.mutations) if self.scheduler else (),
             num_trials=self.num_trials,
@@ -664,9 +677,17 @@ class Run:
                     flush=True,
                 )
             tracker.close_unfinished(TrialState.FAILED, "the tuning run ended while this trial was running")
-            best = tracker.best_record()
+            best = self._best_record(tracker)
             tracker.log_summary(self.space.unflatten(best.params) if best else None)
             tracker.close(parent_status=status)
+
+    def _best_record(self, tracker: MlflowTracker) -> TrialRecord | None:
+        """The trial whose model the run hands over: with several objectives, a Pareto-front trial."""
+        if self.extra_objectives:
+            chosen = best_on_front(tracker.dataframe(), self.objectives)
+            if chosen is not None:
+                return tracker.records[chosen]
+        return tracker.best_record()
 
     def _cut_short(self, tracker: MlflowTracker, elapsed_s: float) -> bool:
         """Whether Ray's loop returned early because of Ctrl-C.
@@ -746,7 +767,7 @@ class Run:
         experiment_id: str,
         parent_id: str,
     ) -> TuningResult:
-        best = tracker.best_record()
+        best = self._best_record(tracker)
         if best is None or best.trial_id not in checkpoints:
             raise AutoMLError(
                 f"no trial reported a finite {self.settings.monitor!r}; see the `error` column of "

@@ -24,6 +24,7 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from ray.tune import Callback
+from ray.tune.experiment import Trial
 
 from automl._result import TrialState
 from automl._store_template import copy_empty_store, machine_lock
@@ -31,7 +32,7 @@ from automl._workers import RSS_KEY
 from automl._writer import MlflowWriter, RunRef, unsent
 from search_spaces import ConfigError, Space
 
-__all__ = ["MlflowTracker", "default_tracking_uri", "open_experiment"]
+__all__ = ["MlflowTracker", "TrialRecord", "default_tracking_uri", "open_experiment"]
 
 # MLflow 3's UI opens an experiment on its GenAI overview unless told otherwise.
 _EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
@@ -123,7 +124,7 @@ def _param_value(value: Any) -> str:
 
 
 @dataclasses.dataclass
-class _TrialRecord:
+class TrialRecord:
     trial_id: str
     number: int
     run: RunRef  # the child run; its id is known once the writer has created it
@@ -206,6 +207,9 @@ class MlflowTracker(Callback):
     """
 
     status_every_s = 60.0  # seconds with no line before a status line (verbose 1)
+    # From Ray's trial list at its last step: trials paused (HyperBand) and the most run at once.
+    _paused = 0
+    _slots = 1
 
     def __init__(
         self,
@@ -243,7 +247,7 @@ class MlflowTracker(Callback):
         self._drain_timeout_s = tracking_wait_s() if drain_timeout_s is None else drain_timeout_s
         self._writer = self._new_writer()
         self.verbose = verbose
-        self.records: dict[str, _TrialRecord] = {}
+        self.records: dict[str, TrialRecord] = {}
         self._started = self._said_at = time.time()
 
     def _new_writer(self) -> MlflowWriter:
@@ -306,7 +310,7 @@ class MlflowTracker(Callback):
                 continue
             # Interrupted trials continue on resume, like those a killed driver left RUNNING.
             running = run.info.status == "RUNNING" or tags.get("automl.state") == TrialState.INTERRUPTED.value
-            record = _TrialRecord(
+            record = TrialRecord(
                 trial_id=tags["automl.trial_id"],
                 number=int(tags["automl.trial_number"]),
                 run=RunRef(tags["automl.trial_id"], run.info.run_id),
@@ -412,7 +416,7 @@ class MlflowTracker(Callback):
         items = [Param(k, _param_value(v)) for k, v in params.items()]
         for start in range(0, len(items), _BATCH_LIMIT):
             self._writer.call("log_batch", run, params=items[start : start + _BATCH_LIMIT])
-        self.records[trial.trial_id] = _TrialRecord(trial.trial_id, number, run, params, started=time.time())
+        self.records[trial.trial_id] = TrialRecord(trial.trial_id, number, run, params, started=time.time())
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         record = self.records[trial.trial_id]
@@ -448,7 +452,7 @@ class MlflowTracker(Callback):
             record.state = TrialState.PRUNED
 
     def _follow_exploit(
-        self, record: _TrialRecord, trial: Any, result: Mapping[str, Any], epoch: int
+        self, record: TrialRecord, trial: Any, result: Mapping[str, Any], epoch: int
     ) -> None:
         """Takes a trial's new config when PBT made it continue from a better trial's checkpoint.
 
@@ -478,7 +482,7 @@ class MlflowTracker(Callback):
         self._writer.call("log_batch", record.run, tags=tags)
 
     @staticmethod
-    def _where(record: _TrialRecord, result: Mapping[str, Any]) -> list[RunTag]:
+    def _where(record: TrialRecord, result: Mapping[str, Any]) -> list[RunTag]:
         """Tags saying which worker runs the trial, when that changed (first result, a retry)."""
         worker = f"{result.get('node_ip')}:{result.get('pid')}"
         if worker == record.worker:
@@ -528,13 +532,13 @@ class MlflowTracker(Callback):
 
     # Summaries ----------------------------------------------------------------
 
-    def _best(self, record: _TrialRecord) -> float:
+    def _best(self, record: TrialRecord) -> float:
         values = [v for v in record.history.get(self._metric, []) if math.isfinite(v)]
         if not values:
             return math.nan
         return max(values) if self._mode == "max" else min(values)
 
-    def _finish(self, record: _TrialRecord) -> None:
+    def _finish(self, record: TrialRecord) -> None:
         record.ended = time.time()
         best = self._best(record)
         tags = [RunTag("automl.state", record.state.value)]
@@ -556,7 +560,7 @@ class MlflowTracker(Callback):
         if self.verbose:
             self._print_progress(record, best)
 
-    def _print_progress(self, record: _TrialRecord, best: float) -> None:
+    def _print_progress(self, record: TrialRecord, best: float) -> None:
         took = (record.ended or time.time()) - record.started
         detail = textwrap.shorten(record.error, 80) if record.error else f"{self._metric}={best:.4f}"
         self._say(
@@ -567,15 +571,19 @@ class MlflowTracker(Callback):
     def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
         # Ray's loop comes here many times a second; a long stretch with no trial
         # ending still gets a line now and then, so a log shows the run is alive.
-        if self.verbose and time.time() - self._said_at >= self.status_every_s:
-            self._say(self._status())
+        if self.verbose:
+            statuses = [t.status for t in trials]
+            self._paused = statuses.count(Trial.PAUSED)
+            self._slots = max(self._slots, statuses.count(Trial.RUNNING))
+            if time.time() - self._said_at >= self.status_every_s:
+                self._say(self._status())
 
     def _say(self, line: str) -> None:
         print(f"[automl] {line}", flush=True)
         self._said_at = time.time()
 
     def _status(self) -> str:
-        """Trials done (by state), running, the best value so far, elapsed and estimated time left."""
+        """Trials done (by state), running and paused, the best finished value, elapsed and time left."""
         states = [r.state for r in self.records.values()]
         done = sum(state.is_finished() for state in states)
         counts = ", ".join(
@@ -584,32 +592,46 @@ class MlflowTracker(Callback):
             if (n := states.count(state)) and state.is_finished()
         )
         status = f"{done}/{self._num_trials} done" + (f" ({counts})" if counts else "")
-        if running := states.count(TrialState.RUNNING):
+        unfinished = states.count(TrialState.RUNNING)  # a paused trial has not finished either
+        paused = min(self._paused, unfinished)
+        if running := unfinished - paused:
             status += f", {running} running"
-        overall = self.best_record()
-        if overall is not None and math.isfinite(best := self._best(overall)):
-            status += f", best {self._metric}={best:.4f}"
-        return f"{status} | {self._clock(done)}"
+        if paused:
+            status += f", {paused} paused"
+        overall = self.best_record(finished=True)
+        if overall is not None:
+            status += f", best {self._metric}={self._best(overall):.4f}"
+        return f"{status} | {self._clock()}"
 
-    def _clock(self, done: int) -> str:
+    def _clock(self) -> str:
+        """Elapsed time, and the time left once a round of trials (one per slot) has finished.
+
+        The trials left take the finished ones' mean duration, as many at once
+        as ran at once so far; a time budget bounds the estimate.
+        """
         elapsed = time.time() - self._started
-        if done == 0 or done >= self._num_trials:
+        took = [r.ended - r.started for r in self.records.values() if r.state.is_finished() and r.ended]
+        left_trials = self._num_trials - len(took)
+        if len(took) < self._slots or left_trials <= 0:
             return f"elapsed {elapsed:.0f}s"
-        left = elapsed / done * (self._num_trials - done)  # trials finished so far set the pace
+        left = sum(took) / len(took) * math.ceil(left_trials / self._slots)
         if self._time_budget_s is not None:
             left = max(min(left, self._time_budget_s - elapsed), 0.0)
         return f"elapsed {elapsed:.0f}s, ~{left:.0f}s left"
 
-    def best_record(self) -> _TrialRecord | None:
+    def best_record(self, *, finished: bool = False) -> TrialRecord | None:
         """The trial with the best value of the metric over its epochs, among those that did not fail.
 
         A failed trial's epochs before its failure may score well, but its
         model is not one to hand over (it raised, ran out of memory, diverged).
+        ``finished``: among the trials that ended only, not those still running.
         """
         scored = [
             r
             for r in self.records.values()
-            if r.state is not TrialState.FAILED and math.isfinite(self._best(r))
+            if r.state is not TrialState.FAILED
+            and (r.state.is_finished() or not finished)
+            and math.isfinite(self._best(r))
         ]
         if not scored:
             return None

@@ -29,13 +29,14 @@ from trainers._tabular import Column, from_frame, raw_input_model
 if TYPE_CHECKING:
     from trainers._callbacks import ReporterCallback
     from trainers._devices import configure_threads, distribution_strategy, enable_memory_growth
-    from trainers._fit import TrainOutcome, train
+    from trainers._fit import TrainOutcome, reported_by_model, train
     from trainers._model import BuildFn, build_custom, build_model, compile_model
 
 _LAZY = {
     "ReporterCallback": "trainers._callbacks",
     "TrainOutcome": "trainers._fit",
     "train": "trainers._fit",
+    "reported_by_model": "trainers._fit",
     "BuildFn": "trainers._model",
     "build_custom": "trainers._model",
     "build_model": "trainers._model",
@@ -71,6 +72,7 @@ __all__ = [
     "from_frame",
     "load_sklearn",
     "raw_input_model",
+    "reported_by_model",
     "reported_metrics",
     "train",
 ]

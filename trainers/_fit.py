@@ -34,7 +34,7 @@ from trainers._reporter import Reporter
 from trainers._schedule import EpochSchedule
 from trainers._settings import FitSettings, check_config, one_hot_targets
 
-__all__ = ["TrainOutcome", "train"]
+__all__ = ["TrainOutcome", "reported_by_model", "train"]
 
 logger = logging.getLogger(__name__)
 
@@ -317,6 +317,25 @@ def _targets(
     return eye[data.y_train], eye[data.y_val]
 
 
+def reported_by_model(model: keras.Model, config: Mapping[str, Any], data: TrainingData) -> tuple[str, ...]:
+    """The metric names `train` reports each epoch for a compiled model: its own, then as ``val_<name>``.
+
+    A model the user compiled chooses its metrics, custom ones included; Keras
+    names them once they have run, so this evaluates two validation rows,
+    eagerly (no trace).
+    """
+    _, y_val = _targets(config, data, model)
+    eager = model.run_eagerly
+    model.run_eagerly = True
+    try:
+        logs = model.test_on_batch(data.x_val[:2], y_val[:2], return_dict=True)
+    finally:
+        model.run_eagerly = eager
+        model.make_test_function(force=True)  # the eager one is this probe's only
+    names = tuple(logs)
+    return (*names, *(f"val_{name}" for name in names))
+
+
 def _class_weight(config: Mapping[str, Any], data: TrainingData) -> dict[int, float] | None:
     """``"balanced"``: n_samples / (n_classes * count of the class), as scikit-learn computes it."""
     if config["class_weight"] is None:
@@ -399,7 +418,10 @@ def train(
         2
     """
     full = check_config(config, task=data.task, custom_model=build is not None)
-    settings.check_monitor(data.task)
+    if build is None:
+        settings.check_monitor(data.task)
+    else:  # the model may report metrics of its own: `MonitoredMetric` checks at the first epoch
+        settings.check_metrics(data.task)
     replicas = (strategy or tf.distribute.get_strategy()).num_replicas_in_sync
     if settings.steps_per_execution == "auto" and (replicas > 1 or any(map(_needs_every_batch, callbacks))):
         # Keras 3.15's multi-batch loop fails on several replicas: "You must feed a value for

@@ -493,18 +493,41 @@ class FitSettings:
                 field="reduce_lr_patience",
             )
 
-    def check_monitor(self, task: str) -> None:
-        """Raises if ``metrics`` do not fit ``task`` or ``monitor`` is not among the metrics reported."""
+    def check_metrics(self, task: str) -> None:
+        """Raises if one of ``metrics`` is not one of ``task``'s."""
         for i, name in enumerate(self.metrics):
             if name not in OPTIONAL_METRICS[task]:
                 raise ConfigError(
                     f"{name!r} is not a {task} metric; accepted for {task}: {list(OPTIONAL_METRICS[task])}.",
                     field=f"metrics.{i}",
                 )
-        available = reported_metrics(task, self.metrics)
-        if self.monitor not in available:
-            raise ConfigError(
-                f"the trainer never reports {self.monitor!r} for a {task} task; "
-                f"available: {list(available)}.",
-                field="metric",
-            )
+
+    def check_monitor(self, task: str, *, reported: Sequence[str] | None = None) -> None:
+        """Raises if ``metrics`` do not fit ``task`` or ``monitor`` is not among the metrics reported.
+
+        Args:
+            task: The data's task.
+            reported: What the models of a custom ``build`` report (`reported_by_model`),
+                where they chose their own metrics. Defaults to `None`: the trainer's.
+        """
+        self.check_metrics(task)
+        available = reported_metrics(task, self.metrics) if reported is None else tuple(reported)
+        if self.monitor in available:
+            return
+        who = "the trainer" if reported is None else "the model build(config) returns"
+        raise ConfigError(
+            f"{who} never reports {self.monitor!r} for a {task} task; available: {list(available)}."
+            f"{self._monitor_hint(task, custom=reported is not None)}",
+            field="metric",
+        )
+
+    def _monitor_hint(self, task: str, *, custom: bool) -> str:
+        base = self.monitor.removeprefix("val_")
+        if base in OPTIONAL_METRICS[task] and base not in self.metrics:
+            ask = f"metrics=[{', '.join(repr(m) for m in (*self.metrics, base))}]"
+            if custom:
+                return f" Compile the model with it in build(config), or return it uncompiled and pass {ask}."
+            return f" Ask for it with {ask}."
+        if custom:
+            return " Compile the model with that metric in build(config); Keras names it by its `name`."
+        return ""

@@ -51,6 +51,25 @@ def custom_loss(config):
 
 """ + SCALE_LAYER + """
 
+@keras.saving.register_keras_serializable(package="tests")
+def macro_error(y_true, y_pred):
+    return 1.0 - keras.metrics.sparse_categorical_accuracy(y_true, y_pred)
+
+
+def custom_metric(config):
+    inputs = keras.Input(shape=(64,))
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(inputs))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=[macro_error])
+    return model
+
+
+def binary_auc(config):
+    inputs = keras.Input(shape=(30,))
+    model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(inputs))
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=[keras.metrics.AUC(name="auc")])
+    return model
+
+
 def registered_layer(config):
     inputs = keras.Input(shape=(64,))
     x = Scale(0.5)(inputs)
@@ -171,3 +190,38 @@ def test_custom_objects_a_build_file_registers_are_registered_in_the_workers(mod
     assert shipped.returncode == 0, shipped.stderr
     assert shipped.stdout.split() == ["Scale"]
     assert RegisteringBuild(build).__qualname__ == "registered_layer"
+
+
+def test_a_metric_the_model_is_compiled_with_can_be_the_objective(models):
+    build = load_build(f"{models / 'custom.py'}:custom_metric")
+    experiment = Experiment(space=Space(width=Int(8, 16)), build=build, data="digits", metric="val_macro_error")
+    assert experiment.metric == "val_macro_error"
+    with pytest.raises(
+        ConfigError,
+        match=r"^metric: the model build\(config\) returns never reports 'val_macro_err' for a multiclass "
+        r"task; available: \['loss', 'macro_error', 'val_loss', 'val_macro_error'\]\. Compile the model "
+        r"with that metric in build\(config\)",
+    ):
+        Experiment(space=Space(width=Int(8, 16)), build=build, data="digits", metric="val_macro_err")
+
+
+def test_a_model_compiled_with_auc_needs_no_metrics_setting(models):
+    build = load_build(f"{models / 'custom.py'}:binary_auc")
+    space = Space(width=Int(8, 16))
+    assert Experiment(space=space, build=build, data="breast_cancer", metric="val_auc", mode="max").mode == "max"
+    with pytest.raises(
+        ConfigError,
+        match=r"^metric: the model build\(config\) returns never reports 'val_pr_auc' .* Compile the model "
+        r"with it in build\(config\), or return it uncompiled and pass metrics=\['pr_auc'\]\.$",
+    ):
+        Experiment(space=space, build=build, data="breast_cancer", metric="val_pr_auc", mode="max")
+
+
+def test_a_second_objective_must_be_reported_by_the_model(models):
+    build = load_build(f"{models / 'custom.py'}:custom_metric")
+    space = Space(width=Int(8, 16))
+    assert Experiment(space=space, build=build, data="digits", metric=["val_loss", "val_macro_error"], mode=["min", "min"])
+    with pytest.raises(
+        ConfigError, match=r"^metric\.1: the model build\(config\) returns never reports 'val_accuracy'"
+    ):
+        Experiment(space=space, build=build, data="digits", metric=["val_loss", "val_accuracy"], mode=["min", "max"])

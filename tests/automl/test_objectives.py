@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from automl import ConfigError, Experiment
-from automl._objectives import pareto_front, parse_objectives
+from automl._objectives import best_on_front, pareto_front, parse_objectives
 from search_spaces import mlp
 
 
@@ -56,6 +56,27 @@ def test_pareto_front_keeps_the_non_dominated_complete_trials():
 def test_ties_are_all_on_the_front():
     trials = pd.DataFrame({"number": [1, 2], "state": ["COMPLETE"] * 2, "a": [1.0, 1.0], "b": [2.0, 2.0]})
     assert list(pareto_front(trials, [("a", "max"), ("b", "min")])["number"]) == [1, 2]
+
+
+def test_the_model_handed_over_is_on_the_front_ties_broken_by_the_later_objectives():
+    trials = pd.DataFrame(
+        {
+            "trial_id": ["a", "b", "c", "d"],
+            "number": [1, 2, 3, 4],
+            "state": ["COMPLETE"] * 4,
+            # a reached 1.0 at its best epoch and ends at 1.0 like b, with more parameters: b dominates it
+            "best_val_accuracy": [1.0, 1.0, 0.9, 0.95],
+            "val_accuracy": [1.0, 1.0, 0.9, 0.95],
+            "params": [1897, 512, 100, 512],
+            "val_loss": [0.1, 0.2, 0.3, 0.4],
+        }
+    )
+    assert best_on_front(trials, [("val_accuracy", "max"), ("params", "min")]) == "b"
+    # Three objectives: a and b tie on the first; the second breaks the tie.
+    three = [("val_accuracy", "max"), ("val_loss", "min"), ("params", "min")]
+    assert list(pareto_front(trials, three)["trial_id"]) == ["a", "b", "c"]  # b dominates d
+    assert best_on_front(trials, three) == "a"
+    assert best_on_front(trials.assign(state="FAILED"), three) is None
 
 
 @pytest.mark.parametrize(

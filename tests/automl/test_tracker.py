@@ -44,7 +44,7 @@ def test_verbosity_survives_the_pickle_and_an_earlier_version_s_pickle_loads(tmp
     del old_state["_time_budget_s"]
     from_old = _restore(old_state)
     assert from_old.verbose == 0 and "_verbose" not in vars(from_old)
-    assert from_old._clock(done=1).startswith("elapsed ")
+    assert from_old._clock().startswith("elapsed ")
     for each in (tracker, restored, from_old):
         each._writer.stop()
 
@@ -112,15 +112,28 @@ def test_every_hook_of_ray_s_console_is_silenced(capsys):
     assert capsys.readouterr().out == ""
 
 
-def test_a_status_line_comes_after_a_stretch_with_no_line(tmp_path, capsys):
+def _record(trial_id: str, number: int, state=None, history=None, took: float | None = None):
     from automl._result import TrialState
-    from automl._tracking import _TrialRecord
+    from automl._tracking import TrialRecord
     from automl._writer import RunRef
 
+    record = TrialRecord(trial_id, number, RunRef(trial_id), {}, started=0.0, history=history or {})
+    record.state = state or TrialState.RUNNING
+    record.ended = took
+    return record
+
+
+class _RayTrial:  # what the tracker reads of Ray's trials at each step: their status
+    def __init__(self, status: str) -> None:
+        self.status = status
+
+
+def test_a_status_line_comes_after_a_stretch_with_no_line(tmp_path, capsys):
+    from automl._result import TrialState
+
     tracker = _tracker(tmp_path, verbose=1)
-    done = _TrialRecord("a", 1, RunRef("a"), {}, started=0.0, history={"val_accuracy": [0.5, 0.8]})
-    done.state = TrialState.COMPLETE
-    tracker.records = {"a": done, "b": _TrialRecord("b", 2, RunRef("b"), {}, started=0.0)}
+    done = _record("a", 1, TrialState.COMPLETE, {"val_accuracy": [0.5, 0.8]}, took=10.0)
+    tracker.records = {"a": done, "b": _record("b", 2)}
     tracker.on_step_end(iteration=1, trials=[])  # Ray's loop, right after the tracker started
     assert capsys.readouterr().out == ""
     tracker.status_every_s = 0.0
@@ -128,12 +141,45 @@ def test_a_status_line_comes_after_a_stretch_with_no_line(tmp_path, capsys):
     line = capsys.readouterr().out
     assert line.startswith("[automl] 1/3 done (1 complete), 1 running, best val_accuracy=0.8000 | elapsed ")
     assert line.rstrip().endswith("s left")
-    # A time budget bounds the estimate: 2 trials at the pace of the first would end later than it.
-    tracker._started -= 100  # as if the first trial had taken 100 s
-    assert tracker._clock(done=1).endswith("~200s left")
-    tracker._time_budget_s = 130.0
-    assert tracker._clock(done=1).endswith("~30s left")
     tracker.verbose = 0
     tracker.on_step_end(iteration=3, trials=[])
     assert capsys.readouterr().out == ""
+    tracker._writer.stop()
+
+
+def test_progress_counts_finished_trials_for_the_best_and_paused_ones_apart(tmp_path, capsys):
+    from automl._result import TrialState
+
+    tracker = _tracker(tmp_path, verbose=1, num_trials=6)
+    tracker.status_every_s = 0.0
+    tracker.records = {
+        "a": _record("a", 1, TrialState.PRUNED, {"val_accuracy": [0.6]}, took=5.0),
+        # Running trials' epochs so far are not a result yet.
+        "b": _record("b", 2, history={"val_accuracy": [0.9]}),
+        "c": _record("c", 3, history={"val_accuracy": [0.7]}),
+        "d": _record("d", 4),
+    }
+    ray_trials = [_RayTrial(s) for s in ("TERMINATED", "RUNNING", "RUNNING", "PAUSED", "PENDING")]
+    tracker.on_step_end(iteration=1, trials=ray_trials)
+    line = capsys.readouterr().out
+    assert line.startswith("[automl] 1/6 done (1 pruned), 2 running, 1 paused, best val_accuracy=0.6000 | ")
+    # One trial finished while two ran at once: too few to estimate from.
+    assert line.rstrip().endswith("s") and "left" not in line
+    tracker._writer.stop()
+
+
+def test_time_left_comes_from_finished_trials_durations_and_the_slots(tmp_path):
+    from automl._result import TrialState
+
+    tracker = _tracker(tmp_path, verbose=1, num_trials=10)
+    tracker._slots = 2  # two trials ran at once
+    tracker.records = {
+        "a": _record("a", 1, TrialState.COMPLETE, took=30.0),
+        "b": _record("b", 2, TrialState.PRUNED, took=10.0),
+    }
+    # 8 trials left, two at a time, 20 s each on average: 4 rounds of 20 s.
+    assert tracker._clock().endswith("~80s left")
+    tracker._time_budget_s = 50.0
+    tracker._started -= 20  # 20 s in: the budget ends the run in 30 s
+    assert tracker._clock().endswith("~30s left")
     tracker._writer.stop()

@@ -34,6 +34,11 @@ pytestmark = pytest.mark.usefixtures("ray_stays_down")
             {"metric": "val_auc"},
             r"^metric: the trainer never reports 'val_auc' for a multiclass task; available: \['loss'",
         ),
+        (  # an optional metric of the task, not asked for: the fix is to ask for it
+            {"metric": "val_top_3_accuracy"},
+            r"^metric: the trainer never reports 'val_top_3_accuracy' .*\. Ask for it with "
+            r"metrics=\['top_3_accuracy'\]\.$",
+        ),
         (
             {"metrics": ["auc"], "metric": "val_auc"},
             r"^metrics\.0: 'auc' is not a multiclass metric; accepted for multiclass: \['top_3_accuracy'\]",

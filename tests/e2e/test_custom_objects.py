@@ -1,4 +1,4 @@
-"""A finished run keeps its result: custom Keras objects from the user's file, and an artifact store that fails at the end."""
+"""The user's own Keras objects through a whole run, and a finished run that keeps its result when MLflow fails at the end."""
 
 from __future__ import annotations
 
@@ -28,12 +28,17 @@ def smoothed_ce(y_true, y_pred):
     return keras.losses.sparse_categorical_crossentropy(y_true, y_pred) * 0.9 + 0.01
 
 
+@keras.saving.register_keras_serializable(package="e2e")
+def macro_error(y_true, y_pred):
+    return 1.0 - keras.metrics.sparse_categorical_accuracy(y_true, y_pred)
+
+
 def build(config):
     inputs = keras.Input(shape=(64,))
     x = Scale(1 / 16)(inputs)
     x = keras.layers.Dense(config["width"], activation="relu")(x)
     model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x))
-    model.compile(optimizer="adam", loss=smoothed_ce, metrics=["accuracy"])
+    model.compile(optimizer="adam", loss=smoothed_ce, metrics=["accuracy", macro_error])
     return model
 """
 
@@ -44,8 +49,6 @@ def _tune(tmp_path: Path, **kwargs) -> automl.TuningResult:
         Space(width=Int(8, 32)),
         build=f"{tmp_path / 'models.py'}:build",
         data="digits",
-        metric="val_accuracy",
-        mode="max",
         num_trials=2,
         epochs=2,
         scheduler="fifo",
@@ -61,8 +64,8 @@ def _artifacts(client: MlflowClient, run_id: str, path: str = "") -> set[str]:
     return {a.path for a in client.list_artifacts(run_id, path)}
 
 
-def test_registered_custom_objects_of_a_build_file_reach_the_best_model_in_mlflow(ray_local, tmp_path):
-    result = _tune(tmp_path, experiment_name="custom-objects")
+def test_custom_objects_of_a_build_file_reach_mlflow_and_a_custom_metric_is_the_objective(ray_local, tmp_path):
+    result = _tune(tmp_path, experiment_name="custom-objects", metric="val_macro_error", mode="min")
     model = result.load_best_model()
     assert any(type(layer).__name__ == "Scale" for layer in model.layers)
     assert model.loss.__name__ == "smoothed_ce"
@@ -72,6 +75,15 @@ def test_registered_custom_objects_of_a_build_file_reach_the_best_model_in_mlflo
     assert parent.info.status == "FINISHED"
     assert "automl.artifacts_missing" not in parent.data.tags
     assert "model/MLmodel" in _artifacts(client, result.parent_run_id, "model")
+    # The custom metric, logged every epoch like the built-in ones, ranks the trials.
+    best_error = {}
+    for _, trial in result.trials.iterrows():
+        for name in ("macro_error", "val_macro_error", "val_accuracy"):
+            assert len(client.get_metric_history(trial["mlflow_run_id"], name)) == 2, name
+        history = client.get_metric_history(trial["mlflow_run_id"], "val_macro_error")
+        best_error[trial["trial_id"]] = min(m.value for m in history)
+    assert result.best_value == pytest.approx(min(best_error.values()))
+    assert parent.data.metrics["best_val_macro_error"] == pytest.approx(result.best_value)
 
 
 class BlocksTheBestModelArtifact(keras.callbacks.Callback):
@@ -100,7 +112,13 @@ def test_a_best_model_mlflow_cannot_store_is_warned_about_and_the_result_returne
     client.create_experiment("blocked", artifact_location=str(root))
 
     with caplog.at_level(logging.WARNING, logger="automl"):
-        result = _tune(tmp_path, experiment_name="blocked", callbacks=[BlocksTheBestModelArtifact(str(root))])
+        result = _tune(
+            tmp_path,
+            experiment_name="blocked",
+            metric="val_accuracy",
+            mode="max",
+            callbacks=[BlocksTheBestModelArtifact(str(root))],
+        )
 
     assert set(result.trials["state"]) == {"COMPLETE"}
     assert result.load_best_model().count_params() > 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -42,8 +43,21 @@ def test_readme_build_example_builds_every_choice_of_its_space():
     check_build(namespace["build"], namespace["space"], load_sklearn("digits"))
 
 
+def test_readme_custom_metric_example_is_the_objective_it_says():
+    namespace: dict = {}
+    for block in _blocks("python")[2:4]:  # the custom metric compiles the model of the build example
+        exec(compile(textwrap.dedent(block), str(README), "exec"), namespace)
+    from automl._build import check_build
+    from trainers import FitSettings, load_sklearn
+
+    (reported, *_) = check_build(namespace["build_compiled"], namespace["space"], load_sklearn("digits"))
+    assert {"macro_error", "val_macro_error"} <= set(reported)
+    settings = FitSettings(monitor="val_macro_error", mode="min")
+    settings.check_monitor("multiclass", reported=reported)
+
+
 def test_readme_dataframe_example_runs_as_written(monkeypatch, capsys):
-    block = _blocks("python")[3]
+    block = _blocks("python")[4]
     monkeypatch.chdir(README.parent)
     exec(compile(block, str(README), "exec"), {})
     assert capsys.readouterr().out == "['sex', 'bmi_class'] ('high', 'low')\n"

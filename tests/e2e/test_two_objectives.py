@@ -58,6 +58,10 @@ def test_yaml_example_keeps_the_front_in_the_run_and_in_mlflow(ray_local, tmp_pa
     done = trials[trials["state"] == "COMPLETE"]
     for _, row in done.iterrows():  # on the front exactly when no other trial dominates it
         assert (row["trial_id"] in set(front["trial_id"])) == (not _dominated(row, done))
+    # The model handed over is the front's best on the first objective, never a dominated trial's.
+    chosen = front.iloc[0]
+    assert result.load_best_model().count_params() == chosen["params"]
+    assert result.best_value == pytest.approx(chosen["best_val_accuracy"])
     client = MlflowClient(result.tracking_uri)
     tagged = client.search_runs([result.experiment_id], "tags.`automl.pareto_front` = 'true'")
     assert {r.info.run_id for r in tagged} == set(front["mlflow_run_id"])
