@@ -32,8 +32,8 @@ from ray.tune.stopper import Stopper
 from automl._artifacts import ImportsForArtifacts, git_commit, log_best_model, log_study_plots, optuna_study
 from automl._choices import SchedulerChoice
 from automl._objectives import EXTRA_METRICS, Objective, pareto_front
+from automl._optuna_compat import fast_log_ndtr
 from automl._result import RunInterrupted, TrialState, TuningResult
-from automl._tpe_speed import fast_log_ndtr
 from automl._tracking import MlflowTracker, default_tracking_uri, open_experiment, tracking_client
 from automl._trainable import KeepNewestCheckpoints, restore_missing_checkpoints, run_trial
 from automl._warm_start import KnownPoint, seeded_storage
@@ -202,7 +202,7 @@ class _Searcher(OptunaSearch):
         self.__dict__.update({"_last_step": {}, "_best": {}, **state})
 
     def suggest(self, trial_id: str) -> dict | None:
-        with fast_log_ndtr():  # TPE's Gaussian tail in SciPy (automl/_tpe_speed.py)
+        with fast_log_ndtr():  # TPE's Gaussian tail in SciPy (automl/_optuna_compat.py)
             return super().suggest(trial_id)  # type: ignore[no-any-return]
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
