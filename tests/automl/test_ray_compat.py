@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
-import re
-
 import pytest
 from ray.tune.execution.tune_controller import TuneController
 from ray.tune.experimental import output
@@ -13,11 +10,11 @@ from ray.tune.search.optuna import OptunaSearch
 
 from automl import _ray_compat
 from search_spaces._requires import IncompatibleVersionError
+from tests._compat import missing_name
 
 
 def _message(missing: str) -> str:
-    version = importlib.metadata.version("ray")
-    return re.escape(f"automl was tested with ray{_ray_compat.TESTED}; ray {version} has no {missing} ")
+    return missing_name("ray", _ray_compat.TESTED, missing)
 
 
 def test_the_installed_ray_has_every_private_name_used():
