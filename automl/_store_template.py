@@ -10,7 +10,9 @@ depends on where the store is, when it first opens the copy.
 
 The cache directory is ``$AUTOML_CACHE_DIR``, else ``$XDG_CACHE_HOME/automl``,
 else ``~/.cache/automl``. The template is only an optimization: when it cannot
-be built, read or copied, MLflow builds the store as it would without it.
+be built, read or copied, MLflow builds the store as it would without it. An
+MLflow outside the tested range, without the private helpers the template
+needs (automl/_mlflow_compat.py), fails loudly instead.
 """
 
 from __future__ import annotations
