@@ -21,19 +21,13 @@ from __future__ import annotations
 from typing import Any
 
 from ray.tune.experiment import Trial
-from ray.tune.schedulers import HyperBandScheduler
-from ray.tune.schedulers.hyperband import _Bracket
+
+from automl._ray_compat import FillingHyperBand, bracket_sizes_of
 
 __all__ = ["HyperBand", "bracket_sizes", "trials_held_at_once"]
 
 
-class _FillingBracket(_Bracket):  # type: ignore[misc]  # Ray's class is untyped
-    def filled(self) -> bool:
-        # Ray's test alone counts the trials still in the bracket; those that ended count too.
-        return bool(super().filled()) or len(self._all_trials) >= self._n0
-
-
-class HyperBand(HyperBandScheduler):  # type: ignore[misc]  # Ray's class is untyped
+class HyperBand(FillingHyperBand):  # type: ignore[misc]  # Ray's class is untyped
     """Ray's `HyperBandScheduler`, whose brackets count every trial they were given (module docstring).
 
     A resumed run's brackets start anew, from its unfinished trials: Ray saves
@@ -46,17 +40,6 @@ class HyperBand(HyperBandScheduler):  # type: ignore[misc]  # Ray's class is unt
         if trial.status not in (Trial.TERMINATED, Trial.ERROR):
             super().on_trial_add(tune_controller, trial)
 
-    def _create_bracket(self, s: int) -> _FillingBracket:
-        return _FillingBracket(
-            time_attr=self._time_attr,
-            max_trials=self._get_n0(s),
-            init_t_attr=self._get_r0(s),
-            max_t_attr=self._max_t_attr,
-            eta=self._eta,
-            s=s,
-            stop_last_trials=self._stop_last_trials,
-        )
-
 
 def bracket_sizes(epochs: int, **settings: Any) -> list[int]:
     """The trials of each bracket of one HyperBand round, in the order Ray fills them.
@@ -65,8 +48,7 @@ def bracket_sizes(epochs: int, **settings: Any) -> list[int]:
     ``1 / reduction_factor`` at each of its milestones. Ray skips a bracket
     whose first milestone would be under one epoch.
     """
-    scheduler = HyperBand(max_t=epochs, **settings)
-    return [scheduler._get_n0(s) for s in range(scheduler._s_max_1) if scheduler._get_r0(s) > 0]
+    return bracket_sizes_of(HyperBand(max_t=epochs, **settings))
 
 
 def trials_held_at_once(epochs: int, num_trials: int, **settings: Any) -> int:

@@ -43,25 +43,10 @@ def _client(address: str) -> Any:
         ) from exc
     from ray.job_submission import JobSubmissionClient
 
-    _use_local_auth_token()
+    from automl._ray_compat import use_local_auth_token
+
+    use_local_auth_token()  # the token `ray.init` would send, for a cluster with token auth
     return JobSubmissionClient(address)
-
-
-def _use_local_auth_token() -> None:
-    """Sends this machine's Ray auth token, as `ray.init` does when it joins a cluster.
-
-    Ray 2.60 turns token authentication on for clusters it starts, but its
-    Jobs client only sends the token when auth is enabled in the calling
-    process; this applies the rule `ray.init` uses (RAY_AUTH_MODE unset and a
-    token in ~/.ray → token auth). Ray's helper is private, hence the guard.
-    """
-    try:
-        from ray._private.authentication.authentication_token_setup import (
-            maybe_enable_token_auth_if_token_available,
-        )
-    except ImportError:  # another Ray version: its client handles auth itself
-        return
-    maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
 
 
 def submit(experiment: Path, *, address: str, overrides: Sequence[str] = ()) -> str:

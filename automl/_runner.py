@@ -11,7 +11,6 @@ import os
 import shutil
 import sys
 import time
-import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -22,21 +21,22 @@ from mlflow.entities import Param
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from ray import tune
-from ray.tune.execution import class_cache as ray_class_cache
-from ray.tune.experimental import output as ray_output
-from ray.tune.experimental.output import AirVerbosity
-from ray.tune.experimental.output import ProgressReporter as RayConsole
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 from ray.tune.search import BasicVariantGenerator
-from ray.tune.search.optuna import OptunaSearch
 from ray.tune.stopper import Stopper
 
 from automl._artifacts import ImportsForArtifacts, git_commit, log_best_model, log_study_plots, optuna_study
 from automl._build import RegisteringBuild
 from automl._choices import SchedulerChoice
 from automl._objectives import EXTRA_METRICS, Objective, best_on_front, pareto_front
+from automl._optuna_compat import fast_log_ndtr
+from automl._ray_compat import (
+    QuietSpaceOptunaSearch,
+    plain_trial_actors,
+    ray_console_replaced,
+    run_config_callbacks,
+)
 from automl._result import RunInterrupted, TrialState, TuningResult
-from automl._tpe_speed import fast_log_ndtr
 from automl._tracking import (
     MlflowTracker,
     TrialRecord,
@@ -46,7 +46,7 @@ from automl._tracking import (
 )
 from automl._trainable import KeepNewestCheckpoints, restore_missing_checkpoints, run_trial
 from automl._warm_start import KnownPoint, seeded_storage
-from automl._workers import RSS_KEY, WorkerPolicy, environment_variable, replaced_in_ray, reusing_workers
+from automl._workers import RSS_KEY, WorkerPolicy, environment_variable, reusing_workers
 from automl._writer import PENDING_FILE, replay
 from search_spaces import AutoMLError, ConfigError, Space
 from trainers import FitSettings, TrainingData, reported_metrics
@@ -68,55 +68,6 @@ _STUDY_NAME = "optuna"  # OptunaSearch's default; a seeded storage holds a study
 
 # resources_per_trial keys → Ray's resource names (a TPU is Ray's custom resource "TPU").
 _RAY_NAMES = {"cpu": "CPU", "gpu": "GPU", "tpu": "TPU", "memory": "memory"}
-
-
-class _NoRayConsole(RayConsole):  # type: ignore[misc]  # Ray's class is untyped
-    """Stands in for Ray Tune's console output: its experiment box, TensorBoard hint and tables.
-
-    Ray prints the box and the hint even at ``verbose=0``; automl prints its
-    own lines (`MlflowTracker`), and its record is MLflow, not TensorBoard.
-    Every hook of Ray's reporter is silenced: some (``on_trial_error``) print
-    whatever the verbosity. Installed by `_ray_console_replaced`.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(AirVerbosity.SILENT)
-
-    def _silent(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    experiment_started = print_heartbeat = on_experiment_end = _silent
-    on_trial_start = on_trial_result = on_trial_complete = on_trial_error = _silent
-    on_trial_recover = on_checkpoint = _silent
-
-
-@contextlib.contextmanager
-def _ray_console_replaced() -> Iterator[None]:
-    """Makes `_NoRayConsole` the console reporter of the `Tuner.fit` calls inside.
-
-    Ray builds its reporter in each ``fit`` and always adds it to the
-    callbacks; one passed among them would run beside it, and Ray would set
-    up only one of the two (the other then fails on a trial's error).
-    """
-    # If Ray moved it, its console prints as Ray decides.
-    with replaced_in_ray(ray_output, "_detect_reporter", lambda *a, **k: _NoRayConsole(), still=callable):
-        yield
-
-
-@contextlib.contextmanager
-def _plain_trial_actors() -> Iterator[None]:
-    """Trial actors of the `Tuner.fit` calls inside start with no `runtime_env` of Ray Tune's.
-
-    Tune gives each trainable actor ``PL_DISABLE_FORK=1`` (for PyTorch
-    Lightning), and an actor with a `runtime_env` of its own never takes one of
-    the idle workers Ray starts ahead at ``ray.init``: it waits for a new
-    process. Without it, a run's first trials start in an idle worker.
-    Environment variables Tune copies from the driver (AWS keys, Ray Train's)
-    still go to the actors.
-    """
-    # If Ray changed, its actors start as Ray decides.
-    with replaced_in_ray(ray_class_cache, "DEFAULT_ENV_VARS", {}, still=lambda v: isinstance(v, dict)):
-        yield
 
 
 @contextlib.contextmanager
@@ -144,15 +95,9 @@ def _qualname(function: Any) -> str:
     return f"{getattr(function, '__module__', '?')}.{getattr(function, '__qualname__', repr(function))}"
 
 
-def _callbacks(tuner: tune.Tuner) -> list[Any]:
-    """The callbacks of the tuner's run config: those Ray restored, for a resumed run."""
-    internal = getattr(tuner, "_local_tuner", None)  # None through a ray:// client
-    return list((internal.get_run_config().callbacks if internal is not None else None) or [])
-
-
 def _restored_tracker(tuner: tune.Tuner) -> MlflowTracker | None:
     """The tracker Ray restored among a resumed run's callbacks: that copy runs, not a new one."""
-    return next((c for c in _callbacks(tuner) if isinstance(c, MlflowTracker)), None)
+    return next((c for c in run_config_callbacks(tuner) if isinstance(c, MlflowTracker)), None)
 
 
 @contextlib.contextmanager
@@ -165,7 +110,9 @@ def _no_tensorboard_files(tuner: tune.Tuner) -> Iterator[None]:
     (an fsync each) took ~3 ms of each epoch's report in a profile of the
     driver, while the trial waited; the run's record is MLflow.
     """
-    loggers = [c for c in _callbacks(tuner) if isinstance(c, (CSVLoggerCallback, JsonLoggerCallback))]
+    loggers = [
+        c for c in run_config_callbacks(tuner) if isinstance(c, (CSVLoggerCallback, JsonLoggerCallback))
+    ]
     if len(loggers) < 2:
         yield
         return
@@ -184,11 +131,8 @@ def _ray_resources(resources: Mapping[str, float]) -> dict[str, float]:
     return {_RAY_NAMES[k]: float(v) for k, v in resources.items()}
 
 
-_SLOW_SPACE_WARNING = "Define-by-run function passed in the `space` argument took"
-
-
-class _Searcher(OptunaSearch):
-    """Ray's `OptunaSearch`, told of each epoch once, and of a trial's end as Optuna's own pruning does.
+class _Searcher(QuietSpaceOptunaSearch):
+    """Ray's `OptunaSearch` (quiet about the space's time), told of each epoch once, and of a trial's end as Optuna's own pruning does.
 
     A trial restarted from its checkpoint (a killed worker, a resumed run)
     redoes the epochs after that checkpoint and reports them again. Optuna
@@ -217,7 +161,7 @@ class _Searcher(OptunaSearch):
         self.__dict__.update({"_last_step": {}, "_best": {}, **state})
 
     def suggest(self, trial_id: str) -> dict | None:
-        with fast_log_ndtr():  # TPE's Gaussian tail in SciPy (automl/_tpe_speed.py)
+        with fast_log_ndtr():  # TPE's Gaussian tail in SciPy (automl/_optuna_compat.py)
             return super().suggest(trial_id)  # type: ignore[no-any-return]
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
@@ -231,15 +175,6 @@ class _Searcher(OptunaSearch):
         if value is not None and math.isfinite(value):
             best = self._best.get(trial_id, value)
             self._best[trial_id] = max(best, value) if self.mode == "max" else min(best, value)
-
-    def _suggest_from_define_by_run_func(self, func: Any, ot_trial: Any) -> dict:
-        # Ray warns when the space function takes over 1 s, and advises moving
-        # training out of it. automl's function (`_FlatSample`) only samples:
-        # its time is the sampler's (TPE over many trials, a loaded machine),
-        # which a user cannot move. The benchmarks measure it instead.
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=_SLOW_SPACE_WARNING, category=UserWarning)
-            return super()._suggest_from_define_by_run_func(func, ot_trial)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         if result and not error:
@@ -636,8 +571,8 @@ class Run:
             try:
                 with (
                     reusing_workers(self.workers),
-                    _ray_console_replaced(),
-                    _plain_trial_actors(),
+                    ray_console_replaced(),
+                    plain_trial_actors(),
                     _no_tensorboard_files(tuner),
                 ):
                     grid = tuner.fit()

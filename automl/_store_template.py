@@ -10,7 +10,9 @@ depends on where the store is, when it first opens the copy.
 
 The cache directory is ``$AUTOML_CACHE_DIR``, else ``$XDG_CACHE_HOME/automl``,
 else ``~/.cache/automl``. The template is only an optimization: when it cannot
-be built, read or copied, MLflow builds the store as it would without it.
+be built, read or copied, MLflow builds the store as it would without it. An
+MLflow outside the tested range, without the private helpers the template
+needs (automl/_mlflow_compat.py), fails loudly instead.
 """
 
 from __future__ import annotations
@@ -93,10 +95,12 @@ def copy_empty_store(path: Path) -> bool:
 
 def _template() -> Path | None:
     """The template at MLflow's current schema revision, built if missing or unreadable."""
-    try:
-        from mlflow.store.db.utils import _get_latest_schema_revision
+    # Outside the `try`: an MLflow without the helpers used fails loudly (IncompatibleVersionError).
+    # Imported here, where a sqlite store is made: it loads MLflow's database layer.
+    from automl._mlflow_compat import latest_schema_revision
 
-        revision = _get_latest_schema_revision()
+    try:
+        revision = latest_schema_revision()
         template = cache_dir() / f"mlflow-schema-{revision}.db"
         if _revision(template) == revision:
             return template
@@ -126,14 +130,15 @@ def _revision(store: Path) -> str | None:
 
 def _build(template: Path) -> None:
     import sqlalchemy
-    from mlflow.store.db.utils import _initialize_tables  # what MLflow runs on an empty file
+
+    from automl._mlflow_compat import create_tables
 
     partial = template.with_name(f".{template.name}.{os.getpid()}.partial")
     partial.unlink(missing_ok=True)
     engine = sqlalchemy.create_engine(f"sqlite:///{partial}")
     try:
         try:
-            _initialize_tables(engine)  # the tables, then every migration to the current revision
+            create_tables(engine)  # the tables, then every migration to the current revision
         finally:
             engine.dispose()  # its connections close the file before it moves
         os.replace(partial, template)

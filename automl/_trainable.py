@@ -6,7 +6,6 @@ import dataclasses
 import hashlib
 import json
 import posixpath
-import re
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -108,10 +107,6 @@ def _checkpoint_dirs(fs: pyarrow.fs.FileSystem, trial_dir: str) -> list[str]:
     )
 
 
-_CHECKPOINT_NAME = re.compile(rb"(trial_[0-9a-f]+)/(checkpoint_\d{6})")
-_PICKLE_HEX = re.compile(rb'value\\*": \\*"([0-9a-f]{16,})')
-
-
 def restore_missing_checkpoints(run_dir: Path) -> list[Path]:
     """Puts back the checkpoint each trial would restore from if it is gone; returns those it made.
 
@@ -123,20 +118,16 @@ def restore_missing_checkpoints(run_dir: Path) -> list[Path]:
     restore then fails the trial ("Could not recover from checkpoint as it
     does not exist on storage anymore") before the trial's own code can fall
     back. That name gets a copy of the trial's newest complete checkpoint, so
-    the trial goes on from there (redoing the fewest epochs). The names are
-    read as bytes from the snapshot's pickled checkpoint managers; nothing is
-    unpickled.
+    the trial goes on from there (redoing the fewest epochs). Ray's snapshot
+    is read by `checkpoints_named_in_state`.
     """
-    states = sorted(run_dir.glob("experiment_state-*.json"))
-    if not states:
-        return []
-    newest_named: dict[bytes, bytes] = {}
-    for trial, name in _CHECKPOINT_NAME.findall(_state_bytes(states[-1])):
-        newest_named[trial] = max(name, newest_named.get(trial, b""))
+    # Here, not at the top: trial workers import this module, and need none of Ray Tune's driver side.
+    from automl._ray_compat import checkpoints_named_in_state
+
     made = []
-    for trial, name in sorted(newest_named.items()):
-        trial_dir = run_dir / trial.decode()
-        target = trial_dir / name.decode()
+    for trial, name in checkpoints_named_in_state(run_dir).items():
+        trial_dir = run_dir / trial
+        target = trial_dir / name
         if not trial_dir.is_dir() or target.exists():
             continue
         newest = sorted(p for p in trial_dir.glob("checkpoint_*") if _complete(_LOCAL, str(p)))
@@ -144,14 +135,6 @@ def restore_missing_checkpoints(run_dir: Path) -> list[Path]:
             shutil.copytree(newest[-1], target)
             made.append(target)
     return made
-
-
-def _state_bytes(path: Path) -> bytes:
-    """The snapshot's text with its hex-encoded pickles decoded to bytes (searched, never loaded)."""
-    text = path.read_bytes()
-    # Trial entries are JSON inside JSON, so their quotes may come escaped.
-    blobs = _PICKLE_HEX.findall(text)
-    return text + b"".join(bytes.fromhex(blob.decode()) for blob in blobs if len(blob) % 2 == 0)
 
 
 def trial_seed(seed: int, flat_config: Mapping[str, Any]) -> int:

@@ -29,6 +29,7 @@ from trainers._callbacks import (
 from trainers._checkpoint import BEST_FILE, LAST_FILE, Progress, copy_checkpoint
 from trainers._data import TrainingData
 from trainers._errors import TrialFailedError
+from trainers._keras_compat import build_variables_ahead
 from trainers._model import BuildFn, build_custom, build_model, compile_model
 from trainers._reporter import Reporter
 from trainers._schedule import EpochSchedule
@@ -177,19 +178,16 @@ def _make_variables_before_the_trace(model: keras.Model, x: np.ndarray, y: np.nd
     trace of the train step, and a `tf.function` whose first trace creates
     variables traces again without them: every trial traced its train step
     twice, and TensorFlow kept both graphs for the life of the process. Keras
-    builds them ahead itself under a strategy (``_maybe_symbolic_build``);
-    this does the same for every model, from one row's shapes, without
-    running it. On section 7's problem the first epoch takes ~0.24 s less, and
+    builds them ahead itself under a strategy; this does the same for every
+    model, from one row's shapes, without running it (`build_variables_ahead`).
+    On section 7's problem the first epoch takes ~0.24 s less, and
     a reused worker keeps 2.3 MiB per trial against 6.2 (benchmarks/RESULTS.md,
     sections 2 and 4), so the recycling policy replaces it later. It is an
     optimization only: a model Keras cannot build symbolically is left for
     `fit` to build as before, which reports any real error.
     """
-    symbolic_build = getattr(model, "_symbolic_build", None)  # Keras 3's Trainer
-    if symbolic_build is None:
-        return
     try:
-        symbolic_build(data_batch=(x[:1], y[:1], None))
+        build_variables_ahead(model, (x[:1], y[:1], None))
     except Exception as exc:  # noqa: BLE001 - fit builds what is left, and raises what is wrong
         logger.debug("Keras could not build %s's variables before fit: %s", model.name, exc)
 

@@ -10,8 +10,9 @@ import optuna
 import scipy.special
 from optuna.samplers._tpe import _truncnorm
 
+from automl._optuna_compat import LOG_NDTR_PATCHABLE as INSTALLED
+from automl._optuna_compat import fast_log_ndtr
 from automl._runner import _Searcher
-from automl._tpe_speed import INSTALLED, fast_log_ndtr
 
 # Every branch of Optuna's function: the asymptotic series (<= -20), log Φ (-20, 6], -Φ(-a) (> 6).
 _POINTS = np.concatenate([np.linspace(-45.0, 40.0, 4001), [-20.0, -19.999, 0.0, 6.0, 6.001, -1e3, 1e3]])

@@ -96,7 +96,7 @@ def test_every_hook_of_ray_s_console_is_silenced(capsys):
     from ray.tune.callback import Callback
     from ray.tune.experimental.output import ProgressReporter
 
-    from automl._runner import _NoRayConsole
+    from automl._ray_compat import _NoRayConsole
 
     hooks = [
         name
