@@ -159,7 +159,11 @@ def tune(
         name: Name of this run's directory and MLflow parent run. Defaults to
             ``<experiment_name>-<timestamp>``.
         callbacks: Keras callbacks added to every trial's ``fit`` (each trial
-            gets a deep copy). Defaults to `()`.
+            gets a deep copy), or ``'file.py:function'`` references to
+            functions of no arguments that return callbacks. Each trial runs
+            in its directory of the run, so relative paths (``CSVLogger("epochs.csv")``)
+            land there, and the files are attached to the trial's MLflow run.
+            Defaults to `()`.
         build: Your own ``build(config) -> keras.Model``, for an architecture
             the space language cannot express (KerasTuner's ``build(hp)``).
             The space then holds its hyperparameters under any names, next to

@@ -22,11 +22,11 @@ BuildRef = str  # "path/to/models.py:build" or "package.module:build"
 _FILE_MODULE_PREFIX = "automl_user_build_"
 
 
-def resolve_build_ref(ref: Any, base_dir: Path) -> BuildRef:
+def resolve_build_ref(ref: Any, base_dir: Path, *, field: str = "build") -> BuildRef:
     """Makes a file reference absolute from ``base_dir`` (where the experiment file is)."""
     if not isinstance(ref, str) or ref.count(":") != 1 or not all(ref.split(":")):
         raise ConfigError(
-            f"expected 'file.py:function' or 'package.module:function', but got {ref!r}.", field="build"
+            f"expected 'file.py:function' or 'package.module:function', but got {ref!r}.", field=field
         )
     target, function = ref.split(":")
     if target.endswith(".py"):
@@ -34,8 +34,8 @@ def resolve_build_ref(ref: Any, base_dir: Path) -> BuildRef:
     return ref
 
 
-def load_build(ref: BuildRef) -> Callable[[dict[str, Any]], Any]:
-    """Imports the function a reference names.
+def load_build(ref: BuildRef, *, field: str = "build") -> Callable[..., Any]:
+    """Imports the function a reference names (``build``, or a callbacks factory).
 
     A module loaded from a file is registered to be pickled by value, so Ray
     ships its code to the workers (which may not have the file on their path).
@@ -43,32 +43,32 @@ def load_build(ref: BuildRef) -> Callable[[dict[str, Any]], Any]:
     Raises:
         ConfigError: The file or module cannot be imported, or has no such callable.
     """
-    target, _, function = resolve_build_ref(ref, Path.cwd()).partition(":")
+    target, _, function = resolve_build_ref(ref, Path.cwd(), field=field).partition(":")
     try:
         if target.endswith(".py"):
-            module = _import_file(Path(target))
+            module = _import_file(Path(target), field)
         else:
             module = importlib.import_module(target)
     except ConfigError:
         raise
     except Exception as exc:  # the user's module raised while importing
-        raise ConfigError(f"cannot import {target}: {type(exc).__name__}: {exc}", field="build") from exc
+        raise ConfigError(f"cannot import {target}: {type(exc).__name__}: {exc}", field=field) from exc
     build = getattr(module, function, None)
     if not callable(build):
         public = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
-        raise ConfigError(f"{target} has no function {function!r}; its callables: {public}.", field="build")
+        raise ConfigError(f"{target} has no function {function!r}; its callables: {public}.", field=field)
     return build  # type: ignore[no-any-return]
 
 
-def _import_file(path: Path) -> Any:
+def _import_file(path: Path, field: str) -> Any:
     if not path.is_file():
-        raise ConfigError(f"no file {path}.", field="build")
+        raise ConfigError(f"no file {path}.", field=field)
     import ray.cloudpickle
 
     name = f"{_FILE_MODULE_PREFIX}{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
-        raise ConfigError(f"cannot import {path} as a Python module.", field="build")
+        raise ConfigError(f"cannot import {path} as a Python module.", field=field)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:

@@ -300,16 +300,47 @@ class DataSpec:
         return from_arrays(found["x"], found["y"], validation_data=validation, name=path.stem, **split)
 
 
-def _check_callbacks(callbacks: Sequence[Any]) -> None:
+def made_callbacks(entries: Any) -> tuple[list[Any], tuple[str, ...]]:
+    """The trials' Keras callbacks, and the references among ``entries`` (for resume).
+
+    An entry is a callback, or a ``'file.py:function'`` reference to a function
+    of no arguments that returns a callback or a list of them (how an
+    experiment file names callbacks). A function from a file is shipped to
+    the workers like ``build``.
+    """
+    if isinstance(entries, (str, bytes)) or not isinstance(entries, Sequence):
+        raise ConfigError(
+            f"expected a list of Keras callbacks or 'file.py:function' references, but got {entries!r}.",
+            field="callbacks",
+        )
+    made: list[tuple[str, Any]] = []
+    refs = []
+    for i, entry in enumerate(entries):
+        field = f"callbacks.{i}"
+        if not isinstance(entry, str):
+            made.append((field, entry))
+            continue
+        refs.append(resolve_build_ref(entry, Path.cwd(), field=field))
+        factory = load_build(entry, field=field)
+        try:
+            produced = factory()
+        except Exception as exc:  # the user's function raised
+            raise ConfigError(f"{entry}() raised {type(exc).__name__}: {exc}", field=field) from exc
+        made.extend((field, c) for c in (produced if isinstance(produced, (list, tuple)) else [produced]))
+    _check_callbacks(made)
+    return [callback for _, callback in made], tuple(refs)
+
+
+def _check_callbacks(callbacks: Sequence[tuple[str, Any]]) -> None:
     if not callbacks:
         return
     import keras  # only when the user passed callbacks, so they imported Keras already
 
-    for i, callback in enumerate(callbacks):
+    for field, callback in callbacks:
         if not isinstance(callback, keras.callbacks.Callback):
             raise ConfigError(
                 f"expected a keras.callbacks.Callback, but got {type(callback).__name__}.",
-                field=f"callbacks.{i}",
+                field=field,
             )
 
 
@@ -433,7 +464,7 @@ class Experiment:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value):
                 raise ConfigError(f"expected a non-empty string, but got {value!r}.", field=name)
-        _check_callbacks(self.callbacks)
+        callbacks, callback_refs = made_callbacks(self.callbacks)
         tracking_wait_s()  # the environment's setting, checked now rather than at the run's end
         sampler = make_sampler(
             self.sampler,
@@ -522,7 +553,8 @@ class Experiment:
             storage_path=Path(self.storage_path).resolve(),
             seed=self.seed,
             data_spec=_data_spec(self.data),
-            callbacks=tuple(self.callbacks),
+            callbacks=tuple(callbacks),
+            callback_refs=callback_refs if len(callback_refs) == len(self.callbacks) else (),
             build=build,
             build_ref=self.build if isinstance(self.build, str) else None,
             reported=reported,
@@ -583,6 +615,11 @@ class Experiment:
             settings["warm_start"] = Path(base_dir) / settings["warm_start"]
         if settings.get("build") is not None:
             settings["build"] = resolve_build_ref(settings["build"], Path(base_dir))
+        if isinstance(settings.get("callbacks"), list):  # references to factories, read from base_dir
+            settings["callbacks"] = [
+                resolve_build_ref(ref, Path(base_dir), field=f"callbacks.{i}") if isinstance(ref, str) else ref
+                for i, ref in enumerate(settings["callbacks"])
+            ]
         return cls(**settings)
 
     @classmethod

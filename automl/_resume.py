@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from automl._build import load_build
-from automl._experiment import DataSpec, _data, _start_ray
+from automl._experiment import DataSpec, _data, _start_ray, made_callbacks
 from automl._result import TuningResult
 from automl._runner import MANIFEST_FILE, MANIFEST_FORMAT, Run, optuna_warnings_only
 from automl._workers import WorkerPolicy
@@ -113,6 +113,8 @@ def resume(
                 field="data",
             )
         data = DataSpec(**manifest["data"])
+    if manifest.get("callback_refs") and not callbacks:  # made by functions the run names: made again
+        callbacks, _ = made_callbacks(manifest["callback_refs"])
     if manifest["callbacks"] and not callbacks:
         raise ConfigError(
             f"this run gave its trials {manifest['callbacks']} Keras callback(s); pass them again: callbacks=[...].",

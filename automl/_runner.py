@@ -265,6 +265,7 @@ class Run:
     seed: int | None = None
     data_spec: dict[str, Any] | None = None  # where the data came from, for resume
     callbacks: tuple[Any, ...] = ()
+    callback_refs: tuple[str, ...] = ()  # where `callbacks` came from ('file.py:function' each), for resume
     build: Callable[[dict[str, Any]], Any] | None = None  # the user's model, instead of the space's layers
     build_ref: str | None = None  # where `build` came from ("file.py:function"), for resume
     # The metrics `build`'s models report each epoch (their own, custom ones included); else the trainer's.
@@ -388,6 +389,7 @@ class Run:
             "num_trials": self.num_trials,
             "time_budget_s": self.time_budget_s,  # tells a budget's end from an interruption
             "callbacks": len(self.callbacks),
+            "callback_refs": list(self.callback_refs),
             # A file reference is loaded again on resume; a Python function must be passed again.
             "build": self.build_ref or (_qualname(self.build) if self.build else None),
             "build_is_ref": self.build_ref is not None,

@@ -123,6 +123,11 @@ def _param_value(value: Any) -> str:
     return "None" if value is None else str(value)
 
 
+# What Ray Tune writes into a trial's directory itself; other files there came from the trial's callbacks.
+_RAY_TRIAL_FILES = frozenset({"params.json", "params.pkl", "progress.csv", "result.json", "error.txt", "error.pkl"})
+_CHECKPOINT_PREFIX = "checkpoint_"
+
+
 @dataclasses.dataclass
 class TrialRecord:
     trial_id: str
@@ -498,6 +503,7 @@ class MlflowTracker(Callback):
         record = self.records[trial.trial_id]
         if record.ended is not None:  # ended before an interruption; see on_trial_start
             return
+        self._attach_files(record, trial.path)
         if record.state is TrialState.RUNNING:
             if record.ended_by_itself:
                 record.state = TrialState.COMPLETE
@@ -528,7 +534,27 @@ class MlflowTracker(Callback):
         record.error = lines[-1] if lines else "the trial failed without an error message"
         if trace:
             self._writer.call("log_text", record.run, text=trace, artifact_file="error.txt")
+        self._attach_files(record, trial.path)
         self._finish(record)
+
+    def _attach_files(self, record: TrialRecord, trial_dir: str | None) -> None:
+        """Attaches what the trial's callbacks wrote into its directory to its MLflow run, under ``files/``.
+
+        The trial runs in its directory (`automl._trainable.in_trial_dir`);
+        Ray's own files and the checkpoints there are left out.
+        """
+        if not trial_dir or not os.path.isdir(trial_dir):
+            return
+        for root, folders, files in os.walk(trial_dir):
+            here = Path(root).relative_to(trial_dir)
+            if here == Path("."):
+                folders[:] = [f for f in folders if not f.startswith(_CHECKPOINT_PREFIX)]
+                files = [f for f in files if f not in _RAY_TRIAL_FILES]
+            for name in sorted(files):
+                artifact_path = "files" if here == Path(".") else f"files/{here.as_posix()}"
+                self._writer.call(
+                    "log_artifact", record.run, local_path=os.path.join(root, name), artifact_path=artifact_path
+                )
 
     # Summaries ----------------------------------------------------------------
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
+import os
 import posixpath
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +149,29 @@ def trial_seed(seed: int, flat_config: Mapping[str, Any]) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big")
 
 
+@contextlib.contextmanager
+def in_trial_dir() -> Iterator[None]:
+    """Runs the block in the trial's directory of the run (``<run_dir>/trial_<id>``), then goes back.
+
+    Relative paths of the user's callbacks (``CSVLogger("epochs.csv")``,
+    ``TensorBoard("tb")``) then land beside the trial's checkpoints, where
+    the driver attaches them to the trial's MLflow run, rather than in
+    Ray's per-session working directory. A run's storage is a directory
+    (``storage_path``); Ray makes the trial's own at its first checkpoint.
+    """
+    target = Path(tune.get_context().get_trial_dir())
+    if not target.is_absolute():  # storage on another file system: stay where Ray put the trial
+        yield
+        return
+    target.mkdir(parents=True, exist_ok=True)
+    before = os.getcwd()
+    os.chdir(target)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
 def run_trial(
     flat_config: Mapping[str, Any],
     *,
@@ -185,7 +210,7 @@ def run_trial(
     config = space.unflatten(flat_config)
     if settings.seed is not None:
         settings = dataclasses.replace(settings, seed=trial_seed(settings.seed, flat_config))
-    with scratch_dir() as workdir:
+    with scratch_dir() as workdir, in_trial_dir():
         restored = tune.get_checkpoint()
         checkpoint = _usable_checkpoint(restored) if restored is not None else None
         resume_from = None
