@@ -405,7 +405,9 @@ class Experiment:
     build: Callable[[dict[str, Any]], Any] | str | None = None
 
     def __post_init__(self) -> None:
-        self._plan()
+        # The validated plan, kept for the first `run`: planning loads the data and builds
+        # every variant of a custom `build`, which need not happen twice.
+        object.__setattr__(self, "_planned", self._plan())
 
     def _plan(self) -> Run:
         if not isinstance(self.space, Space):
@@ -568,7 +570,8 @@ class Experiment:
                 status line after a minute without one), 2 also the workers' logs.
                 Defaults to `1`.
         """
-        run = self._plan()
+        # A later run plans again: the plan's sampler has learned from the first one's trials.
+        run = vars(self).pop("_planned", None) or self._plan()
         name = self.name or f"{self.experiment_name}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
         # Opening the tracking store (a new sqlite file builds its tables: seconds of
         # CPU) overlaps starting Ray, which mostly waits for its processes.

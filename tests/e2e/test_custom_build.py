@@ -31,9 +31,18 @@ def test_python_example_tunes_the_residual_mlp(ray_local, tmp_path, monkeypatch,
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", ["custom_build.py", "--trials", "2", "--epochs", "1"])
     module = _load_example()
+    calls = []  # in the driver; the workers' copies count their own
+    example_build = module.build
+
+    def build(config):
+        calls.append(config)
+        return example_build(config)
+
+    monkeypatch.setattr(module, "build", build)
     module.main()
     out = capsys.readouterr().out
     assert "Best val_accuracy" in out
+    assert len(calls) == len(module.SPACE.variants())  # the check before Ray, once: the run is planned once
     (run_dir,) = (tmp_path / "automl_runs").iterdir()
     # A Python function is not recorded, so resuming asks for it again.
     assert json.loads((run_dir / "run.json").read_text())["build"].endswith("build")
