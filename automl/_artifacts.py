@@ -107,7 +107,7 @@ def _ensure_registered_model(client: MlflowClient, name: str) -> None:
 
 
 def _import_for_artifacts() -> None:
-    """Imports what `log_best_model` and `log_study_plots` need: TensorFlow ~3 s, scikit-learn ~1 s."""
+    """Imports what `log_best_model` and `log_study_plots` need: TensorFlow, matplotlib, scikit-learn."""
     try:
         import matplotlib
 
@@ -124,8 +124,8 @@ class ImportsForArtifacts(tune.Callback):  # type: ignore[misc]  # Ray's class i
     """Imports the end-of-run artifacts' modules on a driver thread once the last trial has started.
 
     Logging the best model in MLflow's Keras flavor needs TensorFlow in the
-    driver, and the plots need matplotlib and scikit-learn: ~4 s of imports
-    on one CPU, which after the last trial would add to the run's wall time
+    driver, and the plots need matplotlib and scikit-learn: seconds of
+    imports on one CPU, which after the last trial would add to the run's wall time
     while the other CPUs idle. Once every trial has started, the imports
     share the CPUs with the last trials instead, and take over those of the
     trials that end. Earlier, the trials' workers would still be importing
@@ -224,8 +224,8 @@ def optuna_study(
 
 # Optuna draws each trial's intermediate values in a colour of matplotlib's
 # "tab20" and names it in a legend; from the 21st trial on the lines share the
-# last colour, and a legend of hundreds of names runs off the figure (drawing
-# 1,000 of them took 2.6 s of a run's end, more than the other plots together).
+# last colour, and a legend of hundreds of names runs off the figure (and
+# drawing them all takes longer than the other plots together).
 _LEGEND_MAX_TRIALS = 20
 
 

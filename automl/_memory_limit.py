@@ -21,7 +21,7 @@ from trainers import TrialFailedError
 
 __all__ = ["MemoryLimit"]
 
-_EVERY = 10  # batches between checks: reading /proc costs ~30 µs, a small model's batch ~1 ms
+_EVERY = 10  # batches between checks: reading /proc costs a good share of a small model's batch
 
 
 class MemoryLimit(keras.callbacks.Callback):

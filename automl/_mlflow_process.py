@@ -1,8 +1,8 @@
 """An MLflow client in its own process, for the writer when its calls crowd the driver.
 
 On a local sqlite store, one trial's three writes (create, one batch, end
-state) cost ~19 ms of CPU in MLflow's SQLAlchemy code, all of it under the
-driver's GIL: with trials a few tens of milliseconds apart, the writer thread
+state) cost CPU in MLflow's SQLAlchemy code, all of it under the driver's
+GIL: with trials a few tens of milliseconds apart, the writer thread
 and the searcher take turns instead of running side by side. Sent from a
 child process, the same calls leave the driver's GIL to the searcher and Ray.
 
@@ -107,7 +107,7 @@ class ClientProcess:
         return self._proc.pid
 
     def ready(self, timeout: float | None = 0.0) -> bool:
-        """Whether the child has started (importing MLflow takes it ~2 s of CPU).
+        """Whether the child has started (it imports MLflow first).
 
         Args:
             timeout: Seconds to wait for it; `None` waits until it is up or gone.

@@ -107,8 +107,8 @@ def _no_tensorboard_files(tuner: tune.Tuner) -> Iterator[None]:
     Every run asks for Ray's ``result.json`` and ``progress.csv`` (a
     `ResultGrid` reads them); one started by an earlier version of automl
     did not, and keeps all of Ray's loggers. Writing the TensorBoard events
-    (an fsync each) took ~3 ms of each epoch's report in a profile of the
-    driver, while the trial waited; the run's record is MLflow.
+    (an fsync each) delayed each epoch's report in the driver while the
+    trial waited; the run's record is MLflow.
     """
     loggers = [
         c for c in run_config_callbacks(tuner) if isinstance(c, (CSVLoggerCallback, JsonLoggerCallback))

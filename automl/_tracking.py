@@ -38,9 +38,8 @@ __all__ = ["MlflowTracker", "TrialRecord", "default_tracking_uri", "open_experim
 _EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
 _BATCH_LIMIT = 100  # params per log_batch call accepted by every MLflow store
 # The writer may move its calls to a helper process (automl/_mlflow_process.py)
-# only in runs of this many trials or more. The helper's start (~2.4 s of CPU)
-# pays for itself only over many short trials: benchmarks.scale, trivial trials,
-# 2 cores: 8.2-8.4 s -> 9.1-9.7 s at 100 trials, 18.0-18.3 s -> 14.8-15.0 s at 300.
+# only in runs of this many trials or more: the helper's start pays for itself
+# only over many short trials (benchmarks/RESULTS.md, benchmarks.scale).
 OFFLOAD_MIN_TRIALS = 200
 
 

@@ -8,7 +8,7 @@ unreachable.
 The ``log_batch`` writes to one run (its parameters, each epoch's metrics,
 its summary) are batched: the writer lets them gather for up to ``linger_s``
 and sends them as one ``log_batch``. Each call to a sqlite store costs
-~8-11 ms of the driver (its CPU, which the trials share, and a commit); a
+the driver CPU, which the trials share, and a commit; a
 trial shorter than the window costs one call between its creation and its
 end state instead of three or more.
 
@@ -368,7 +368,7 @@ class MlflowWriter:
     def _offloaded(self) -> ClientProcess | None:
         """The child process to call from, once it is up; started when the calls made here crowd the driver.
 
-        While it starts (~2 s of importing MLflow), the calls go on from this
+        While it starts (it imports MLflow first), the calls go on from this
         thread rather than wait for it; only ``offload=True`` waits.
         """
         if self.process is None:

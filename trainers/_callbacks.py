@@ -262,11 +262,8 @@ class EagerFirstValidation(keras.callbacks.Callback):
     """Runs the first ``passes`` validation passes eagerly, then Keras's traced test step.
 
     For a validation set that is one batch. Tracing the test step costs more
-    than the passes it speeds up in a short fit: 0.15–0.36 s for section 7's
-    MLPs on 2,000 rows, against 0.04–0.07 s for the first eager pass and
-    0.013–0.022 s for the next, where a traced pass takes 0.006–0.014 s
-    (benchmarks/RESULTS.md, section 2). A trace costs about four eager
-    passes, so, as in the ski-rental rule, the fit runs four passes eagerly
+    than the passes it speeds up in a short fit: a trace costs about four
+    eager passes of a small model (benchmarks/RESULTS.md, section 2), so, as in the ski-rental rule, the fit runs four passes eagerly
     and traces from the fifth: a fit that ASHA stops within four epochs never
     traces, and a long one pays at most about a trace more than before. The
     metrics are the same ops on the same batch; only how TensorFlow runs

@@ -180,9 +180,9 @@ def _make_variables_before_the_trace(model: keras.Model, x: np.ndarray, y: np.nd
     twice, and TensorFlow kept both graphs for the life of the process. Keras
     builds them ahead itself under a strategy; this does the same for every
     model, from one row's shapes, without running it (`build_variables_ahead`).
-    On section 7's problem the first epoch takes ~0.24 s less, and
-    a reused worker keeps 2.3 MiB per trial against 6.2 (benchmarks/RESULTS.md,
-    sections 2 and 4), so the recycling policy replaces it later. It is an
+    The first epoch is shorter, and a reused worker keeps less memory per
+    trial (benchmarks/RESULTS.md, sections 2 and 4), so the recycling policy
+    replaces it later. It is an
     optimization only: a model Keras cannot build symbolically is left for
     `fit` to build as before, which reports any real error.
     """
@@ -257,11 +257,10 @@ def _fit_data(
     each epoch's training and validation passes. Each new iterator
     instantiates those functions, which TensorFlow's graph optimizer
     rewrites every time: on a small data set that costs more than the
-    epoch's work (~25 ms per iterator here). Rows sliced, shuffled in a
-    buffer and batched need no function: on section 7's problem (6,000
-    rows) an epoch takes ~30% less (benchmarks/RESULTS.md, section 2). The
-    buffer copies each row once per epoch (~3 µs a row), which loses past
-    ~20,000 rows and holds a second copy of the features, hence the limits.
+    epoch's work. Rows sliced, shuffled in a buffer and batched need no
+    function, and a small data set's epoch is shorter (benchmarks/RESULTS.md,
+    section 2). The buffer copies each row once per epoch, which loses on
+    large data and holds a second copy of the features, hence the limits.
     The batches are the same as Keras's: one shuffle per epoch, a last
     partial batch, validation in order; the shuffle follows TensorFlow's
     global seed, as Keras's does.

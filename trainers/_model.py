@@ -40,9 +40,8 @@ _SMOOTHED_LOSSES: dict[str, Callable[..., keras.losses.Loss]] = {
     "categorical_focal_crossentropy": keras.losses.CategoricalFocalCrossentropy,
 }
 # Batches per call into TensorFlow for steps_per_execution="auto". A small model's batch
-# costs ~1.4 ms of Python around ~1.8 ms of work; past ~30 batches a call, that overhead
-# is lost in the work (a digits MLP's 45 batches of 32 on one TF thread, no callbacks:
-# 145 ms an epoch at 1, 94 ms at 8, 81 ms at 32, 79 ms at 45). Models loaded from
+# costs about as much Python around it as work; past a few tens of batches a call, that
+# overhead is lost in the work (benchmarks/RESULTS.md, section 2). Models loaded from
 # checkpoints keep the value, and their `predict` unrolls that many batches per traced
 # call, hence a cap rather than the whole epoch.
 AUTO_STEPS_PER_EXECUTION = 32
