@@ -15,6 +15,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from search_spaces import ConfigError
+from trainers import better_sign
 
 __all__ = ["EXTRA_METRICS", "Objective", "best_on_front", "parse_objectives", "pareto_front"]
 
@@ -67,7 +68,7 @@ def pareto_front(trials: pd.DataFrame, objectives: Sequence[Objective]) -> pd.Da
     """
     names = [name for name, _ in objectives]
     done = trials[trials["state"] == "COMPLETE"].dropna(subset=names)
-    signs = [1.0 if mode == "max" else -1.0 for _, mode in objectives]
+    signs = [better_sign(mode) for _, mode in objectives]
     points = [
         [sign * float(row[n]) for n, sign in zip(names, signs, strict=True)] for _, row in done.iterrows()
     ]

@@ -49,7 +49,7 @@ from automl._warm_start import KnownPoint, seeded_storage
 from automl._workers import RSS_KEY, WorkerPolicy, environment_variable, reusing_workers
 from automl._writer import PENDING_FILE, replay
 from search_spaces import AutoMLError, ConfigError, Space
-from trainers import FitSettings, TrainingData, reported_metrics
+from trainers import FitSettings, TrainingData, best_of, reported_metrics
 from trainers._checkpoint import BEST_FILE
 
 __all__ = ["Run", "optuna_warnings_only"]
@@ -174,7 +174,7 @@ class _Searcher(QuietSpaceOptunaSearch):
         value = result.get(self.metric) if isinstance(self.metric, str) else None
         if value is not None and math.isfinite(value):
             best = self._best.get(trial_id, value)
-            self._best[trial_id] = max(best, value) if self.mode == "max" else min(best, value)
+            self._best[trial_id] = best_of((best, value), self.mode)  # type: ignore[arg-type]  # Ray types it str
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         if result and not error:

@@ -31,6 +31,7 @@ from automl._store_template import copy_empty_store, machine_lock
 from automl._workers import RSS_KEY
 from automl._writer import MlflowWriter, RunRef, unsent
 from search_spaces import ConfigError, Space
+from trainers import best_of, better_sign
 
 __all__ = ["MlflowTracker", "TrialRecord", "default_tracking_uri", "open_experiment"]
 
@@ -561,7 +562,7 @@ class MlflowTracker(Callback):
         values = [v for v in record.history.get(self._metric, []) if math.isfinite(v)]
         if not values:
             return math.nan
-        return max(values) if self._mode == "max" else min(values)
+        return best_of(values, self._mode)
 
     def _finish(self, record: TrialRecord) -> None:
         record.ended = time.time()
@@ -660,7 +661,7 @@ class MlflowTracker(Callback):
         ]
         if not scored:
             return None
-        sign = 1 if self._mode == "max" else -1
+        sign = better_sign(self._mode)
         return max(scored, key=lambda r: sign * self._best(r))
 
     def dataframe(self) -> pd.DataFrame:

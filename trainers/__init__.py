@@ -21,6 +21,8 @@ from trainers._settings import (
     OPTIMIZERS,
     OPTIONAL_METRICS,
     FitSettings,
+    best_of,
+    better_sign,
     check_config,
     reported_metrics,
 )
@@ -60,6 +62,8 @@ __all__ = [
     "TrainOutcome",
     "TrainingData",
     "TrialFailedError",
+    "best_of",
+    "better_sign",
     "build_custom",
     "build_model",
     "check_config",

@@ -33,7 +33,7 @@ from trainers._keras_compat import build_variables_ahead
 from trainers._model import BuildFn, build_custom, build_model, compile_model
 from trainers._reporter import Reporter
 from trainers._schedule import EpochSchedule
-from trainers._settings import FitSettings, check_config, one_hot_targets
+from trainers._settings import FitSettings, best_of, check_config, one_hot_targets
 
 __all__ = ["TrainOutcome", "reported_by_model", "train"]
 
@@ -485,9 +485,8 @@ def train(
     }
     _raise_if_diverged(history)
     monitored = history.get(settings.monitor, [])
-    pick = min if settings.mode == "min" else max
     finite = [v for v in monitored if math.isfinite(v)]
-    best_value = pick(finite) if finite else math.nan
+    best_value = best_of(finite, settings.mode) if finite else math.nan
     best_epoch = monitored.index(best_value) + 1 if finite else 0
     return TrainOutcome(
         history=history,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 from search_spaces import ConfigError
@@ -29,6 +29,8 @@ __all__ = [
     "OPTIMIZERS",
     "OPTIONAL_METRICS",
     "FitSettings",
+    "best_of",
+    "better_sign",
     "body_layers",
     "check_config",
     "one_hot_targets",
@@ -347,6 +349,16 @@ def one_hot_targets(config: Mapping[str, Any], task: str) -> bool:
     if task != "multiclass":
         return False
     return str(config["loss"]).startswith("categorical") or config["label_smoothing"] > 0
+
+
+def best_of(values: Iterable[float], mode: Literal["min", "max"]) -> float:
+    """The best of ``values`` under ``mode``: the largest for ``"max"``, the smallest for ``"min"``."""
+    return max(values) if mode == "max" else min(values)
+
+
+def better_sign(mode: Literal["min", "max"]) -> float:
+    """1 or -1: a value times it is larger the better it is under ``mode``."""
+    return 1.0 if mode == "max" else -1.0
 
 
 def reported_metrics(task: str, metrics: Sequence[str] = ()) -> tuple[str, ...]:
