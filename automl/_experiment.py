@@ -31,7 +31,8 @@ from automl._warm_start import known_points
 from automl._workers import WorkerPolicy, environment_variable
 from search_spaces import ConfigError, Space, cnn, mlp, rnn
 from search_spaces._errors import located
-from search_spaces._suggest import check_fields, did_you_mean
+from search_spaces._foreign import foreign_hint
+from search_spaces._suggest import check_fields, did_you_mean, refuse_unknown_init_keywords
 from search_spaces._yaml import load_yaml_file
 from trainers import (
     FitSettings,
@@ -60,7 +61,7 @@ def _resources(resources: Mapping[str, float] | None) -> dict[str, float]:
     for key, value in resources.items():
         if key not in _RESOURCE_KEYS:
             raise ConfigError(
-                f"unknown resource {key!r}; accepted: {list(_RESOURCE_KEYS)}.",
+                f"unknown resource {key!r}; accepted: {list(_RESOURCE_KEYS)}{foreign_hint('resources', key)}.",
                 field=f"resources_per_trial.{key}",
             )
         if (
@@ -327,6 +328,7 @@ def _space_from_dict(data: Any) -> Space:
     return Space.from_dict(data)
 
 
+@refuse_unknown_init_keywords("experiment")  # Optuna's n_trials gets num_trials, as in a file
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Experiment:
     """Every setting of a tuning run; the arguments are those of `automl.tune`.
@@ -561,7 +563,7 @@ class Experiment:
         if not isinstance(data, Mapping):
             raise ConfigError(f"expected a mapping of settings, but got {type(data).__name__}.")
         settings = dict(data)
-        check_fields(settings, cls, "experiment")
+        check_fields(settings, cls, "experiment", "experiment")
         with located("data"):
             if not isinstance(settings["data"], Mapping):
                 raise ConfigError(
