@@ -43,6 +43,7 @@ from trainers import (
     load_sklearn,
     reported_metrics,
 )
+from trainers._settings import check_metric_names
 
 __all__ = ["DataSpec", "Experiment", "PRESETS"]
 
@@ -384,6 +385,7 @@ class Experiment:
                 f"expected a search_spaces.Space, but got {type(self.space).__name__}.", field="space"
             )
         data = _data(self.data)
+        check_metric_names(self.metrics, data.task)  # before FitSettings, which knows no task
         objectives = parse_objectives(self.metric, self.mode)
         (monitor, mode), extra = objectives[0], objectives[1:]
         settings = FitSettings(

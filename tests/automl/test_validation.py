@@ -43,7 +43,10 @@ pytestmark = pytest.mark.usefixtures("ray_stays_down")
             {"metrics": ["auc"], "metric": "val_auc"},
             r"^metrics\.0: 'auc' is not a multiclass metric; accepted for multiclass: \['top_3_accuracy'\]",
         ),
-        ({"metrics": ["top3"]}, r"^metrics\.0: unknown metric 'top3'; accepted: \['auc', 'mape'"),
+        (  # only the task's metrics are offered (this used to list auc and mape for digits)
+            {"metrics": ["top3"]},
+            r"^metrics\.0: unknown metric 'top3'; accepted for multiclass: \['top_3_accuracy'\]\.$",
+        ),
         ({"metrics": "auc"}, r"^metrics: expected a list of metric names, but got 'auc'"),
         ({"reduce_lr_patience": -1}, r"^reduce_lr_patience: expected an int >= 0, but got -1"),
         (
@@ -251,3 +254,29 @@ def test_an_experiment_with_another_tools_keyword_points_at_ours():
     ):
         automl.Experiment(space=mlp(), data="digits", n_trials=3)
 
+
+@pytest.mark.parametrize(
+    ("data", "metrics", "match"),
+    [
+        (  # a regression task is offered only its own metrics, never auc
+            "diabetes",
+            ["top3"],
+            r"^metrics\.0: unknown metric 'top3'; accepted for regression: \['rmse', 'mse', 'mape'\]\.$",
+        ),
+        (
+            "diabetes",
+            ["auc"],
+            r"^metrics\.0: 'auc' is not a regression metric; accepted for regression: \['rmse', 'mse', 'mape'\]; "
+            r"'auc' is a binary metric\.$",
+        ),
+        ("breast_cancer", ["rmsee"], r"^metrics\.0: unknown metric 'rmsee'; accepted for binary: \['auc'"),
+        (
+            "diabetes",
+            ["rmsee"],
+            r"^metrics\.0: unknown metric 'rmsee' \(did you mean 'rmse'\?\); accepted for regression",
+        ),
+    ],
+)
+def test_metric_lists_offer_only_the_tasks_metrics(data, metrics, match):
+    with pytest.raises(automl.ConfigError, match=match):
+        automl.Experiment(space=mlp(), data=data, metric="val_loss", mode="min", metrics=metrics)
