@@ -11,11 +11,13 @@ import optuna
 from automl._experiment import Experiment
 from automl._result import TuningResult
 from search_spaces import Space
+from search_spaces._suggest import refuse_unknown_keywords
 from trainers import TrainingData
 
 __all__ = ["tune"]
 
 
+@refuse_unknown_keywords("tune", "experiment")  # Optuna's n_trials gets num_trials, as in a file
 def tune(
     space: Space,
     *,

@@ -21,8 +21,9 @@ from optuna.trial import FrozenTrial
 
 from search_spaces import Categorical, ConfigError, Float, Int, Space
 from search_spaces._conditions import when_to_dict
+from search_spaces._foreign import foreign_hint
 from search_spaces._grid import grid_configs
-from search_spaces._suggest import did_you_mean
+from search_spaces._suggest import unknown_name
 from trainers import MUTABLE_ON_RESUME
 
 __all__ = ["SAMPLERS", "SCHEDULERS", "SchedulerChoice", "make_sampler", "parse_scheduler"]
@@ -95,25 +96,24 @@ def _parse(choice: Any, field: str, kinds: Mapping[str, _Kind]) -> tuple[str, di
         name, settings = choice, {}
     elif isinstance(choice, Mapping) and "name" in choice:
         name, settings = choice["name"], {k: v for k, v in choice.items() if k != "name"}
-    else:
+    else:  # another tool's object, e.g. Ray's ASHAScheduler(...), is named by its class
         raise ConfigError(
             f"expected a name or a mapping with a `name` key, but got {choice!r}; "
-            f"accepted names: {list(kinds)}.",
+            f"accepted names: {list(kinds)}{foreign_hint(f'{field} name', type(choice).__name__)}.",
             field=field,
         )
     if name not in kinds:
         raise ConfigError(
-            f"unknown {field} {name!r}{did_you_mean(str(name), kinds)}; accepted: {list(kinds)}.",
-            field=field,
+            unknown_name(f"unknown {field} {name!r}", name, list(kinds), f"{field} name"), field=field
         )
     accepted = kinds[name].settings
     for key, value in settings.items():
         if key not in accepted:
-            raise ConfigError(
-                f"unknown setting {key!r} for {name}{did_you_mean(str(key), accepted)}; "
-                f"accepted: {sorted(accepted)}.",
-                field=f"{field}.{key}",
-            )
+            message = unknown_name(f"unknown setting {key!r} for {name}", key, sorted(accepted), field)
+            elsewhere = [other for other, kind in kinds.items() if key in kind.settings]
+            if elsewhere and not foreign_hint(field, key):
+                message = f"{message[:-1]}; {key!r} is a setting of {elsewhere}."
+            raise ConfigError(message, field=f"{field}.{key}")
         types = accepted[key]
         ok = isinstance(value, types) and (bool not in types) == (not isinstance(value, bool))
         if not ok or (isinstance(value, float) and not math.isfinite(value)):

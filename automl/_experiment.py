@@ -31,7 +31,8 @@ from automl._warm_start import known_points
 from automl._workers import WorkerPolicy, environment_variable
 from search_spaces import ConfigError, Space, cnn, mlp, rnn
 from search_spaces._errors import located
-from search_spaces._suggest import check_fields, did_you_mean
+from search_spaces._foreign import foreign_hint
+from search_spaces._suggest import check_fields, did_you_mean, refuse_unknown_init_keywords
 from search_spaces._yaml import load_yaml_file
 from trainers import (
     FitSettings,
@@ -42,6 +43,7 @@ from trainers import (
     load_sklearn,
     reported_metrics,
 )
+from trainers._settings import check_metric_names
 
 __all__ = ["DataSpec", "Experiment", "PRESETS"]
 
@@ -60,7 +62,7 @@ def _resources(resources: Mapping[str, float] | None) -> dict[str, float]:
     for key, value in resources.items():
         if key not in _RESOURCE_KEYS:
             raise ConfigError(
-                f"unknown resource {key!r}; accepted: {list(_RESOURCE_KEYS)}.",
+                f"unknown resource {key!r}; accepted: {list(_RESOURCE_KEYS)}{foreign_hint('resources', key)}.",
                 field=f"resources_per_trial.{key}",
             )
         if (
@@ -358,6 +360,7 @@ def _space_from_dict(data: Any) -> Space:
     return Space.from_dict(data)
 
 
+@refuse_unknown_init_keywords("experiment")  # Optuna's n_trials gets num_trials, as in a file
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Experiment:
     """Every setting of a tuning run; the arguments are those of `automl.tune`.
@@ -415,6 +418,7 @@ class Experiment:
                 f"expected a search_spaces.Space, but got {type(self.space).__name__}.", field="space"
             )
         data = _data(self.data)
+        check_metric_names(self.metrics, data.task)  # before FitSettings, which knows no task
         objectives = parse_objectives(self.metric, self.mode)
         (monitor, mode), extra = objectives[0], objectives[1:]
         settings = FitSettings(
@@ -596,7 +600,7 @@ class Experiment:
         if not isinstance(data, Mapping):
             raise ConfigError(f"expected a mapping of settings, but got {type(data).__name__}.")
         settings = dict(data)
-        check_fields(settings, cls, "experiment")
+        check_fields(settings, cls, "experiment", "experiment")
         with located("data"):
             if not isinstance(settings["data"], Mapping):
                 raise ConfigError(

@@ -1,7 +1,8 @@
 """Conditions: a parameter that exists only when earlier ones have given values.
 
 ``when={"optimizer": "sgd"}`` makes a parameter active only for SGD;
-``when={"pool": ["max", "average"]}`` accepts any of several values. An
+``when={"pool": ["max", "average"]}`` accepts any of several values, and
+``when={"num_layers": [2, 3, 4]}`` some values of an `Int` entry. An
 inactive parameter is not sampled (so TPE sees the real structure) and its
 value in the config is ``None``.
 """
@@ -60,13 +61,18 @@ def is_active(when: When | None, sampled: Mapping[str, Any]) -> bool:
     return when is None or all(sampled.get(name) in values for name, values in when)
 
 
-def check_references(when: When | None, earlier: Mapping[str, Any], scope: str) -> None:
+def check_references(
+    when: When | None, earlier: Mapping[str, Any], scope: str, *, ints: bool = False
+) -> None:
     """Checks that ``when`` names earlier entries and values they can take.
 
     Args:
         when: The condition.
         earlier: Name → parameter of the entries sampled before this one.
         scope: What the names refer to, for messages ("space entry", "conv2d argument").
+        ints: Whether an `Int` may be referred to by its values. A space's
+            entries may (``{"num_layers": [2, 3]}``); a layer's arguments
+            may not, since a stack can scale or share them. Defaults to `False`.
 
     Raises:
         ConfigError: A name is unknown or comes later, or a value is one the
@@ -81,19 +87,42 @@ def check_references(when: When | None, earlier: Mapping[str, Any], scope: str) 
                 f"a condition can refer to {list(earlier)} (entries are sampled in order).",
                 field=f"when.{name}",
             )
-        possible = _possible_values(earlier[name])
+        param = earlier[name]
+        if ints and getattr(param, "kind", None) == "int":
+            _check_int_values(name, values, param)
+            continue
+        possible = _possible_values(param)
         if possible is None:
-            raise ConfigError(
-                f"can only refer to a categorical, boolean or fixed {scope}, but {name!r} is "
-                f"{earlier[name]!r}.",
-                field=f"when.{name}",
-            )
+            raise ConfigError(_not_referable(name, param, scope, ints=ints), field=f"when.{name}")
         never = [v for v in values if v not in possible]
         if never:
             raise ConfigError(
                 f"{name!r} can never be {never[0]!r}; it takes one of {list(possible)}.",
                 field=f"when.{name}",
             )
+
+
+def _not_referable(name: str, param: Any, scope: str, *, ints: bool) -> str:
+    if not ints:
+        return f"can only refer to a categorical, boolean or fixed {scope}, but {name!r} is {param!r}."
+    return (
+        f"can only refer to a categorical, boolean or fixed {scope}, or an Int one, but {name!r} is "
+        f"{param!r}; a sampled float almost never equals a given value: make {name!r} a Categorical "
+        "of the values the condition needs."
+    )
+
+
+def _check_int_values(name: str, values: tuple[Any, ...], param: Any) -> None:
+    """An Int entry is referred to by some of its values (``{"num_layers": [2, 3]}``)."""
+    step = param.step
+    grid = f"the ints of [{param.low}, {param.high}]" + (f" in steps of {step}" if step != 1 else "")
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(
+                f"{name!r} is an Int, so a condition lists ints, but got {value!r}.", field=f"when.{name}"
+            )
+        if not param.low <= value <= param.high or (value - param.low) % step:
+            raise ConfigError(f"{name!r} can never be {value!r}; it takes {grid}.", field=f"when.{name}")
 
 
 def _possible_values(param: Any) -> tuple[Any, ...] | None:

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from search_spaces._conditions import When, normalize_when, when_to_dict
 from search_spaces._errors import ConfigError
-from search_spaces._suggest import check_fields
+from search_spaces._foreign import foreign_hint, foreign_value_hint
+from search_spaces._suggest import check_fields, refuse_unknown_init_keywords
 
 if TYPE_CHECKING:
     import optuna
@@ -33,6 +34,15 @@ __all__ = [
 # Values a categorical choice or a fixed value may take: they must survive JSON,
 # YAML and optuna's storage unchanged.
 _SCALARS = (str, int, float, bool, type(None))
+
+
+def _not_a_scalar(rule: str, value: Any, field: str) -> ConfigError:
+    """The error for a value the space cannot hold, with the equivalent of another tool's object."""
+    foreign = foreign_value_hint(value)
+    if foreign is None:
+        return ConfigError(f"{rule}, but got {value!r}.", field=field)
+    what, fix = foreign
+    return ConfigError(f"{rule}, but got {what}; {fix}.", field=field)
 
 
 def _check_number(name: str, value: Any, *, integer: bool = False) -> None:
@@ -102,6 +112,7 @@ class _Base:
         return f"{type(self).__name__}({args})"
 
 
+@refuse_unknown_init_keywords("parameter")  # KerasTuner's sampling="log" gets log=True
 @dataclasses.dataclass(frozen=True, repr=False)
 class Float(_Base):
     """A real number in ``[low, high]`` (both inclusive).
@@ -157,6 +168,7 @@ class Float(_Base):
         return float(mid)
 
 
+@refuse_unknown_init_keywords("parameter")  # KerasTuner's sampling="log" gets log=True
 @dataclasses.dataclass(frozen=True, repr=False)
 class Int(_Base):
     """An integer in ``[low, high]`` (both inclusive).
@@ -206,6 +218,7 @@ class Int(_Base):
         return self.low + round((mid - self.low) / self.step) * self.step
 
 
+@refuse_unknown_init_keywords("parameter")  # KerasTuner's values=[...] gets choices
 @dataclasses.dataclass(frozen=True, repr=False)
 class Categorical(_Base):
     """One of a fixed list of choices (str, int, float, bool or None).
@@ -236,10 +249,7 @@ class Categorical(_Base):
             raise ConfigError("needs at least one choice, but got an empty list.", field="choices")
         for choice in self.choices:
             if not isinstance(choice, _SCALARS):
-                raise ConfigError(
-                    f"choices must be str, int, float, bool or None, but got {choice!r}.",
-                    field="choices",
-                )
+                raise _not_a_scalar("choices must be str, int, float, bool or None", choice, "choices")
         if len(set(map(repr, self.choices))) != len(self.choices):
             raise ConfigError(f"choices must be unique, but got {list(self.choices)!r}.", field="choices")
         if self.default is not None and self.default not in self.choices:
@@ -300,9 +310,7 @@ class Fixed(_Base):
     def __post_init__(self) -> None:
         self._normalize_when()
         if not isinstance(self.value, _SCALARS):
-            raise ConfigError(
-                f"expected a str, int, float, bool or None, but got {self.value!r}.", field="value"
-            )
+            raise _not_a_scalar("expected a str, int, float, bool or None", self.value, "value")
         if isinstance(self.value, float) and not math.isfinite(self.value):
             raise ConfigError(f"expected a finite number, but got {self.value!r}.", field="value")
 
@@ -334,8 +342,13 @@ def parameter_from_dict(data: Any) -> Parameter:
     if not isinstance(data, Mapping):
         return Fixed(data)
     kind = data.get("type")
+    if kind is None and list(data) == ["grid_search"]:
+        return Fixed(data)  # refused with the equivalent spelled out
     if not isinstance(kind, str) or kind not in _KINDS:
-        raise ConfigError(f"unknown parameter type {kind!r}; accepted: {sorted(_KINDS)}.", field="type")
+        raise ConfigError(
+            f"unknown parameter type {kind!r}; accepted: {sorted(_KINDS)}{foreign_hint('parameter type', kind)}.",
+            field="type",
+        )
     args = {k: v for k, v in data.items() if k != "type"}
-    check_fields(args, _KINDS[kind], f"{kind} parameter")
+    check_fields(args, _KINDS[kind], f"{kind} parameter", "parameter")
     return _KINDS[kind](**args)  # type: ignore[return-value]

@@ -90,7 +90,7 @@ class Space:
                 node = _as_node(value)
                 if not isinstance(node, _STACKS):
                     earlier = {k: v for k, v in nodes.items() if not isinstance(v, _STACKS)}
-                    check_references(node.when, earlier, "parameter entry")
+                    check_references(node.when, earlier, "parameter entry", ints=True)
                 nodes[name] = node
         self._nodes = nodes
 
@@ -145,18 +145,31 @@ class Space:
         return out
 
     def variants(self) -> list[dict[str, Any]]:
-        """The default config, and one config per other value of each categorical or boolean entry.
+        """The default config, and one per other value of each categorical or boolean entry.
 
         Cheap coverage for checks that can't wait for a trial: every choice
         (and the conditional parameters it switches on) appears at least once.
+        An Int entry that conditions refer to adds one config per value they name.
         """
         configs = [self.default_config()]
+        referenced = self._int_values_in_conditions()
         for name, node in self._nodes.items():
             if getattr(node, "kind", None) in ("categorical", "boolean"):
                 values = node.choices if node.kind == "categorical" else (False, True)  # type: ignore[union-attr]
                 configs.extend(self.default_config(**{name: v}) for v in values)
+            elif name in referenced:  # an Int switches parameters on only at the values named
+                configs.extend(self.default_config(**{name: v}) for v in referenced[name])
         unique = {json.dumps(c, sort_keys=True): c for c in configs}
         return list(unique.values())
+
+    def _int_values_in_conditions(self) -> dict[str, list[Any]]:
+        """Int entry → the values conditions of later entries name."""
+        out: dict[str, dict[Any, None]] = {}
+        for node in self._nodes.values():
+            for name, values in getattr(node, "when", None) or ():
+                if getattr(self._nodes[name], "kind", None) == "int":
+                    out.setdefault(name, {}).update(dict.fromkeys(values))
+        return {name: list(values) for name, values in out.items()}
 
     def check_input_shape(self, input_shape: Shape) -> None:
         """Checks that every layer sequence the space can sample builds on ``input_shape``.

@@ -33,6 +33,7 @@ __all__ = [
     "better_sign",
     "body_layers",
     "check_config",
+    "check_metric_names",
     "one_hot_targets",
     "reported_metrics",
 ]
@@ -361,6 +362,30 @@ def better_sign(mode: Literal["min", "max"]) -> float:
     return 1.0 if mode == "max" else -1.0
 
 
+def check_metric_names(metrics: Any, task: str) -> None:
+    """Raises if a name in ``metrics`` is not an optional metric of ``task``, offering only the task's.
+
+    A metric of another task is named as such. Anything but a list of names
+    is left to `FitSettings`, which says what it expects.
+    """
+    if isinstance(metrics, str) or not isinstance(metrics, Sequence):
+        return
+    accepted = list(OPTIONAL_METRICS[task])
+    for i, name in enumerate(metrics):
+        if name in accepted:
+            continue
+        other = [t for t, names in OPTIONAL_METRICS.items() if name in names]
+        if other:
+            message = (
+                f"{name!r} is not a {task} metric; accepted for {task}: {accepted}; "
+                f"{name!r} is a {other[0]} metric."
+            )
+        else:
+            close = did_you_mean(str(name), accepted)
+            message = f"unknown metric {name!r}{close}; accepted for {task}: {accepted}."
+        raise ConfigError(message, field=f"metrics.{i}")
+
+
 def reported_metrics(task: str, metrics: Sequence[str] = ()) -> tuple[str, ...]:
     """The metric names the trainer reports every epoch for a task, with the ``metrics`` asked for."""
     base = ("loss", "mae") if task == "regression" else ("loss", "accuracy")
@@ -507,12 +532,7 @@ class FitSettings:
 
     def check_metrics(self, task: str) -> None:
         """Raises if one of ``metrics`` is not one of ``task``'s."""
-        for i, name in enumerate(self.metrics):
-            if name not in OPTIONAL_METRICS[task]:
-                raise ConfigError(
-                    f"{name!r} is not a {task} metric; accepted for {task}: {list(OPTIONAL_METRICS[task])}.",
-                    field=f"metrics.{i}",
-                )
+        check_metric_names(self.metrics, task)
 
     def check_monitor(self, task: str, *, reported: Sequence[str] | None = None) -> None:
         """Raises if ``metrics`` do not fit ``task`` or ``monitor`` is not among the metrics reported.

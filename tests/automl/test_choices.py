@@ -317,3 +317,87 @@ def test_grid_runs_every_distinct_config_once_following_conditions():
 def test_grid_rejects_continuous_ranges_and_too_many_trials(space, num_trials, match):
     with pytest.raises(ConfigError, match=match):
         make_sampler("grid", seed=0, space=space, num_trials=num_trials)
+
+
+@pytest.mark.parametrize(
+    ("choice", "match"),
+    [
+        (
+            {"name": "asha", "max_t": 10},
+            r"^scheduler\.max_t: unknown setting 'max_t' for asha; automl takes the trials' length from the "
+            r"top-level 'epochs' \(Ray Tune's max_t\)\.$",
+        ),
+        (
+            {"name": "hyperband", "max_epochs": 10},
+            r"^scheduler\.max_epochs: .*top-level 'epochs' \(KerasTuner's",
+        ),
+        (
+            {"name": "asha", "metric": "val_loss"},
+            r"^scheduler\.metric: .*the top-level 'metric' \(Ray Tune's metric\)",
+        ),
+        ({"name": "asha", "time_attr": "epoch"}, r"^scheduler\.time_attr: .*time is counted in epochs"),
+        (
+            {"name": "hyperband", "factor": 3},
+            r"^scheduler\.factor: .*'reduction_factor' \(KerasTuner's factor\)",
+        ),
+        ({"name": "pbt", "hyperparam_mutations": {}}, r"^scheduler\.hyperparam_mutations: .*pbt's 'mutate'"),
+        # One of our settings, of another scheduler: the old message, then which schedulers take it.
+        (
+            {"name": "hyperband", "grace_period": 1},
+            r"^scheduler\.grace_period: unknown setting 'grace_period' for hyperband; accepted: "
+            r"\['reduction_factor'\]; 'grace_period' is a setting of \['asha', 'median'\]\.$",
+        ),
+        (
+            "ASHAScheduler",
+            r"^scheduler: unknown scheduler 'ASHAScheduler'; this scheduler is 'asha', its settings in a "
+            r"mapping: \{'name': 'asha', \.\.\.\} \(Ray Tune's ASHAScheduler\)\.$",
+        ),
+        ("MedianPruner", r"^scheduler: .*the scheduler 'median' \(Optuna's MedianPruner\)"),
+        (
+            optuna.pruners.MedianPruner(),
+            r"^scheduler: expected a name or a mapping with a `name` key, but got <optuna.*; accepted names: "
+            r"\[.*\]; trials are pruned by the scheduler 'median' \(Optuna's MedianPruner\)\.$",
+        ),
+    ],
+)
+def test_schedulers_in_another_tools_spelling_get_ours(choice, match):
+    with pytest.raises(ConfigError, match=match):
+        parse_scheduler(choice, epochs=20, space=mlp())
+
+
+def test_a_ray_scheduler_object_gets_its_name_here():
+    from ray.tune.schedulers import ASHAScheduler
+
+    with pytest.raises(ConfigError, match=r"^scheduler: expected a name .*this scheduler is 'asha'"):
+        parse_scheduler(ASHAScheduler(max_t=10), epochs=20)
+
+
+@pytest.mark.parametrize(
+    ("choice", "match"),
+    [
+        (
+            {"name": "tpe", "seed": 1},
+            r"^sampler\.seed: unknown setting 'seed' for tpe; automl seeds the sampler \(and every trial's "
+            r"fit\) from the top-level 'seed' \(Optuna's seed\)\.$",
+        ),
+        (
+            {"name": "tpe", "metric": "val_loss"},
+            r"^sampler\.metric: .*top-level 'metric' \(Ray Tune's metric\)",
+        ),
+        ({"name": "grid", "search_space": {}}, r"^sampler\.search_space: .*name 'grid' enumerates the space"),
+        (
+            {"name": "random", "n_startup_trials": 5},
+            r"^sampler\.n_startup_trials: unknown setting 'n_startup_trials' for random; accepted: \[\]; "
+            r"'n_startup_trials' is a setting of \['tpe', 'cmaes', 'gp'\]\.$",
+        ),
+        (
+            "TPESampler",
+            r"^sampler: unknown sampler 'TPESampler'; this sampler is 'tpe' \(Optuna's TPESampler\)\.$",
+        ),
+        ("BayesianOptimization", r"^sampler: .*this sampler is 'gp' \(or 'tpe'\) \(KerasTuner's"),
+        ("OptunaSearch", r"^sampler: .*automl samples with Optuna already"),
+    ],
+)
+def test_samplers_in_another_tools_spelling_get_ours(choice, match):
+    with pytest.raises(ConfigError, match=match):
+        make_sampler(choice, seed=0, space=mlp(), num_trials=4)

@@ -45,6 +45,30 @@ def test_set_overrides_are_typed(experiment, capsys):
             ["--set", "epoch=3"],
             r"exp.yaml: epoch: unknown key 'epoch' for the experiment (did you mean 'epochs'?)",
         ),
+        (
+            None,
+            ["--set", "n_trials=3"],
+            r"exp.yaml: n_trials: unknown key 'n_trials' for the experiment; the number of trials is "
+            r"'num_trials' (Optuna's n_trials).",
+        ),
+        (
+            None,
+            ["--set", "scheduler={name: asha, max_t: 10}"],
+            r"exp.yaml: scheduler.max_t: unknown setting 'max_t' for asha; automl takes the trials' length "
+            r"from the top-level 'epochs' (Ray Tune's max_t).",
+        ),
+        (
+            "data: {sklearn: digits}\nspace: {preset: mlp}\nsampler: {name: tpe, seed: 3}\n",
+            [],
+            r"exp.yaml: sampler.seed: unknown setting 'seed' for tpe; automl seeds the sampler",
+        ),
+        (
+            "data: {sklearn: digits}\nspace: {preset: mlp, learning_rate: {type: float, low: 0.0001, "
+            "high: 0.01, sampling: log}}\n",
+            [],
+            r"exp.yaml: space.learning_rate.sampling: unknown key 'sampling' for the float parameter; write "
+            r"log=True (log: true in YAML) for sampling='log'",
+        ),
         (None, ["--set", "foo.bar=1"], r"exp.yaml: foo: --set foo.bar: there is no 'foo' in the experiment"),
         (None, ["--set", "novalue"], r"exp.yaml: --set: expected KEY=VALUE, but got 'novalue'."),
         ("a: [1, 2\n", [], r"exp.yaml: invalid YAML at line 2, column 1"),

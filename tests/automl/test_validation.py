@@ -43,7 +43,10 @@ pytestmark = pytest.mark.usefixtures("ray_stays_down")
             {"metrics": ["auc"], "metric": "val_auc"},
             r"^metrics\.0: 'auc' is not a multiclass metric; accepted for multiclass: \['top_3_accuracy'\]",
         ),
-        ({"metrics": ["top3"]}, r"^metrics\.0: unknown metric 'top3'; accepted: \['auc', 'mape'"),
+        (  # only the task's metrics are offered (this used to list auc and mape for digits)
+            {"metrics": ["top3"]},
+            r"^metrics\.0: unknown metric 'top3'; accepted for multiclass: \['top_3_accuracy'\]\.$",
+        ),
         ({"metrics": "auc"}, r"^metrics: expected a list of metric names, but got 'auc'"),
         ({"reduce_lr_patience": -1}, r"^reduce_lr_patience: expected an int >= 0, but got -1"),
         (
@@ -194,3 +197,86 @@ def test_reduce_lr_on_plateau_is_refused_with_a_space_that_schedules_the_rate():
         automl.ConfigError, match=r"^reduce_lr_patience: .*lr_schedule='cosine'.*use one or the other"
     ):
         automl.Experiment(space=space, data="digits", num_trials=1, reduce_lr_patience=2)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (
+            {"n_trials": 5},
+            r"^n_trials: unknown keyword argument 'n_trials' for tune; the number of trials is 'num_trials' "
+            r"\(Optuna's n_trials\)\.$",
+        ),
+        ({"num_samples": 5}, r"^num_samples: .*'num_trials' \(Ray Tune's num_samples\)"),
+        ({"max_trials": 5}, r"^max_trials: .*'num_trials' \(KerasTuner's max_trials\)"),
+        ({"timeout": 60}, r"^timeout: .*'time_budget_s' \(seconds\) \(Optuna's timeout\)"),
+        ({"max_epochs": 5}, r"^max_epochs: .*'epochs' \(KerasTuner's max_epochs\)"),
+        ({"max_t": 5}, r"^max_t: .*from the top-level 'epochs' \(Ray Tune's max_t\)"),
+        (
+            {"objective": "val_accuracy"},
+            r"^objective: .*'metric' .* with 'mode' .*\(KerasTuner's objective\)",
+        ),
+        ({"direction": "maximize"}, r"^direction: .*'mode': 'min' or 'max' \(Optuna's direction\)"),
+        ({"search_alg": "tpe"}, r"^search_alg: .*the sampler is 'sampler' .*\(Ray Tune's search_alg\)"),
+        ({"max_concurrent": 2}, r"^max_concurrent: .*'max_concurrent_trials' \(Ray Tune's max_concurrent\)"),
+        ({"n_jobs": 2}, r"^n_jobs: .*'max_concurrent_trials' \(Optuna's n_jobs\)"),
+        ({"resources": {"cpu": 2}}, r"^resources: .*'resources_per_trial'.*\(Ray Tune's resources\)"),
+        ({"grace_period": 2}, r"^grace_period: .*scheduler=\{'name': 'asha', 'grace_period': \.\.\.\}"),
+        ({"reduction_factor": 3}, r"^reduction_factor: .*a scheduler setting"),
+        (
+            {"pruner": "median"},
+            r"^pruner: .*'scheduler' \('asha', 'median', 'hyperband'\) \(Optuna's pruner\)",
+        ),
+        # A typo still gets the closest name, with the list.
+        (
+            {"num_trial": 5},
+            r"^num_trial: unknown keyword argument 'num_trial' for tune \(did you mean 'num_trials'\?\); accepted: \[",
+        ),
+        (
+            {"resources_per_trial": {"num_gpus": 1}},
+            r"^resources_per_trial\.num_gpus: unknown resource 'num_gpus'; accepted: \['cpu', 'gpu', 'tpu', "
+            r"'memory'\]; GPUs are 'gpu' \(Ray Tune's num_gpus\)\.$",
+        ),
+        ({"resources_per_trial": {"CPU": 2}}, r"^resources_per_trial\.CPU: .*CPUs are 'cpu'"),
+        ({"scheduler": {"name": "asha", "max_t": 10}}, r"^scheduler\.max_t: .*top-level 'epochs'"),
+        ({"sampler": {"name": "tpe", "seed": 1}}, r"^sampler\.seed: .*top-level 'seed'"),
+    ],
+)
+def test_another_tools_names_point_at_ours(kwargs, match):
+    with pytest.raises(automl.ConfigError, match=match):
+        automl.tune(mlp(), data="digits", **kwargs)
+
+
+def test_an_experiment_with_another_tools_keyword_points_at_ours():
+    with pytest.raises(
+        automl.ConfigError,
+        match=r"^n_trials: unknown keyword argument 'n_trials' for Experiment; .*'num_trials'",
+    ):
+        automl.Experiment(space=mlp(), data="digits", n_trials=3)
+
+
+@pytest.mark.parametrize(
+    ("data", "metrics", "match"),
+    [
+        (  # a regression task is offered only its own metrics, never auc
+            "diabetes",
+            ["top3"],
+            r"^metrics\.0: unknown metric 'top3'; accepted for regression: \['rmse', 'mse', 'mape'\]\.$",
+        ),
+        (
+            "diabetes",
+            ["auc"],
+            r"^metrics\.0: 'auc' is not a regression metric; accepted for regression: \['rmse', 'mse', 'mape'\]; "
+            r"'auc' is a binary metric\.$",
+        ),
+        ("breast_cancer", ["rmsee"], r"^metrics\.0: unknown metric 'rmsee'; accepted for binary: \['auc'"),
+        (
+            "diabetes",
+            ["rmsee"],
+            r"^metrics\.0: unknown metric 'rmsee' \(did you mean 'rmse'\?\); accepted for regression",
+        ),
+    ],
+)
+def test_metric_lists_offer_only_the_tasks_metrics(data, metrics, match):
+    with pytest.raises(automl.ConfigError, match=match):
+        automl.Experiment(space=mlp(), data=data, metric="val_loss", mode="min", metrics=metrics)

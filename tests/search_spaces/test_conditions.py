@@ -110,3 +110,58 @@ def test_conditions_round_trip():
 def test_bad_conditions_name_the_field(make, match):
     with pytest.raises(ConfigError, match=match):
         make()
+
+
+def _layers_space() -> Space:
+    # KerasTuner's habit: the second and third layers exist when num_layers says so.
+    return Space(
+        num_layers=Int(1, 3),
+        units_2=Int(8, 64, when={"num_layers": [2, 3]}),
+        units_3=Int(8, 64, when={"num_layers": 3}),
+    )
+
+
+def test_a_condition_can_name_values_of_an_int_entry():
+    space = _layers_space()
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    seen = set()
+    for _ in range(20):
+        trial = study.ask()
+        config = space.sample(trial)
+        study.tell(trial, 0.0)
+        seen.add(config["num_layers"])
+        assert (config["units_2"] is not None) is (config["num_layers"] >= 2)
+        assert ("units_3" in trial.params) is (config["num_layers"] == 3)
+        assert space.params_of(config) == trial.params
+    assert seen == {1, 2, 3}
+    assert Space.from_dict(space.to_dict()) == space
+    assert space.to_dict()["units_2"]["when"] == {"num_layers": [2, 3]}
+
+
+def test_variants_cover_every_int_value_a_condition_names():
+    variants = _layers_space().variants()
+    assert sorted(c["num_layers"] for c in variants) == [2, 3]  # the default, 2, and 3
+    assert any(c["units_3"] is not None for c in variants)
+
+
+@pytest.mark.parametrize(
+    ("when", "match"),
+    [
+        ({"n": 5}, r"^u\.when\.n: 'n' can never be 5; it takes the ints of \[2, 8\] in steps of 2\.$"),
+        ({"n": [2, 3]}, r"^u\.when\.n: 'n' can never be 3; it takes the ints of \[2, 8\] in steps of 2\.$"),
+        ({"n": 4.0}, r"^u\.when\.n: 'n' is an Int, so a condition lists ints, but got 4\.0\.$"),
+        ({"n": True}, r"^u\.when\.n: 'n' is an Int, so a condition lists ints, but got True\.$"),
+    ],
+)
+def test_a_condition_on_an_int_names_values_it_takes(when, match):
+    with pytest.raises(ConfigError, match=match):
+        Space(n=Int(2, 8, step=2), u=Int(8, 64, when=when))
+
+
+def test_a_condition_on_a_float_says_what_to_do_instead():
+    with pytest.raises(
+        ConfigError,
+        match=r"^m\.when\.lr: can only refer to a categorical, boolean or fixed parameter entry, or an Int "
+        r"one, but 'lr' is Float\(low=0\.1, high=1\); .*make 'lr' a Categorical",
+    ):
+        Space(lr=Float(0.1, 1), m=Float(0, 1, when={"lr": 0.5}))

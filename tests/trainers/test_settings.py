@@ -334,3 +334,14 @@ def test_constant_without_warm_up_needs_no_callback():
     assert _schedule("constant").is_constant
     assert not _schedule("constant", warmup=1).is_constant
     assert _schedule("constant", warmup=1)(3) == 0.01
+
+
+def test_a_metric_of_another_task_is_named_as_such():
+    from trainers import FitSettings
+
+    with pytest.raises(
+        ConfigError,
+        match=r"^metrics\.0: 'rmse' is not a binary metric; accepted for binary: \['auc', 'pr_auc', "
+        r"'precision', 'recall'\]; 'rmse' is a regression metric\.$",
+    ):
+        FitSettings(metrics=["rmse"]).check_metrics("binary")
