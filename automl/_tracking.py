@@ -132,6 +132,7 @@ class TrialRecord:
     started: float
     history: dict[str, list[float]] = dataclasses.field(default_factory=dict)
     epochs: int = 0
+    best_epoch: int = 0  # the first epoch with the best value of the metric; 0 while none is finite
     state: TrialState = TrialState.RUNNING
     ended: float | None = None
     error: str | None = None
@@ -327,7 +328,11 @@ class MlflowTracker(Callback):
             for name in self._metric_names:
                 points = sorted(self._client.get_metric_history(run.info.run_id, name), key=lambda m: m.step)
                 if points:
-                    record.history[name] = [m.value for m in points]
+                    record.history[name] = []
+                    for point in points:
+                        if name == self._metric:
+                            self._follow_best(record, point.value, point.step)
+                        record.history[name].append(point.value)
                     record.epochs = max(record.epochs, points[-1].step)
             self.records[record.trial_id] = record
 
@@ -432,6 +437,8 @@ class MlflowTracker(Callback):
             return
         now = int(time.time() * 1000)
         metrics = []
+        if self._metric in result:
+            self._follow_best(record, float(result[self._metric]), epoch)
         for name in self._metric_names:
             if name in result:
                 value = float(result[name])
@@ -537,6 +544,17 @@ class MlflowTracker(Callback):
         if not values:
             return math.nan
         return max(values) if self._mode == "max" else min(values)
+
+    def _follow_best(self, record: TrialRecord, value: float, epoch: int) -> None:
+        """Notes ``epoch`` as the trial's best when ``value`` beats its history so far (call before adding it).
+
+        Strictly better only: as Keras's EarlyStopping, the first of equal values is the best epoch.
+        """
+        best = self._best(record)
+        if not math.isfinite(value):
+            return
+        if not math.isfinite(best) or (value > best if self._mode == "max" else value < best):
+            record.best_epoch = epoch
 
     def _finish(self, record: TrialRecord) -> None:
         record.ended = time.time()
@@ -651,6 +669,7 @@ class MlflowTracker(Callback):
                     "duration_s": (record.ended or time.time()) - record.started,
                     self._metric: history[-1] if history else math.nan,
                     f"best_{self._metric}": self._best(record),
+                    "best_epoch": record.best_epoch,
                     **{name: _last(record.history.get(name, [])) for name in self._objectives},
                     "error": record.error,
                     "worker": record.worker,
