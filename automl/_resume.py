@@ -11,8 +11,8 @@ from typing import Any
 
 from automl._build import load_build
 from automl._experiment import DataSpec, _data, _start_ray
-from automl._result import TuningResult
-from automl._runner import MANIFEST_FILE, MANIFEST_FORMAT, Run, optuna_warnings_only
+from automl._result import MANIFEST_FILE, TuningResult
+from automl._runner import MANIFEST_FORMAT, Run, optuna_warnings_only
 from automl._workers import WorkerPolicy
 from search_spaces import ConfigError, Space
 from trainers import FitSettings, TrainingData
