@@ -17,7 +17,12 @@ from trainers import Column
 from trainers._checkpoint import BEST_FILE
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import keras
+
+    from automl._experiment import DataSpec
+    from trainers import TrainingData
 
 __all__ = ["RunInterrupted", "TrialState", "TrialSummary", "TuningResult"]
 
@@ -210,6 +215,55 @@ class TuningResult:
         """The best model in the trial's newest checkpoint still on disk (older ones are deleted as it trains)."""
         kept = sorted((self.run_dir / f"{TRIAL_DIR_PREFIX}{trial_id}").glob("checkpoint_*/" + BEST_FILE))
         return kept[-1] if kept else None
+
+    def retrain(
+        self,
+        *,
+        data: TrainingData | str | DataSpec | None = None,
+        epochs: int | Literal["best"] = "best",
+        rank: int = 1,
+        build: Callable[[dict[str, Any]], Any] | None = None,
+        verbose: int = 0,
+    ) -> keras.Model:
+        """Fits one of the best configs again on the training and validation rows together, in this process.
+
+        The config of `top`'s ``rank``-th trial is built, compiled and fitted
+        with `trainers.train` and the run's fit settings, on the run's
+        training rows followed by its validation rows, for a fixed number of
+        epochs (no early stopping; at most the config's own ``epochs`` entry,
+        if it has one). With the run's ``seed``, the fit is seeded as trials
+        are, from the seed and the config. The model after the last epoch is
+        saved as ``<run_dir>/retrained_rank<rank>.keras`` and recorded in
+        MLflow as a child run of the tuning run (tag ``automl.kind=retrain``):
+        the flat config as params, the training metrics of every epoch (no
+        validation metric: those rows are trained on) and the model file.
+
+        Args:
+            data: The run's data, needed only when it was passed to `tune`
+                as arrays; a bundled data set or a file is loaded again from
+                the run's ``run.json``. Defaults to `None`.
+            epochs: ``"best"``: the trial's best epoch (see `TrialSummary`),
+                or an int >= 1. Defaults to `"best"`.
+            rank: Which of `top`'s trials, 1 the best. Defaults to `1`.
+            build: The run's ``build(config)`` when it was passed to `tune`
+                as a Python function (one given as ``'file.py:function'`` is
+                loaded again). Defaults to `None`.
+            verbose: Keras ``fit`` verbosity. Defaults to `0`.
+
+        Returns:
+            The fitted model, as saved.
+
+        Raises:
+            ConfigError: ``rank`` or ``epochs`` is not one the run has, or
+                the data or ``build`` it needs were not given.
+
+        Example:
+            >>> model = result.retrain()            # the best config, for its best epoch count
+            >>> model = result.retrain(rank=2, epochs=30)
+        """
+        from automl._retrain import retrain
+
+        return retrain(self, data=data, epochs=epochs, rank=rank, build=build, verbose=verbose).model
 
     def evaluate(self, x: Any, y: Any) -> dict[str, float]:
         """Evaluates the best model on held-out rows (Keras's ``evaluate``): loss and each compiled metric.

@@ -32,7 +32,7 @@ from automl._workers import RSS_KEY
 from automl._writer import MlflowWriter, RunRef, unsent
 from search_spaces import ConfigError, Space
 
-__all__ = ["MlflowTracker", "TrialRecord", "default_tracking_uri", "open_experiment"]
+__all__ = ["MlflowTracker", "TrialRecord", "default_tracking_uri", "open_experiment", "param_batches"]
 
 # MLflow 3's UI opens an experiment on its GenAI overview unless told otherwise.
 _EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
@@ -119,8 +119,10 @@ def _error_text(trial: Any) -> str:
     return str(trial.get_error() or "")
 
 
-def _param_value(value: Any) -> str:
-    return "None" if value is None else str(value)
+def param_batches(params: Mapping[str, Any]) -> list[list[Param]]:
+    """A flat config as MLflow params (``None`` as ``"None"``), in batches every store accepts."""
+    items = [Param(k, "None" if v is None else str(v)) for k, v in params.items()]
+    return [items[start : start + _BATCH_LIMIT] for start in range(0, len(items), _BATCH_LIMIT)]
 
 
 @dataclasses.dataclass
@@ -418,9 +420,8 @@ class MlflowTracker(Callback):
                 "automl.params": json.dumps(params),  # typed, for a resumed driver
             },
         )
-        items = [Param(k, _param_value(v)) for k, v in params.items()]
-        for start in range(0, len(items), _BATCH_LIMIT):
-            self._writer.call("log_batch", run, params=items[start : start + _BATCH_LIMIT])
+        for batch in param_batches(params):
+            self._writer.call("log_batch", run, params=batch)
         self.records[trial.trial_id] = TrialRecord(trial.trial_id, number, run, params, started=time.time())
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:

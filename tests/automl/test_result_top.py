@@ -1,4 +1,4 @@
-"""`TuningResult.top`, on results built from a table and a space (no Ray)."""
+"""`TuningResult.top` and the checks of `retrain`, on results built from a table and a space (no Ray)."""
 
 from __future__ import annotations
 
@@ -158,3 +158,51 @@ def test_a_result_saved_before_the_space_takes_it_from_the_run_manifest(tmp_path
     assert loaded.space == SPACE
     (best,) = loaded.top(1)
     assert best.number == 1 and best.best_epoch is None  # no best_epoch column back then
+
+
+def _manifest(tmp_path: Path, **changes) -> None:
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "space": SPACE.to_dict(),
+        "settings": {"epochs": 5, "monitor": "val_accuracy", "mode": "max"},
+        "data": {"sklearn": "digits"},
+        "build": None,
+        "build_is_ref": False,
+        **changes,
+    }
+    (tmp_path / "run.json").write_text(json.dumps(manifest))
+    tmp_path.chmod(0o700)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"rank": 0}, r"^rank: expected an int >= 1 \(1 the best trial\), but got 0\.$"),
+        ({"rank": 4}, r"^rank: the run has 3 trial\(s\) with a score, so a rank in 1\.\.3, but got 4\.$"),
+        ({"epochs": 0}, r"^epochs: expected 'best' or an int >= 1, but got 0\.$"),
+        ({"epochs": "all"}, r"^epochs: expected 'best' or an int >= 1, but got 'all'\.$"),
+    ],
+)
+def test_retrain_refuses_a_rank_or_epochs_the_run_does_not_have(tmp_path, kwargs, message):
+    _manifest(tmp_path)
+    with pytest.raises(ConfigError, match=message):
+        _result(tmp_path).retrain(**kwargs)
+
+
+def test_retrain_of_a_run_on_arrays_needs_the_data_again(tmp_path):
+    _manifest(tmp_path, data=None)
+    with pytest.raises(ConfigError, match=r"^data: this run trained on arrays .*: result\.retrain\(data=\.\.\.\)\.$"):
+        _result(tmp_path).retrain()
+
+
+def test_retrain_of_a_run_with_a_python_build_function_needs_it_again(tmp_path):
+    _manifest(tmp_path, build="mine.build")
+    with pytest.raises(ConfigError, match=r"^build: this run built its models with mine\.build; pass it again"):
+        _result(tmp_path).retrain()
+
+
+def test_retrain_with_the_best_epoch_needs_a_result_that_recorded_it(tmp_path):
+    _manifest(tmp_path)
+    result = _result(tmp_path, trials=_trials().drop(columns="best_epoch"))
+    with pytest.raises(ConfigError, match=r"^epochs: trial 1 has no best epoch on record .*epochs=N\.$"):
+        result.retrain()
