@@ -20,7 +20,7 @@ from trainers import TrialFailedError
 if TYPE_CHECKING:
     from automl._api import tune
     from automl._experiment import DataSpec, Experiment
-    from automl._result import RunInterrupted, TrialState, TuningResult
+    from automl._result import RunInterrupted, TrialState, TrialSummary, TuningResult
     from automl._resume import resume
 
 # Where the rest of the public names live. They are imported on first use, so
@@ -32,6 +32,7 @@ _LAZY = {
     "Experiment": "automl._experiment",
     "RunInterrupted": "automl._result",
     "TrialState": "automl._result",
+    "TrialSummary": "automl._result",
     "TuningResult": "automl._result",
     "resume": "automl._resume",
 }
@@ -44,6 +45,7 @@ __all__ = [
     "RunInterrupted",
     "TrialFailedError",
     "TrialState",
+    "TrialSummary",
     "TuningResult",
     "resume",
     "tune",

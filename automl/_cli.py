@@ -7,6 +7,7 @@ that failed. ``--debug`` shows the Python traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -15,6 +16,7 @@ import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 from mlflow.exceptions import MlflowException
 
@@ -67,7 +69,37 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 
 def _cmd_best(args: argparse.Namespace) -> int:
     result = TuningResult.load(args.run_dir)
-    print(result.summary())
+    if args.top is None:
+        print(result.summary())
+        return EXIT_OK
+    try:
+        ranked = result.top(args.top)
+    except ConfigError as exc:
+        raise ConfigError(exc.reason, field="--top" if exc.field == "k" else exc.field) from exc
+    print(f"Top {len(ranked)} trials by best {result.metric} ({result.mode}):")
+    for rank, trial in enumerate(ranked, start=1):
+        epoch = "?" if trial.best_epoch is None else trial.best_epoch
+        print(
+            f"{rank}. trial {trial.number}: {result.metric}={trial.score:.4f}, "
+            f"best epoch {epoch} of {trial.epochs}"
+        )
+        print(f"   {json.dumps(trial.config)}")
+    return EXIT_OK
+
+
+def _cmd_retrain(args: argparse.Namespace) -> int:
+    from automl._retrain import retrain
+
+    result = TuningResult.load(args.run_dir)
+    epochs: int | Literal["best"] = "best" if args.epochs is None else args.epochs
+    done = retrain(result, data=None, epochs=epochs, rank=args.rank, build=None, verbose=0)
+    trial = done.trial
+    print(
+        f"Retrained trial {trial.number} (rank {args.rank}, best {result.metric}={trial.score:.4f}) "
+        f"for {done.epochs} epochs on the training and validation rows."
+    )
+    print(f"Model: {done.path}")
+    print(f"MLflow run: {done.run_id} (under {result.parent_run_id}, experiment {result.experiment_id})")
     return EXIT_OK
 
 
@@ -230,11 +262,26 @@ def _parser() -> argparse.ArgumentParser:
 
     sub = command(
         "best",
-        "Print a finished run's best config, metric and model path.",
-        "automl best automl_runs/digits-mlp-20261124-101500",
+        "Print a finished run's best config, metric and model path, or its K best trials.",
+        "automl best automl_runs/digits-mlp-20261124-101500 --top 3",
     )
     sub.add_argument("run_dir", type=Path, help="run directory (printed at the end of a run)")
+    sub.add_argument(
+        "--top", type=int, metavar="K", help="print the K best trials: score, best epoch, config"
+    )
     sub.set_defaults(func=_cmd_best)
+
+    sub = command(
+        "retrain",
+        "Fit one of a run's best configs again on its training and validation rows, here (no Ray).",
+        "automl retrain automl_runs/digits-mlp-20261124-101500 --rank 1 --epochs 12",
+    )
+    sub.add_argument("run_dir", type=Path, help="run directory (printed at the end of a run)")
+    sub.add_argument("--rank", type=int, default=1, metavar="K", help="the K-th best trial (default: 1)")
+    sub.add_argument(
+        "--epochs", type=int, metavar="N", help="epochs to fit (default: the trial's best epoch)"
+    )
+    sub.set_defaults(func=_cmd_retrain)
 
     sub = command(
         "sync",

@@ -11,13 +11,13 @@ from typing import Any
 
 from automl._build import load_build
 from automl._experiment import DataSpec, _data, _start_ray, made_callbacks
-from automl._result import TuningResult
-from automl._runner import MANIFEST_FILE, MANIFEST_FORMAT, Run, optuna_warnings_only
+from automl._result import MANIFEST_FILE, TuningResult
+from automl._runner import MANIFEST_FORMAT, Run, optuna_warnings_only
 from automl._workers import WorkerPolicy
 from search_spaces import ConfigError, Space
 from trainers import FitSettings, TrainingData
 
-__all__ = ["resume"]
+__all__ = ["fit_settings", "resume", "run_build", "run_data", "trusted_manifest"]
 
 
 def trusted_manifest(run_dir: Path) -> dict[str, Any]:
@@ -64,6 +64,44 @@ def fit_settings(saved: Mapping[str, Any]) -> FitSettings:
     return FitSettings(**{"checkpoint_interval_s": 0.0, **saved})
 
 
+def run_data(
+    manifest: Mapping[str, Any], data: TrainingData | str | DataSpec | None, *, again: str
+) -> TrainingData:
+    """A run's data: ``data`` when given, else loaded again as the run's manifest records it.
+
+    ``again`` shows the call that passes the data, for a run on arrays (which the manifest cannot hold).
+
+    Raises:
+        ConfigError: The run trained on arrays and ``data`` is `None`.
+    """
+    if data is None:
+        if manifest["data"] is None:
+            raise ConfigError(
+                f"this run trained on arrays passed to tune(); pass the same data again: {again}.",
+                field="data",
+            )
+        data = DataSpec(**manifest["data"])
+    return _data(data)
+
+
+def run_build(
+    manifest: Mapping[str, Any], build: Callable[[dict[str, Any]], Any] | None, *, again: str
+) -> Callable[[dict[str, Any]], Any] | None:
+    """A run's ``build(config)``: a file reference loaded again, else ``build`` (the Python function passed again).
+
+    Raises:
+        ConfigError: The run built its models with a Python function and ``build`` is `None`.
+    """
+    if manifest.get("build_is_ref"):
+        return load_build(manifest["build"])
+    if manifest.get("build") and build is None:
+        raise ConfigError(
+            f"this run built its models with {manifest['build']}; pass it again: {again}",
+            field="build",
+        )
+    return build
+
+
 def resume(
     run_dir: str | Path,
     *,
@@ -105,14 +143,7 @@ def resume(
     """
     run_dir = Path(run_dir).resolve()
     manifest = trusted_manifest(run_dir)
-    if data is None:
-        if manifest["data"] is None:
-            raise ConfigError(
-                "this run trained on arrays passed to tune(); pass the same data again: "
-                f"automl.resume({str(run_dir)!r}, data=...).",
-                field="data",
-            )
-        data = DataSpec(**manifest["data"])
+    training = run_data(manifest, data, again=f"automl.resume({str(run_dir)!r}, data=...)")
     if manifest.get("callback_refs") and not callbacks:  # made by functions the run names: made again
         callbacks, _ = made_callbacks(manifest["callback_refs"])
     if manifest["callbacks"] and not callbacks:
@@ -120,16 +151,10 @@ def resume(
             f"this run gave its trials {manifest['callbacks']} Keras callback(s); pass them again: callbacks=[...].",
             field="callbacks",
         )
-    if manifest.get("build_is_ref"):
-        build = load_build(manifest["build"])
-    elif manifest.get("build") and build is None:
-        raise ConfigError(
-            f"this run built its models with {manifest['build']}; pass it again: build=...",
-            field="build",
-        )
+    build = run_build(manifest, build, again="build=...")
     run = Run(
         space=Space.from_dict(manifest["space"]),
-        data=_data(data),
+        data=training,
         settings=fit_settings(manifest["settings"]),
         num_trials=manifest["num_trials"],
         time_budget_s=manifest.get("time_budget_s"),

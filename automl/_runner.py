@@ -36,7 +36,7 @@ from automl._ray_compat import (
     ray_console_replaced,
     run_config_callbacks,
 )
-from automl._result import RunInterrupted, TrialState, TuningResult
+from automl._result import MANIFEST_FILE, TRIAL_DIR_PREFIX, RunInterrupted, TrialState, TuningResult
 from automl._tracking import (
     MlflowTracker,
     TrialRecord,
@@ -56,10 +56,7 @@ __all__ = ["Run", "optuna_warnings_only"]
 
 BEST_MODEL_NAME = "best_model.keras"
 
-
-MANIFEST_FILE = "run.json"
 MANIFEST_FORMAT = "automl-run/1"
-_TRIAL_DIR_PREFIX = "trial_"
 
 
 logger = logging.getLogger(__name__)
@@ -212,11 +209,11 @@ class _EndedTrials(Stopper):  # type: ignore[misc]  # Ray's class is untyped
 
 def _trial_dirname(trial: Any) -> str:
     # Ray's default name spells out the whole config and overflows paths.
-    return f"{_TRIAL_DIR_PREFIX}{trial.trial_id}"
+    return f"{TRIAL_DIR_PREFIX}{trial.trial_id}"
 
 
 def _trial_id(trial_path: str) -> str:
-    return Path(trial_path).name.removeprefix(_TRIAL_DIR_PREFIX)
+    return Path(trial_path).name.removeprefix(TRIAL_DIR_PREFIX)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -732,4 +729,5 @@ class Run:
             pareto_front=front,
             columns=self.data.columns,
             classes=self.data.classes,
+            space=self.space,
         )

@@ -33,7 +33,7 @@ from automl._writer import MlflowWriter, RunRef, unsent
 from search_spaces import ConfigError, Space
 from trainers import best_of, better_sign
 
-__all__ = ["MlflowTracker", "TrialRecord", "default_tracking_uri", "open_experiment"]
+__all__ = ["MlflowTracker", "TrialRecord", "default_tracking_uri", "open_experiment", "param_batches"]
 
 # MLflow 3's UI opens an experiment on its GenAI overview unless told otherwise.
 _EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
@@ -119,8 +119,10 @@ def _error_text(trial: Any) -> str:
     return str(trial.get_error() or "")
 
 
-def _param_value(value: Any) -> str:
-    return "None" if value is None else str(value)
+def param_batches(params: Mapping[str, Any]) -> list[list[Param]]:
+    """A flat config as MLflow params (``None`` as ``"None"``), in batches every store accepts."""
+    items = [Param(k, "None" if v is None else str(v)) for k, v in params.items()]
+    return [items[start : start + _BATCH_LIMIT] for start in range(0, len(items), _BATCH_LIMIT)]
 
 
 # What Ray Tune writes into a trial's directory itself; other files there came from the trial's callbacks.
@@ -137,6 +139,7 @@ class TrialRecord:
     started: float
     history: dict[str, list[float]] = dataclasses.field(default_factory=dict)
     epochs: int = 0
+    best_epoch: int = 0  # the first epoch with the best value of the metric; 0 while none is finite
     state: TrialState = TrialState.RUNNING
     ended: float | None = None
     error: str | None = None
@@ -332,7 +335,11 @@ class MlflowTracker(Callback):
             for name in self._metric_names:
                 points = sorted(self._client.get_metric_history(run.info.run_id, name), key=lambda m: m.step)
                 if points:
-                    record.history[name] = [m.value for m in points]
+                    record.history[name] = []
+                    for point in points:
+                        if name == self._metric:
+                            self._follow_best(record, point.value, point.step)
+                        record.history[name].append(point.value)
                     record.epochs = max(record.epochs, points[-1].step)
             self.records[record.trial_id] = record
 
@@ -418,9 +425,8 @@ class MlflowTracker(Callback):
                 "automl.params": json.dumps(params),  # typed, for a resumed driver
             },
         )
-        items = [Param(k, _param_value(v)) for k, v in params.items()]
-        for start in range(0, len(items), _BATCH_LIMIT):
-            self._writer.call("log_batch", run, params=items[start : start + _BATCH_LIMIT])
+        for batch in param_batches(params):
+            self._writer.call("log_batch", run, params=batch)
         self.records[trial.trial_id] = TrialRecord(trial.trial_id, number, run, params, started=time.time())
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
@@ -437,6 +443,8 @@ class MlflowTracker(Callback):
             return
         now = int(time.time() * 1000)
         metrics = []
+        if self._metric in result:
+            self._follow_best(record, float(result[self._metric]), epoch)
         for name in self._metric_names:
             if name in result:
                 value = float(result[name])
@@ -564,6 +572,17 @@ class MlflowTracker(Callback):
             return math.nan
         return best_of(values, self._mode)
 
+    def _follow_best(self, record: TrialRecord, value: float, epoch: int) -> None:
+        """Notes ``epoch`` as the trial's best when ``value`` beats its history so far (call before adding it).
+
+        Strictly better only: as Keras's EarlyStopping, the first of equal values is the best epoch.
+        """
+        best = self._best(record)
+        if not math.isfinite(value):
+            return
+        if not math.isfinite(best) or (value > best if self._mode == "max" else value < best):
+            record.best_epoch = epoch
+
     def _finish(self, record: TrialRecord) -> None:
         record.ended = time.time()
         best = self._best(record)
@@ -677,6 +696,7 @@ class MlflowTracker(Callback):
                     "duration_s": (record.ended or time.time()) - record.started,
                     self._metric: history[-1] if history else math.nan,
                     f"best_{self._metric}": self._best(record),
+                    "best_epoch": record.best_epoch,
                     **{name: _last(record.history.get(name, [])) for name in self._objectives},
                     "error": record.error,
                     "worker": record.worker,

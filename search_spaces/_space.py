@@ -237,6 +237,28 @@ class Space:
             out[name] = node.unflatten(flat, name) if isinstance(node, _STACKS) else flat[name]
         return out
 
+    def unflatten_stored(self, flat: Mapping[str, Any]) -> dict[str, Any]:
+        """A flat config as a table holds it → the nested config, each value typed by its parameter.
+
+        A pandas DataFrame or a CSV file (``result.trials``, ``trials.csv``)
+        stores ``None`` as NaN and an int column with gaps as floats
+        (``256.0``). Here an `Int`'s value becomes an int, a `Boolean`'s a
+        bool, a `Categorical`'s its matching choice, and NaN ``None``; the
+        types come from the space, not from the values.
+
+        Raises:
+            ConfigError: A value its parameter cannot take, named by its flat key.
+
+        Example:
+            >>> from search_spaces import Boolean, Int
+            >>> Space(units=Int(16, 256), nesterov=Boolean()).unflatten_stored(
+            ...     {"units": 256.0, "nesterov": "True"})
+            {'units': 256, 'nesterov': True}
+        """
+        from search_spaces._stored import restore_flat
+
+        return self.unflatten(restore_flat(self, flat))
+
     def _required_flat_keys(self, flat: Mapping[str, Any]) -> list[str]:
         keys = []
         for name, node in self._nodes.items():

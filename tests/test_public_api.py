@@ -16,6 +16,7 @@ def test_automl_all():
         "RunInterrupted",
         "TrialFailedError",
         "TrialState",
+        "TrialSummary",
         "TuningResult",
         "resume",
         "tune",

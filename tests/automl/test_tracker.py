@@ -183,3 +183,40 @@ def test_time_left_comes_from_finished_trials_durations_and_the_slots(tmp_path):
     tracker._started -= 20  # 20 s in: the budget ends the run in 30 s
     assert tracker._clock().endswith("~30s left")
     tracker._writer.stop()
+
+
+def test_the_trials_table_has_each_trial_s_first_best_epoch_from_the_store(tmp_path):
+    # A resumed driver rebuilds its records from MLflow: the best epoch comes back from the metric's steps.
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.create_experiment("best-epoch")
+    parent = client.create_run(experiment).info.run_id
+    histories = {"a": [0.5, 0.8, 0.8, 0.7], "b": [float("nan"), 0.6], "c": [float("nan")]}
+    for number, (trial_id, values) in enumerate(histories.items()):
+        tags = {
+            "mlflow.parentRunId": parent,
+            "automl.trial_id": trial_id,
+            "automl.trial_number": str(number),
+            "automl.params": "{}",
+            "automl.state": "COMPLETE",
+        }
+        child = client.create_run(experiment, tags=tags).info.run_id
+        for step, value in enumerate(values, start=1):
+            client.log_metric(child, "val_accuracy", value, step=step)
+        client.set_terminated(child)
+    tracker = MlflowTracker(
+        client=client,
+        experiment_id=experiment,
+        parent_run_id=parent,
+        space=mlp(),
+        metric="val_accuracy",
+        mode="max",
+        epochs=4,
+        metric_names=["val_accuracy"],
+        num_trials=3,
+        journal=tmp_path / "pending.jsonl",
+        verbose=0,
+    )
+    tracker.load()
+    frame = tracker.dataframe()
+    tracker._writer.stop()
+    assert frame.set_index("trial_id")["best_epoch"].to_dict() == {"a": 2, "b": 2, "c": 0}
