@@ -400,9 +400,10 @@ class Run:
             "workers": dataclasses.asdict(self.workers),
         }
 
-    def _trainable(self) -> Any:
+    def _trainable(self, run_dir: Path) -> Any:
         trainable = tune.with_parameters(
             run_trial,
+            run_dir=run_dir,
             space=self.space,
             data=self.data,
             settings=self.settings,
@@ -503,7 +504,7 @@ class Run:
             _print_where(run_dir, self.experiment_name, tracking_uri)
         population = self._population() if self._pbt else []
         tuner = tune.Tuner(
-            self._trainable(),
+            self._trainable(run_dir),
             param_space=self._param_space(population),
             tune_config=self._tune_config(population),
             run_config=tune.RunConfig(
@@ -539,7 +540,7 @@ class Run:
         client.update_run(parent_id, status="RUNNING")
         for made in restore_missing_checkpoints(run_dir):
             logger.info("Ray's state named a checkpoint it had deleted; %s now holds the newest one.", made)
-        tuner = tune.Tuner.restore(str(run_dir), trainable=self._trainable(), resume_unfinished=True)
+        tuner = tune.Tuner.restore(str(run_dir), trainable=self._trainable(run_dir), resume_unfinished=True)
         restored = _restored_tracker(tuner)
         if restored is not None:  # the copy that runs prints as this call asks, not as the first did
             restored.verbose = verbose

@@ -17,6 +17,7 @@ import pyarrow.fs
 import ray
 from ray import tune
 
+from automl._result import TRIAL_DIR_PREFIX
 from automl._scratch import scratch_dir
 from automl._workers import RSS_KEY, worker_rss_mib
 from search_spaces import Space
@@ -149,19 +150,17 @@ def trial_seed(seed: int, flat_config: Mapping[str, Any]) -> int:
 
 
 @contextlib.contextmanager
-def in_trial_dir() -> Iterator[None]:
+def in_trial_dir(run_dir: Path) -> Iterator[None]:
     """Runs the block in the trial's directory of the run (``<run_dir>/trial_<id>``), then goes back.
 
     Relative paths of the user's callbacks (``CSVLogger("epochs.csv")``,
     ``TensorBoard("tb")``) then land beside the trial's checkpoints, where
     the driver attaches them to the trial's MLflow run, rather than in
-    Ray's per-session working directory. A run's storage is a directory
-    (``storage_path``); Ray makes the trial's own at its first checkpoint.
+    Ray's per-session working directory. The run names its trials'
+    directories (`automl._runner._trial_dirname`); Ray makes one at the
+    trial's first checkpoint, this one may make it sooner.
     """
-    target = Path(tune.get_context().get_trial_dir())
-    if not target.is_absolute():  # storage on another file system: stay where Ray put the trial
-        yield
-        return
+    target = run_dir / f"{TRIAL_DIR_PREFIX}{tune.get_context().get_trial_id()}"
     target.mkdir(parents=True, exist_ok=True)
     before = os.getcwd()
     os.chdir(target)
@@ -174,6 +173,7 @@ def in_trial_dir() -> Iterator[None]:
 def run_trial(
     flat_config: Mapping[str, Any],
     *,
+    run_dir: Path,
     space: Space,
     data: TrainingData,
     settings: FitSettings,
@@ -209,7 +209,7 @@ def run_trial(
     config = space.unflatten(flat_config)
     if settings.seed is not None:
         settings = dataclasses.replace(settings, seed=trial_seed(settings.seed, flat_config))
-    with scratch_dir() as workdir, in_trial_dir():
+    with scratch_dir() as workdir, in_trial_dir(run_dir):
         restored = tune.get_checkpoint()
         checkpoint = _usable_checkpoint(restored) if restored is not None else None
         resume_from = None
