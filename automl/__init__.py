@@ -18,23 +18,23 @@ from search_spaces import AutoMLError, ConfigError
 from trainers import TrialFailedError
 
 if TYPE_CHECKING:
-    from automl._api import tune
-    from automl._experiment import DataSpec, Experiment
     from automl._result import RunInterrupted, TrialState, TrialSummary, TuningResult
-    from automl._resume import resume
+    from automl.planning._api import tune
+    from automl.planning._experiment import DataSpec, Experiment
+    from automl.planning._resume import resume
 
 # Where the rest of the public names live. They are imported on first use, so
-# Ray's trial workers, which import only automl._trainable, do not load MLflow
+# Ray's trial workers, which import only automl.execution._trainable, do not load MLflow
 # and Optuna: each worker starts sooner and smaller.
 _LAZY = {
-    "tune": "automl._api",
-    "DataSpec": "automl._experiment",
-    "Experiment": "automl._experiment",
+    "tune": "automl.planning._api",
+    "DataSpec": "automl.planning._experiment",
+    "Experiment": "automl.planning._experiment",
     "RunInterrupted": "automl._result",
     "TrialState": "automl._result",
     "TrialSummary": "automl._result",
     "TuningResult": "automl._result",
-    "resume": "automl._resume",
+    "resume": "automl.planning._resume",
 }
 
 __all__ = [

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     import keras
 
-    from automl._experiment import DataSpec
+    from automl.planning._experiment import DataSpec
     from trainers import TrainingData
 
 __all__ = ["RunInterrupted", "TrialState", "TrialSummary", "TuningResult"]
@@ -30,7 +30,7 @@ __all__ = ["RunInterrupted", "TrialState", "TrialSummary", "TuningResult"]
 RESULT_FILE = "result.json"
 RESULT_FORMAT = "automl-result/1"
 PARETO_FILE = "pareto_front.csv"
-MANIFEST_FILE = "run.json"  # what `automl.resume` needs to rebuild the run (automl._runner writes it)
+MANIFEST_FILE = "run.json"  # what `automl.resume` needs to rebuild the run (automl.execution._runner writes it)
 TRIAL_DIR_PREFIX = "trial_"  # a trial's directory: <run_dir>/trial_<trial_id>/checkpoint_<n>/
 # Read as text: an id of digits only would otherwise come back as a number.
 _ID_COLUMNS = {"trial_id": str, "mlflow_run_id": str}
@@ -261,7 +261,7 @@ class TuningResult:
             >>> model = result.retrain()            # the best config, for its best epoch count
             >>> model = result.retrain(rank=2, epochs=30)
         """
-        from automl._retrain import retrain
+        from automl.planning._retrain import retrain
 
         return retrain(self, data=data, epochs=epochs, rank=rank, build=build, verbose=verbose).model
 

@@ -178,7 +178,7 @@ def start_ray() -> float | None:
     """
     import ray
 
-    from automl._experiment import _start_ray
+    from automl.planning._experiment import _start_ray
 
     if ray.is_initialized():
         return None
@@ -192,7 +192,7 @@ def scratch_run(tmp: Path, name: str) -> dict[str, Any]:
 
     Each run gets a new sqlite store, so opening it is part of the run, as on a
     user's run in a fresh directory: a copy of automl's cached empty store
-    (built by the first run on the machine; see `automl._store_template`).
+    (built by the first run on the machine; see `automl.tracking._store_template`).
     """
     return {
         "tracking_uri": f"sqlite:///{tmp / f'mlflow-{name}.db'}",

@@ -1,7 +1,7 @@
 """Timing automl's own pieces from the outside, without changing library code.
 
 `instrumented()` swaps, for the duration of one `automl.tune` call, the names
-`automl._runner` looks up (``MlflowClient``, ``MlflowTracker``, and
+`automl.execution._runner` looks up (``MlflowClient``, ``MlflowTracker``, and
 ``_Searcher``, its OptunaSearch) for subclasses whose methods add their wall time to a
 `Ledger`. The subclasses only time; they call the real methods unchanged.
 """
@@ -18,10 +18,10 @@ from typing import Any
 
 from mlflow.tracking import MlflowClient
 
-import automl._runner as runner
-import automl._tracking as tracking
-from automl._tracking import MlflowTracker
-from automl._writer import MlflowWriter
+import automl.execution._runner as runner
+import automl.tracking._tracking as tracking
+from automl.tracking._tracking import MlflowTracker
+from automl.tracking._writer import MlflowWriter
 
 # What the driver calls on the MLflow client during a run.
 _CLIENT_METHODS = (

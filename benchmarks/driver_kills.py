@@ -62,7 +62,7 @@ RESUME = "import sys, automl; automl.resume(sys.argv[1], verbose=0)"
 
 
 def _mlflow_states(uri: str) -> dict[str, str]:
-    from automl._tracking import tracking_client
+    from automl.tracking._tracking import tracking_client
 
     try:
         client = tracking_client(uri)  # as the driver opens it: a new store is built under a lock

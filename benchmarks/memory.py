@@ -102,7 +102,7 @@ def _ray(args: argparse.Namespace) -> int:
 def _in_process(args: argparse.Namespace) -> int:
     import optuna
 
-    from automl._workers import worker_rss_mib
+    from automl.execution._workers import worker_rss_mib
     from search_spaces import mlp
     from trainers import FitSettings, configure_threads, load_sklearn, train
 

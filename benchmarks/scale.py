@@ -5,7 +5,7 @@ one CPU per trial, a fresh sqlite MLflow store and storage path per count):
 validation, the MLflow parent run, Ray Tune with OptunaSearch sampling the
 space define-by-run, reused actors, the MlflowTracker callback, the result
 table and the best-model copy. The one thing swapped, from this script, is the
-function each trial runs (`automl._runner.run_trial`): instead of Keras it
+function each trial runs (`automl.execution._runner.run_trial`): instead of Keras it
 reports one epoch of made-up metrics with a one-file checkpoint, as a real
 trial's first epoch does, and returns. No TensorFlow is imported anywhere.
 
@@ -46,7 +46,7 @@ TABLE_HEADER = (
 
 
 def make_trivial_trial(model_file: Path) -> Any:
-    """Stands in for automl._trainable.run_trial: no TensorFlow, one reported epoch.
+    """Stands in for automl.execution._trainable.run_trial: no TensorFlow, one reported epoch.
 
     The checkpoint holds a real (tiny) .keras file made once by the driver, so
     the end of the run (best model logged to MLflow) works as for real trials.
@@ -99,7 +99,7 @@ def _decile_ms(starts: list[float], last: bool) -> float:
 
 def run_count(trials: int, tmp: Path, sampler: str) -> list[str]:
     import automl
-    import automl._runner as runner
+    import automl.execution._runner as runner
     from benchmarks._timing import instrumented
     from search_spaces import mlp
 

@@ -34,7 +34,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from automl._cli import main as automl
+from automl.cli import main as automl
 
 EXPERIMENT = Path(__file__).resolve().parent / "digits_mlp.yaml"
 # Ports a Ray head takes besides the two we print; free ones, so that another

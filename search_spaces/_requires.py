@@ -1,8 +1,8 @@
 """Loud checks that a dependency still has the private names automl's compat modules use.
 
 Each dependency whose private names automl uses has one compat module
-(``automl/_ray_compat.py``, ``automl/_optuna_compat.py``,
-``automl/_mlflow_compat.py``, ``trainers/_keras_compat.py``) holding the
+(``automl/execution/_ray_compat.py``, ``automl/execution/_optuna_compat.py``,
+``automl/tracking/_mlflow_compat.py``, ``trainers/_keras_compat.py``) holding the
 version range the test suite ran on (pyproject bounds the dependency to the
 same range). The module checks each private name it uses before any trial
 runs, with `require`: a release that renamed one fails at once, naming it,

@@ -1,7 +1,7 @@
 """Private names of Ray, Keras, Optuna, MLflow and TensorFlow are used only in the compat modules.
 
-Each dependency has one compat module (``automl/_ray_compat.py``,
-``automl/_optuna_compat.py``, ``automl/_mlflow_compat.py``,
+Each dependency has one compat module (``automl/execution/_ray_compat.py``,
+``automl/execution/_optuna_compat.py``, ``automl/tracking/_mlflow_compat.py``,
 ``trainers/_keras_compat.py``) that checks, naming the tested version range,
 that the private names it uses are still there. Everywhere else the packages
 use public APIs only, so an upgrade that breaks a private name breaks one
@@ -36,9 +36,9 @@ PACKAGES = ("automl", "search_spaces", "trainers")
 FOREIGN = ("ray", "keras", "optuna", "mlflow", "tensorflow")
 COMPAT = frozenset(
     {
-        "automl/_ray_compat.py",
-        "automl/_optuna_compat.py",
-        "automl/_mlflow_compat.py",
+        "automl/execution/_ray_compat.py",
+        "automl/execution/_optuna_compat.py",
+        "automl/tracking/_mlflow_compat.py",
         "trainers/_keras_compat.py",
     }
 )
@@ -261,7 +261,7 @@ def test_each_kind_of_private_use_is_found(code):
         "from ray import tune\ntune.Tuner",
         "import keras\nclass C(keras.callbacks.Callback):\n    def __init__(self):\n        self._own_monitor = 1",
         "from optuna.samplers import TPESampler",
-        "from automl._workers import WorkerPolicy",
+        "from automl.execution._workers import WorkerPolicy",
     ],
 )
 def test_public_uses_pass(code):

@@ -67,20 +67,20 @@ def test_config_error_is_a_value_error_and_an_automl_error():
 
 
 def test_trial_workers_do_not_import_the_driver_side():
-    # A trial worker imports automl._trainable; MLflow and the runner are the driver's.
+    # A trial worker imports automl.execution._trainable; MLflow and the runner are the driver's.
     import subprocess
     import sys
 
     code = (
-        "import sys, automl._trainable; "
-        "print(sorted(m for m in ('mlflow', 'optuna', 'automl._runner', 'automl._api') if m in sys.modules))"
+        "import sys, automl.execution._trainable; "
+        "print(sorted(m for m in ('mlflow', 'optuna', 'automl.execution._runner', 'automl.planning._api') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
 
 def test_automl_names_load_on_first_use():
-    assert automl.tune is automl._api.tune
+    assert automl.tune is automl.planning._api.tune
     assert "tune" in dir(automl) and "Experiment" in dir(automl)
     try:
         automl.no_such_name  # noqa: B018

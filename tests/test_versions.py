@@ -15,10 +15,10 @@ tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPAT = {
-    "ray": "automl._ray_compat",
+    "ray": "automl.execution._ray_compat",
     "keras": "trainers._keras_compat",
-    "optuna": "automl._optuna_compat",
-    "mlflow": "automl._mlflow_compat",
+    "optuna": "automl.execution._optuna_compat",
+    "mlflow": "automl.tracking._mlflow_compat",
 }
 
 

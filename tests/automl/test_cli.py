@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from automl._cli import main
+from automl.cli import main
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "digits_mlp.yaml"
 

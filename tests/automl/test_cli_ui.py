@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from automl._store_template import machine_lock
+from automl.tracking._store_template import machine_lock
 from tests._servers import free_port, wait_until_serving
 
 LOCKS = Path("/proc/locks")
@@ -32,7 +32,7 @@ def test_ui_builds_a_new_store_under_the_lock_runs_build_it_with(tmp_path):
             [
                 sys.executable,
                 "-m",
-                "automl._cli",
+                "automl.cli",
                 "ui",
                 "--tracking-uri",
                 f"sqlite:///{db}",

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from automl._result import TrialState, TrialSummary, TuningResult
-from automl._runner import MANIFEST_FORMAT
+from automl.execution._runner import MANIFEST_FORMAT
 from search_spaces import Boolean, Categorical, ConfigError, Dense, Float, Int, LayerStack, Space
 
 SPACE = Space(

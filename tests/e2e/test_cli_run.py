@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from automl._cli import main
+from automl.cli import main
 from tests._servers import free_port, wait_until_serving
 from trainers import load_sklearn
 
@@ -86,7 +86,7 @@ def _listening_addresses(port: int) -> set[str]:
 def test_ui_serves_the_runs_page_on_loopback_only(run_dir):
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "automl._cli", "ui", str(run_dir), "--port", str(port)],
+        [sys.executable, "-m", "automl.cli", "ui", str(run_dir), "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -13,7 +13,7 @@ from mlflow.tracking import MlflowClient
 
 import automl
 from automl import ConfigError, TuningResult
-from automl._cli import main
+from automl.cli import main
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 

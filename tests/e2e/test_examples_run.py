@@ -15,7 +15,7 @@ import tensorflow as tf
 from mlflow.tracking import MlflowClient
 
 from automl import Experiment, TuningResult
-from automl._cli import main
+from automl.cli import main
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 

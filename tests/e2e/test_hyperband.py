@@ -8,7 +8,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 import automl
-from automl._hyperband import bracket_sizes
+from automl.execution._hyperband import bracket_sizes
 from search_spaces import Categorical, Dense, Float, LayerStack, Space
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]

@@ -37,7 +37,7 @@ def test_readme_build_example_builds_every_choice_of_its_space():
     block = _blocks("python")[2]
     namespace: dict = {}
     exec(compile(block, str(README), "exec"), namespace)
-    from automl._build import check_build
+    from automl.planning._build import check_build
     from trainers import load_sklearn
 
     check_build(namespace["build"], namespace["space"], load_sklearn("digits"))
@@ -47,7 +47,7 @@ def test_readme_custom_metric_example_is_the_objective_it_says():
     namespace: dict = {}
     for block in _blocks("python")[2:4]:  # the custom metric compiles the model of the build example
         exec(compile(textwrap.dedent(block), str(README), "exec"), namespace)
-    from automl._build import check_build
+    from automl.planning._build import check_build
     from trainers import FitSettings, load_sklearn
 
     (reported, *_) = check_build(namespace["build_compiled"], namespace["space"], load_sklearn("digits"))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from automl._cli import main
+from automl.cli import main
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 

@@ -11,7 +11,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 import automl
-from automl._cli import main
+from automl.cli import main
 from search_spaces import Categorical, Dense, Float, Int, LayerStack, Space
 from trainers import load_sklearn
 

@@ -10,7 +10,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 import automl
-from automl._tracking import MlflowTracker
+from automl.tracking._tracking import MlflowTracker
 from search_spaces import Dense, Float, Int, LayerStack, Space
 from trainers import load_sklearn
 

@@ -10,7 +10,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from automl import TuningResult
-from automl._cli import main
+from automl.cli import main
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 

@@ -21,7 +21,7 @@ from ray.tune.search.optuna import OptunaSearch
 from ray.tune.stopper import Stopper
 
 import automl
-from automl._workers import WorkerPolicy, reusing_workers, worker_rss_mib
+from automl.execution._workers import WorkerPolicy, reusing_workers, worker_rss_mib
 from search_spaces import Dense, LayerStack, Space
 from tests._servers import own_processes
 
@@ -109,8 +109,8 @@ FIRST_TRIAL_SCRIPT = textwrap.dedent(
     """
     import json, sys, threading, time
     import automl
-    import automl._artifacts as artifacts
-    from automl._experiment import _start_ray
+    import automl.tracking._artifacts as artifacts
+    from automl.planning._experiment import _start_ray
     from search_spaces import mlp
     from tests._servers import own_processes
 
@@ -215,7 +215,7 @@ def test_trials_shorter_than_a_process_start_run_two_at_a_time_in_two_processes(
 
     # A CPU an earlier test's run still holds would leave the second worker no room at all.
     assert _both_cpus_free(timeout=30), _what_ray_holds()
-    caplog.set_level(logging.DEBUG, logger="automl._workers")  # what became of each spare
+    caplog.set_level(logging.DEBUG, logger="automl.execution._workers")  # what became of each spare
     before, seen, done = _trial_processes(), set(), threading.Event()
 
     def watch() -> None:
@@ -244,7 +244,7 @@ def test_trials_shorter_than_a_process_start_run_two_at_a_time_in_two_processes(
         watcher.join()
     assert not grid.errors
     pids = grid.get_dataframe()["pid"].dropna()  # trials the stop found staged ran nothing
-    spares = [r.getMessage() for r in caplog.records if r.name == "automl._workers"]
+    spares = [r.getMessage() for r in caplog.records if r.name == "automl.execution._workers"]
     why = f"trials per process {pids.value_counts().to_dict()}, processes seen {seen}, spares {spares}"
     assert pids.nunique() == 2, f"{why}; {_what_ray_holds()}"
     assert min(stopper.per_pid.values()) >= 15, stopper.per_pid

@@ -24,7 +24,7 @@ SCRIPT = textwrap.dedent(
     from mlflow.tracking import MlflowClient
     from ray.cluster_utils import Cluster
     import automl
-    from automl._tracking import tracking_client
+    from automl.tracking._tracking import tracking_client
     from search_spaces import Dense, LayerStack, Space
 
     uri, storage, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3])

@@ -21,9 +21,9 @@ from mlflow.tracking import MlflowClient
 from ray import tune
 
 import automl
-from automl._tracking import tracking_client
-from automl._workers import WorkerPolicy, reusing_workers
-from automl._writer import PENDING_FILE, unsent
+from automl.execution._workers import WorkerPolicy, reusing_workers
+from automl.tracking._tracking import tracking_client
+from automl.tracking._writer import PENDING_FILE, unsent
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 

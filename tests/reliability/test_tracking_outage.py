@@ -14,9 +14,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 import automl
-from automl._cli import main
-from automl._tracking import WAIT_VARIABLE
-from automl._writer import PENDING_FILE
+from automl.cli import main
+from automl.tracking._tracking import WAIT_VARIABLE
+from automl.tracking._writer import PENDING_FILE
 from search_spaces import Categorical, Dense, LayerStack, Space
 from tests._servers import free_port, start_mlflow_server, stop_process_group
 

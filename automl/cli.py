@@ -1,0 +1,367 @@
+"""The `automl` command line.
+
+Exit codes: 0 done, 2 bad input (one line naming the file and field), 1 a run
+that failed. ``--debug`` shows the Python traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+from mlflow.exceptions import MlflowException
+
+from automl._result import RunInterrupted, TuningResult
+from automl.execution._jobs import job_logs, job_status, submit
+from automl.planning._experiment import Experiment
+from automl.planning._resume import resume, trusted_manifest
+from automl.tracking._tracking import default_tracking_uri, tracking_client
+from automl.tracking._writer import PENDING_FILE, replay
+from search_spaces import AutoMLError, ConfigError
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
+
+
+def _experiment(args: argparse.Namespace) -> Experiment:
+    try:
+        return Experiment.from_yaml(args.experiment, overrides=args.set)
+    except ConfigError as exc:
+        raise ConfigError(f"{args.experiment}: {exc}") from exc
+
+
+def _cmd_tune(args: argparse.Namespace) -> int:
+    experiment = _experiment(args)
+    result = experiment.run(verbose=0 if args.quiet else 1)
+    print()
+    print(result.summary())
+    return EXIT_OK
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    experiment = _experiment(args)
+    data = experiment.data
+    print(
+        f"{args.experiment}: OK — {experiment.num_trials} trials of up to {experiment.epochs} epochs, "
+        f"optimizing {experiment.metric} ({experiment.mode}) on {data if isinstance(data, str) else data.name}, "
+        f"{len(experiment.space.flat_keys())} params."
+    )
+    return EXIT_OK
+
+
+def _cmd_resume(args: argparse.Namespace) -> int:
+    result = resume(args.run_dir, verbose=0 if args.quiet else 1)
+    print()
+    print(result.summary())
+    return EXIT_OK
+
+
+def _cmd_best(args: argparse.Namespace) -> int:
+    result = TuningResult.load(args.run_dir)
+    if args.top is None:
+        print(result.summary())
+        return EXIT_OK
+    try:
+        ranked = result.top(args.top)
+    except ConfigError as exc:
+        raise ConfigError(exc.reason, field="--top" if exc.field == "k" else exc.field) from exc
+    print(f"Top {len(ranked)} trials by best {result.metric} ({result.mode}):")
+    for rank, trial in enumerate(ranked, start=1):
+        epoch = "?" if trial.best_epoch is None else trial.best_epoch
+        print(
+            f"{rank}. trial {trial.number}: {result.metric}={trial.score:.4f}, "
+            f"best epoch {epoch} of {trial.epochs}"
+        )
+        print(f"   {json.dumps(trial.config)}")
+    return EXIT_OK
+
+
+def _cmd_retrain(args: argparse.Namespace) -> int:
+    from automl.planning._retrain import retrain
+
+    result = TuningResult.load(args.run_dir)
+    epochs: int | Literal["best"] = "best" if args.epochs is None else args.epochs
+    done = retrain(result, data=None, epochs=epochs, rank=args.rank, build=None, verbose=0)
+    trial = done.trial
+    print(
+        f"Retrained trial {trial.number} (rank {args.rank}, best {result.metric}={trial.score:.4f}) "
+        f"for {done.epochs} epochs on the training and validation rows."
+    )
+    print(f"Model: {done.path}")
+    print(f"MLflow run: {done.run_id} (under {result.parent_run_id}, experiment {result.experiment_id})")
+    return EXIT_OK
+
+
+def _cmd_sync(args: argparse.Namespace) -> int:
+    pending = args.run_dir / PENDING_FILE
+    if not pending.exists():
+        print(f"nothing to send: {pending} does not exist (every write reached MLflow).")
+        return EXIT_OK
+    uri = trusted_manifest(args.run_dir.resolve())["tracking_uri"]
+    try:
+        sent = replay(pending, uri)
+    except MlflowException as exc:
+        raise AutoMLError(f"MLflow at {uri} is still unreachable; {pending} is kept: {exc}") from exc
+    print(f"sent {sent} kept writes to {uri}")
+    return EXIT_OK
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    result = TuningResult.load(args.run_dir)
+    out = Path(args.out)
+    if args.format == "keras" and out.suffix != ".keras":
+        raise ConfigError(f"a keras export is a `.keras` file, but got --out {out}.", field="--out")
+    # Data with categorical columns: the export takes raw rows (text included), one input per column.
+    raw_rows = any(c.categorical for c in result.columns or ())
+    if args.format == "keras" and not raw_rows:
+        shutil.copyfile(result.best_model_path, out)
+    else:
+        model = result.load_best_model(raw_rows=raw_rows)
+        if args.format == "keras":
+            model.save(out)
+        else:
+            model.export(str(out), format="tf_saved_model", verbose=False)
+    print(f"Exported the best model ({result.metric}={result.best_value:.4f}) to {out}")
+    if raw_rows:
+        print(f"It takes raw rows: one input per column, {[c.name for c in result.columns or ()]}.")
+    return EXIT_OK
+
+
+def _cmd_ui(args: argparse.Namespace) -> int:
+    uri, experiment_id = args.tracking_uri, None
+    if args.run_dir:
+        result = TuningResult.load(args.run_dir)
+        uri, experiment_id = uri or result.tracking_uri, result.experiment_id
+    uri = uri or default_tracking_uri()
+    base = f"http://{args.host}:{args.port}"
+    page = (
+        f"{base}/#/experiments/{experiment_id}/runs?workflowType=machine_learning" if experiment_id else base
+    )
+    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri]
+    command += ["--host", args.host, "--port", str(args.port)]
+    print(f"MLflow UI on {uri}\nOpen {page}\n(Ctrl-C stops it.)", flush=True)
+    if uri.startswith("sqlite:///"):
+        # A new file gets its tables as a run builds them, under the same lock: the server
+        # building them beside a run starting on the same file would break one of the two.
+        tracking_client(uri)
+    # The server runs in its own process group so that stopping this command
+    # (Ctrl-C or SIGTERM) stops the server's workers too, not just the parent.
+    # MLflow 3 also starts seven job-runner processes for its GenAI jobs, which
+    # comparing trials never uses; they double the start-up time and memory.
+    env = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **os.environ}
+    server = subprocess.Popen(command, start_new_session=True, env=env)
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        return server.wait()
+    except KeyboardInterrupt:
+        return EXIT_OK
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _cmd_submit(args: argparse.Namespace) -> int:
+    _experiment(args)  # bad input fails here, before anything reaches the cluster
+    job_id = submit(args.experiment, address=args.address, overrides=args.set)
+    print(f"Submitted job {job_id} to {args.address}")
+    print(f"  automl status {job_id} --address {args.address}")
+    print(f"  automl logs {job_id} --address {args.address} --follow")
+    if not args.follow:
+        return EXIT_OK
+    job_logs(job_id, address=args.address, follow=True)
+    return _report_status(job_id, args.address)
+
+
+def _report_status(job_id: str, address: str) -> int:
+    status, message = job_status(job_id, address=address)
+    print(f"{job_id}: {status}{f' — {message}' if message else ''}")
+    return EXIT_OK if status in ("SUCCEEDED", "RUNNING", "PENDING") else EXIT_FAILED
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    return _report_status(args.job_id, args.address)
+
+
+def _cmd_logs(args: argparse.Namespace) -> int:
+    job_logs(args.job_id, address=args.address, follow=args.follow)
+    return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="automl",
+        description="Tune Keras models: Optuna samples, Ray Tune schedules, MLflow records.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Exit codes: 0 done, 1 the run failed, 2 bad input.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show Python tracebacks")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help: str, example: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(
+            name,
+            help=help,
+            description=f"{help}\n\nExample:\n  {example}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        # SUPPRESS: `automl --debug tune ...` must not be reset by the subcommand's default.
+        sub.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help="show Python tracebacks"
+        )
+        return sub
+
+    for name, help, example in (
+        (
+            "tune",
+            "Run the experiment in a YAML file.",
+            "automl tune examples/digits_mlp.yaml --set num_trials=6",
+        ),
+        (
+            "validate",
+            "Check an experiment file without running it.",
+            "automl validate examples/digits_mlp.yaml",
+        ),
+    ):
+        sub = command(name, help, example)
+        sub.set_defaults(func=_cmd_tune if name == "tune" else _cmd_validate)
+        sub.add_argument("experiment", type=Path, help="experiment YAML file")
+        sub.add_argument(
+            "--set",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="override a setting (dotted key, YAML value)",
+        )
+        if name == "tune":
+            sub.add_argument("--quiet", action="store_true", help="no per-trial progress lines")
+
+    sub = command(
+        "resume",
+        "Finish an interrupted run: finished trials are kept, running ones continue from checkpoints.",
+        "automl resume automl_runs/digits-mlp-20261124-101500",
+    )
+    sub.add_argument("run_dir", type=Path, help="run directory (printed when the run started)")
+    sub.add_argument("--quiet", action="store_true", help="no per-trial progress lines")
+    sub.set_defaults(func=_cmd_resume)
+
+    sub = command(
+        "best",
+        "Print a finished run's best config, metric and model path, or its K best trials.",
+        "automl best automl_runs/digits-mlp-20261124-101500 --top 3",
+    )
+    sub.add_argument("run_dir", type=Path, help="run directory (printed at the end of a run)")
+    sub.add_argument(
+        "--top", type=int, metavar="K", help="print the K best trials: score, best epoch, config"
+    )
+    sub.set_defaults(func=_cmd_best)
+
+    sub = command(
+        "retrain",
+        "Fit one of a run's best configs again on its training and validation rows, here (no Ray).",
+        "automl retrain automl_runs/digits-mlp-20261124-101500 --rank 1 --epochs 12",
+    )
+    sub.add_argument("run_dir", type=Path, help="run directory (printed at the end of a run)")
+    sub.add_argument("--rank", type=int, default=1, metavar="K", help="the K-th best trial (default: 1)")
+    sub.add_argument(
+        "--epochs", type=int, metavar="N", help="epochs to fit (default: the trial's best epoch)"
+    )
+    sub.set_defaults(func=_cmd_retrain)
+
+    sub = command(
+        "sync",
+        "Send the MLflow writes a run kept locally because the tracking server was unreachable.",
+        "automl sync automl_runs/digits-mlp-20261124-101500",
+    )
+    sub.add_argument("run_dir", type=Path, help="run directory")
+    sub.set_defaults(func=_cmd_sync)
+
+    sub = command(
+        "export",
+        "Export a run's best model as a .keras file or a TensorFlow SavedModel for serving.",
+        "automl export automl_runs/digits-mlp-20261124-101500 --format savedmodel --out serving/digits",
+    )
+    sub.add_argument("run_dir", type=Path, help="run directory")
+    sub.add_argument("--format", choices=["keras", "savedmodel"], default="keras", help="default: keras")
+    sub.add_argument("--out", required=True, help="output file (.keras) or directory (savedmodel)")
+    sub.set_defaults(func=_cmd_export)
+
+    sub = command(
+        "ui",
+        "Start the MLflow UI on a run's tracking store, on 127.0.0.1, and print the runs page URL.",
+        "automl ui automl_runs/digits-mlp-20261124-101500",
+    )
+    sub.add_argument("run_dir", type=Path, nargs="?", help="run directory (default: ./mlflow.db, no run)")
+    sub.add_argument("--tracking-uri", help="tracking store (default: the run's, else ./mlflow.db)")
+    sub.add_argument(
+        "--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1, this machine only)"
+    )
+    sub.add_argument("--port", type=int, default=5000, help="default: 5000")
+    sub.set_defaults(func=_cmd_ui)
+
+    # The command line is the one place that reads the environment: Ray's own variable.
+    default_address = os.environ.get("RAY_API_SERVER_ADDRESS", "http://127.0.0.1:8265")
+    address_help = (
+        f"the cluster's dashboard/job server (default: $RAY_API_SERVER_ADDRESS or {default_address})"
+    )
+    sub = command(
+        "submit",
+        "Send an experiment to a Ray cluster as a job (Ray Jobs API), with this code and the file's directory.",
+        "automl submit examples/digits_mlp.yaml --address http://127.0.0.1:8265 --follow",
+    )
+    sub.add_argument("experiment", type=Path, help="experiment YAML file")
+    sub.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting")
+    sub.add_argument("--address", default=default_address, help=address_help)
+    sub.add_argument("--follow", action="store_true", help="stream the logs until the job ends")
+    sub.set_defaults(func=_cmd_submit)
+    for name, help, func in (
+        ("status", "Print a submitted job's status.", _cmd_status),
+        ("logs", "Print (or --follow) a submitted job's logs.", _cmd_logs),
+    ):
+        sub = command(name, help, f"automl {name} raysubmit_XXXX --address http://127.0.0.1:8265")
+        sub.add_argument("job_id", help="the id printed by automl submit")
+        sub.add_argument("--address", default=default_address, help=address_help)
+        if name == "logs":
+            sub.add_argument("--follow", action="store_true", help="stream until the job ends")
+        sub.set_defaults(func=func)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the command line; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except AutoMLError as exc:
+        if args.debug:
+            raise
+        print(f"error: {textwrap.shorten(str(exc), 2000)}", file=sys.stderr)
+        return EXIT_FAILED
+    except RunInterrupted:  # the run printed how to resume it
+        if args.debug:
+            raise
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,693 @@
+"""`Experiment`: every setting of a tuning run, validated before Ray starts.
+
+The Python API (`automl.tune`) and the YAML form share one vocabulary: a YAML
+experiment file's keys are `tune`'s keyword arguments, so an error names the
+same field in both (``sampler.multivariate``, ``resources_per_trial.cpu``).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import datetime
+import logging
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import optuna
+
+from automl._result import TuningResult
+from automl.execution._hyperband import trials_held_at_once
+from automl.execution._runner import Run, optuna_warnings_only
+from automl.execution._workers import WorkerPolicy, environment_variable
+from automl.planning._build import check_build, load_build, resolve_build_ref
+from automl.planning._choices import GridSampler, make_sampler, parse_scheduler
+from automl.planning._objectives import EXTRA_METRICS, parse_objectives
+from automl.planning._warm_start import known_points
+from automl.tracking._tracking import tracking_client, tracking_wait_s
+from search_spaces import ConfigError, Space, cnn, mlp, rnn
+from search_spaces._errors import located
+from search_spaces._foreign import foreign_hint
+from search_spaces._suggest import check_fields, did_you_mean, refuse_unknown_init_keywords
+from search_spaces._yaml import load_yaml_file
+from trainers import (
+    FitSettings,
+    TrainingData,
+    check_config,
+    from_arrays,
+    from_frame,
+    load_sklearn,
+    reported_metrics,
+)
+from trainers._settings import check_metric_names
+
+__all__ = ["DataSpec", "Experiment", "PRESETS"]
+
+PRESETS = {"mlp": mlp, "cnn": cnn, "rnn": rnn}
+
+_RESOURCE_KEYS = ("cpu", "gpu", "tpu", "memory")  # memory in bytes
+
+
+def _check_int(name: str, value: Any, *, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(f"expected an int >= {low}, but got {value!r}.", field=name)
+
+
+def _resources(resources: Mapping[str, float] | None) -> dict[str, float]:
+    resources = {"cpu": 1} if resources is None else dict(resources)
+    for key, value in resources.items():
+        if key not in _RESOURCE_KEYS:
+            raise ConfigError(
+                f"unknown resource {key!r}; accepted: {list(_RESOURCE_KEYS)}{foreign_hint('resources', key)}.",
+                field=f"resources_per_trial.{key}",
+            )
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not value >= 0
+            or math.isinf(value)
+        ):
+            raise ConfigError(
+                f"expected a number >= 0, but got {value!r}.", field=f"resources_per_trial.{key}"
+            )
+    if resources.get("cpu", 0) <= 0 and resources.get("gpu", 0) <= 0:
+        raise ConfigError(
+            f"a trial needs some CPU or GPU, but got {resources!r}.", field="resources_per_trial"
+        )
+    return resources
+
+
+def _data(data: TrainingData | str | DataSpec) -> TrainingData:
+    if isinstance(data, str):
+        return load_sklearn(data)
+    if isinstance(data, DataSpec):
+        return data.load()
+    if not isinstance(data, TrainingData):
+        raise ConfigError(
+            "expected trainers.TrainingData (from trainers.from_arrays, from_frame, from_dataset or "
+            f"load_sklearn), a DataSpec or the name of a bundled data set, but got {type(data).__name__}.",
+            field="data",
+        )
+    return data
+
+
+def _data_spec(data: TrainingData | str | DataSpec) -> dict[str, Any] | None:
+    """Where the data came from, so a resumed run can load it again (None: arrays in memory)."""
+    if isinstance(data, str):
+        return {"sklearn": data}
+    if isinstance(data, DataSpec):
+        return data.to_dict()
+    return None
+
+
+def _warm_start(space: Space, points: Sequence[Mapping[str, Any]], num_trials: int) -> list[dict[str, Any]]:
+    """Checks each config against the space and the trainer; returns optuna params."""
+    if len(points) > num_trials:
+        raise ConfigError(
+            f"`num_trials` must be >= the number of points to evaluate, but got "
+            f"(num_trials={num_trials}, points_to_evaluate={len(points)}).",
+            field="points_to_evaluate",
+        )
+    params = []
+    for i, config in enumerate(points):
+        with located(f"points_to_evaluate.{i}"):
+            params.append(space.params_of(config))
+            check_config(config)
+    return params
+
+
+def _start_ray(address: str | None, *, verbose: int) -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    # Progress comes from the driver; worker logs stay in Ray's session
+    # directory unless asked for.
+    log_to_driver = verbose >= 2
+    if address is not None:  # an existing cluster keeps its own runtime environment
+        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=log_to_driver)
+        return
+    # Quiet TensorFlow's C++ start-up banner in every worker. Through the environment
+    # Ray's processes inherit rather than a runtime_env: the idle workers Ray starts
+    # ahead of time never serve an actor of a job that has a runtime_env.
+    level = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")
+    with environment_variable("TF_CPP_MIN_LOG_LEVEL", level):
+        ray.init(
+            # "local" always starts a fresh instance; a bare ray.init() would join whatever
+            # cluster /tmp/ray/ray_current_cluster names, even a dead one.
+            address="local",
+            include_dashboard=False,
+            logging_level=logging.WARNING,
+            log_to_driver=log_to_driver,
+        )
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DataSpec:
+    """Where an experiment file's data comes from: exactly one source.
+
+    Args:
+        sklearn: A data set bundled with scikit-learn (``digits``, ``iris``,
+            ``wine``, ``breast_cancer``, ``diabetes``). Defaults to `None`.
+        csv: A CSV file with feature columns and a ``target`` column. Text
+            columns are categorical (one-hot encoded inside the model, see
+            `trainers.from_frame`); a text target names the classes.
+            Defaults to `None`.
+        npz: A numpy ``.npz`` file with arrays ``x`` and ``y`` (and optionally
+            ``x_val``, ``y_val``), read without pickle. Defaults to `None`.
+        target: The target column of ``csv``. Defaults to `None`.
+        categorical: Numeric columns of ``csv`` to treat as categorical
+            (e.g. codes). Defaults to `None`.
+        task: ``binary``, ``multiclass`` or ``regression``. Defaults to inferring it.
+        validation_split: Fraction held out when no validation set is given.
+            Defaults to `0.2`.
+        seed: Seed of the split. Defaults to `0`.
+        shape: The shape of one sample, e.g. ``[8, 8, 1]`` to read digits'
+            64 pixels as 8×8 single-channel images for Conv2D layers. Each
+            row is reshaped (C order). Defaults to `None` (as read).
+    """
+
+    sklearn: str | None = None
+    csv: str | None = None
+    npz: str | None = None
+    target: str | None = None
+    categorical: Sequence[str] | None = None
+    task: Literal["binary", "multiclass", "regression"] | None = None
+    validation_split: float = 0.2
+    seed: int = 0
+    shape: Sequence[int] | None = None
+
+    def __post_init__(self) -> None:
+        sources = [s for s in ("sklearn", "csv", "npz") if getattr(self, s) is not None]
+        if len(sources) != 1:
+            raise ConfigError(
+                f"give exactly one data source of ['sklearn', 'csv', 'npz'], but got {sources}."
+            )
+        for name in ("sklearn", "csv", "npz", "target", "task"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise ConfigError(f"expected a string, but got {value!r}.", field=name)
+        if (self.csv is None) != (self.target is None):
+            raise ConfigError(
+                "`target` (the label column) goes with `csv` and only with it.", field="data.target"
+            )
+        if self.categorical is not None:
+            if self.csv is None:
+                raise ConfigError(
+                    "`categorical` names columns of `csv` and goes only with it.", field="categorical"
+                )
+            if not isinstance(self.categorical, (list, tuple)) or not all(
+                isinstance(c, str) for c in self.categorical
+            ):
+                raise ConfigError(
+                    f"expected a list of column names, but got {self.categorical!r}.", field="categorical"
+                )
+            object.__setattr__(self, "categorical", list(self.categorical))
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ConfigError(f"expected an int, but got {self.seed!r}.", field="seed")
+        if self.shape is not None:
+            if not isinstance(self.shape, (list, tuple)) or not self.shape:
+                raise ConfigError(
+                    f"expected a list of ints such as [8, 8, 1], but got {self.shape!r}.", field="shape"
+                )
+            for i, size in enumerate(self.shape):
+                _check_int(f"shape.{i}", size, low=1)
+            object.__setattr__(self, "shape", list(self.shape))
+
+    @property
+    def name(self) -> str:
+        """The data set's name, or the file's stem."""
+        return self.sklearn or Path(str(self.csv or self.npz)).stem
+
+    def resolved(self, base_dir: Path) -> DataSpec:
+        """The same spec with file paths made absolute from ``base_dir``."""
+
+        def absolute(path: str | None) -> str | None:
+            return None if path is None else str((base_dir / path).resolve())
+
+        return dataclasses.replace(self, csv=absolute(self.csv), npz=absolute(self.npz))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) != f.default
+        }
+
+    def load(self) -> TrainingData:
+        """Reads the data (relative paths from the working directory; see `resolved`)."""
+        if self.sklearn is not None:
+            data = load_sklearn(self.sklearn, validation_split=self.validation_split, seed=self.seed)
+        else:
+            split = {"validation_split": self.validation_split, "seed": self.seed, "task": self.task}
+            with located("data"):
+                if self.csv is not None:
+                    data = self._load_csv(Path(self.csv), split)
+                else:
+                    data = self._load_npz(Path(str(self.npz)), split)
+        if self.shape is None:
+            return data
+        if data.categorical:
+            raise ConfigError(
+                "a CSV with categorical columns has one value per column; `shape` is for numeric arrays.",
+                field="data.shape",
+            )
+        with located("data"):
+            return self._reshaped(data)
+
+    def _reshaped(self, data: TrainingData) -> TrainingData:
+        shape = tuple(self.shape or ())
+        if math.prod(shape) != math.prod(data.input_shape):
+            raise ConfigError(
+                f"{list(shape)} holds {math.prod(shape)} values per sample, but the samples have shape "
+                f"{data.input_shape} ({math.prod(data.input_shape)} values).",
+                field="shape",
+            )
+        return dataclasses.replace(
+            data,
+            x_train=data.x_train.reshape(len(data.x_train), *shape),
+            x_val=data.x_val.reshape(len(data.x_val), *shape),
+        )
+
+    def _load_csv(self, path: Path, split: dict[str, Any]) -> TrainingData:
+        import pandas as pd
+
+        try:
+            frame = pd.read_csv(path)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read {path}: {exc}", field="csv") from exc
+        if self.target not in frame.columns:
+            raise ConfigError(
+                f"no column {self.target!r} in {path.name}{did_you_mean(str(self.target), frame.columns)}; "
+                f"columns: {list(frame.columns)}.",
+                field="target",
+            )
+        return from_frame(frame, str(self.target), categorical=self.categorical, name=path.stem, **split)
+
+    def _load_npz(self, path: Path, split: dict[str, Any]) -> TrainingData:
+        try:
+            with np.load(path, allow_pickle=False) as arrays:
+                found = {k: arrays[k] for k in arrays.files}
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read {path}: {exc}", field="npz") from exc
+        if "x" not in found or "y" not in found:
+            raise ConfigError(
+                f"{path.name} must hold arrays 'x' and 'y', but holds {sorted(found)}.", field="npz"
+            )
+        validation = (found["x_val"], found["y_val"]) if "x_val" in found and "y_val" in found else None
+        return from_arrays(found["x"], found["y"], validation_data=validation, name=path.stem, **split)
+
+
+def made_callbacks(entries: Any) -> tuple[list[Any], tuple[str, ...]]:
+    """The trials' Keras callbacks, and the references among ``entries`` (for resume).
+
+    An entry is a callback, or a ``'file.py:function'`` reference to a function
+    of no arguments that returns a callback or a list of them (how an
+    experiment file names callbacks). A function from a file is shipped to
+    the workers like ``build``.
+    """
+    if isinstance(entries, (str, bytes)) or not isinstance(entries, Sequence):
+        raise ConfigError(
+            f"expected a list of Keras callbacks or 'file.py:function' references, but got {entries!r}.",
+            field="callbacks",
+        )
+    made: list[tuple[str, Any]] = []
+    refs = []
+    for i, entry in enumerate(entries):
+        field = f"callbacks.{i}"
+        if not isinstance(entry, str):
+            made.append((field, entry))
+            continue
+        refs.append(resolve_build_ref(entry, Path.cwd(), field=field))
+        factory = load_build(entry, field=field)
+        try:
+            produced = factory()
+        except Exception as exc:  # the user's function raised
+            raise ConfigError(f"{entry}() raised {type(exc).__name__}: {exc}", field=field) from exc
+        made.extend((field, c) for c in (produced if isinstance(produced, (list, tuple)) else [produced]))
+    _check_callbacks(made)
+    return [callback for _, callback in made], tuple(refs)
+
+
+def _check_callbacks(callbacks: Sequence[tuple[str, Any]]) -> None:
+    if not callbacks:
+        return
+    import keras  # only when the user passed callbacks, so they imported Keras already
+
+    for field, callback in callbacks:
+        if not isinstance(callback, keras.callbacks.Callback):
+            raise ConfigError(
+                f"expected a keras.callbacks.Callback, but got {type(callback).__name__}.",
+                field=field,
+            )
+
+
+def _space_from_dict(data: Any) -> Space:
+    """A space from its dict form, or a preset (``preset: mlp``) whose entries the others override."""
+    if isinstance(data, Mapping) and "preset" in data:
+        name = data["preset"]
+        if name not in PRESETS:
+            raise ConfigError(
+                f"unknown preset {name!r}{did_you_mean(str(name), PRESETS)}; accepted: {sorted(PRESETS)}.",
+                field="space.preset",
+            )
+        entries = {**PRESETS[name]().to_dict(), **{k: v for k, v in data.items() if k != "preset"}}
+        return Space.from_dict(entries)
+    return Space.from_dict(data)
+
+
+@refuse_unknown_init_keywords("experiment")  # Optuna's n_trials gets num_trials, as in a file
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Experiment:
+    """Every setting of a tuning run; the arguments are those of `automl.tune`.
+
+    Construction validates everything (space, data, sampler, scheduler,
+    resources, warm-start configs) without starting Ray; `run` executes.
+
+    Example:
+        >>> from search_spaces import mlp
+        >>> experiment = Experiment(space=mlp(), data="digits", num_trials=3, epochs=2)
+        >>> result = experiment.run()
+    """
+
+    space: Space
+    data: TrainingData | str | DataSpec
+    metric: str | Sequence[str] = "val_accuracy"
+    mode: Literal["min", "max"] | Sequence[Literal["min", "max"]] = "max"
+    num_trials: int = 12
+    time_budget_s: float | None = None
+    epochs: int = 20
+    patience: int = 3
+    metrics: Sequence[str] = ()
+    reduce_lr_patience: int | None = None
+    steps_per_execution: int | Literal["auto"] = "auto"
+    jit_compile: bool | Literal["auto"] = "auto"
+    mixed_precision: bool = False
+    sampler: str | Mapping[str, Any] | optuna.samplers.BaseSampler = "tpe"
+    points_to_evaluate: Sequence[Mapping[str, Any]] = ()
+    evaluated_points: Sequence[Mapping[str, Any]] = ()
+    warm_start: str | Path | None = None
+    scheduler: str | Mapping[str, Any] | None = None
+    seed: int | None = None
+    resources_per_trial: Mapping[str, float] = dataclasses.field(default_factory=lambda: {"cpu": 1})
+    max_concurrent_trials: int | None = None
+    max_failures: int = 0
+    max_trials_per_worker: int | None = None
+    max_worker_memory_growth: float | None = 0.1
+    address: str | None = None
+    tracking_uri: str | None = None
+    experiment_name: str = "automl"
+    registered_model_name: str | None = None
+    storage_path: str | Path = "automl_runs"
+    name: str | None = None
+    callbacks: Sequence[Any] = ()
+    build: Callable[[dict[str, Any]], Any] | str | None = None
+
+    def __post_init__(self) -> None:
+        # The validated plan, kept for the first `run`: planning loads the data and builds
+        # every variant of a custom `build`, which need not happen twice.
+        object.__setattr__(self, "_planned", self._plan())
+
+    def _plan(self) -> Run:
+        if not isinstance(self.space, Space):
+            raise ConfigError(
+                f"expected a search_spaces.Space, but got {type(self.space).__name__}.", field="space"
+            )
+        data = _data(self.data)
+        check_metric_names(self.metrics, data.task)  # before FitSettings, which knows no task
+        objectives = parse_objectives(self.metric, self.mode)
+        (monitor, mode), extra = objectives[0], objectives[1:]
+        settings = FitSettings(
+            epochs=self.epochs,
+            monitor=monitor,
+            mode=mode,
+            patience=self.patience,
+            metrics=self.metrics,
+            reduce_lr_patience=self.reduce_lr_patience,
+            steps_per_execution=self.steps_per_execution,
+            jit_compile=self.jit_compile,
+            mixed_precision=self.mixed_precision,
+            seed=self.seed,  # each trial's fit seed derives from it (`run_trial`)
+        )
+        build = load_build(self.build) if isinstance(self.build, str) else self.build
+        if build is None:
+            settings.check_monitor(data.task)
+        else:  # the models may report metrics of their own: the monitor is checked once they are built
+            settings.check_metrics(data.task)
+        for config in self.space.variants():  # every choice the trainer must accept
+            settings.check_schedule(check_config(config, task=data.task, custom_model=build is not None))
+        reported = None
+        if build is None:
+            self.space.check_input_shape(data.input_shape)
+            everywhere = reported_metrics(data.task, settings.metrics)
+        else:
+            per_variant = check_build(build, self.space, data, settings)
+            everywhere = tuple(n for n in per_variant[0] if all(n in names for names in per_variant))
+            settings.check_monitor(data.task, reported=everywhere)
+            reported = tuple(dict.fromkeys(n for names in per_variant for n in names))
+        available = [*everywhere, *EXTRA_METRICS]
+        who = "the trainer" if build is None else "the model build(config) returns"
+        for i, (name, _) in enumerate(extra, start=1):
+            if name not in available:
+                raise ConfigError(
+                    f"{who} never reports {name!r} for a {data.task} task; available: {available}.",
+                    field=f"metric.{i}",
+                )
+        _check_int("num_trials", self.num_trials, low=1)
+        if self.max_concurrent_trials is not None:
+            _check_int("max_concurrent_trials", self.max_concurrent_trials, low=1)
+        _check_int("max_failures", self.max_failures, low=0)
+        budget = self.time_budget_s
+        if budget is not None and (
+            isinstance(budget, bool) or not isinstance(budget, (int, float)) or not 0 < budget < math.inf
+        ):
+            raise ConfigError(f"expected a number of seconds > 0, but got {budget!r}.", field="time_budget_s")
+        for name in ("experiment_name", "registered_model_name", "address", "tracking_uri", "name"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value):
+                raise ConfigError(f"expected a non-empty string, but got {value!r}.", field=name)
+        callbacks, callback_refs = made_callbacks(self.callbacks)
+        tracking_wait_s()  # the environment's setting, checked now rather than at the run's end
+        sampler = make_sampler(
+            self.sampler,
+            seed=self.seed,
+            num_objectives=len(objectives),
+            space=self.space,
+            num_trials=self.num_trials,
+        )
+        if extra and (self.evaluated_points or self.warm_start):
+            field = "evaluated_points" if self.evaluated_points else "warm_start"
+            raise ConfigError(
+                "known scores seed a single objective; with several objectives, run the configs "
+                "again with points_to_evaluate instead.",
+                field=field,
+            )
+        known = known_points(
+            self.space,
+            evaluated_points=self.evaluated_points,
+            warm_start=self.warm_start,
+            metric=monitor,
+            mode=mode,
+        )
+        scheduler = parse_scheduler(
+            self.scheduler or ("fifo" if extra else "asha"), epochs=self.epochs, space=self.space
+        )
+        if scheduler.pauses_trials:  # a paused or exploited trial continues from its newest checkpoint
+            settings = dataclasses.replace(settings, checkpoint_interval_s=0.0)
+        if scheduler.name == "pbt" and known:
+            field = "evaluated_points" if self.evaluated_points else "warm_start"
+            raise ConfigError(
+                "pbt trains one population from the start and learns nothing from earlier scores; "
+                "pass those configs as points_to_evaluate to have them join the population.",
+                field=field,
+            )
+        if scheduler.name == "hyperband" and self.max_concurrent_trials is not None:
+            held = trials_held_at_once(self.epochs, self.num_trials, **scheduler.settings)
+            if self.max_concurrent_trials < held:
+                raise ConfigError(
+                    f"expected at least {held} or None with scheduler 'hyperband', but got "
+                    f"{self.max_concurrent_trials}: hyperband pauses a bracket's trials (up to {held} "
+                    "here) at each milestone until all of them reach it, and Ray counts paused trials "
+                    "against this limit, so brackets would not fill and few trials or none would be "
+                    "stopped. Leave it unset (trials run as resources allow; a paused one holds "
+                    "none) or use scheduler 'asha', which never pauses trials.",
+                    field="max_concurrent_trials",
+                )
+        if extra and scheduler.name != "fifo":
+            raise ConfigError(
+                f"{scheduler.name} stops trials early on one metric, which would bias a search over "
+                f"{len(objectives)} objectives; use scheduler 'fifo' (the default with several objectives).",
+                field="scheduler",
+            )
+        if isinstance(sampler, GridSampler):
+            for field in ("points_to_evaluate", "evaluated_points", "warm_start"):
+                if getattr(self, field):
+                    raise ConfigError(
+                        f"a grid search runs every config of the space itself, so it takes no {field}.",
+                        field=field,
+                    )
+        resources = _resources(self.resources_per_trial)
+        if self.mixed_precision and resources.get("gpu", 0) <= 0:
+            raise ConfigError(
+                f"mixed precision pays off on GPUs (on CPUs float16 is slower than float32), but the "
+                f"trials get none: resources_per_trial={resources}; give them a GPU "
+                '({"gpu": 1} or a fraction) or leave mixed_precision off.',
+                field="mixed_precision",
+            )
+        return Run(
+            space=self.space,
+            data=data,
+            settings=settings,
+            sampler=sampler,
+            points_to_evaluate=_warm_start(self.space, self.points_to_evaluate, self.num_trials),
+            known_points=known,
+            scheduler=scheduler,
+            extra_objectives=extra,
+            num_trials=self.num_trials,
+            resources=resources,
+            max_concurrent_trials=self.max_concurrent_trials,
+            max_failures=self.max_failures,
+            workers=WorkerPolicy(self.max_trials_per_worker, self.max_worker_memory_growth),
+            time_budget_s=self.time_budget_s,
+            tracking_uri=self.tracking_uri,
+            experiment_name=self.experiment_name,
+            registered_model_name=self.registered_model_name or self.experiment_name,
+            storage_path=Path(self.storage_path).resolve(),
+            seed=self.seed,
+            data_spec=_data_spec(self.data),
+            callbacks=tuple(callbacks),
+            callback_refs=callback_refs if len(callback_refs) == len(self.callbacks) else (),
+            build=build,
+            build_ref=self.build if isinstance(self.build, str) else None,
+            reported=reported,
+        )
+
+    def run(self, *, verbose: int = 1) -> TuningResult:
+        """Starts (or joins) Ray and runs the trials.
+
+        Args:
+            verbose: 0 silent, 1 the settings, then one line per finished trial (and a
+                status line after a minute without one), 2 also the workers' logs.
+                Defaults to `1`.
+        """
+        # A later run plans again: the plan's sampler has learned from the first one's trials.
+        run = vars(self).pop("_planned", None) or self._plan()
+        name = self.name or f"{self.experiment_name}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+        # Opening the tracking store (a new sqlite file builds its tables: seconds of
+        # CPU) overlaps starting Ray, which mostly waits for its processes.
+        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="automl-tracking") as pool:
+            opening = pool.submit(tracking_client, run.resolved_tracking_uri())
+            _start_ray(self.address, verbose=verbose)
+            client = opening.result()
+        with optuna_warnings_only():
+            return run.execute(name=name, verbose=verbose, client=client)
+
+    @classmethod
+    def from_dict(cls, data: Any, *, base_dir: str | Path = ".") -> Experiment:
+        """Builds an experiment from its dict form (the keys are `tune`'s arguments).
+
+        ``data`` is a `DataSpec` mapping, ``space`` a space's dict form or
+        ``{"preset": "mlp", ...overrides}``; relative paths are read from
+        ``base_dir``.
+
+        Raises:
+            ConfigError: Naming the first invalid field.
+        """
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"expected a mapping of settings, but got {type(data).__name__}.")
+        settings = dict(data)
+        check_fields(settings, cls, "experiment", "experiment")
+        with located("data"):
+            if not isinstance(settings["data"], Mapping):
+                raise ConfigError(
+                    f"expected a mapping such as {{sklearn: digits}}, but got {settings['data']!r}."
+                )
+            check_fields(settings["data"], DataSpec, "data source")
+            spec = DataSpec(**settings["data"])
+        settings["data"] = spec.resolved(Path(base_dir))
+        settings["space"] = _space_from_dict(settings["space"])
+        for key in ("points_to_evaluate", "evaluated_points"):
+            if key in settings and not isinstance(settings[key], list):
+                raise ConfigError(f"expected a list of configs, but got {settings[key]!r}.", field=key)
+        if settings.get("warm_start") is not None:
+            if not isinstance(settings["warm_start"], str) or not settings["warm_start"]:
+                raise ConfigError(
+                    f"expected the directory of an earlier run, but got {settings['warm_start']!r}.",
+                    field="warm_start",
+                )
+            settings["warm_start"] = Path(base_dir) / settings["warm_start"]
+        if settings.get("build") is not None:
+            settings["build"] = resolve_build_ref(settings["build"], Path(base_dir))
+        if isinstance(settings.get("callbacks"), list):  # references to factories, read from base_dir
+            settings["callbacks"] = [
+                resolve_build_ref(ref, Path(base_dir), field=f"callbacks.{i}") if isinstance(ref, str) else ref
+                for i, ref in enumerate(settings["callbacks"])
+            ]
+        return cls(**settings)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, *, overrides: Sequence[str] = ()) -> Experiment:
+        """Reads an experiment file (safely), applies ``KEY=VALUE`` overrides, validates.
+
+        Args:
+            path: The YAML file.
+            overrides: ``dotted.key=value`` strings; values are parsed as YAML
+                (``epochs=5`` is an int). Defaults to `()`.
+
+        Raises:
+            ConfigError: The file, an override or a field is invalid.
+        """
+        path = Path(path)
+        data = load_yaml_file(path)
+        for override in overrides:
+            data = apply_override(data, override)
+        return cls.from_dict(data, base_dir=path.parent)
+
+
+def apply_override(data: Any, override: str) -> Any:
+    """Returns ``data`` with ``dotted.key=value`` set; the parent of the key must exist."""
+    from search_spaces._yaml import parse_yaml
+
+    key, sep, text = override.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"expected KEY=VALUE, but got {override!r}.", field="--set")
+    if not isinstance(data, dict):
+        raise ConfigError("the experiment file must be a mapping to take --set overrides.", field="--set")
+    value = parse_yaml(text) if text else None
+    parts = key.split(".")
+    node: Any = data
+    for depth, part in enumerate(parts[:-1]):
+        child = _child(node, part)
+        if child is None:
+            where = ".".join(parts[: depth + 1])
+            raise ConfigError(
+                f"--set {key}: there is no {where!r} in the experiment to set a key under.", field=where
+            )
+        node = child
+    if isinstance(node, list):
+        index = _index(node, parts[-1])
+        if index is None:
+            raise ConfigError(f"--set {key}: no item {parts[-1]!r} in a list of {len(node)}.", field=key)
+        node[index] = value
+    elif isinstance(node, dict):
+        node[parts[-1]] = value
+    else:
+        raise ConfigError(f"--set {key}: {'.'.join(parts[:-1])!r} holds a value, not settings.", field=key)
+    return data
+
+
+def _index(node: list[Any], part: str) -> int | None:
+    return int(part) if part.isdigit() and int(part) < len(node) else None
+
+
+def _child(node: Any, part: str) -> Any:
+    if isinstance(node, dict):
+        return node.get(part)
+    if isinstance(node, list):
+        index = _index(node, part)
+        return None if index is None else node[index]
+    return None

@@ -1,0 +1,176 @@
+"""`automl.resume`: finish a run that was interrupted (Ctrl-C, a killed driver, a crash)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from automl._result import MANIFEST_FILE, TuningResult
+from automl.execution._runner import MANIFEST_FORMAT, Run, optuna_warnings_only
+from automl.execution._workers import WorkerPolicy
+from automl.planning._build import load_build
+from automl.planning._experiment import DataSpec, _data, _start_ray, made_callbacks
+from search_spaces import ConfigError, Space
+from trainers import FitSettings, TrainingData
+
+__all__ = ["fit_settings", "resume", "run_build", "run_data", "trusted_manifest"]
+
+
+def trusted_manifest(run_dir: Path) -> dict[str, Any]:
+    """Reads ``run.json`` after checking that this tool made the directory for this user.
+
+    Ray restores a run from pickled experiment state, so a directory that
+    someone else could have written to is refused rather than unpickled.
+    """
+    path = run_dir / MANIFEST_FILE
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"{run_dir} holds no readable {MANIFEST_FILE}: it is not a run directory made by automl "
+            "(runs live under storage_path, by default ./automl_runs/<name>).",
+            field="run_dir",
+        ) from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
+        raise ConfigError(f"{path} was not written by this version of automl.", field="run_dir")
+    uid = os.getuid()
+    for checked in (run_dir, path):
+        info = checked.stat()
+        if info.st_uid != uid:
+            raise ConfigError(
+                f"{checked} belongs to uid {info.st_uid}, not to you (uid {uid}); refusing to restore "
+                "a run whose pickled state someone else could have written.",
+                field="run_dir",
+            )
+        if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            raise ConfigError(
+                f"{checked} is writable by other users (mode {stat.filemode(info.st_mode)}); refusing to "
+                "restore a run whose pickled state someone else could have written. `chmod go-w` it first.",
+                field="run_dir",
+            )
+    return manifest
+
+
+def fit_settings(saved: Mapping[str, Any]) -> FitSettings:
+    """A run's fit settings from its manifest.
+
+    A run from before ``checkpoint_interval_s`` checkpointed every epoch: its
+    trials go on doing so, which is what its scheduler may need (a pause).
+    """
+    return FitSettings(**{"checkpoint_interval_s": 0.0, **saved})
+
+
+def run_data(
+    manifest: Mapping[str, Any], data: TrainingData | str | DataSpec | None, *, again: str
+) -> TrainingData:
+    """A run's data: ``data`` when given, else loaded again as the run's manifest records it.
+
+    ``again`` shows the call that passes the data, for a run on arrays (which the manifest cannot hold).
+
+    Raises:
+        ConfigError: The run trained on arrays and ``data`` is `None`.
+    """
+    if data is None:
+        if manifest["data"] is None:
+            raise ConfigError(
+                f"this run trained on arrays passed to tune(); pass the same data again: {again}.",
+                field="data",
+            )
+        data = DataSpec(**manifest["data"])
+    return _data(data)
+
+
+def run_build(
+    manifest: Mapping[str, Any], build: Callable[[dict[str, Any]], Any] | None, *, again: str
+) -> Callable[[dict[str, Any]], Any] | None:
+    """A run's ``build(config)``: a file reference loaded again, else ``build`` (the Python function passed again).
+
+    Raises:
+        ConfigError: The run built its models with a Python function and ``build`` is `None`.
+    """
+    if manifest.get("build_is_ref"):
+        return load_build(manifest["build"])
+    if manifest.get("build") and build is None:
+        raise ConfigError(
+            f"this run built its models with {manifest['build']}; pass it again: {again}",
+            field="build",
+        )
+    return build
+
+
+def resume(
+    run_dir: str | Path,
+    *,
+    data: TrainingData | str | DataSpec | None = None,
+    callbacks: Sequence[Any] = (),
+    build: Callable[[dict[str, Any]], Any] | None = None,
+    address: str | None = None,
+    verbose: int = 1,
+) -> TuningResult:
+    """Finishes an interrupted run: finished trials are kept, running ones continue from their checkpoints.
+
+    The sampler keeps its history and the trials keep their MLflow runs (no
+    duplicates); child runs left RUNNING by the interruption are reopened by
+    their trials, or closed as FAILED when the run ends without them.
+
+    Args:
+        run_dir: The run's directory (``<storage_path>/<name>``).
+        data: The run's data, needed only when it was passed as arrays
+            (a bundled data set or a file is loaded again from the run's
+            record). Defaults to `None`.
+        callbacks: The run's Keras callbacks, if it had any. Defaults to `()`.
+        build: The run's ``build(config)`` function, when it was passed to
+            `tune` as a Python function (one given as ``'file.py:function'``
+            is loaded again from the run's record). Defaults to `None`.
+        address: Ray cluster to join. Defaults to a local Ray instance.
+        verbose: 0 silent, 1 where the run is recorded, then one line per
+            finished trial. Defaults to `1`.
+
+    Returns:
+        The `TuningResult` of the whole run.
+
+    Raises:
+        ConfigError: ``run_dir`` is not a run made by automl for this user,
+            or the data or callbacks it needs were not given.
+
+    Example:
+        >>> import automl
+        >>> result = automl.resume("automl_runs/digits-mlp-20261124-101500")
+    """
+    run_dir = Path(run_dir).resolve()
+    manifest = trusted_manifest(run_dir)
+    training = run_data(manifest, data, again=f"automl.resume({str(run_dir)!r}, data=...)")
+    if manifest.get("callback_refs") and not callbacks:  # made by functions the run names: made again
+        callbacks, _ = made_callbacks(manifest["callback_refs"])
+    if manifest["callbacks"] and not callbacks:
+        raise ConfigError(
+            f"this run gave its trials {manifest['callbacks']} Keras callback(s); pass them again: callbacks=[...].",
+            field="callbacks",
+        )
+    build = run_build(manifest, build, again="build=...")
+    run = Run(
+        space=Space.from_dict(manifest["space"]),
+        data=training,
+        settings=fit_settings(manifest["settings"]),
+        num_trials=manifest["num_trials"],
+        time_budget_s=manifest.get("time_budget_s"),
+        resources=manifest["resources"],
+        tracking_uri=manifest["tracking_uri"],
+        experiment_name=manifest["experiment_name"],
+        registered_model_name=manifest["registered_model_name"],
+        storage_path=run_dir.parent,
+        data_spec=manifest["data"],
+        callbacks=tuple(callbacks),
+        build=build,
+        build_ref=manifest["build"] if manifest.get("build_is_ref") else None,
+        reported=tuple(manifest["reported"]) if manifest.get("reported") else None,
+        extra_objectives=tuple((name, mode) for name, mode in manifest.get("extra_objectives", [])),
+        workers=WorkerPolicy(**manifest.get("workers", {})),
+    )
+    _start_ray(address, verbose=verbose)
+    with optuna_warnings_only():
+        return run.resume(run_dir, manifest, verbose=verbose)

@@ -1,0 +1,122 @@
+"""The background MLflow writer batches per-epoch metrics of a run, keeps each run's order, and journals every write."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.tracking import MlflowClient
+
+from automl.tracking._writer import MlflowWriter, unsent
+
+
+@pytest.fixture
+def store(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    return uri, client, client.create_experiment("writer")
+
+
+def _epoch(step):
+    return [Metric("val_loss", 1.0 / step, 0, step), Metric("loss", 2.0 / step, 0, step)]
+
+
+def test_epochs_of_one_run_that_arrive_together_are_sent_as_one_call(store, tmp_path):
+    uri, client, experiment = store
+    writer = MlflowWriter(uri, journal=tmp_path / "journal.jsonl", linger_s=30)
+    run = writer.create_run("trial-a", experiment_id=experiment)
+    for step in range(1, 6):
+        writer.call("log_batch", run, metrics=_epoch(step))
+    start = time.monotonic()
+    assert writer.flush(timeout=30)
+    assert time.monotonic() - start < 10, "flush sends at once instead of lingering"
+    assert writer.calls == 2  # the run, then its five epochs together
+    history = client.get_metric_history(run.id, "val_loss")
+    assert [m.step for m in history] == [1, 2, 3, 4, 5]
+    writer.stop()
+    assert unsent(tmp_path / "journal.jsonl") == []  # every write of the batch is acknowledged
+
+
+def test_a_runs_other_writes_keep_their_place_after_its_metrics(store, tmp_path):
+    uri, client, experiment = store
+    writer = MlflowWriter(uri, journal=tmp_path / "journal.jsonl", linger_s=30)
+    a = writer.create_run("trial-a", experiment_id=experiment)
+    b = writer.create_run("trial-b", experiment_id=experiment)
+    writer.call("log_batch", a, metrics=_epoch(1))
+    writer.call("log_batch", b, metrics=_epoch(1))  # another run's epoch in between is passed over
+    writer.call("log_batch", a, metrics=_epoch(2))
+    writer.call("log_batch", a, metrics=[], tags=[RunTag("automl.finished_epoch", "2")])
+    writer.call("set_terminated", a, status="FINISHED")
+    writer.call("log_batch", a, metrics=_epoch(3))  # after the end state: not merged before it
+    assert writer.flush(timeout=30)
+    writer.stop()
+    # a: create, epochs 1-2 and the tag batch merged, set_terminated, epoch 3; b: create, epoch 1
+    assert writer.calls == 6
+    assert [m.step for m in client.get_metric_history(a.id, "loss")] == [1, 2, 3]
+    assert [m.step for m in client.get_metric_history(b.id, "loss")] == [1]
+    assert client.get_run(a.id).info.status == "FINISHED"
+    assert client.get_run(a.id).data.tags["automl.finished_epoch"] == "2"
+
+
+def test_metrics_linger_until_the_window_closes_without_a_flush(store, tmp_path):
+    uri, client, experiment = store
+    writer = MlflowWriter(uri, journal=tmp_path / "journal.jsonl", linger_s=1.0)
+    run = writer.create_run("trial-a", experiment_id=experiment)
+    writer.call("log_batch", run, metrics=_epoch(1))
+    deadline = time.monotonic() + 30
+    while writer.pending() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert writer.pending() == 0  # sent by itself once the window closed
+    assert [m.step for m in client.get_metric_history(run.id, "loss")] == [1]
+    writer.stop()
+
+
+@pytest.mark.parametrize("offload", [False, True], ids=["from-this-thread", "from-a-child-process"])
+def test_a_runs_params_epochs_and_summary_before_its_end_state_are_one_call(store, tmp_path, offload):
+    uri, client, experiment = store
+    writer = MlflowWriter(uri, journal=tmp_path / "journal.jsonl", linger_s=30, offload=offload)
+    run = writer.create_run("trial-a", experiment_id=experiment)
+    writer.call("log_batch", run, params=[Param("units", "32"), Param("learning_rate", "0.01")])
+    writer.call("log_batch", run, metrics=_epoch(1), tags=[RunTag("automl.worker", "10.0.0.1:11")])
+    writer.call("log_batch", run, metrics=_epoch(2), tags=[RunTag("automl.worker", "10.0.0.1:12")])
+    writer.call(
+        "log_batch",
+        run,
+        metrics=[Metric("best_val_loss", 0.5, 0, 2)],
+        tags=[RunTag("automl.state", "COMPLETE")],
+    )
+    writer.call("set_terminated", run, status="FINISHED")
+    assert writer.flush(timeout=30)
+    assert (writer.process is not None) == offload
+    writer.stop()
+    assert writer.calls == 3  # the run, one batch, its end state
+    data = client.get_run(run.id).data
+    assert data.params == {"units": "32", "learning_rate": "0.01"}
+    assert data.tags["automl.worker"] == "10.0.0.1:12"  # the later of two values, as if sent in turn
+    assert data.tags["automl.state"] == "COMPLETE"
+    assert [m.step for m in client.get_metric_history(run.id, "loss")] == [1, 2]
+    assert data.metrics["best_val_loss"] == 0.5
+    assert client.get_run(run.id).info.status == "FINISHED"
+    assert unsent(tmp_path / "journal.jsonl") == []
+
+
+def test_a_write_the_store_refuses_does_not_take_the_rest_of_its_batch_down(store, tmp_path):
+    uri, client, experiment = store
+    writer = MlflowWriter(uri, journal=tmp_path / "journal.jsonl", linger_s=30)
+    run = writer.create_run("trial-a", experiment_id=experiment)
+    writer.call("log_batch", run, params=[Param("units", "32")])
+    assert writer.flush(timeout=30)
+    writer.call("log_batch", run, params=[Param("units", "64")])  # a second value: MLflow refuses it
+    writer.call("log_batch", run, metrics=_epoch(1))
+    writer.call("log_batch", run, tags=[RunTag("automl.state", "COMPLETE")])
+    assert writer.flush(timeout=30)
+    writer.stop()
+    # The store's refusal is final (through the child process too: test_mlflow_process.py).
+    assert writer.retries == 0
+    assert writer.dropped == ["trial-a: 1 params"]
+    data = client.get_run(run.id).data
+    assert data.params == {"units": "32"}
+    assert [m.step for m in client.get_metric_history(run.id, "loss")] == [1]
+    assert data.tags["automl.state"] == "COMPLETE"
+    assert unsent(tmp_path / "journal.jsonl") == []
