@@ -55,6 +55,7 @@ def make_trivial_trial(model_file: Path) -> Any:
     def trivial_trial(
         flat_config: Mapping[str, Any],
         *,
+        run_dir: Any,
         space: Any,
         data: Any,
         settings: Any,
