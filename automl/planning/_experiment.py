@@ -434,10 +434,8 @@ class Experiment:
             seed=self.seed,  # each trial's fit seed derives from it (`run_trial`)
         )
         build = load_build(self.build) if isinstance(self.build, str) else self.build
-        if build is None:
+        if build is None:  # a custom build's models may report metrics of their own: checked once built
             settings.check_monitor(data.task)
-        else:  # the models may report metrics of their own: the monitor is checked once they are built
-            settings.check_metrics(data.task)
         for config in self.space.variants():  # every choice the trainer must accept
             settings.check_schedule(check_config(config, task=data.task, custom_model=build is not None))
         reported = None
