@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from search_spaces import AutoMLError, ConfigError
 from trainers import TrialFailedError
 
+__version__ = "0.1.0"
+
 if TYPE_CHECKING:
     from automl._result import RunInterrupted, TrialState, TrialSummary, TuningResult
     from automl.planning._api import tune
