@@ -12,9 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from search_spaces._checks import is_int
 from search_spaces._errors import ConfigError
 from search_spaces._layers import LayerTemplate
 from search_spaces._params import Categorical, Fixed, Float, Int, Parameter
+from search_spaces._schema import FIRST_ONLY
 
 __all__ = ["Shape", "check_layers", "layer_output", "propagate"]
 
@@ -23,7 +25,6 @@ Shape = tuple[int | None, ...]
 
 _NEEDS = {"conv1d": (2, "(steps, channels)"), "conv2d": (3, "(height, width, channels)")}
 _RECURRENT = {"lstm": "(steps, features)", "gru": "(steps, features)"}
-_FIRST_ONLY = ("embedding", "normalization")
 
 
 def _shrink(size: int | None, layer: Mapping[str, Any], axis: str) -> int | None:
@@ -52,7 +53,7 @@ def layer_output(layer: Mapping[str, Any], shape: Shape, *, first: bool) -> Shap
             the caller adds the layer's).
     """
     kind = layer["type"]
-    if kind in _FIRST_ONLY and not first:
+    if kind in FIRST_ONLY and not first:
         raise ConfigError(
             f"the {kind} layer must be the model's first layer, but other layers come before it."
         )
@@ -99,7 +100,7 @@ def _worst(param: Parameter, *, largest: bool = True) -> Any:
     if isinstance(param, Fixed):
         return param.value
     if isinstance(param, Categorical):
-        numbers = [c for c in param.choices if isinstance(c, int) and not isinstance(c, bool)]
+        numbers = [c for c in param.choices if is_int(c, plain=True)]
         return max(numbers) if numbers else param.choices[0]
     return False
 
@@ -131,3 +132,4 @@ def propagate(templates: Sequence[LayerTemplate], states: Iterable[State]) -> se
         for template in templates:
             out.add((layer_output(_worst_case(template), shape, first=first), False))
     return out
+
