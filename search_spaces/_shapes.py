@@ -13,12 +13,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from search_spaces._checks import is_int
-from search_spaces._errors import ConfigError
+from search_spaces._errors import ConfigError, located
 from search_spaces._layers import LayerTemplate
 from search_spaces._params import Categorical, Fixed, Float, Int, Parameter
 from search_spaces._schema import FIRST_ONLY
+from search_spaces._stack import LayerStack, Repeat
 
-__all__ = ["Shape", "check_layers", "layer_output", "propagate"]
+__all__ = ["Shape", "check_layers", "check_stacks", "layer_output", "propagate"]
 
 # Sizes per axis; ``None`` is a size the space leaves open (e.g. searched units).
 Shape = tuple[int | None, ...]
@@ -133,3 +134,28 @@ def propagate(templates: Sequence[LayerTemplate], states: Iterable[State]) -> se
             out.add((layer_output(_worst_case(template), shape, first=first), False))
     return out
 
+
+def check_stacks(nodes: Mapping[str, Any], input_shape: Shape) -> None:
+    """`Space.check_input_shape` over a space's entries: its stacks, in order, from ``input_shape``."""
+    states: set[State] = {(tuple(input_shape), True)}
+    for name, node in nodes.items():
+        if isinstance(node, LayerStack):
+            states = _walk(name, [node.templates] * node.max_layers, node.min_layers, states)
+        elif isinstance(node, Repeat):
+            counts = node._counts()
+            positions = [(t,) for t in node.block] * counts[-1]
+            states = _walk(name, positions, node.min_layers, states, every=len(node.block))
+    if not states:  # pragma: no cover - a stack always has a depth
+        raise ConfigError("the space produces no model.")
+
+
+def _walk(name: str, positions: list[Any], least: int, states: set[State], every: int = 1) -> set[State]:
+    """The states after each depth ``least`` or more (a multiple of ``every``) of ``positions``."""
+    reachable = set(states) if least == 0 else set()
+    current = states
+    for i, templates in enumerate(positions):
+        with located(f"space.{name}.{i}"):
+            current = propagate(templates, current)
+        if i + 1 >= least and (i + 1) % every == 0:
+            reachable |= current
+    return reachable
