@@ -420,10 +420,7 @@ def train(
     else:  # the model may report metrics of its own: `MonitoredMetric` checks at the first epoch
         settings.check_metrics(data.task)
     replicas = (strategy or tf.distribute.get_strategy()).num_replicas_in_sync
-    if settings.steps_per_execution == "auto" and (replicas > 1 or any(map(_needs_every_batch, callbacks))):
-        # Keras 3.15's multi-batch loop fails on several replicas: "You must feed a value for
-        # placeholder tensor" under a MirroredStrategy (tests/trainers/test_devices.py).
-        settings = dataclasses.replace(settings, steps_per_execution=1)
+    settings = _one_batch_per_call_if_needed(settings, replicas, callbacks)
     epochs = min(settings.epochs, full["epochs"] or settings.epochs)
     start = time.perf_counter()
     keras.backend.clear_session()  # drop the previous trial's graph in a reused worker
@@ -463,6 +460,17 @@ def train(
     }
     _raise_if_diverged(history)
     return _outcome(history, settings, directory / BEST_FILE, time.perf_counter() - start, model)
+
+
+def _one_batch_per_call_if_needed(
+    settings: FitSettings, replicas: int, callbacks: Sequence[keras.callbacks.Callback]
+) -> FitSettings:
+    """``settings`` with ``steps_per_execution=1`` for ``"auto"`` on several replicas or with a batch-level callback."""
+    if settings.steps_per_execution == "auto" and (replicas > 1 or any(map(_needs_every_batch, callbacks))):
+        # Keras 3.15's multi-batch loop fails on several replicas: "You must feed a value for
+        # placeholder tensor" under a MirroredStrategy (tests/trainers/test_devices.py).
+        return dataclasses.replace(settings, steps_per_execution=1)
+    return settings
 
 
 def _checkpoint_directory(
