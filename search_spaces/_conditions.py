@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from search_spaces._checks import is_int
 from search_spaces._errors import ConfigError
 from search_spaces._suggest import did_you_mean
 
@@ -117,7 +118,7 @@ def _check_int_values(name: str, values: tuple[Any, ...], param: Any) -> None:
     step = param.step
     grid = f"the ints of [{param.low}, {param.high}]" + (f" in steps of {step}" if step != 1 else "")
     for value in values:
-        if isinstance(value, bool) or not isinstance(value, int):
+        if not is_int(value, plain=True):
             raise ConfigError(
                 f"{name!r} is an Int, so a condition lists ints, but got {value!r}.", field=f"when.{name}"
             )

@@ -2,7 +2,8 @@
 
 A template samples to plain data, ``{"type": "dense", "units": 64, ...}``; the
 trainer turns that dict into a Keras layer. Templates never import Keras, so
-each checks its own arguments (ranges, names of activations) where they enter.
+each checks its own arguments (ranges, names of activations) where they enter,
+against the layer vocabulary the trainer builds from (`search_spaces._schema`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from search_spaces._params import (
     as_parameter,
     parameter_from_dict,
 )
+from search_spaces._schema import LAYERS, Arg, default_of
 from search_spaces._suggest import check_fields, did_you_mean
 
 if TYPE_CHECKING:
@@ -42,65 +44,23 @@ __all__ = [
     "template_from_dict",
 ]
 
-# Keras activation names a template accepts (checked here, without Keras).
-ACTIVATIONS = (
-    "relu", "gelu", "selu", "elu", "silu", "swish", "tanh", "sigmoid", "softplus",
-    "softsign", "leaky_relu", "relu6", "mish", "hard_sigmoid", "exponential", "linear",
-)  # fmt: skip
 
-
-@dataclasses.dataclass(frozen=True)
-class _Rule:
-    """What values an argument accepts: numbers in [low, high] or one of some choices."""
-
-    low: float | None = None
-    high: float | None = None
-    integer: bool = False
-    high_open: bool = False
-    choices: tuple[Any, ...] | None = None
-    nullable: bool = False
-
-    def describe(self) -> str:
-        if self.choices is not None:
-            return f"one of {list(self.choices)}"
-        kind = "an int" if self.integer else "a number"
-        upper = "" if self.high is None else f", {'<' if self.high_open else '<='} {self.high}"
-        return f"{kind} >= {self.low}{upper}"
-
-    def accepts(self, value: Any) -> bool:
-        if value is None:
-            return self.nullable
-        if self.choices is not None:
-            return any(value == c and type(value) is type(c) for c in self.choices)
-        if isinstance(value, bool) or not isinstance(value, int if self.integer else (int, float)):
-            return False
-        above = self.low is None or value >= self.low
-        below = self.high is None or (value < self.high if self.high_open else value <= self.high)
-        return above and below
-
-    def check(self, param: Parameter) -> None:
-        """Raises if some value ``param`` can produce is not accepted."""
-        if isinstance(param, (Float, Int)):
-            if self.choices is not None or (self.integer and isinstance(param, Float)):
-                raise ConfigError(f"expected {self.describe()}, but got {param!r}.")
-            values: tuple[Any, ...] = (param.low, param.high)
-        elif isinstance(param, Categorical):
-            values = tuple(param.choices)
-        elif isinstance(param, Fixed):
-            values = (param.value,)
-        else:  # Boolean
-            values = (False, True)
-        for value in values:
-            if not self.accepts(value):
-                raise ConfigError(f"expected {self.describe()}, but got {value!r}.")
-
-
-_POSITIVE_INT = _Rule(low=1, integer=True)
-_RATE = _Rule(low=0.0, high=1.0, high_open=True)
-_ACTIVATION = _Rule(choices=ACTIVATIONS)
-_BOOL = _Rule(choices=(False, True))
-_PADDING = _Rule(choices=("same", "valid"))
-_POOL = _Rule(choices=("max", "average", "none"))
+def _check(arg: Arg, param: Parameter) -> None:
+    """Raises if some value ``param`` can produce is not one ``arg`` accepts."""
+    rule = arg.rule
+    if isinstance(param, (Float, Int)):
+        if rule.choices is not None or (rule.integer and isinstance(param, Float)):
+            raise ConfigError(f"expected {rule.describe()}, but got {param!r}.")
+        values: tuple[Any, ...] = (param.low, param.high)
+    elif isinstance(param, Categorical):
+        values = tuple(param.choices)
+    elif isinstance(param, Fixed):
+        values = (param.value,)
+    else:  # Boolean
+        values = (False, True)
+    for value in values:
+        if not (rule.accepts(value) or (value is None and arg.nullable)):
+            raise ConfigError(f"expected {rule.describe()}, but got {value!r}.")
 
 
 class LayerTemplate:
@@ -112,14 +72,13 @@ class LayerTemplate:
     """
 
     kind: ClassVar[str]
-    _rules: ClassVar[dict[str, _Rule]] = {}
 
     def __post_init__(self) -> None:
         earlier: dict[str, Parameter] = {}
         for field in dataclasses.fields(self):  # type: ignore[arg-type]
             with located(field.name):
                 param = as_parameter(getattr(self, field.name))
-                self._rules[field.name].check(param)
+                _check(LAYERS[self.kind][field.name], param)
                 check_references(param.when, earlier, f"argument of the {self.kind} layer")
                 object.__setattr__(self, field.name, param)
                 earlier[field.name] = param
@@ -187,10 +146,9 @@ class Dense(LayerTemplate):
     """
 
     kind: ClassVar[str] = "dense"
-    _rules: ClassVar[dict[str, _Rule]] = {"units": _POSITIVE_INT, "activation": _ACTIVATION, "dropout": _RATE}
     units: Any
-    activation: Any = "relu"
-    dropout: Any = 0.0
+    activation: Any = default_of("dense", "activation")
+    dropout: Any = default_of("dense", "dropout")
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -202,7 +160,6 @@ class Dropout(LayerTemplate):
     """
 
     kind: ClassVar[str] = "dropout"
-    _rules: ClassVar[dict[str, _Rule]] = {"rate": _RATE}
     rate: Any
 
 
@@ -231,30 +188,20 @@ class Normalization(LayerTemplate):
     kind: ClassVar[str] = "normalization"
 
 
-_CONV_RULES: dict[str, _Rule] = {
-    "filters": _POSITIVE_INT,
-    "kernel_size": _POSITIVE_INT,
-    "activation": _ACTIVATION,
-    "padding": _PADDING,
-    "pool": _POOL,
-    "pool_size": _Rule(low=1, integer=True, nullable=True),
-}
-
-
 @dataclasses.dataclass(frozen=True, repr=False)
 class _Conv(LayerTemplate):
     """The arguments of the convolution templates; ``pool_size`` exists only with pooling."""
 
-    _rules: ClassVar[dict[str, _Rule]] = _CONV_RULES
     filters: Any
-    kernel_size: Any = 3
-    activation: Any = "relu"
-    padding: Any = "same"
-    pool: Any = "max"
-    pool_size: Any = None
+    kernel_size: Any = default_of("conv2d", "kernel_size")
+    activation: Any = default_of("conv2d", "activation")
+    padding: Any = default_of("conv2d", "padding")
+    pool: Any = default_of("conv2d", "pool")
+    pool_size: Any = None  # the schema's default when pooling (see __post_init__)
 
     def __post_init__(self) -> None:
-        pool, pool_size = getattr(self, "pool"), getattr(self, "pool_size")  # noqa: B009
+        on, pooling_kinds = LAYERS[self.kind]["pool_size"].when or ("pool", ())
+        pool, pool_size = getattr(self, on), getattr(self, "pool_size")  # noqa: B009
         never_pools = pool == "none" or pool == Fixed("none")
         if never_pools and pool_size not in (None, Fixed(None)):
             raise ConfigError(
@@ -262,14 +209,14 @@ class _Conv(LayerTemplate):
                 field="pool_size",
             )
         if pool_size is None and not never_pools:
-            pool_size = 2  # the default window when pooling
+            pool_size = default_of(self.kind, "pool_size")  # the default window when pooling
             object.__setattr__(self, "pool_size", pool_size)
         if isinstance(pool, Categorical) and getattr(pool_size, "when", None) is None:
-            pooling = [c for c in pool.choices if c != "none"]
+            pooling = [c for c in pool.choices if c in pooling_kinds]
             if pooling and len(pooling) < len(pool.choices):
                 # Without pooling the size means nothing: don't let TPE learn from it.
                 size = pool_size if isinstance(pool_size, (Int, Categorical, Fixed)) else Fixed(pool_size)
-                object.__setattr__(self, "pool_size", dataclasses.replace(size, when={"pool": pooling}))
+                object.__setattr__(self, "pool_size", dataclasses.replace(size, when={on: pooling}))
         super().__post_init__()
 
 
@@ -316,17 +263,13 @@ class Conv2D(_Conv):
     kind: ClassVar[str] = "conv2d"
 
 
-_RECURRENT_RULES: dict[str, _Rule] = {"units": _POSITIVE_INT, "dropout": _RATE, "bidirectional": _BOOL}
-
-
 @dataclasses.dataclass(frozen=True, repr=False)
 class _Recurrent(LayerTemplate):
     """The arguments of the recurrent templates."""
 
-    _rules: ClassVar[dict[str, _Rule]] = _RECURRENT_RULES
     units: Any
-    dropout: Any = 0.0
-    bidirectional: Any = False
+    dropout: Any = default_of("lstm", "dropout")
+    bidirectional: Any = default_of("lstm", "bidirectional")
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -372,12 +315,8 @@ class Embedding(LayerTemplate):
     """
 
     kind: ClassVar[str] = "embedding"
-    _rules: ClassVar[dict[str, _Rule]] = {
-        "output_dim": _POSITIVE_INT,
-        "input_dim": _Rule(low=1, integer=True, nullable=True),
-    }
     output_dim: Any
-    input_dim: Any = None
+    input_dim: Any = default_of("embedding", "input_dim")
 
 
 TEMPLATES: dict[str, type[LayerTemplate]] = {

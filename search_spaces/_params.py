@@ -13,6 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from search_spaces._checks import is_int, is_real
 from search_spaces._conditions import When, normalize_when, when_to_dict
 from search_spaces._errors import ConfigError
 from search_spaces._foreign import foreign_hint, foreign_value_hint
@@ -46,8 +47,7 @@ def _not_a_scalar(rule: str, value: Any, field: str) -> ConfigError:
 
 
 def _check_number(name: str, value: Any, *, integer: bool = False) -> None:
-    kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds):
+    if not (is_int(value, plain=True) if integer else is_real(value, plain=True)):
         expected = "an int" if integer else "a number"
         raise ConfigError(f"expected {expected}, but got {value!r}.", field=name)
     if not math.isfinite(value):

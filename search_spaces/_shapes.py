@@ -12,18 +12,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from search_spaces._errors import ConfigError
+from search_spaces._checks import is_int
+from search_spaces._errors import ConfigError, located
 from search_spaces._layers import LayerTemplate
 from search_spaces._params import Categorical, Fixed, Float, Int, Parameter
+from search_spaces._schema import FIRST_ONLY
+from search_spaces._stack import LayerStack, Repeat
 
-__all__ = ["Shape", "check_layers", "layer_output", "propagate"]
+__all__ = ["Shape", "check_layers", "check_stacks", "layer_output", "propagate"]
 
 # Sizes per axis; ``None`` is a size the space leaves open (e.g. searched units).
 Shape = tuple[int | None, ...]
 
 _NEEDS = {"conv1d": (2, "(steps, channels)"), "conv2d": (3, "(height, width, channels)")}
 _RECURRENT = {"lstm": "(steps, features)", "gru": "(steps, features)"}
-_FIRST_ONLY = ("embedding", "normalization")
 
 
 def _shrink(size: int | None, layer: Mapping[str, Any], axis: str) -> int | None:
@@ -52,7 +54,7 @@ def layer_output(layer: Mapping[str, Any], shape: Shape, *, first: bool) -> Shap
             the caller adds the layer's).
     """
     kind = layer["type"]
-    if kind in _FIRST_ONLY and not first:
+    if kind in FIRST_ONLY and not first:
         raise ConfigError(
             f"the {kind} layer must be the model's first layer, but other layers come before it."
         )
@@ -99,7 +101,7 @@ def _worst(param: Parameter, *, largest: bool = True) -> Any:
     if isinstance(param, Fixed):
         return param.value
     if isinstance(param, Categorical):
-        numbers = [c for c in param.choices if isinstance(c, int) and not isinstance(c, bool)]
+        numbers = [c for c in param.choices if is_int(c, plain=True)]
         return max(numbers) if numbers else param.choices[0]
     return False
 
@@ -131,3 +133,29 @@ def propagate(templates: Sequence[LayerTemplate], states: Iterable[State]) -> se
         for template in templates:
             out.add((layer_output(_worst_case(template), shape, first=first), False))
     return out
+
+
+def check_stacks(nodes: Mapping[str, Any], input_shape: Shape) -> None:
+    """`Space.check_input_shape` over a space's entries: its stacks, in order, from ``input_shape``."""
+    states: set[State] = {(tuple(input_shape), True)}
+    for name, node in nodes.items():
+        if isinstance(node, LayerStack):
+            states = _walk(name, [node.templates] * node.max_layers, node.min_layers, states)
+        elif isinstance(node, Repeat):
+            counts = node._counts()
+            positions = [(t,) for t in node.block] * counts[-1]
+            states = _walk(name, positions, node.min_layers, states, every=len(node.block))
+    if not states:  # pragma: no cover - a stack always has a depth
+        raise ConfigError("the space produces no model.")
+
+
+def _walk(name: str, positions: list[Any], least: int, states: set[State], every: int = 1) -> set[State]:
+    """The states after each depth ``least`` or more (a multiple of ``every``) of ``positions``."""
+    reachable = set(states) if least == 0 else set()
+    current = states
+    for i, templates in enumerate(positions):
+        with located(f"space.{name}.{i}"):
+            current = propagate(templates, current)
+        if i + 1 >= least and (i + 1) % every == 0:
+            reachable |= current
+    return reachable

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import keyword
-import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +18,7 @@ import yaml
 from search_spaces._conditions import check_references, is_active
 from search_spaces._errors import ConfigError, located
 from search_spaces._params import Parameter, as_parameter, parameter_from_dict
-from search_spaces._shapes import Shape, State, propagate
+from search_spaces._shapes import Shape, check_stacks
 from search_spaces._stack import LayerStack, Repeat, stack_from_dict
 from search_spaces._yaml import load_yaml_file
 
@@ -186,27 +185,7 @@ class Space:
             ConfigError: Naming the first position that can fail, e.g.
                 ``space.layers.1``, and the shape it would get.
         """
-        states: set[State] = {(tuple(input_shape), True)}
-        for name, node in self._nodes.items():
-            if isinstance(node, LayerStack):
-                states = self._walk(name, [node.templates] * node.max_layers, node.min_layers, states)
-            elif isinstance(node, Repeat):
-                counts = node._counts()
-                positions = [(t,) for t in node.block] * counts[-1]
-                states = self._walk(name, positions, node.min_layers, states, every=len(node.block))
-        if not states:  # pragma: no cover - a stack always has a depth
-            raise ConfigError("the space produces no model.")
-
-    @staticmethod
-    def _walk(name: str, positions: list[Any], least: int, states: set[State], every: int = 1) -> set[State]:
-        reachable = set(states) if least == 0 else set()
-        current = states
-        for i, templates in enumerate(positions):
-            with located(f"space.{name}.{i}"):
-                current = propagate(templates, current)
-            if i + 1 >= least and (i + 1) % every == 0:
-                reachable |= current
-        return reachable
+        check_stacks(self._nodes, input_shape)
 
     # Flat form ----------------------------------------------------------------
 
@@ -279,41 +258,9 @@ class Space:
                 is missing or unknown, a value is out of its range, or a fixed
                 value differs.
         """
-        import optuna
+        from search_spaces._stored import params_of
 
-        if not isinstance(config, Mapping):
-            raise ConfigError(f"expected a config mapping, but got {config!r}.")
-        unknown = [k for k in config if k not in self._nodes]
-        missing = [k for k in self._nodes if k not in config]
-        if unknown or missing:
-            raise ConfigError(
-                f"the config must have exactly the space's entries {list(self._nodes)}, "
-                f"but got unknown {unknown} and missing {missing}.",
-                field=(unknown or missing)[0],
-            )
-        try:
-            flat = self.flatten(config)
-        except ConfigError:
-            raise
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise ConfigError(f"the config does not have this space's structure: {exc!r}.") from exc
-        trial = optuna.trial.FixedTrial(flat)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                sampled = self.sample(trial)  # type: ignore[arg-type]  # FixedTrial is a BaseTrial too
-            except ValueError as exc:
-                raise ConfigError(f"the config cannot be sampled from this space: {exc}") from exc
-        for warning in caught:
-            raise ConfigError(f"out of the space: {warning.message}")
-        if self.flatten(sampled) != flat:
-            diff = [k for k, v in self.flatten(sampled).items() if flat.get(k) != v]
-            raise ConfigError(
-                f"the config differs from what the space allows at {diff} "
-                f"(expected {[self.flatten(sampled)[k] for k in diff]}, got {[flat[k] for k in diff]}).",
-                field=diff[0],
-            )
-        return dict(trial.params)
+        return params_of(self, config)
 
     # Serialization ------------------------------------------------------------
 

@@ -7,6 +7,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from search_spaces._checks import check_int, is_real
 from search_spaces._errors import ConfigError, located
 from search_spaces._layers import LayerTemplate, template_from_dict
 from search_spaces._params import Categorical, Fixed, Int, Parameter, as_parameter, parameter_from_dict
@@ -34,8 +35,7 @@ def _as_templates(
 
 
 def _check_count(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(f"expected an int >= 0, but got {value!r}.", field=name)
+    check_int(value, name, low=0, plain=True)
 
 
 def _layers_from_dict(data: Mapping[str, Any], key: str) -> list[LayerTemplate]:
@@ -166,7 +166,7 @@ class LayerStack:
     def _check_width_factor(self, factor: Any) -> float | None:
         if factor is None:
             return None
-        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor < math.inf:
+        if not (is_real(factor, plain=True) and 0 < factor < math.inf):
             raise ConfigError(f"expected a number > 0, but got {factor!r}.", field="width_factor")
         if not any(arg in self.shared for arg in _WIDTH_ARGS):
             raise ConfigError(

@@ -5,11 +5,15 @@ absent value (an inactive conditional parameter, a layer beyond the depth) is
 NaN, an int column with such a gap comes back as floats (``256.0``), and a CSV
 file may hand back strings. Each value is read back as its own parameter
 samples it, never guessed from the value itself.
+
+Known configs (warm start) become the optuna params that make the space sample
+them (`params_of`).
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +25,7 @@ if TYPE_CHECKING:
     from search_spaces._layers import LayerTemplate
     from search_spaces._space import Space
 
-__all__ = ["restore_flat"]
+__all__ = ["params_of", "restore_flat"]
 
 
 def _missing(value: Any) -> bool:
@@ -144,3 +148,42 @@ def restore_flat(space: Space, flat: Mapping[str, Any]) -> dict[str, Any]:
         else:
             out[name] = restore_value(node, flat.get(name), name)
     return out
+
+
+def params_of(space: Space, config: Mapping[str, Any]) -> dict[str, Any]:
+    """`Space.params_of`: the optuna params that make ``space`` sample ``config``."""
+    import optuna
+
+    if not isinstance(config, Mapping):
+        raise ConfigError(f"expected a config mapping, but got {config!r}.")
+    unknown = [k for k in config if k not in space]
+    missing = [k for k in space if k not in config]
+    if unknown or missing:
+        raise ConfigError(
+            f"the config must have exactly the space's entries {list(space)}, "
+            f"but got unknown {unknown} and missing {missing}.",
+            field=(unknown or missing)[0],
+        )
+    try:
+        flat = space.flatten(config)
+    except ConfigError:
+        raise
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ConfigError(f"the config does not have this space's structure: {exc!r}.") from exc
+    trial = optuna.trial.FixedTrial(flat)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            sampled = space.sample(trial)  # type: ignore[arg-type]  # FixedTrial is a BaseTrial too
+        except ValueError as exc:
+            raise ConfigError(f"the config cannot be sampled from this space: {exc}") from exc
+    for warning in caught:
+        raise ConfigError(f"out of the space: {warning.message}")
+    if space.flatten(sampled) != flat:
+        diff = [k for k, v in space.flatten(sampled).items() if flat.get(k) != v]
+        raise ConfigError(
+            f"the config differs from what the space allows at {diff} "
+            f"(expected {[space.flatten(sampled)[k] for k in diff]}, got {[flat[k] for k in diff]}).",
+            field=diff[0],
+        )
+    return dict(trial.params)

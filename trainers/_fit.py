@@ -33,7 +33,7 @@ from trainers._keras_compat import build_variables_ahead
 from trainers._model import BuildFn, build_custom, build_model, compile_model
 from trainers._reporter import Reporter
 from trainers._schedule import EpochSchedule
-from trainers._settings import FitSettings, best_of, check_config, one_hot_targets
+from trainers._settings import CheckedConfig, FitSettings, best_of, check_config, one_hot_targets
 
 __all__ = ["TrainOutcome", "reported_by_model", "train"]
 
@@ -420,48 +420,23 @@ def train(
     else:  # the model may report metrics of its own: `MonitoredMetric` checks at the first epoch
         settings.check_metrics(data.task)
     replicas = (strategy or tf.distribute.get_strategy()).num_replicas_in_sync
-    if settings.steps_per_execution == "auto" and (replicas > 1 or any(map(_needs_every_batch, callbacks))):
-        # Keras 3.15's multi-batch loop fails on several replicas: "You must feed a value for
-        # placeholder tensor" under a MirroredStrategy (tests/trainers/test_devices.py).
-        settings = dataclasses.replace(settings, steps_per_execution=1)
+    settings = _one_batch_per_call_if_needed(settings, replicas, callbacks)
     epochs = min(settings.epochs, full["epochs"] or settings.epochs)
     start = time.perf_counter()
     keras.backend.clear_session()  # drop the previous trial's graph in a reused worker
-    directory = Path(checkpoint_dir)
-    directory.mkdir(parents=True, exist_ok=True)
-    resume = None
-    if resume_from is not None:
-        copy_checkpoint(Path(resume_from), directory)
-        resume = Progress.read(directory)
+    directory, resume = _checkpoint_directory(checkpoint_dir, resume_from)
     initial_epoch = resume.epoch if resume else 0
     if settings.seed is not None:
         # A resumed fit draws new batch orders rather than replaying those of its first epochs.
         keras.utils.set_random_seed((settings.seed + initial_epoch) % 2**32)
     # Variables made in the strategy's scope are mirrored across its devices.
     with (strategy or tf.distribute.get_strategy()).scope(), _dtype_policy(settings):
-        if resume is not None:
-            model = keras.saving.load_model(directory / LAST_FILE)  # compiled, optimizer state included
-            _rescale_learning_rate(model, full["learning_rate"], resume)
-        elif build is not None:
-            model = build_custom(build, full, data, settings=settings)
-        else:
-            model = build_model(full, data)
-            compile_model(model, full, data, settings=settings)
+        model = _compiled_model(full, data, settings, build, directory, resume)
         y_train, y_val = _targets(full, data, model)
         _make_variables_before_the_trace(model, data.x_train, y_train)
     schedule = EpochSchedule.from_config(full, epochs=epochs)
     settings.check_schedule(full)
-    # One device only: under a MirroredStrategy on two CPUs, Keras 3.15 failed on one batch of
-    # digits' 359 validation rows (AddN: [180,64] != [179,64]; tests/trainers/test_devices.py).
-    validation_batch = full["batch_size"]
-    if replicas == 1:
-        validation_batch = _validation_batch_size(model, len(data.x_val), full["batch_size"])
-    # One batch on one device: the first passes run eagerly, except on a TPU (tf.function only).
-    eager_validation = (
-        replicas == 1
-        and validation_batch >= len(data.x_val)
-        and not isinstance(strategy, tf.distribute.TPUStrategy)
-    )
+    validation_batch, eager_passes = _validation_batching(model, data, full["batch_size"], replicas, strategy)
     fit = model.fit(
         **_fit_data(data, y_train, y_val, full["batch_size"], validation_batch),
         initial_epoch=initial_epoch,
@@ -476,7 +451,7 @@ def train(
             resume,
             schedule,
             learning_rate=full["learning_rate"],
-            eager_validation_passes=EAGER_VALIDATION_PASSES if eager_validation else 0,
+            eager_validation_passes=eager_passes,
         ),
         verbose=verbose,
     )
@@ -484,6 +459,82 @@ def train(
         k: [*(resume.history.get(k, []) if resume else []), *map(float, v)] for k, v in fit.history.items()
     }
     _raise_if_diverged(history)
+    return _outcome(history, settings, directory / BEST_FILE, time.perf_counter() - start, model)
+
+
+def _one_batch_per_call_if_needed(
+    settings: FitSettings, replicas: int, callbacks: Sequence[keras.callbacks.Callback]
+) -> FitSettings:
+    """``settings`` with ``steps_per_execution=1`` for ``"auto"`` on several replicas or with a batch-level callback."""
+    if settings.steps_per_execution == "auto" and (replicas > 1 or any(map(_needs_every_batch, callbacks))):
+        # Keras 3.15's multi-batch loop fails on several replicas: "You must feed a value for
+        # placeholder tensor" under a MirroredStrategy (tests/trainers/test_devices.py).
+        return dataclasses.replace(settings, steps_per_execution=1)
+    return settings
+
+
+def _checkpoint_directory(
+    checkpoint_dir: str | Path, resume_from: str | Path | None
+) -> tuple[Path, Progress | None]:
+    """The trial's checkpoint directory, made if missing, and the progress of the checkpoint it resumes."""
+    directory = Path(checkpoint_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    if resume_from is None:
+        return directory, None
+    copy_checkpoint(Path(resume_from), directory)
+    return directory, Progress.read(directory)
+
+
+def _compiled_model(
+    full: CheckedConfig,
+    data: TrainingData,
+    settings: FitSettings,
+    build: BuildFn | None,
+    directory: Path,
+    resume: Progress | None,
+) -> keras.Model:
+    """The restored model of a resumed trial, else the user's ``build``'s, else the config's, compiled."""
+    if resume is not None:
+        model = keras.saving.load_model(directory / LAST_FILE)  # compiled, optimizer state included
+        _rescale_learning_rate(model, full["learning_rate"], resume)
+        return model
+    if build is not None:
+        return build_custom(build, full, data, settings=settings)
+    model = build_model(full, data)
+    compile_model(model, full, data, settings=settings)
+    return model
+
+
+def _validation_batching(
+    model: keras.Model,
+    data: TrainingData,
+    batch_size: int,
+    replicas: int,
+    strategy: tf.distribute.Strategy | None,
+) -> tuple[int, int]:
+    """Rows per validation batch, and how many first validation passes run eagerly."""
+    # One device only: under a MirroredStrategy on two CPUs, Keras 3.15 failed on one batch of
+    # digits' 359 validation rows (AddN: [180,64] != [179,64]; tests/trainers/test_devices.py).
+    validation_batch = batch_size
+    if replicas == 1:
+        validation_batch = _validation_batch_size(model, len(data.x_val), batch_size)
+    # One batch on one device: the first passes run eagerly, except on a TPU (tf.function only).
+    eager_validation = (
+        replicas == 1
+        and validation_batch >= len(data.x_val)
+        and not isinstance(strategy, tf.distribute.TPUStrategy)
+    )
+    return validation_batch, EAGER_VALIDATION_PASSES if eager_validation else 0
+
+
+def _outcome(
+    history: dict[str, list[float]],
+    settings: FitSettings,
+    checkpoint: Path,
+    duration_s: float,
+    model: keras.Model,
+) -> TrainOutcome:
+    """The outcome of a fit, its best epoch read from the monitored metric's history."""
     monitored = history.get(settings.monitor, [])
     finite = [v for v in monitored if math.isfinite(v)]
     best_value = best_of(finite, settings.mode) if finite else math.nan
@@ -493,7 +544,7 @@ def train(
         epochs_run=len(monitored),
         best_epoch=best_epoch,
         best_value=best_value,
-        checkpoint=directory / BEST_FILE,
-        duration_s=time.perf_counter() - start,
+        checkpoint=checkpoint,
+        duration_s=duration_s,
         model=model,
     )

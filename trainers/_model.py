@@ -78,23 +78,8 @@ def _flat(x: Any) -> Any:
     return keras.layers.Flatten()(x) if len(_shape(x)) > 1 else x
 
 
-def _activation(name: str, field: str) -> str:
-    try:
-        keras.activations.get(name)
-    except ValueError as exc:
-        known = sorted(
-            n
-            for n in dir(keras.activations)
-            if not n.startswith("_") and n not in ("get", "serialize", "deserialize")
-        )
-        raise ConfigError(
-            f"unknown activation {name!r}; accepted: {known}.", field=f"{field}.activation"
-        ) from exc
-    return name
-
-
 def _dense(x: Any, layer: Mapping[str, Any], field: str, rest: Sequence[Mapping[str, Any]]) -> Any:
-    x = keras.layers.Dense(layer["units"], activation=_activation(layer["activation"], field))(_flat(x))
+    x = keras.layers.Dense(layer["units"], activation=layer["activation"])(_flat(x))
     if layer["dropout"] > 0:
         x = keras.layers.Dropout(layer["dropout"])(x)
     return x
@@ -116,9 +101,7 @@ def _conv(x: Any, layer: Mapping[str, Any], field: str, rest: Sequence[Mapping[s
         )
         _check_fits(_shape(x)[:-1], kernel, x, message, f"{field}.kernel_size")
     conv = keras.layers.Conv1D if rank == 2 else keras.layers.Conv2D
-    x = conv(
-        layer["filters"], kernel, padding=layer["padding"], activation=_activation(layer["activation"], field)
-    )(x)
+    x = conv(layer["filters"], kernel, padding=layer["padding"], activation=layer["activation"])(x)
     if layer["pool"] == "none":
         return x
     size = layer["pool_size"]

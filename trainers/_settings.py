@@ -13,17 +13,29 @@ that were conditionally inactive.
 from __future__ import annotations
 
 import dataclasses
-import math
-import numbers
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 from search_spaces import ConfigError
+from search_spaces._checks import check_int
+from search_spaces._schema import (
+    BOOL,
+    FIRST_ONLY,
+    LAYERS,
+    NON_NEGATIVE_INT,
+    POSITIVE_INT,
+    RATE,
+    REQUIRED,
+    Arg,
+    Rule,
+    one_of,
+)
 from search_spaces._suggest import did_you_mean
 
 __all__ = [
     "CONFIG_KEYS",
     "MUTABLE_ON_RESUME",
+    "CheckedConfig",
     "LAYER_TYPES",
     "LOSSES",
     "OPTIMIZERS",
@@ -51,75 +63,33 @@ LOSSES: dict[str, tuple[str, ...]] = {
     ),
 }
 _ALL_LOSSES = tuple(name for names in LOSSES.values() for name in names)
+_OPEN_UNIT = Rule(low=0, high=1, low_open=True, high_open=True)
 # Metrics reported on request (`FitSettings.metrics`), per task, besides loss and accuracy or mae.
 OPTIONAL_METRICS: dict[str, tuple[str, ...]] = {
     "binary": ("auc", "pr_auc", "precision", "recall"),
     "multiclass": ("top_3_accuracy",),
     "regression": ("rmse", "mse", "mape"),
 }
-_REQUIRED = object()
 
-
-@dataclasses.dataclass(frozen=True)
-class _Rule:
-    """A value check and the words for what it accepts."""
-
-    test: Callable[[Any], bool]
-    accepted: str
-    choices: tuple[str, ...] = ()  # names, for "unknown optimizer 'adamm' (did you mean ...)"
-    what: str = ""
-
-    def check(self, value: Any, field: str) -> None:
-        if self.test(value):
-            return
-        if self.choices:
-            raise ConfigError(
-                f"unknown {self.what} {value!r}{did_you_mean(str(value), self.choices)}; "
-                f"accepted: {list(self.choices)}.",
-                field=field,
-            )
-        raise ConfigError(f"expected {self.accepted}, but got {value!r}.", field=field)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _one_of(what: str, *choices: str) -> _Rule:
-    return _Rule(lambda v: isinstance(v, str) and v in choices, f"one of {list(choices)}", choices, what)
-
-
-_INT_1 = _Rule(lambda v: _is_int(v) and v >= 1, "an int >= 1")
-_INT_0 = _Rule(lambda v: _is_int(v) and v >= 0, "an int >= 0")
-_BOOL = _Rule(lambda v: isinstance(v, bool), "a bool")
-_RATE = _Rule(lambda v: _is_number(v) and 0 <= v < 1, "a number in [0, 1)")
-_OPEN_UNIT = _Rule(lambda v: _is_number(v) and 0 < v < 1, "a number in (0, 1)")
-_POSITIVE = _Rule(lambda v: _is_number(v) and v > 0, "a finite number > 0")
-_NON_NEGATIVE = _Rule(lambda v: _is_number(v) and v >= 0, "a finite number >= 0")
-_NAME = _Rule(lambda v: isinstance(v, str) and v != "", "a Keras activation name")
-
-# Training settings: rule and the value used when a config leaves the key unset.
-_SETTINGS: dict[str, tuple[_Rule, Any]] = {
-    "optimizer": (_one_of("optimizer", *OPTIMIZERS), "adam"),
-    "learning_rate": (_POSITIVE, 1e-3),
-    "momentum": (_RATE, None),
-    "nesterov": (_BOOL, None),
-    "beta_1": (_OPEN_UNIT, None),
-    "beta_2": (_OPEN_UNIT, None),
-    "weight_decay": (_NON_NEGATIVE, None),
-    "clipnorm": (_POSITIVE, None),
-    "lr_schedule": (_one_of("lr_schedule", *LR_SCHEDULES), "constant"),
-    "lr_decay": (_Rule(lambda v: _is_number(v) and 0 < v <= 1, "a number in (0, 1]"), None),
-    "warmup_epochs": (_INT_0, 0),
-    "batch_size": (_INT_1, 32),
-    "epochs": (_INT_1, None),
-    "loss": (_one_of("loss", *_ALL_LOSSES), None),
-    "label_smoothing": (_RATE, 0.0),
-    "class_weight": (_one_of("class_weight", "balanced"), None),
+# Training settings, and the value used when a config leaves the key unset. A setting with
+# `when` is taken only by some values of another (e.g. momentum by optimizers with momentum).
+_SETTINGS: dict[str, Arg] = {
+    "optimizer": Arg(one_of("optimizer", *OPTIMIZERS), "adam"),
+    "learning_rate": Arg(Rule(low=0, low_open=True), 1e-3),
+    "momentum": Arg(RATE, None, when=("optimizer", ("sgd", "rmsprop"))),
+    "nesterov": Arg(BOOL, None, when=("optimizer", ("sgd",))),
+    "beta_1": Arg(_OPEN_UNIT, None, when=("optimizer", ("adam", "adamw", "nadam"))),
+    "beta_2": Arg(_OPEN_UNIT, None, when=("optimizer", ("adam", "adamw", "nadam"))),
+    "weight_decay": Arg(Rule(low=0), None),
+    "clipnorm": Arg(Rule(low=0, low_open=True), None),
+    "lr_schedule": Arg(one_of("lr_schedule", *LR_SCHEDULES), "constant"),
+    "lr_decay": Arg(Rule(low=0, high=1, low_open=True), 0.9, when=("lr_schedule", ("exponential",))),
+    "warmup_epochs": Arg(NON_NEGATIVE_INT, 0),
+    "batch_size": Arg(POSITIVE_INT, 32),
+    "epochs": Arg(POSITIVE_INT, None),
+    "loss": Arg(one_of("loss", *_ALL_LOSSES), None),
+    "label_smoothing": Arg(RATE, 0.0),
+    "class_weight": Arg(one_of("class_weight", "balanced"), None),
 }
 CONFIG_KEYS = ("layers", *_SETTINGS)
 # Settings a trial can change when it continues from a checkpoint (as Population
@@ -127,45 +97,7 @@ CONFIG_KEYS = ("layers", *_SETTINGS)
 # rate is applied to the restored optimizer. Any other key is saved in the
 # checkpoint (layer shapes, the compiled loss, the optimizer's kind).
 MUTABLE_ON_RESUME = ("learning_rate", "batch_size")
-
-# Settings that only some values of another setting take: key → (that setting, its values).
-_ONLY_FOR: dict[str, tuple[str, tuple[str, ...]]] = {
-    "momentum": ("optimizer", ("sgd", "rmsprop")),
-    "nesterov": ("optimizer", ("sgd",)),
-    "beta_1": ("optimizer", ("adam", "adamw", "nadam")),
-    "beta_2": ("optimizer", ("adam", "adamw", "nadam")),
-    "lr_decay": ("lr_schedule", ("exponential",)),
-}
-
-_CONV: dict[str, tuple[_Rule, Any]] = {
-    "filters": (_INT_1, _REQUIRED),
-    "kernel_size": (_INT_1, _REQUIRED),
-    "activation": (_NAME, "relu"),
-    "padding": (_one_of("padding", "same", "valid"), "same"),
-    "pool": (_one_of("pool", "max", "average", "none"), "max"),
-    "pool_size": (_INT_1, 2),
-}
-_RECURRENT: dict[str, tuple[_Rule, Any]] = {
-    "units": (_INT_1, _REQUIRED),
-    "dropout": (_RATE, 0.0),
-    "bidirectional": (_BOOL, False),
-}
-# Each layer type's keys besides "type": rule and default (_REQUIRED: no default).
-_LAYERS: dict[str, dict[str, tuple[_Rule, Any]]] = {
-    "dense": {"units": (_INT_1, _REQUIRED), "activation": (_NAME, "relu"), "dropout": (_RATE, 0.0)},
-    "dropout": {"rate": (_RATE, _REQUIRED)},
-    "batch_normalization": {},
-    "layer_normalization": {},
-    "normalization": {},
-    "conv1d": _CONV,
-    "conv2d": _CONV,
-    "lstm": _RECURRENT,
-    "gru": _RECURRENT,
-    "embedding": {"output_dim": (_INT_1, _REQUIRED), "input_dim": (_INT_1, None)},
-}
-LAYER_TYPES = tuple(_LAYERS)
-# Layers that take the raw features, so only the first layer of the body may be one.
-_FIRST_ONLY = ("embedding", "normalization")
+LAYER_TYPES = tuple(LAYERS)
 
 
 def _is_stack(key: Any) -> bool:
@@ -182,21 +114,43 @@ def _check_key(key: Any) -> None:
         )
 
 
-def _filled(
-    given: Mapping[str, Any], rules: Mapping[str, tuple[_Rule, Any]], prefix: str, what: str
-) -> dict[str, Any]:
+def _filled(given: Mapping[str, Any], args: Mapping[str, Arg], prefix: str, what: str) -> dict[str, Any]:
     """Checks each value against its rule; unset (missing or None) keys take their default."""
     out = {}
-    for key, (rule, default) in rules.items():
+    for key, arg in args.items():
         value = given.get(key)
-        if value is None and default is _REQUIRED:
-            raise ConfigError(f"{what} needs {key} ({rule.accepted}), but got {value!r}.", field=prefix + key)
+        if value is None and arg.default is REQUIRED:
+            raise ConfigError(
+                f"{what} needs {key} ({arg.rule.accepted()}), but got {value!r}.", field=prefix + key
+            )
         if value is None:
-            value = default
+            value = arg.default
         else:
-            rule.check(value, prefix + key)
+            arg.rule.check_value(value, prefix + key)
         out[key] = value
     return out
+
+
+def _drop_inactive(
+    given: Mapping[str, Any], args: Mapping[str, Arg], out: dict[str, Any], prefix: str, *, settings: bool
+) -> None:
+    """Unsets each key whose `Arg.when` does not hold; raises if the config set it."""
+    for key, arg in args.items():
+        if arg.when is None or out[arg.when[0]] in arg.when[1]:
+            continue
+        on, takers = arg.when
+        if given.get(key) is not None:
+            values = " or ".join(map(repr, takers))
+            if settings:
+                lead = f"only {on} {values} takes {key}, but {on} is {out[on]!r}"
+            else:
+                lead = f"{key} only applies when {on} is {values}, but {on} is {out[on]!r}"
+            raise ConfigError(
+                f"{lead} ({key}={given[key]!r}); make {key} conditional on {on} in the search space, "
+                "or leave it unset.",
+                field=prefix + key,
+            )
+        out[key] = None
 
 
 def _a(kind: str) -> str:
@@ -205,36 +159,22 @@ def _a(kind: str) -> str:
 
 def _check_layer(layer: Any, field: str) -> dict[str, Any]:
     kind = layer.get("type") if isinstance(layer, Mapping) else None
-    if not isinstance(layer, Mapping) or kind not in _LAYERS:
-        hint = did_you_mean(str(kind), _LAYERS) if isinstance(layer, Mapping) else ""
+    if not isinstance(layer, Mapping) or kind not in LAYERS:
+        hint = did_you_mean(str(kind), LAYERS) if isinstance(layer, Mapping) else ""
         raise ConfigError(
-            f"unknown layer type {kind!r}{hint}; accepted: {sorted(_LAYERS)}.", field=f"{field}.type"
+            f"unknown layer type {kind!r}{hint}; accepted: {sorted(LAYERS)}.", field=f"{field}.type"
         )
-    rules = _LAYERS[kind]
+    args = LAYERS[kind]
     for key in layer:
-        if key != "type" and key not in rules:
+        if key != "type" and key not in args:
             raise ConfigError(
-                f"{_a(kind)} does not take this key{did_you_mean(str(key), rules)}; "
-                f"accepted: {['type', *rules]}.",
+                f"{_a(kind)} does not take this key{did_you_mean(str(key), args)}; "
+                f"accepted: {['type', *args]}.",
                 field=f"{field}.{key}",
             )
-    out = {"type": kind, **_filled(layer, rules, f"{field}.", _a(kind))}
-    if kind in ("conv1d", "conv2d"):
-        _check_pool_size(layer, out, field)
+    out = {"type": kind, **_filled(layer, args, f"{field}.", _a(kind))}
+    _drop_inactive(layer, args, out, f"{field}.", settings=False)
     return out
-
-
-def _check_pool_size(given: Mapping[str, Any], out: dict[str, Any], field: str) -> None:
-    if out["pool"] != "none":
-        return
-    if given.get("pool_size") is not None:
-        raise ConfigError(
-            f"pool_size only applies when pool is 'max' or 'average', but pool is 'none' "
-            f"(pool_size={given['pool_size']!r}); make pool_size conditional on pool in the search "
-            "space, or leave it unset.",
-            field=f"{field}.pool_size",
-        )
-    out["pool_size"] = None
 
 
 def _check_stack(value: Any, key: str) -> list[dict[str, Any]]:
@@ -260,7 +200,7 @@ def body_layers(config: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 def _check_positions(config: Mapping[str, Any]) -> None:
     for position, (field, layer) in enumerate(body_layers(config)):
-        if layer["type"] in _FIRST_ONLY and position > 0:
+        if layer["type"] in FIRST_ONLY and position > 0:
             raise ConfigError(
                 f"{_a(layer['type'])} takes the raw features, so it must be the first layer of the "
                 f"model body, but it is layer {position} (0-based) of "
@@ -271,16 +211,7 @@ def _check_positions(config: Mapping[str, Any]) -> None:
 
 def _check_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     out = _filled(config, _SETTINGS, "config.", "the config")
-    for key, (on, takers) in _ONLY_FOR.items():
-        if out[key] is not None and out[on] not in takers:
-            raise ConfigError(
-                f"only {on} {' or '.join(map(repr, takers))} takes {key}, but {on} is {out[on]!r} "
-                f"({key}={out[key]!r}); make {key} conditional on {on} in the search space, "
-                "or leave it unset.",
-                field=f"config.{key}",
-            )
-    if out["lr_schedule"] == "exponential" and out["lr_decay"] is None:
-        out["lr_decay"] = 0.9
+    _drop_inactive(config, _SETTINGS, out, "config.", settings=True)
     return out
 
 
@@ -304,12 +235,14 @@ def _check_task(config: dict[str, Any], task: str) -> None:
 
 def check_config(
     config: Mapping[str, Any], *, task: str | None = None, custom_model: bool = False
-) -> dict[str, Any]:
-    """Returns the config with the trainer's defaults filled in.
+) -> CheckedConfig:
+    """Returns the config with the trainer's defaults filled in, as a read-only `CheckedConfig`.
 
     Layer dicts come back with every key of their type; unset keys take their
     defaults. Layer stacks keep the config's order, so the model body does too
-    (see `body_layers`).
+    (see `body_layers`). A `CheckedConfig` already checked for ``task`` (and,
+    unless ``custom_model``, with its layers) comes back as it is, so the
+    functions a trial calls in turn check its config once.
 
     Args:
         config: A sampled config.
@@ -327,22 +260,53 @@ def check_config(
             a setting does not apply to the chosen optimizer or schedule, a layer
             is malformed or misplaced, or a setting does not fit ``task``.
     """
+    if isinstance(config, CheckedConfig) and config.covers(task, custom_model=custom_model):
+        return config
     if not isinstance(config, Mapping):
         raise ConfigError(f"expected a mapping, but got {config!r}.", field="config")
     settings = _check_settings(config)
     if custom_model:
         full = {**{k: v for k, v in config.items() if k not in _SETTINGS}, **settings}
-        if task is not None:
-            _check_task(full, task)
-        return full
-    for key in config:
-        _check_key(key)
-    stacks = {key: _check_stack(value, key) for key, value in config.items() if _is_stack(key)}
-    full = {**stacks, **settings} if "layers" in stacks else {"layers": [], **stacks, **settings}
-    _check_positions(full)
+    else:
+        for key in config:
+            _check_key(key)
+        stacks = {key: _check_stack(value, key) for key, value in config.items() if _is_stack(key)}
+        full = {**stacks, **settings} if "layers" in stacks else {"layers": [], **stacks, **settings}
+        _check_positions(full)
     if task is not None:
         _check_task(full, task)
-    return full
+    return CheckedConfig(full, task=task, custom_model=custom_model)
+
+
+class CheckedConfig(dict[str, Any]):
+    """A config `check_config` returned: defaults filled in, checked for ``task``; read-only.
+
+    A plain dict otherwise (JSON, ``dict(config)``, equality), so code that
+    reads configs needs no change.
+    """
+
+    __slots__ = ("custom_model", "task")
+
+    def __init__(self, full: Mapping[str, Any], *, task: str | None, custom_model: bool) -> None:
+        super().__init__(full)
+        self.task = task
+        self.custom_model = custom_model
+
+    def covers(self, task: str | None, *, custom_model: bool) -> bool:
+        """Whether checking it for ``task`` (``None``: any) and ``custom_model`` would add nothing."""
+        return task in (None, self.task) and (custom_model or not self.custom_model)
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickle and deepcopy without the mutators below
+        return (_restore_checked, (dict(self), self.task, self.custom_model))
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("a checked config is read-only; copy it with dict(config) to change it.")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = __ior__ = _read_only  # type: ignore[assignment]
+
+
+def _restore_checked(full: dict[str, Any], task: str | None, custom_model: bool) -> CheckedConfig:
+    return CheckedConfig(full, task=task, custom_model=custom_model)
 
 
 def one_hot_targets(config: Mapping[str, Any], task: str) -> bool:
@@ -457,33 +421,11 @@ class FitSettings:
     checkpoint_interval_s: float = 30.0
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "patience"):
-            value = getattr(self, name)
-            low = 0 if name == "patience" else 1
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ConfigError(f"expected an int >= {low}, but got {value!r}.", field=name)
-        steps = self.steps_per_execution
-        if steps != "auto" and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
-            raise ConfigError(
-                f"expected an int >= 1 or 'auto', but got {steps!r}.", field="steps_per_execution"
-            )
+        self._check_counts()
         if self.mode not in ("min", "max"):
             raise ConfigError(f"expected 'min' or 'max', but got {self.mode!r}.", field="mode")
-        if not (
-            isinstance(self.min_delta, (int, float)) and math.isfinite(self.min_delta) and self.min_delta >= 0
-        ):
-            raise ConfigError(
-                f"expected a finite number >= 0, but got {self.min_delta!r}.", field="min_delta"
-            )
-        known = sorted({name for names in OPTIONAL_METRICS.values() for name in names})
-        if isinstance(self.metrics, str) or not isinstance(self.metrics, Sequence):
-            raise ConfigError(f"expected a list of metric names, but got {self.metrics!r}.", field="metrics")
-        for i, name in enumerate(self.metrics):
-            if name not in known:
-                raise ConfigError(
-                    f"unknown metric {name!r}{did_you_mean(str(name), known)}; accepted: {known}.",
-                    field=f"metrics.{i}",
-                )
+        Rule(low=0).check_value(self.min_delta, "min_delta")
+        self._check_metric_names()
         object.__setattr__(self, "metrics", tuple(self.metrics))
         if not isinstance(self.mixed_precision, bool):
             raise ConfigError(
@@ -493,30 +435,37 @@ class FitSettings:
             raise ConfigError(
                 f"expected true, false or 'auto', but got {self.jit_compile!r}.", field="jit_compile"
             )
-        seed = self.seed
-        if seed is not None and (
-            isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32
-        ):
-            raise ConfigError(f"expected an int in [0, 2**32), but got {seed!r}.", field="seed")
-        interval = self.checkpoint_interval_s
-        if (
-            isinstance(interval, bool)
-            or not isinstance(interval, (int, float))
-            or not 0 <= interval < math.inf
-        ):
-            raise ConfigError(
-                f"expected a finite number of seconds >= 0, but got {interval!r}.",
-                field="checkpoint_interval_s",
+        Rule(low=0, words="a finite number of seconds >= 0").check_value(
+            self.checkpoint_interval_s, "checkpoint_interval_s"
+        )
+        _OPEN_UNIT.check_value(self.reduce_lr_factor, "reduce_lr_factor")
+
+    def _check_counts(self) -> None:
+        check_int(self.epochs, "epochs", low=1, plain=True)
+        check_int(self.patience, "patience", low=0, plain=True)
+        if self.steps_per_execution != "auto":
+            check_int(
+                self.steps_per_execution,
+                "steps_per_execution",
+                low=1,
+                accepted="an int >= 1 or 'auto'",
+                plain=True,
             )
-        patience = self.reduce_lr_patience
-        if patience is not None and (
-            isinstance(patience, bool) or not isinstance(patience, int) or patience < 0
-        ):
-            raise ConfigError(f"expected an int >= 0, but got {patience!r}.", field="reduce_lr_patience")
-        if not _OPEN_UNIT.test(self.reduce_lr_factor):
-            raise ConfigError(
-                f"expected a number in (0, 1), but got {self.reduce_lr_factor!r}.", field="reduce_lr_factor"
-            )
+        if self.seed is not None:
+            check_int(self.seed, "seed", low=0, high=2**32, accepted="an int in [0, 2**32)", plain=True)
+        if self.reduce_lr_patience is not None:
+            check_int(self.reduce_lr_patience, "reduce_lr_patience", low=0, plain=True)
+
+    def _check_metric_names(self) -> None:
+        known = sorted({name for names in OPTIONAL_METRICS.values() for name in names})
+        if isinstance(self.metrics, str) or not isinstance(self.metrics, Sequence):
+            raise ConfigError(f"expected a list of metric names, but got {self.metrics!r}.", field="metrics")
+        for i, name in enumerate(self.metrics):
+            if name not in known:
+                raise ConfigError(
+                    f"unknown metric {name!r}{did_you_mean(str(name), known)}; accepted: {known}.",
+                    field=f"metrics.{i}",
+                )
 
     def check_schedule(self, config: Mapping[str, Any]) -> None:
         """Raises if ``reduce_lr_patience`` is on and the config (from `check_config`) sets the rate per epoch."""

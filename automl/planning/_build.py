@@ -117,7 +117,7 @@ def check_build(
     for config in space.variants():
         full = check_config(config, task=data.task, custom_model=True)
         try:
-            model = build_custom(build, config, data, settings=settings)
+            model = build_custom(build, full, data, settings=settings)
             reported.append(_reported(model, full, data))
             _check_reloads(model)
         except ConfigError as exc:
