@@ -8,7 +8,6 @@ params (the same keys for every trial), one metric point per epoch
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import logging
 import math
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-from mlflow.entities import Metric, Param, RunTag
+from mlflow.entities import Metric, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from ray.tune import Callback
@@ -28,7 +27,9 @@ from ray.tune.experiment import Trial
 
 from automl._result import TrialState
 from automl.execution._workers import RSS_KEY
+from automl.tracking._records import TrialRecord
 from automl.tracking._store_template import copy_empty_store, machine_lock
+from automl.tracking._trial_runs import _CHECKPOINT_PREFIX, _RAY_TRIAL_FILES, param_batches
 from automl.tracking._writer import MlflowWriter, RunRef, unsent
 from search_spaces import ConfigError, Space
 from trainers import best_of, better_sign
@@ -37,7 +38,6 @@ __all__ = ["MlflowTracker", "TrialRecord", "default_tracking_uri", "open_experim
 
 # MLflow 3's UI opens an experiment on its GenAI overview unless told otherwise.
 _EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
-_BATCH_LIMIT = 100  # params per log_batch call accepted by every MLflow store
 # The writer may move its calls to a helper process (automl/tracking/_mlflow_process.py)
 # only in runs of this many trials or more: the helper's start pays for itself
 # only over many short trials (benchmarks/RESULTS.md, benchmarks.scale).
@@ -117,40 +117,6 @@ def _error_text(trial: Any) -> str:
     if path and Path(path).exists():
         return Path(path).read_text(errors="replace")
     return str(trial.get_error() or "")
-
-
-def param_batches(params: Mapping[str, Any]) -> list[list[Param]]:
-    """A flat config as MLflow params (``None`` as ``"None"``), in batches every store accepts."""
-    items = [Param(k, "None" if v is None else str(v)) for k, v in params.items()]
-    return [items[start : start + _BATCH_LIMIT] for start in range(0, len(items), _BATCH_LIMIT)]
-
-
-# What Ray Tune writes into a trial's directory itself; other files there came from the trial's callbacks.
-_RAY_TRIAL_FILES = frozenset({"params.json", "params.pkl", "progress.csv", "result.json", "error.txt", "error.pkl"})
-_CHECKPOINT_PREFIX = "checkpoint_"
-
-
-@dataclasses.dataclass
-class TrialRecord:
-    trial_id: str
-    number: int
-    run: RunRef  # the child run; its id is known once the writer has created it
-    params: dict[str, Any]
-    started: float
-    history: dict[str, list[float]] = dataclasses.field(default_factory=dict)
-    epochs: int = 0
-    best_epoch: int = 0  # the first epoch with the best value of the metric; 0 while none is finite
-    state: TrialState = TrialState.RUNNING
-    ended: float | None = None
-    error: str | None = None
-    worker: str | None = None  # node_ip:pid of the Ray worker that ran it
-    node: str | None = None  # Ray node id
-    ended_by_itself: bool = False  # the trainer said its last epoch was the last
-    exploits: int = 0  # times PBT gave it a better trial's checkpoint and a mutated config
-
-    @property
-    def run_id(self) -> str | None:
-        return self.run.id
 
 
 def _last(values: Sequence[float]) -> float:

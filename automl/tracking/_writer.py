@@ -26,7 +26,6 @@ makes them (`automl.tracking._mlflow_process`), so they stop holding the driver'
 from __future__ import annotations
 
 import collections
-import dataclasses
 import itertools
 import json
 import logging
@@ -39,17 +38,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from automl.tracking._mlflow_process import ClientProcess, ClientProcessError, call_client, entity, plain
+from automl.tracking._journal import PENDING_FILE, _existing_run, replay, unsent
+from automl.tracking._mlflow_process import ClientProcess, ClientProcessError, call_client, plain
+from automl.tracking._ops import _MAX_BATCH, RunRef, _merged, _Op
 
 __all__ = ["PENDING_FILE", "MlflowWriter", "RunRef", "replay", "unsent"]
 
 logger = logging.getLogger(__name__)
 
-PENDING_FILE = "mlflow_journal.jsonl"
 PROCESS_LOG = "mlflow_client_process.log"  # the child process's stderr, beside the journal
 
 # Errors that retrying cannot fix: the request itself is wrong. Anything else
@@ -61,73 +60,6 @@ _PERMANENT = {"INVALID_PARAMETER_VALUE", "RESOURCE_ALREADY_EXISTS", "RESOURCE_DO
 # Ray (trivial trials on sqlite: ~25-60%; Keras trials of a second or more: a few %).
 _OFFLOAD_CPU_SHARE = 0.15
 _OFFLOAD_MIN_CALLS = 20
-# MLflow's limits for one log_batch: entities in all, and of each kind.
-_MAX_BATCH = {"total": 1000, "metrics": 1000, "params": 100, "tags": 100}
-_KINDS = ("metrics", "params", "tags")
-
-
-class RunRef:
-    """The id of an MLflow run that the writer may not have created yet.
-
-    Args:
-        key: A local name for the run (e.g. the Ray trial id), used in the
-            pending file before the run exists.
-        run_id: The id, when the run already exists. Defaults to `None`.
-    """
-
-    def __init__(self, key: str, run_id: str | None = None) -> None:
-        self.key = key
-        self.id = run_id
-
-    def __repr__(self) -> str:
-        return f"RunRef({self.key!r}, {self.id!r})"
-
-
-@dataclasses.dataclass
-class _Op:
-    method: str  # an MlflowClient method
-    run: RunRef | None  # the run it writes to (None: create_run, which fills ``creates``)
-    kwargs: dict[str, Any]
-    creates: RunRef | None = None
-    seq: int = 0  # its number in this writer's journal entries
-    queued_at: float = dataclasses.field(default_factory=time.monotonic)
-    attempts: int = 0
-
-    @property
-    def batchable(self) -> bool:
-        """A log_batch: merged with the same run's next ones, up to its next other write."""
-        return self.method == "log_batch" and set(self.kwargs) <= set(_KINDS)
-
-    def counts(self) -> dict[str, int]:
-        sizes = {kind: len(self.kwargs.get(kind) or ()) for kind in _KINDS}
-        return {**sizes, "total": sum(sizes.values())}
-
-    def describe(self) -> str:
-        what = {"log_batch": self._batch_size(), "create_run": "the run itself"}.get(self.method, self.method)
-        return f"{self.run.key if self.run else self.creates.key if self.creates else '?'}: {what}"
-
-    def _batch_size(self) -> str:
-        parts = [
-            f"{len(self.kwargs.get(k) or [])} {k}"
-            for k in ("metrics", "params", "tags")
-            if self.kwargs.get(k)
-        ]
-        return ", ".join(parts) or "an empty batch"
-
-
-def _merged(parts: list[_Op]) -> _Op:
-    """One log_batch doing what several do in turn: metrics in order, a tag's last value, a param's first."""
-    metrics = [m for part in parts for m in part.kwargs.get("metrics") or ()]
-    params: dict[str, Param] = {}
-    tags: dict[str, RunTag] = {}
-    for part in parts:
-        for param in part.kwargs.get("params") or ():
-            params.setdefault(param.key, param)  # a second value is refused either way
-        for tag in part.kwargs.get("tags") or ():
-            tags.pop(tag.key, None)
-            tags[tag.key] = tag
-    kwargs = {"metrics": metrics, "params": list(params.values()), "tags": list(tags.values())}
-    return _Op("log_batch", parts[0].run, kwargs, seq=parts[0].seq)
 
 
 class MlflowWriter:
@@ -491,70 +423,3 @@ class MlflowWriter:
         }
 
 
-def _read(journal: Path) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """The journal's unacknowledged writes, in order, and the run ids of the runs it created."""
-    if not journal.exists():
-        return [], {}
-    entries = [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
-    acked = {(e["w"], e["ack"]) for e in entries if "ack" in e}
-    created = {e["run_key"]: e["run_id"] for e in entries if "ack" in e and e.get("run_id")}
-    return [e for e in entries if "seq" in e and (e["w"], e["seq"]) not in acked], created
-
-
-def unsent(journal: Path) -> list[dict[str, Any]]:
-    """The journal's writes that were never acknowledged, in order."""
-    return _read(journal)[0]
-
-
-def replay(journal: str | Path, tracking_uri: str) -> int:
-    """Sends the writes a journal holds unacknowledged; returns how many were sent.
-
-    Runs created here get the writes addressed to them; a trial's run that
-    exists already (its creation was sent, not acknowledged) is reused, and
-    metric points the store already holds are not sent twice. The journal is
-    removed once everything was sent.
-
-    Raises:
-        MlflowException: The store is unreachable; the journal stays.
-    """
-    path = Path(journal)
-    client = MlflowClient(tracking_uri)
-    pending, ids = _read(path)
-    sent = 0
-    for record in pending:
-        kwargs = {k: entity(v) for k, v in record["kwargs"].items()}
-        if record["method"] == "create_run":
-            ids[record["run_key"]] = _existing_run(client, kwargs) or client.create_run(**kwargs).info.run_id
-            sent += 1
-            continue
-        run_id = record["run_id"] or ids.get(record["run_key"])
-        if run_id is None:  # its creation was refused by the store: nothing to write to
-            logger.warning("replay: no MLflow run for %s; %s skipped", record["run_key"], record["method"])
-            continue
-        if record["method"] == "log_batch" and kwargs.get("metrics"):
-            kwargs["metrics"] = _new_points(client, run_id, kwargs["metrics"])
-        getattr(client, record["method"])(run_id, **kwargs)
-        sent += 1
-    path.unlink(missing_ok=True)
-    return sent
-
-
-def _existing_run(client: MlflowClient, create_kwargs: Mapping[str, Any]) -> str | None:
-    tags = create_kwargs.get("tags") or {}
-    if "automl.trial_id" not in tags or "mlflow.parentRunId" not in tags:
-        return None
-    runs = client.search_runs(
-        [create_kwargs["experiment_id"]],
-        filter_string=(
-            f"tags.mlflow.parentRunId = '{tags['mlflow.parentRunId']}' "
-            f"and tags.automl.trial_id = '{tags['automl.trial_id']}'"
-        ),
-    )
-    return runs[0].info.run_id if runs else None
-
-
-def _new_points(client: MlflowClient, run_id: str, metrics: list[Metric]) -> list[Metric]:
-    have: Mapping[str, set[tuple[int, float]]] = collections.defaultdict(set)
-    for key in {m.key for m in metrics}:
-        have[key].update((m.step, m.value) for m in client.get_metric_history(run_id, key))  # type: ignore[attr-defined]
-    return [m for m in metrics if (m.step, m.value) not in have[m.key]]
