@@ -12,13 +12,49 @@ from typing import Any
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
-from automl.tracking._mlflow_process import entity
+from automl.tracking._mlflow_process import entity, plain
+from automl.tracking._ops import Op
 
-__all__ = ["PENDING_FILE", "replay", "unsent"]
+__all__ = ["PENDING_FILE", "Journal", "existing_run", "replay", "unsent"]
 
 logger = logging.getLogger(__name__)
 
 PENDING_FILE = "mlflow_journal.jsonl"
+
+
+class Journal:
+    """Appends one writer's entries to the run's journal (several writers may share it).
+
+    A write's entry comes before it is sent, its acknowledgement once it was.
+    The writer calls both under its lock; a killed process keeps what it wrote.
+    """
+
+    def __init__(self, path: Path, *, writer_id: str) -> None:
+        self.path = path
+        self._writer_id = writer_id
+
+    def written(self, op: Op) -> None:
+        ref = op.creates or op.run
+        self._append(
+            {
+                "w": self._writer_id,
+                "seq": op.seq,
+                "method": op.method,
+                "run_key": ref.key if ref else None,
+                "run_id": ref.id if ref else None,
+                "kwargs": plain(op.kwargs),
+            }
+        )
+
+    def acked(self, op: Op) -> None:
+        ack: dict[str, Any] = {"w": self._writer_id, "ack": op.seq}
+        if op.creates is not None:  # later entries name the run by key only
+            ack.update(run_key=op.creates.key, run_id=op.creates.id)
+        self._append(ack)
+
+    def _append(self, entry: Mapping[str, Any]) -> None:
+        with self.path.open("a") as f:
+            f.write(json.dumps(entry) + "\n")
 
 
 def _read(journal: Path) -> tuple[list[dict[str, Any]], dict[str, str]]:
@@ -54,7 +90,7 @@ def replay(journal: str | Path, tracking_uri: str) -> int:
     for record in pending:
         kwargs = {k: entity(v) for k, v in record["kwargs"].items()}
         if record["method"] == "create_run":
-            ids[record["run_key"]] = _existing_run(client, kwargs) or client.create_run(**kwargs).info.run_id
+            ids[record["run_key"]] = existing_run(client, kwargs) or client.create_run(**kwargs).info.run_id
             sent += 1
             continue
         run_id = record["run_id"] or ids.get(record["run_key"])
@@ -69,7 +105,7 @@ def replay(journal: str | Path, tracking_uri: str) -> int:
     return sent
 
 
-def _existing_run(client: MlflowClient, create_kwargs: Mapping[str, Any]) -> str | None:
+def existing_run(client: MlflowClient, create_kwargs: Mapping[str, Any]) -> str | None:
     tags = create_kwargs.get("tags") or {}
     if "automl.trial_id" not in tags or "mlflow.parentRunId" not in tags:
         return None

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from mlflow.entities import Param, RunTag
 
-__all__ = ["RunRef"]
+__all__ = ["Op", "RunRef", "batch_from", "merged"]
 
 # MLflow's limits for one log_batch: entities in all, and of each kind.
 _MAX_BATCH = {"total": 1000, "metrics": 1000, "params": 100, "tags": 100}
@@ -33,7 +35,9 @@ class RunRef:
 
 
 @dataclasses.dataclass
-class _Op:
+class Op:
+    """One write: an MlflowClient method, the run it addresses, its arguments."""
+
     method: str  # an MlflowClient method
     run: RunRef | None  # the run it writes to (None: create_run, which fills ``creates``)
     kwargs: dict[str, Any]
@@ -64,7 +68,7 @@ class _Op:
         return ", ".join(parts) or "an empty batch"
 
 
-def _merged(parts: list[_Op]) -> _Op:
+def merged(parts: list[Op]) -> Op:
     """One log_batch doing what several do in turn: metrics in order, a tag's last value, a param's first."""
     metrics = [m for part in parts for m in part.kwargs.get("metrics") or ()]
     params: dict[str, Param] = {}
@@ -76,6 +80,20 @@ def _merged(parts: list[_Op]) -> _Op:
             tags.pop(tag.key, None)
             tags[tag.key] = tag
     kwargs = {"metrics": metrics, "params": list(params.values()), "tags": list(tags.values())}
-    return _Op("log_batch", parts[0].run, kwargs, seq=parts[0].seq)
+    return Op("log_batch", parts[0].run, kwargs, seq=parts[0].seq)
 
 
+def batch_from(queue: Iterable[Op], head: Op) -> list[Op]:
+    """The head of ``queue`` and the log_batch writes to its run queued after it, up to the first other write to that run."""
+    if not head.batchable:
+        return [head]
+    parts, counts = [head], head.counts()
+    for op in itertools.islice(queue, 1, None):
+        if op.run is not head.run:
+            continue
+        more = op.counts()
+        if not op.batchable or any(counts[k] + more[k] > limit for k, limit in _MAX_BATCH.items()):
+            break  # keeps this run's writes in order (e.g. its end state after its last epoch)
+        parts.append(op)
+        counts = {k: counts[k] + more[k] for k in counts}
+    return parts
