@@ -32,6 +32,7 @@ from automl.tracking._trials import Trials
 from automl.tracking._writer import MlflowWriter, unsent
 from search_spaces import ConfigError, Space
 
+# TrialRecord (the values of `MlflowTracker.records`) and param_batches are imported from here too.
 __all__ = ["MlflowTracker", "TrialRecord", "default_tracking_uri", "open_experiment", "param_batches"]
 
 # MLflow 3's UI opens an experiment on its GenAI overview unless told otherwise.
