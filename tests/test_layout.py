@@ -95,6 +95,16 @@ def test_tracking_imports_no_ray_at_module_level_but_in_its_tune_callbacks():
     assert _importers("automl/tracking", {"ray"}) == RAY_IN_TRACKING
 
 
+def test_tracking_imports_neither_planning_nor_execution_anywhere():
+    # The runner (execution) builds the tracker; shared names (RSS_KEY) live in tracking.
+    imported = {
+        name
+        for path in _modules("automl/tracking")
+        for name in _imported(ast.walk(ast.parse(path.read_text(), str(path))))
+    }
+    assert {name for name in imported if name.startswith(("automl.planning", "automl.execution"))} == set()
+
+
 def test_planning_imports_no_mlflow_at_module_level_but_to_log_a_retrained_model():
     assert _importers("automl/planning", {"mlflow"}) == MLFLOW_IN_PLANNING
 

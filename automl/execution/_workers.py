@@ -31,6 +31,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from automl.tracking._ranking import RSS_KEY  # in each result a trial reports
 from search_spaces import ConfigError
 
 __all__ = [
@@ -42,8 +43,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-RSS_KEY = "worker_rss_mib"  # in each result a trial reports
 
 
 def worker_rss_mib() -> float:

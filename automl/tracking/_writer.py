@@ -26,108 +26,22 @@ makes them (`automl.tracking._mlflow_process`), so they stop holding the driver'
 from __future__ import annotations
 
 import collections
-import dataclasses
-import itertools
-import json
 import logging
-import socket
 import threading
 import time
-import urllib.parse
 import uuid
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mlflow.entities import Metric, Param, RunTag
-from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
+from automl.tracking._journal import PENDING_FILE, Journal, replay, unsent
+from automl.tracking._mlflow_process import ClientProcess
+from automl.tracking._ops import Op, RunRef, batch_from, merged
+from automl.tracking._sender import Outcome, Sender
 
-from automl.tracking._mlflow_process import ClientProcess, ClientProcessError, call_client, entity, plain
-
+# The callers' API: the writer, and its journal's file name, reading and replay.
 __all__ = ["PENDING_FILE", "MlflowWriter", "RunRef", "replay", "unsent"]
 
 logger = logging.getLogger(__name__)
-
-PENDING_FILE = "mlflow_journal.jsonl"
-PROCESS_LOG = "mlflow_client_process.log"  # the child process's stderr, beside the journal
-
-# Errors that retrying cannot fix: the request itself is wrong. Anything else
-# (connection refused, timeouts, 5xx, a locked sqlite file) is worth retrying.
-_PERMANENT = {"INVALID_PARAMETER_VALUE", "RESOURCE_ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST", "BAD_REQUEST"}
-# The writer moves its calls to a child process (`automl.tracking._mlflow_process`) once
-# they take this share of its thread's wall time in CPU, over at least this many
-# calls: then they hold the driver's GIL often enough to slow the searcher and
-# Ray (trivial trials on sqlite: ~25-60%; Keras trials of a second or more: a few %).
-_OFFLOAD_CPU_SHARE = 0.15
-_OFFLOAD_MIN_CALLS = 20
-# MLflow's limits for one log_batch: entities in all, and of each kind.
-_MAX_BATCH = {"total": 1000, "metrics": 1000, "params": 100, "tags": 100}
-_KINDS = ("metrics", "params", "tags")
-
-
-class RunRef:
-    """The id of an MLflow run that the writer may not have created yet.
-
-    Args:
-        key: A local name for the run (e.g. the Ray trial id), used in the
-            pending file before the run exists.
-        run_id: The id, when the run already exists. Defaults to `None`.
-    """
-
-    def __init__(self, key: str, run_id: str | None = None) -> None:
-        self.key = key
-        self.id = run_id
-
-    def __repr__(self) -> str:
-        return f"RunRef({self.key!r}, {self.id!r})"
-
-
-@dataclasses.dataclass
-class _Op:
-    method: str  # an MlflowClient method
-    run: RunRef | None  # the run it writes to (None: create_run, which fills ``creates``)
-    kwargs: dict[str, Any]
-    creates: RunRef | None = None
-    seq: int = 0  # its number in this writer's journal entries
-    queued_at: float = dataclasses.field(default_factory=time.monotonic)
-    attempts: int = 0
-
-    @property
-    def batchable(self) -> bool:
-        """A log_batch: merged with the same run's next ones, up to its next other write."""
-        return self.method == "log_batch" and set(self.kwargs) <= set(_KINDS)
-
-    def counts(self) -> dict[str, int]:
-        sizes = {kind: len(self.kwargs.get(kind) or ()) for kind in _KINDS}
-        return {**sizes, "total": sum(sizes.values())}
-
-    def describe(self) -> str:
-        what = {"log_batch": self._batch_size(), "create_run": "the run itself"}.get(self.method, self.method)
-        return f"{self.run.key if self.run else self.creates.key if self.creates else '?'}: {what}"
-
-    def _batch_size(self) -> str:
-        parts = [
-            f"{len(self.kwargs.get(k) or [])} {k}"
-            for k in ("metrics", "params", "tags")
-            if self.kwargs.get(k)
-        ]
-        return ", ".join(parts) or "an empty batch"
-
-
-def _merged(parts: list[_Op]) -> _Op:
-    """One log_batch doing what several do in turn: metrics in order, a tag's last value, a param's first."""
-    metrics = [m for part in parts for m in part.kwargs.get("metrics") or ()]
-    params: dict[str, Param] = {}
-    tags: dict[str, RunTag] = {}
-    for part in parts:
-        for param in part.kwargs.get("params") or ():
-            params.setdefault(param.key, param)  # a second value is refused either way
-        for tag in part.kwargs.get("tags") or ():
-            tags.pop(tag.key, None)
-            tags[tag.key] = tag
-    kwargs = {"metrics": metrics, "params": list(params.values()), "tags": list(tags.values())}
-    return _Op("log_batch", parts[0].run, kwargs, seq=parts[0].seq)
 
 
 class MlflowWriter:
@@ -143,7 +57,7 @@ class MlflowWriter:
             to be sent with them; `flush` and `stop` send at once. Defaults
             to `2.0`.
         offload: Whether the calls are made from a child process: `None`
-            decides from their CPU cost (see ``_OFFLOAD_CPU_SHARE``), `True`
+            decides from their CPU cost (see `automl.tracking._sender`), `True`
             from the first call, `False` never. Defaults to `None`.
     """
 
@@ -158,14 +72,14 @@ class MlflowWriter:
     ) -> None:
         self.tracking_uri = tracking_uri
         self.journal = journal
-        self._writer_id = uuid.uuid4().hex[:12]
+        self._journal = Journal(journal, writer_id=uuid.uuid4().hex[:12])
+        self._sender = Sender(tracking_uri, journal=journal, offload=offload)
         self._seq = 0
-        self._client = MlflowClient(tracking_uri)
         self._max_backoff = max_backoff_s
         self._linger = linger_s
         self._hurry = 0  # flushes waiting: no lingering
         self.calls = 0  # calls made to the store (a batch of merged writes counts once)
-        self._queue: collections.deque[_Op] = collections.deque()
+        self._queue: collections.deque[Op] = collections.deque()
         self._cond = threading.Condition()
         self._busy = False
         self._paused = False
@@ -173,40 +87,38 @@ class MlflowWriter:
         self._down_since: float | None = None  # when the current outage began
         self.retries = 0  # attempts that failed and were retried
         self.dropped: list[str] = []  # writes the store refused (not retried)
-        self._offload = offload
-        self.process: ClientProcess | None = None  # the child process, from its start (see `_offloaded`)
-        self._process_failed = False
-        self.calls_offloaded = 0  # calls the child process made
-        self._cpu_s = 0.0  # this thread's CPU time in the store's calls made here
-        self._calls_here = 0
-        self._first_call: float | None = None
         self._thread = threading.Thread(target=self._loop, name="automl-mlflow-writer", daemon=True)
         self._thread.start()
+
+    @property
+    def process(self) -> ClientProcess | None:
+        """The helper process that makes the calls, from its start; None while they are made here."""
+        return self._sender.process
+
+    @property
+    def calls_offloaded(self) -> int:
+        """Calls the helper process made."""
+        return self._sender.calls_offloaded
 
     # Enqueueing (from Ray's event loop: never blocks) ---------------------------
 
     def create_run(self, key: str, **kwargs: Any) -> RunRef:
         ref = RunRef(key)
-        self._put(_Op("create_run", None, kwargs, creates=ref))
+        self._put(Op("create_run", None, kwargs, creates=ref))
         return ref
 
     def call(self, method: str, run: RunRef, **kwargs: Any) -> None:
-        self._put(_Op(method, run, kwargs))
+        self._put(Op(method, run, kwargs))
 
-    def _put(self, op: _Op) -> None:
+    def _put(self, op: Op) -> None:
         with self._cond:
             if self._closed:
                 raise RuntimeError("the MLflow writer is closed")
             self._seq += 1
             op.seq = self._seq
-            self._append({"w": self._writer_id, "seq": op.seq, **self._record(op)})
+            self._journal.written(op)
             self._queue.append(op)
             self._cond.notify_all()
-
-    def _append(self, entry: Mapping[str, Any]) -> None:
-        """One journal line; the caller holds the lock. A killed process keeps what it wrote."""
-        with self.journal.open("a") as f:
-            f.write(json.dumps(entry) + "\n")
 
     # Sending ------------------------------------------------------------------
 
@@ -214,8 +126,7 @@ class MlflowWriter:
         try:
             self._send_queued()
         finally:
-            if self.process is not None:
-                self.process.close()
+            self._sender.close()
 
     def _send_queued(self) -> None:
         backoff = 0.5
@@ -230,24 +141,13 @@ class MlflowWriter:
                 if wait > 0:
                     self._cond.wait(wait)  # more of this run's epochs may come
                     continue
-                parts = self._batch(head)
+                parts = batch_from(self._queue, head)
                 self._busy = True
             ok = self._send_parts(parts)
             with self._cond:
                 self._busy = False
                 if ok:
-                    self.calls += 1
-                    for part in parts:
-                        ack: dict[str, Any] = {"w": self._writer_id, "ack": part.seq}
-                        if part.creates is not None:  # later entries name the run by key only
-                            ack.update(run_key=part.creates.key, run_id=part.creates.id)
-                        self._append(ack)
-                    if self._queue and self._queue[0] is head:  # spill() may have taken the queue
-                        self._queue.popleft()
-                        if len(parts) > 1:
-                            sent = {id(part) for part in parts}
-                            self._queue = collections.deque(o for o in self._queue if id(o) not in sent)
-                    self._down_since = None
+                    self._sent(head, parts)
                     backoff = 0.5
                 elif self._down_since is None:
                     self._down_since = time.monotonic()
@@ -257,7 +157,19 @@ class MlflowWriter:
                 time.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
 
-    def _linger_left(self, head: _Op) -> float:
+    def _sent(self, head: Op, parts: list[Op]) -> None:
+        """Acknowledges the writes sent and takes them off the queue; the caller holds the lock."""
+        self.calls += 1
+        for part in parts:
+            self._journal.acked(part)
+        if self._queue and self._queue[0] is head:  # spill() may have taken the queue
+            self._queue.popleft()
+            if len(parts) > 1:
+                sent = {id(part) for part in parts}
+                self._queue = collections.deque(o for o in self._queue if id(o) not in sent)
+        self._down_since = None
+
+    def _linger_left(self, head: Op) -> float:
         """Seconds the head write may still wait for company; the caller holds the lock."""
         if not head.batchable or self._closed or self._hurry:
             return 0.0
@@ -265,22 +177,7 @@ class MlflowWriter:
             return 0.0  # a run's creation or end state waits behind no lingering batch
         return head.queued_at + self._linger - time.monotonic()
 
-    def _batch(self, head: _Op) -> list[_Op]:
-        """The head and the log_batch writes to its run queued after it, up to the first other write to that run."""
-        if not head.batchable:
-            return [head]
-        parts, counts = [head], head.counts()
-        for op in itertools.islice(self._queue, 1, None):
-            if op.run is not head.run:
-                continue
-            more = op.counts()
-            if not op.batchable or any(counts[k] + more[k] > limit for k, limit in _MAX_BATCH.items()):
-                break  # keeps this run's writes in order (e.g. its end state after its last epoch)
-            parts.append(op)
-            counts = {k: counts[k] + more[k] for k in counts}
-        return parts
-
-    def _send_parts(self, parts: list[_Op]) -> bool:
+    def _send_parts(self, parts: list[Op]) -> bool:
         """Sends writes merged into one; if the store refuses the merge, each on its own.
 
         One bad write (a parameter's second value) then costs only itself.
@@ -291,125 +188,19 @@ class MlflowWriter:
         if len(parts) == 1:
             return self._send(parts[0])
         refused = len(self.dropped)
-        if not self._send(_merged(parts)):
+        if not self._send(merged(parts)):
             return False
         if len(self.dropped) == refused:
             return True
         del self.dropped[refused:]
         return all(self._send(part) for part in parts)  # stops at an outage; the retry sends the merge again
 
-    def _reachable(self) -> bool:
-        """Whether a tracking server accepts connections (always True for a local store).
-
-        Checked before each attempt: MLflow's own HTTP retries would hold a
-        write for minutes while a stopped server refuses connections.
-        """
-        url = urllib.parse.urlsplit(self.tracking_uri)
-        if url.scheme not in ("http", "https") or not url.hostname:
-            return True
-        port = url.port or (443 if url.scheme == "https" else 80)
-        try:
-            with socket.create_connection((url.hostname, port), timeout=2):
-                return True
-        except OSError:
-            return False
-
-    def _send(self, op: _Op) -> bool:
+    def _send(self, op: Op) -> bool:
         """True when done (sent, or refused for good); False to retry later."""
-        if not self._reachable():
-            return False
-        if op.creates is None and (op.run is None or op.run.id is None):  # its create_run was refused
+        outcome = self._sender.send(op)
+        if outcome is Outcome.REFUSED:
             self.dropped.append(op.describe())
-            return True
-        try:
-            self._call(op)
-            return True
-        except MlflowException as exc:
-            if exc.error_code in _PERMANENT:
-                logger.warning("MLflow refused %s: %s", op.describe(), exc)
-                self.dropped.append(op.describe())
-                return True
-            logger.debug("MLflow unreachable (%s); will retry", exc)
-            return False
-        except ClientProcessError as exc:
-            logger.warning("%s; the writes go on from the driver's thread", exc)
-            self._drop_process()
-            return False
-        except Exception as exc:  # noqa: BLE001 - connection errors come in many types; retry them all
-            logger.debug("MLflow unreachable (%s); will retry", exc)
-            return False
-
-    def _call(self, op: _Op) -> None:
-        op.attempts += 1
-        if op.creates is not None and op.attempts > 1:
-            # An attempt can fail after the store committed it (a helper process that died
-            # mid-call, a tracking server's lost answer): a trial's run found is taken, not made twice.
-            found = _existing_run(self._client, op.kwargs)
-            if found is not None:
-                op.creates.id = found
-                return
-        run_id = op.run.id if op.run is not None else None
-        process = self._offloaded()
-        if process is not None:
-            created = process.call(op.method, run_id, **op.kwargs)
-            self.calls_offloaded += 1
-        else:
-            start = time.thread_time()
-            if self._first_call is None:
-                self._first_call = time.monotonic()
-            try:
-                created = call_client(self._client, op.method, run_id, **op.kwargs)
-            finally:
-                self._cpu_s += time.thread_time() - start
-                self._calls_here += 1
-        if op.creates is not None:
-            op.creates.id = created
-
-    def _offloaded(self) -> ClientProcess | None:
-        """The child process to call from, once it is up; started when the calls made here crowd the driver.
-
-        While it starts (it imports MLflow first), the calls go on from this
-        thread rather than wait for it; only ``offload=True`` waits.
-        """
-        if self.process is None:
-            if self._process_failed or self._offload is False or not self._crowded():
-                return None
-            try:
-                self.process = ClientProcess(
-                    self.tracking_uri,
-                    log_file=self.journal.with_name(PROCESS_LOG),
-                    wait=self._offload is True,
-                )
-            except (ClientProcessError, OSError) as exc:
-                logger.warning(
-                    "could not start the MLflow client process (%s); the writes go on from this thread", exc
-                )
-                self._process_failed = True
-                return None
-        try:
-            return self.process if self.process.ready() else None
-        except ClientProcessError as exc:
-            logger.warning("%s; the writes go on from the driver's thread", exc)
-            self._drop_process()
-            return None
-
-    def _crowded(self) -> bool:
-        """Whether the calls made here take at least ``_OFFLOAD_CPU_SHARE`` of a core, or offloading was asked for."""
-        if self._offload:
-            return True
-        if self._calls_here < _OFFLOAD_MIN_CALLS or self._first_call is None:
-            return False
-        share = self._cpu_s / max(time.monotonic() - self._first_call, 1e-9)
-        if share < _OFFLOAD_CPU_SHARE:
-            return False
-        logger.debug("MLflow calls took %.0f%% of a core over %d calls", 100 * share, self._calls_here)
-        return True
-
-    def _drop_process(self) -> None:
-        if self.process is not None:
-            self.process.close(timeout=1.0)
-        self.process = None
-        self._process_failed = True
+        return outcome is not Outcome.RETRY
 
     # Draining -----------------------------------------------------------------
 
@@ -419,7 +210,7 @@ class MlflowWriter:
 
     def reachable(self) -> bool:
         """Whether the store takes writes now (the last attempt, else a connection check)."""
-        return self._down_since is None and self._reachable()
+        return self._down_since is None and self._sender.reachable()
 
     def flush(self, timeout: float) -> bool:
         """Waits until every write is sent; True if all were.
@@ -480,81 +271,3 @@ class MlflowWriter:
             self._cond.notify_all()
         self._thread.join(timeout=35)
 
-    @staticmethod
-    def _record(op: _Op) -> dict[str, Any]:
-        ref = op.creates or op.run
-        return {
-            "method": op.method,
-            "run_key": ref.key if ref else None,
-            "run_id": ref.id if ref else None,
-            "kwargs": plain(op.kwargs),
-        }
-
-
-def _read(journal: Path) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """The journal's unacknowledged writes, in order, and the run ids of the runs it created."""
-    if not journal.exists():
-        return [], {}
-    entries = [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
-    acked = {(e["w"], e["ack"]) for e in entries if "ack" in e}
-    created = {e["run_key"]: e["run_id"] for e in entries if "ack" in e and e.get("run_id")}
-    return [e for e in entries if "seq" in e and (e["w"], e["seq"]) not in acked], created
-
-
-def unsent(journal: Path) -> list[dict[str, Any]]:
-    """The journal's writes that were never acknowledged, in order."""
-    return _read(journal)[0]
-
-
-def replay(journal: str | Path, tracking_uri: str) -> int:
-    """Sends the writes a journal holds unacknowledged; returns how many were sent.
-
-    Runs created here get the writes addressed to them; a trial's run that
-    exists already (its creation was sent, not acknowledged) is reused, and
-    metric points the store already holds are not sent twice. The journal is
-    removed once everything was sent.
-
-    Raises:
-        MlflowException: The store is unreachable; the journal stays.
-    """
-    path = Path(journal)
-    client = MlflowClient(tracking_uri)
-    pending, ids = _read(path)
-    sent = 0
-    for record in pending:
-        kwargs = {k: entity(v) for k, v in record["kwargs"].items()}
-        if record["method"] == "create_run":
-            ids[record["run_key"]] = _existing_run(client, kwargs) or client.create_run(**kwargs).info.run_id
-            sent += 1
-            continue
-        run_id = record["run_id"] or ids.get(record["run_key"])
-        if run_id is None:  # its creation was refused by the store: nothing to write to
-            logger.warning("replay: no MLflow run for %s; %s skipped", record["run_key"], record["method"])
-            continue
-        if record["method"] == "log_batch" and kwargs.get("metrics"):
-            kwargs["metrics"] = _new_points(client, run_id, kwargs["metrics"])
-        getattr(client, record["method"])(run_id, **kwargs)
-        sent += 1
-    path.unlink(missing_ok=True)
-    return sent
-
-
-def _existing_run(client: MlflowClient, create_kwargs: Mapping[str, Any]) -> str | None:
-    tags = create_kwargs.get("tags") or {}
-    if "automl.trial_id" not in tags or "mlflow.parentRunId" not in tags:
-        return None
-    runs = client.search_runs(
-        [create_kwargs["experiment_id"]],
-        filter_string=(
-            f"tags.mlflow.parentRunId = '{tags['mlflow.parentRunId']}' "
-            f"and tags.automl.trial_id = '{tags['automl.trial_id']}'"
-        ),
-    )
-    return runs[0].info.run_id if runs else None
-
-
-def _new_points(client: MlflowClient, run_id: str, metrics: list[Metric]) -> list[Metric]:
-    have: Mapping[str, set[tuple[int, float]]] = collections.defaultdict(set)
-    for key in {m.key for m in metrics}:
-        have[key].update((m.step, m.value) for m in client.get_metric_history(run_id, key))  # type: ignore[attr-defined]
-    return [m for m in metrics if (m.step, m.value) not in have[m.key]]

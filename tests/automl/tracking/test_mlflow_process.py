@@ -17,7 +17,8 @@ from mlflow.tracking import MlflowClient
 
 import automl
 from automl.tracking._mlflow_process import ClientProcess, ClientProcessError, _import_root
-from automl.tracking._writer import _OFFLOAD_MIN_CALLS, MlflowWriter, unsent
+from automl.tracking._sender import _OFFLOAD_MIN_CALLS
+from automl.tracking._writer import MlflowWriter, unsent
 
 
 @pytest.fixture
@@ -59,7 +60,7 @@ def test_back_to_back_calls_move_to_a_child_process_and_reach_the_store(store, t
     assert writer.flush(timeout=120)
     assert writer.process is not None, "calls taking most of a core should leave the driver's thread"
     # The writer did not wait for the child: the calls went on from its thread while it started.
-    assert writer._calls_here > _OFFLOAD_MIN_CALLS + 5
+    assert writer._sender.calls_here > _OFFLOAD_MIN_CALLS + 5
     pid = writer.process.pid
     _more_trials_until(lambda: writer.calls_offloaded > 0, writer, experiment, runs)  # until it is up
     assert writer.calls_offloaded > 0

@@ -28,24 +28,11 @@ def _tracker(tmp_path, verbose: int, num_trials: int = 3) -> MlflowTracker:
     )
 
 
-def _restore(state: dict) -> MlflowTracker:
-    restored = MlflowTracker.__new__(MlflowTracker)
-    restored.__setstate__(state)
-    return restored
-
-
-def test_verbosity_survives_the_pickle_and_an_earlier_version_s_pickle_loads(tmp_path):
+def test_verbosity_survives_the_pickle(tmp_path):
     tracker = _tracker(tmp_path, verbose=0)
     restored = pickle.loads(pickle.dumps(tracker))
     assert restored.verbose == 0
-    # A run started by a version that kept the level in `_verbose` resumes with it.
-    old_state = tracker.__getstate__()
-    old_state["_verbose"] = old_state.pop("verbose")
-    del old_state["_time_budget_s"]
-    from_old = _restore(old_state)
-    assert from_old.verbose == 0 and "_verbose" not in vars(from_old)
-    assert from_old._clock().startswith("elapsed ")
-    for each in (tracker, restored, from_old):
+    for each in (tracker, restored):
         each._writer.stop()
 
 
@@ -114,8 +101,8 @@ def test_every_hook_of_ray_s_console_is_silenced(capsys):
 
 def _record(trial_id: str, number: int, state=None, history=None, took: float | None = None):
     from automl._result import TrialState
-    from automl.tracking._tracking import TrialRecord
-    from automl.tracking._writer import RunRef
+    from automl.tracking._ops import RunRef
+    from automl.tracking._records import TrialRecord
 
     record = TrialRecord(trial_id, number, RunRef(trial_id), {}, started=0.0, history=history or {})
     record.state = state or TrialState.RUNNING
@@ -172,16 +159,16 @@ def test_time_left_comes_from_finished_trials_durations_and_the_slots(tmp_path):
     from automl._result import TrialState
 
     tracker = _tracker(tmp_path, verbose=1, num_trials=10)
-    tracker._slots = 2  # two trials ran at once
+    tracker.progress.slots = 2  # two trials ran at once
     tracker.records = {
         "a": _record("a", 1, TrialState.COMPLETE, took=30.0),
         "b": _record("b", 2, TrialState.PRUNED, took=10.0),
     }
     # 8 trials left, two at a time, 20 s each on average: 4 rounds of 20 s.
-    assert tracker._clock().endswith("~80s left")
-    tracker._time_budget_s = 50.0
-    tracker._started -= 20  # 20 s in: the budget ends the run in 30 s
-    assert tracker._clock().endswith("~30s left")
+    assert tracker.progress.clock(tracker.records).endswith("~80s left")
+    tracker.progress.time_budget_s = 50.0
+    tracker.progress.started -= 20  # 20 s in: the budget ends the run in 30 s
+    assert tracker.progress.clock(tracker.records).endswith("~30s left")
     tracker._writer.stop()
 
 
