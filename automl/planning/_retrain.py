@@ -65,8 +65,8 @@ def _epochs(epochs: int | Literal["best"], trial: TrialSummary) -> int:
     if epochs == "best":
         if trial.best_epoch is None:
             raise ConfigError(
-                f"trial {trial.number} has no best epoch on record (a result saved before runs kept "
-                "one); pass a number of epochs: epochs=N.",
+                f"trial {trial.number} has no best epoch on record (none of its epochs reported a "
+                "finite score); pass a number of epochs: epochs=N.",
                 field="epochs",
             )
         return trial.best_epoch
