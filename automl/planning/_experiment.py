@@ -393,7 +393,7 @@ class Experiment:
     warm_start: str | Path | None = None
     scheduler: str | Mapping[str, Any] | None = None
     seed: int | None = None
-    resources_per_trial: Mapping[str, float] = dataclasses.field(default_factory=lambda: {"cpu": 1})
+    resources_per_trial: Mapping[str, float] | None = None  # one CPU
     max_concurrent_trials: int | None = None
     max_failures: int = 0
     max_trials_per_worker: int | None = None
