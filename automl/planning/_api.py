@@ -17,6 +17,7 @@ from trainers import TrainingData
 __all__ = ["tune"]
 
 
+# Long by its written-out signature and docstring, which users read (help(), inspect.signature).
 @refuse_unknown_keywords("tune", "experiment")  # Optuna's n_trials gets num_trials, as in a file
 def tune(
     space: Space,
