@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
-import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -14,7 +13,6 @@ import pandas as pd
 
 from search_spaces import ConfigError, Space
 from trainers import Column
-from trainers._checkpoint import BEST_FILE
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -27,13 +25,10 @@ if TYPE_CHECKING:
 __all__ = ["RunInterrupted", "TrialState", "TrialSummary", "TuningResult"]
 
 # The files of a run directory that more than one module reads.
-RESULT_FILE = "result.json"
-RESULT_FORMAT = "automl-result/1"
-PARETO_FILE = "pareto_front.csv"
-MANIFEST_FILE = "run.json"  # what `automl.resume` needs to rebuild the run (automl.execution._runner writes it)
+MANIFEST_FILE = (
+    "run.json"  # what `automl.resume` needs to rebuild the run (automl.execution._runner writes it)
+)
 TRIAL_DIR_PREFIX = "trial_"  # a trial's directory: <run_dir>/trial_<trial_id>/checkpoint_<n>/
-# Read as text: an id of digits only would otherwise come back as a number.
-_ID_COLUMNS = {"trial_id": str, "mlflow_run_id": str}
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -75,7 +70,7 @@ class TrialSummary:
             space's types (ints, bools, ``None`` for an inactive parameter).
         score: Its best value of the run's metric (``best_<metric>``).
         best_epoch: The epoch (1-based) that reached ``score``; ``None``
-            for a result saved before runs recorded it.
+            when no epoch reported a finite value.
         epochs: The epochs it ran (early stopping's patience included).
         state: How it ended.
         mlflow_run_id: Its MLflow child run, if one was made.
@@ -92,10 +87,6 @@ class TrialSummary:
     state: TrialState
     mlflow_run_id: str | None
     model_path: Path | None
-
-
-def _present(value: Any) -> bool:
-    return not (value is None or (isinstance(value, float) and math.isnan(value)))
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -127,8 +118,7 @@ class TuningResult:
             indices); see `load_best_model`. ``None`` for arrays.
         classes: The class names of a text target, in class-id order.
         space: The run's search space; `top` reads each parameter's type
-            from it. ``None`` only for a result saved without it and
-            without the run's ``run.json``.
+            from it. ``None`` only for a result built without one.
     """
 
     best_config: dict[str, Any]
@@ -170,51 +160,19 @@ class TuningResult:
             raise ConfigError(
                 f"expected an int >= 1 (how many trials, best first), but got {k!r}.", field="k"
             )
+        from automl._ranking import ranked, summary_of
+
         space = self._known_space()
-        return [self._summary(row, space) for row in self._ranked().head(k).to_dict("records")]
+        rows = ranked(self.trials, self.metric, self.mode, self.pareto_front).head(k).to_dict("records")
+        return [summary_of(row, metric=self.metric, space=space, run_dir=self.run_dir) for row in rows]
 
     def _known_space(self) -> Space:
         if self.space is None:
             raise ConfigError(
-                f"this result knows no search space: {self.run_dir} has no {MANIFEST_FILE} and its "
-                f"{RESULT_FILE} predates the space's record; rebuild it with dataclasses.replace(result, space=...).",
+                "this result knows no search space; rebuild it with dataclasses.replace(result, space=...).",
                 field="space",
             )
         return self.space
-
-    def _ranked(self) -> pd.DataFrame:
-        """The trials that did not fail and have a finite score, best first (see `top`)."""
-        score = f"best_{self.metric}"
-        trials = self.trials
-        scores = pd.to_numeric(trials[score], errors="coerce")
-        kept = trials[(trials["state"] != TrialState.FAILED.value) & scores.abs().lt(math.inf)]
-        ranked = kept.sort_values([score, "number"], ascending=[self.mode == "min", True], kind="stable")
-        if self.pareto_front is None:
-            return ranked
-        order = {str(trial_id): i for i, trial_id in enumerate(self.pareto_front["trial_id"])}
-        place = ranked["trial_id"].astype(str).map(order).fillna(len(order))
-        return ranked.assign(_place=place).sort_values("_place", kind="stable").drop(columns="_place")
-
-    def _summary(self, row: dict[str, Any], space: Space) -> TrialSummary:
-        flat = {key.removeprefix("params."): value for key, value in row.items() if key.startswith("params.")}
-        best_epoch = row.get("best_epoch")
-        run_id = row.get("mlflow_run_id")
-        return TrialSummary(
-            number=int(row["number"]),
-            trial_id=str(row["trial_id"]),
-            config=space.unflatten_stored(flat),
-            score=float(row[f"best_{self.metric}"]),
-            best_epoch=int(best_epoch) if _present(best_epoch) and best_epoch else None,
-            epochs=int(row["epochs"]),
-            state=TrialState(row["state"]),
-            mlflow_run_id=str(run_id) if _present(run_id) else None,
-            model_path=self._kept_model(str(row["trial_id"])),
-        )
-
-    def _kept_model(self, trial_id: str) -> Path | None:
-        """The best model in the trial's newest checkpoint still on disk (older ones are deleted as it trains)."""
-        kept = sorted((self.run_dir / f"{TRIAL_DIR_PREFIX}{trial_id}").glob("checkpoint_*/" + BEST_FILE))
-        return kept[-1] if kept else None
 
     def retrain(
         self,
@@ -282,28 +240,10 @@ class TuningResult:
             >>> result.evaluate(test.x, test.y)
             {'loss': 0.11, 'accuracy': 0.97}
         """
-        import numpy as np
-
+        from automl._held_out import evaluation_rows
         from trainers._fit import one_hot_for
 
-        if isinstance(x, pd.DataFrame):
-            if self.columns is None:
-                raise ConfigError("the run's data were arrays: pass the features as an array.", field="x")
-            from trainers._tabular import encode
-
-            x = encode(x, self.columns)
-        x, y = np.asarray(x, dtype=np.float32), np.asarray(y)
-        if len(x) != len(y):
-            raise ConfigError(f"x has {len(x)} rows but y has {len(y)} values.", field="y")
-        if self.classes is not None and y.dtype.kind in "OUS":
-            index = {name: i for i, name in enumerate(self.classes)}
-            unknown = sorted({str(v) for v in y} - set(index))
-            if unknown:
-                raise ConfigError(
-                    f"y holds classes the run never saw: {unknown[:5]}; known: {list(self.classes)}.",
-                    field="y",
-                )
-            y = np.array([index[str(v)] for v in y])
+        x, y = evaluation_rows(x, y, columns=self.columns, classes=self.classes)
         model = self.load_best_model()
         scores = model.evaluate(x, one_hot_for(model, y), verbose=0, return_dict=True)
         return {name: float(value) for name, value in scores.items()}
@@ -381,27 +321,9 @@ class TuningResult:
 
     def save(self) -> Path:
         """Writes ``result.json`` and ``trials.csv`` into `run_dir` (plain text, nothing pickled)."""
-        summary = {
-            "format": RESULT_FORMAT,
-            "best_config": self.best_config,
-            "best_value": self.best_value,
-            "metric": self.metric,
-            "mode": self.mode,
-            "best_model": self.best_model_path.name,
-            "tracking_uri": self.tracking_uri,
-            "experiment_id": self.experiment_id,
-            "parent_run_id": self.parent_run_id,
-            "objectives": [list(o) for o in self.objectives],
-            "columns": None if self.columns is None else [c.to_dict() for c in self.columns],
-            "classes": None if self.classes is None else list(self.classes),
-            "space": None if self.space is None else self.space.to_dict(),
-        }
-        self.trials.to_csv(self.run_dir / "trials.csv", index=False)
-        if self.pareto_front is not None:
-            self.pareto_front.to_csv(self.run_dir / PARETO_FILE, index=False)
-        path = self.run_dir / RESULT_FILE
-        path.write_text(json.dumps(summary, indent=2))
-        return path
+        from automl._result_files import save_result
+
+        return save_result(self)
 
     @classmethod
     def load(cls, run_dir: str | Path) -> TuningResult:
@@ -410,38 +332,9 @@ class TuningResult:
         Raises:
             ConfigError: ``run_dir`` holds no result written by this tool.
         """
-        run_dir = Path(run_dir).resolve()
-        try:
-            summary = json.loads((run_dir / RESULT_FILE).read_text())
-        except (OSError, ValueError) as exc:
-            raise ConfigError(
-                f"{run_dir} holds no readable {RESULT_FILE}; pass the directory of a finished run "
-                "(printed at its end, under storage_path).",
-                field="run_dir",
-            ) from exc
-        if not isinstance(summary, dict) or summary.get("format") != RESULT_FORMAT:
-            raise ConfigError(f"{run_dir / RESULT_FILE} was not written by automl.", field="run_dir")
-        return cls(
-            best_config=summary["best_config"],
-            best_value=float(summary["best_value"]),
-            metric=summary["metric"],
-            mode=summary["mode"],
-            trials=pd.read_csv(run_dir / "trials.csv", dtype=_ID_COLUMNS),
-            best_model_path=run_dir / summary["best_model"],
-            run_dir=run_dir,
-            tracking_uri=summary["tracking_uri"],
-            experiment_id=summary["experiment_id"],
-            parent_run_id=summary["parent_run_id"],
-            objectives=tuple((name, mode) for name, mode in summary.get("objectives", [])),
-            pareto_front=pd.read_csv(front, dtype=_ID_COLUMNS)
-            if (front := run_dir / PARETO_FILE).exists()
-            else None,
-            columns=None
-            if summary.get("columns") is None
-            else tuple(map(Column.from_dict, summary["columns"])),
-            classes=None if summary.get("classes") is None else tuple(summary["classes"]),
-            space=_saved_space(summary, run_dir),
-        )
+        from automl._result_files import load_result
+
+        return load_result(Path(run_dir).resolve())
 
     def __repr__(self) -> str:
         counts = self.trials["state"].value_counts().to_dict() if len(self.trials) else {}
@@ -449,14 +342,3 @@ class TuningResult:
             f"TuningResult({self.metric}={self.best_value:.4g}, trials={counts}, "
             f"best_model_path='{self.best_model_path}')"
         )
-
-
-def _saved_space(summary: dict[str, Any], run_dir: Path) -> Space | None:
-    """The space a result saved; a result from before that record takes it from the run's manifest."""
-    saved = summary.get("space")
-    if saved is None:
-        try:
-            saved = json.loads((run_dir / MANIFEST_FILE).read_text()).get("space")
-        except (OSError, ValueError, AttributeError):
-            return None
-    return None if saved is None else Space.from_dict(saved)

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -203,6 +203,159 @@ def _cmd_logs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _experiment_arguments(sub: argparse.ArgumentParser, set_help: str) -> None:
+    sub.add_argument("experiment", type=Path, help="experiment YAML file")
+    sub.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=set_help)
+
+
+def _tune_arguments(sub: argparse.ArgumentParser) -> None:
+    _experiment_arguments(sub, "override a setting (dotted key, YAML value)")
+    sub.add_argument("--quiet", action="store_true", help="no per-trial progress lines")
+    sub.set_defaults(func=_cmd_tune)
+
+
+def _validate_arguments(sub: argparse.ArgumentParser) -> None:
+    _experiment_arguments(sub, "override a setting (dotted key, YAML value)")
+    sub.set_defaults(func=_cmd_validate)
+
+
+def _resume_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("run_dir", type=Path, help="run directory (printed when the run started)")
+    sub.add_argument("--quiet", action="store_true", help="no per-trial progress lines")
+    sub.set_defaults(func=_cmd_resume)
+
+
+def _best_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("run_dir", type=Path, help="run directory (printed at the end of a run)")
+    sub.add_argument(
+        "--top", type=int, metavar="K", help="print the K best trials: score, best epoch, config"
+    )
+    sub.set_defaults(func=_cmd_best)
+
+
+def _retrain_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("run_dir", type=Path, help="run directory (printed at the end of a run)")
+    sub.add_argument("--rank", type=int, default=1, metavar="K", help="the K-th best trial (default: 1)")
+    sub.add_argument(
+        "--epochs", type=int, metavar="N", help="epochs to fit (default: the trial's best epoch)"
+    )
+    sub.set_defaults(func=_cmd_retrain)
+
+
+def _sync_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("run_dir", type=Path, help="run directory")
+    sub.set_defaults(func=_cmd_sync)
+
+
+def _export_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("run_dir", type=Path, help="run directory")
+    sub.add_argument("--format", choices=["keras", "savedmodel"], default="keras", help="default: keras")
+    sub.add_argument("--out", required=True, help="output file (.keras) or directory (savedmodel)")
+    sub.set_defaults(func=_cmd_export)
+
+
+def _ui_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("run_dir", type=Path, nargs="?", help="run directory (default: ./mlflow.db, no run)")
+    sub.add_argument("--tracking-uri", help="tracking store (default: the run's, else ./mlflow.db)")
+    sub.add_argument(
+        "--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1, this machine only)"
+    )
+    sub.add_argument("--port", type=int, default=5000, help="default: 5000")
+    sub.set_defaults(func=_cmd_ui)
+
+
+def _address_argument(sub: argparse.ArgumentParser) -> None:
+    # The command line is the one place that reads the environment: Ray's own variable.
+    default = os.environ.get("RAY_API_SERVER_ADDRESS", "http://127.0.0.1:8265")
+    sub.add_argument(
+        "--address",
+        default=default,
+        help=f"the cluster's dashboard/job server (default: $RAY_API_SERVER_ADDRESS or {default})",
+    )
+
+
+def _submit_arguments(sub: argparse.ArgumentParser) -> None:
+    _experiment_arguments(sub, "override a setting")
+    _address_argument(sub)
+    sub.add_argument("--follow", action="store_true", help="stream the logs until the job ends")
+    sub.set_defaults(func=_cmd_submit)
+
+
+def _status_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("job_id", help="the id printed by automl submit")
+    _address_argument(sub)
+    sub.set_defaults(func=_cmd_status)
+
+
+def _logs_arguments(sub: argparse.ArgumentParser) -> None:
+    _status_arguments(sub)
+    sub.add_argument("--follow", action="store_true", help="stream until the job ends")
+    sub.set_defaults(func=_cmd_logs)
+
+
+_RUN = "automl_runs/digits-mlp-20261124-101500"
+_JOB = "raysubmit_XXXX --address http://127.0.0.1:8265"
+# Each subcommand: its name, its one-line help, an example, and the function adding its arguments.
+_COMMANDS: tuple[tuple[str, str, str, Callable[[argparse.ArgumentParser], None]], ...] = (
+    (
+        "tune",
+        "Run the experiment in a YAML file.",
+        "automl tune examples/digits_mlp.yaml --set num_trials=6",
+        _tune_arguments,
+    ),
+    (
+        "validate",
+        "Check an experiment file without running it.",
+        "automl validate examples/digits_mlp.yaml",
+        _validate_arguments,
+    ),
+    (
+        "resume",
+        "Finish an interrupted run: finished trials are kept, running ones continue from checkpoints.",
+        f"automl resume {_RUN}",
+        _resume_arguments,
+    ),
+    (
+        "best",
+        "Print a finished run's best config, metric and model path, or its K best trials.",
+        f"automl best {_RUN} --top 3",
+        _best_arguments,
+    ),
+    (
+        "retrain",
+        "Fit one of a run's best configs again on its training and validation rows, here (no Ray).",
+        f"automl retrain {_RUN} --rank 1 --epochs 12",
+        _retrain_arguments,
+    ),
+    (
+        "sync",
+        "Send the MLflow writes a run kept locally because the tracking server was unreachable.",
+        f"automl sync {_RUN}",
+        _sync_arguments,
+    ),
+    (
+        "export",
+        "Export a run's best model as a .keras file or a TensorFlow SavedModel for serving.",
+        f"automl export {_RUN} --format savedmodel --out serving/digits",
+        _export_arguments,
+    ),
+    (
+        "ui",
+        "Start the MLflow UI on a run's tracking store, on 127.0.0.1, and print the runs page URL.",
+        f"automl ui {_RUN}",
+        _ui_arguments,
+    ),
+    (
+        "submit",
+        "Send an experiment to a Ray cluster as a job (Ray Jobs API), with this code and the file's directory.",
+        "automl submit examples/digits_mlp.yaml --address http://127.0.0.1:8265 --follow",
+        _submit_arguments,
+    ),
+    ("status", "Print a submitted job's status.", f"automl status {_JOB}", _status_arguments),
+    ("logs", "Print (or --follow) a submitted job's logs.", f"automl logs {_JOB}", _logs_arguments),
+)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="automl",
@@ -212,8 +365,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    def command(name: str, help: str, example: str) -> argparse.ArgumentParser:
+    for name, help, example, add_arguments in _COMMANDS:
         sub = commands.add_parser(
             name,
             help=help,
@@ -224,121 +376,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--debug", action="store_true", default=argparse.SUPPRESS, help="show Python tracebacks"
         )
-        return sub
-
-    for name, help, example in (
-        (
-            "tune",
-            "Run the experiment in a YAML file.",
-            "automl tune examples/digits_mlp.yaml --set num_trials=6",
-        ),
-        (
-            "validate",
-            "Check an experiment file without running it.",
-            "automl validate examples/digits_mlp.yaml",
-        ),
-    ):
-        sub = command(name, help, example)
-        sub.set_defaults(func=_cmd_tune if name == "tune" else _cmd_validate)
-        sub.add_argument("experiment", type=Path, help="experiment YAML file")
-        sub.add_argument(
-            "--set",
-            action="append",
-            default=[],
-            metavar="KEY=VALUE",
-            help="override a setting (dotted key, YAML value)",
-        )
-        if name == "tune":
-            sub.add_argument("--quiet", action="store_true", help="no per-trial progress lines")
-
-    sub = command(
-        "resume",
-        "Finish an interrupted run: finished trials are kept, running ones continue from checkpoints.",
-        "automl resume automl_runs/digits-mlp-20261124-101500",
-    )
-    sub.add_argument("run_dir", type=Path, help="run directory (printed when the run started)")
-    sub.add_argument("--quiet", action="store_true", help="no per-trial progress lines")
-    sub.set_defaults(func=_cmd_resume)
-
-    sub = command(
-        "best",
-        "Print a finished run's best config, metric and model path, or its K best trials.",
-        "automl best automl_runs/digits-mlp-20261124-101500 --top 3",
-    )
-    sub.add_argument("run_dir", type=Path, help="run directory (printed at the end of a run)")
-    sub.add_argument(
-        "--top", type=int, metavar="K", help="print the K best trials: score, best epoch, config"
-    )
-    sub.set_defaults(func=_cmd_best)
-
-    sub = command(
-        "retrain",
-        "Fit one of a run's best configs again on its training and validation rows, here (no Ray).",
-        "automl retrain automl_runs/digits-mlp-20261124-101500 --rank 1 --epochs 12",
-    )
-    sub.add_argument("run_dir", type=Path, help="run directory (printed at the end of a run)")
-    sub.add_argument("--rank", type=int, default=1, metavar="K", help="the K-th best trial (default: 1)")
-    sub.add_argument(
-        "--epochs", type=int, metavar="N", help="epochs to fit (default: the trial's best epoch)"
-    )
-    sub.set_defaults(func=_cmd_retrain)
-
-    sub = command(
-        "sync",
-        "Send the MLflow writes a run kept locally because the tracking server was unreachable.",
-        "automl sync automl_runs/digits-mlp-20261124-101500",
-    )
-    sub.add_argument("run_dir", type=Path, help="run directory")
-    sub.set_defaults(func=_cmd_sync)
-
-    sub = command(
-        "export",
-        "Export a run's best model as a .keras file or a TensorFlow SavedModel for serving.",
-        "automl export automl_runs/digits-mlp-20261124-101500 --format savedmodel --out serving/digits",
-    )
-    sub.add_argument("run_dir", type=Path, help="run directory")
-    sub.add_argument("--format", choices=["keras", "savedmodel"], default="keras", help="default: keras")
-    sub.add_argument("--out", required=True, help="output file (.keras) or directory (savedmodel)")
-    sub.set_defaults(func=_cmd_export)
-
-    sub = command(
-        "ui",
-        "Start the MLflow UI on a run's tracking store, on 127.0.0.1, and print the runs page URL.",
-        "automl ui automl_runs/digits-mlp-20261124-101500",
-    )
-    sub.add_argument("run_dir", type=Path, nargs="?", help="run directory (default: ./mlflow.db, no run)")
-    sub.add_argument("--tracking-uri", help="tracking store (default: the run's, else ./mlflow.db)")
-    sub.add_argument(
-        "--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1, this machine only)"
-    )
-    sub.add_argument("--port", type=int, default=5000, help="default: 5000")
-    sub.set_defaults(func=_cmd_ui)
-
-    # The command line is the one place that reads the environment: Ray's own variable.
-    default_address = os.environ.get("RAY_API_SERVER_ADDRESS", "http://127.0.0.1:8265")
-    address_help = (
-        f"the cluster's dashboard/job server (default: $RAY_API_SERVER_ADDRESS or {default_address})"
-    )
-    sub = command(
-        "submit",
-        "Send an experiment to a Ray cluster as a job (Ray Jobs API), with this code and the file's directory.",
-        "automl submit examples/digits_mlp.yaml --address http://127.0.0.1:8265 --follow",
-    )
-    sub.add_argument("experiment", type=Path, help="experiment YAML file")
-    sub.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting")
-    sub.add_argument("--address", default=default_address, help=address_help)
-    sub.add_argument("--follow", action="store_true", help="stream the logs until the job ends")
-    sub.set_defaults(func=_cmd_submit)
-    for name, help, func in (
-        ("status", "Print a submitted job's status.", _cmd_status),
-        ("logs", "Print (or --follow) a submitted job's logs.", _cmd_logs),
-    ):
-        sub = command(name, help, f"automl {name} raysubmit_XXXX --address http://127.0.0.1:8265")
-        sub.add_argument("job_id", help="the id printed by automl submit")
-        sub.add_argument("--address", default=default_address, help=address_help)
-        if name == "logs":
-            sub.add_argument("--follow", action="store_true", help="stream until the job ends")
-        sub.set_defaults(func=func)
+        add_arguments(sub)
     return parser
 
 

@@ -17,6 +17,7 @@ from trainers import TrainingData
 __all__ = ["tune"]
 
 
+# Long by its written-out signature and docstring, which users read (help(), inspect.signature).
 @refuse_unknown_keywords("tune", "experiment")  # Optuna's n_trials gets num_trials, as in a file
 def tune(
     space: Space,
@@ -196,6 +197,8 @@ def tune(
         >>> result.best_config["layers"][0]["type"]
         'dense'
     """
+    # The defaults above are Experiment's (tests/automl/planning/test_api.py checks it): written
+    # out so that inspect.signature(automl.tune) and an editor show them.
     experiment = Experiment(
         space=space,
         data=data,
@@ -216,7 +219,7 @@ def tune(
         warm_start=warm_start,
         scheduler=scheduler,
         seed=seed,
-        resources_per_trial={"cpu": 1} if resources_per_trial is None else resources_per_trial,
+        resources_per_trial=resources_per_trial,
         max_concurrent_trials=max_concurrent_trials,
         max_failures=max_failures,
         max_trials_per_worker=max_trials_per_worker,

@@ -25,8 +25,8 @@ from automl.execution._hyperband import trials_held_at_once
 from automl.execution._runner import Run, optuna_warnings_only
 from automl.execution._workers import WorkerPolicy, environment_variable
 from automl.planning._build import check_build, load_build, resolve_build_ref
-from automl.planning._choices import GridSampler, make_sampler, parse_scheduler
-from automl.planning._objectives import EXTRA_METRICS, parse_objectives
+from automl.planning._choices import GridSampler, SchedulerChoice, make_sampler, parse_scheduler
+from automl.planning._objectives import EXTRA_METRICS, Objective, parse_objectives
 from automl.planning._warm_start import known_points
 from automl.tracking._tracking import tracking_client, tracking_wait_s
 from search_spaces import ConfigError, Space, cnn, mlp, rnn
@@ -393,7 +393,7 @@ class Experiment:
     warm_start: str | Path | None = None
     scheduler: str | Mapping[str, Any] | None = None
     seed: int | None = None
-    resources_per_trial: Mapping[str, float] = dataclasses.field(default_factory=lambda: {"cpu": 1})
+    resources_per_trial: Mapping[str, float] | None = None  # one CPU
     max_concurrent_trials: int | None = None
     max_failures: int = 0
     max_trials_per_worker: int | None = None
@@ -413,129 +413,16 @@ class Experiment:
         object.__setattr__(self, "_planned", self._plan())
 
     def _plan(self) -> Run:
-        if not isinstance(self.space, Space):
-            raise ConfigError(
-                f"expected a search_spaces.Space, but got {type(self.space).__name__}.", field="space"
-            )
-        data = _data(self.data)
-        check_metric_names(self.metrics, data.task)  # before FitSettings, which knows no task
-        objectives = parse_objectives(self.metric, self.mode)
-        (monitor, mode), extra = objectives[0], objectives[1:]
-        settings = FitSettings(
-            epochs=self.epochs,
-            monitor=monitor,
-            mode=mode,
-            patience=self.patience,
-            metrics=self.metrics,
-            reduce_lr_patience=self.reduce_lr_patience,
-            steps_per_execution=self.steps_per_execution,
-            jit_compile=self.jit_compile,
-            mixed_precision=self.mixed_precision,
-            seed=self.seed,  # each trial's fit seed derives from it (`run_trial`)
-        )
-        build = load_build(self.build) if isinstance(self.build, str) else self.build
-        if build is None:  # a custom build's models may report metrics of their own: checked once built
-            settings.check_monitor(data.task)
-        for config in self.space.variants():  # every choice the trainer must accept
-            settings.check_schedule(check_config(config, task=data.task, custom_model=build is not None))
-        reported = None
-        if build is None:
-            self.space.check_input_shape(data.input_shape)
-            everywhere = reported_metrics(data.task, settings.metrics)
-        else:
-            per_variant = check_build(build, self.space, data, settings)
-            everywhere = tuple(n for n in per_variant[0] if all(n in names for names in per_variant))
-            settings.check_monitor(data.task, reported=everywhere)
-            reported = tuple(dict.fromkeys(n for names in per_variant for n in names))
-        available = [*everywhere, *EXTRA_METRICS]
-        who = "the trainer" if build is None else "the model build(config) returns"
-        for i, (name, _) in enumerate(extra, start=1):
-            if name not in available:
-                raise ConfigError(
-                    f"{who} never reports {name!r} for a {data.task} task; available: {available}.",
-                    field=f"metric.{i}",
-                )
-        _check_int("num_trials", self.num_trials, low=1)
-        if self.max_concurrent_trials is not None:
-            _check_int("max_concurrent_trials", self.max_concurrent_trials, low=1)
-        _check_int("max_failures", self.max_failures, low=0)
-        budget = self.time_budget_s
-        if budget is not None and (
-            isinstance(budget, bool) or not isinstance(budget, (int, float)) or not 0 < budget < math.inf
-        ):
-            raise ConfigError(f"expected a number of seconds > 0, but got {budget!r}.", field="time_budget_s")
-        for name in ("experiment_name", "registered_model_name", "address", "tracking_uri", "name"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, str) or not value):
-                raise ConfigError(f"expected a non-empty string, but got {value!r}.", field=name)
+        """Checks every setting (see the steps below, in this order) and returns the run they make."""
+        data, settings, objectives = _fit_plan(self)
+        extra = objectives[1:]
+        build, reported = _model_checks(self, data, settings, extra)
+        _check_limits(self)
         callbacks, callback_refs = made_callbacks(self.callbacks)
         tracking_wait_s()  # the environment's setting, checked now rather than at the run's end
-        sampler = make_sampler(
-            self.sampler,
-            seed=self.seed,
-            num_objectives=len(objectives),
-            space=self.space,
-            num_trials=self.num_trials,
-        )
-        if extra and (self.evaluated_points or self.warm_start):
-            field = "evaluated_points" if self.evaluated_points else "warm_start"
-            raise ConfigError(
-                "known scores seed a single objective; with several objectives, run the configs "
-                "again with points_to_evaluate instead.",
-                field=field,
-            )
-        known = known_points(
-            self.space,
-            evaluated_points=self.evaluated_points,
-            warm_start=self.warm_start,
-            metric=monitor,
-            mode=mode,
-        )
-        scheduler = parse_scheduler(
-            self.scheduler or ("fifo" if extra else "asha"), epochs=self.epochs, space=self.space
-        )
-        if scheduler.pauses_trials:  # a paused or exploited trial continues from its newest checkpoint
-            settings = dataclasses.replace(settings, checkpoint_interval_s=0.0)
-        if scheduler.name == "pbt" and known:
-            field = "evaluated_points" if self.evaluated_points else "warm_start"
-            raise ConfigError(
-                "pbt trains one population from the start and learns nothing from earlier scores; "
-                "pass those configs as points_to_evaluate to have them join the population.",
-                field=field,
-            )
-        if scheduler.name == "hyperband" and self.max_concurrent_trials is not None:
-            held = trials_held_at_once(self.epochs, self.num_trials, **scheduler.settings)
-            if self.max_concurrent_trials < held:
-                raise ConfigError(
-                    f"expected at least {held} or None with scheduler 'hyperband', but got "
-                    f"{self.max_concurrent_trials}: hyperband pauses a bracket's trials (up to {held} "
-                    "here) at each milestone until all of them reach it, and Ray counts paused trials "
-                    "against this limit, so brackets would not fill and few trials or none would be "
-                    "stopped. Leave it unset (trials run as resources allow; a paused one holds "
-                    "none) or use scheduler 'asha', which never pauses trials.",
-                    field="max_concurrent_trials",
-                )
-        if extra and scheduler.name != "fifo":
-            raise ConfigError(
-                f"{scheduler.name} stops trials early on one metric, which would bias a search over "
-                f"{len(objectives)} objectives; use scheduler 'fifo' (the default with several objectives).",
-                field="scheduler",
-            )
-        if isinstance(sampler, GridSampler):
-            for field in ("points_to_evaluate", "evaluated_points", "warm_start"):
-                if getattr(self, field):
-                    raise ConfigError(
-                        f"a grid search runs every config of the space itself, so it takes no {field}.",
-                        field=field,
-                    )
-        resources = _resources(self.resources_per_trial)
-        if self.mixed_precision and resources.get("gpu", 0) <= 0:
-            raise ConfigError(
-                f"mixed precision pays off on GPUs (on CPUs float16 is slower than float32), but the "
-                f"trials get none: resources_per_trial={resources}; give them a GPU "
-                '({"gpu": 1} or a fraction) or leave mixed_precision off.',
-                field="mixed_precision",
-            )
+        sampler, known = _sampler_and_known(self, objectives)
+        scheduler, settings = _scheduler(self, objectives, settings, sampler, known)
+        resources = _trial_resources(self)
         return Run(
             space=self.space,
             data=data,
@@ -644,6 +531,186 @@ class Experiment:
         for override in overrides:
             data = apply_override(data, override)
         return cls.from_dict(data, base_dir=path.parent)
+
+
+# The steps of `Experiment._plan`, in the order it takes them: which error comes first is part of the behaviour.
+
+
+def _fit_plan(experiment: Experiment) -> tuple[TrainingData, FitSettings, tuple[Objective, ...]]:
+    """The space's type, the data, the objectives and the trials' fit settings."""
+    if not isinstance(experiment.space, Space):
+        raise ConfigError(
+            f"expected a search_spaces.Space, but got {type(experiment.space).__name__}.", field="space"
+        )
+    data = _data(experiment.data)
+    check_metric_names(experiment.metrics, data.task)  # before FitSettings, which knows no task
+    objectives = parse_objectives(experiment.metric, experiment.mode)
+    monitor, mode = objectives[0]
+    settings = FitSettings(
+        epochs=experiment.epochs,
+        monitor=monitor,
+        mode=mode,
+        patience=experiment.patience,
+        metrics=experiment.metrics,
+        reduce_lr_patience=experiment.reduce_lr_patience,
+        steps_per_execution=experiment.steps_per_execution,
+        jit_compile=experiment.jit_compile,
+        mixed_precision=experiment.mixed_precision,
+        seed=experiment.seed,  # each trial's fit seed derives from it (`run_trial`)
+    )
+    return data, settings, objectives
+
+
+def _model_checks(
+    experiment: Experiment, data: TrainingData, settings: FitSettings, extra: Sequence[Objective]
+) -> tuple[Callable[[dict[str, Any]], Any] | None, tuple[str, ...] | None]:
+    """Every variant of the space against the trainer or the user's ``build``, and the metrics they report.
+
+    Returns the ``build`` function, and the metric names a custom build's models report (``None``
+    for the trainer's models, whose names follow from the task).
+    """
+    space = experiment.space
+    build = load_build(experiment.build) if isinstance(experiment.build, str) else experiment.build
+    if build is None:  # a custom build's models may report metrics of their own: checked once built
+        settings.check_monitor(data.task)
+    for config in space.variants():  # every choice the trainer must accept
+        settings.check_schedule(check_config(config, task=data.task, custom_model=build is not None))
+    reported = None
+    if build is None:
+        space.check_input_shape(data.input_shape)
+        everywhere = reported_metrics(data.task, settings.metrics)
+    else:
+        per_variant = check_build(build, space, data, settings)
+        everywhere = tuple(n for n in per_variant[0] if all(n in names for names in per_variant))
+        settings.check_monitor(data.task, reported=everywhere)
+        reported = tuple(dict.fromkeys(n for names in per_variant for n in names))
+    available = [*everywhere, *EXTRA_METRICS]
+    who = "the trainer" if build is None else "the model build(config) returns"
+    for i, (name, _) in enumerate(extra, start=1):
+        if name not in available:
+            raise ConfigError(
+                f"{who} never reports {name!r} for a {data.task} task; available: {available}.",
+                field=f"metric.{i}",
+            )
+    return build, reported
+
+
+def _check_limits(experiment: Experiment) -> None:
+    """The trial counts, the time budget and the names."""
+    _check_int("num_trials", experiment.num_trials, low=1)
+    if experiment.max_concurrent_trials is not None:
+        _check_int("max_concurrent_trials", experiment.max_concurrent_trials, low=1)
+    _check_int("max_failures", experiment.max_failures, low=0)
+    budget = experiment.time_budget_s
+    if budget is not None and (
+        isinstance(budget, bool) or not isinstance(budget, (int, float)) or not 0 < budget < math.inf
+    ):
+        raise ConfigError(f"expected a number of seconds > 0, but got {budget!r}.", field="time_budget_s")
+    for name in ("experiment_name", "registered_model_name", "address", "tracking_uri", "name"):
+        value = getattr(experiment, name)
+        if value is not None and (not isinstance(value, str) or not value):
+            raise ConfigError(f"expected a non-empty string, but got {value!r}.", field=name)
+
+
+def _sampler_and_known(
+    experiment: Experiment, objectives: Sequence[Objective]
+) -> tuple[optuna.samplers.BaseSampler, list[Any]]:
+    """The Optuna sampler, and the known scores (``evaluated_points``, ``warm_start``) that seed it."""
+    sampler = make_sampler(
+        experiment.sampler,
+        seed=experiment.seed,
+        num_objectives=len(objectives),
+        space=experiment.space,
+        num_trials=experiment.num_trials,
+    )
+    if len(objectives) > 1 and (experiment.evaluated_points or experiment.warm_start):
+        raise ConfigError(
+            "known scores seed a single objective; with several objectives, run the configs "
+            "again with points_to_evaluate instead.",
+            field=_known_field(experiment),
+        )
+    metric, mode = objectives[0]
+    known = known_points(
+        experiment.space,
+        evaluated_points=experiment.evaluated_points,
+        warm_start=experiment.warm_start,
+        metric=metric,
+        mode=mode,
+    )
+    return sampler, known
+
+
+def _known_field(experiment: Experiment) -> str:
+    return "evaluated_points" if experiment.evaluated_points else "warm_start"
+
+
+def _scheduler(
+    experiment: Experiment,
+    objectives: Sequence[Objective],
+    settings: FitSettings,
+    sampler: optuna.samplers.BaseSampler,
+    known: Sequence[Any],
+) -> tuple[SchedulerChoice, FitSettings]:
+    """The scheduler, checked against the sampler and the other settings; the fit settings it needs."""
+    several = len(objectives) > 1
+    scheduler = parse_scheduler(
+        experiment.scheduler or ("fifo" if several else "asha"),
+        epochs=experiment.epochs,
+        space=experiment.space,
+    )
+    if scheduler.pauses_trials:  # a paused or exploited trial continues from its newest checkpoint
+        settings = dataclasses.replace(settings, checkpoint_interval_s=0.0)
+    if scheduler.name == "pbt" and known:
+        raise ConfigError(
+            "pbt trains one population from the start and learns nothing from earlier scores; "
+            "pass those configs as points_to_evaluate to have them join the population.",
+            field=_known_field(experiment),
+        )
+    if scheduler.name == "hyperband":
+        _check_hyperband_concurrency(experiment, scheduler)
+    if several and scheduler.name != "fifo":
+        raise ConfigError(
+            f"{scheduler.name} stops trials early on one metric, which would bias a search over "
+            f"{len(objectives)} objectives; use scheduler 'fifo' (the default with several objectives).",
+            field="scheduler",
+        )
+    if isinstance(sampler, GridSampler):
+        for field in ("points_to_evaluate", "evaluated_points", "warm_start"):
+            if getattr(experiment, field):
+                raise ConfigError(
+                    f"a grid search runs every config of the space itself, so it takes no {field}.",
+                    field=field,
+                )
+    return scheduler, settings
+
+
+def _check_hyperband_concurrency(experiment: Experiment, scheduler: SchedulerChoice) -> None:
+    if experiment.max_concurrent_trials is None:
+        return
+    held = trials_held_at_once(experiment.epochs, experiment.num_trials, **scheduler.settings)
+    if experiment.max_concurrent_trials < held:
+        raise ConfigError(
+            f"expected at least {held} or None with scheduler 'hyperband', but got "
+            f"{experiment.max_concurrent_trials}: hyperband pauses a bracket's trials (up to {held} "
+            "here) at each milestone until all of them reach it, and Ray counts paused trials "
+            "against this limit, so brackets would not fill and few trials or none would be "
+            "stopped. Leave it unset (trials run as resources allow; a paused one holds "
+            "none) or use scheduler 'asha', which never pauses trials.",
+            field="max_concurrent_trials",
+        )
+
+
+def _trial_resources(experiment: Experiment) -> dict[str, float]:
+    """Each trial's resources, and mixed precision only where there is a GPU for it."""
+    resources = _resources(experiment.resources_per_trial)
+    if experiment.mixed_precision and resources.get("gpu", 0) <= 0:
+        raise ConfigError(
+            f"mixed precision pays off on GPUs (on CPUs float16 is slower than float32), but the "
+            f"trials get none: resources_per_trial={resources}; give them a GPU "
+            '({"gpu": 1} or a fraction) or leave mixed_precision off.',
+            field="mixed_precision",
+        )
+    return resources
 
 
 def apply_override(data: Any, override: str) -> Any:

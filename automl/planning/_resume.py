@@ -17,7 +17,7 @@ from automl.planning._experiment import DataSpec, _data, _start_ray, made_callba
 from search_spaces import ConfigError, Space
 from trainers import FitSettings, TrainingData
 
-__all__ = ["fit_settings", "resume", "run_build", "run_data", "trusted_manifest"]
+__all__ = ["resume", "run_build", "run_data", "trusted_manifest"]
 
 
 def trusted_manifest(run_dir: Path) -> dict[str, Any]:
@@ -55,15 +55,6 @@ def trusted_manifest(run_dir: Path) -> dict[str, Any]:
     return manifest
 
 
-def fit_settings(saved: Mapping[str, Any]) -> FitSettings:
-    """A run's fit settings from its manifest.
-
-    A run from before ``checkpoint_interval_s`` checkpointed every epoch: its
-    trials go on doing so, which is what its scheduler may need (a pause).
-    """
-    return FitSettings(**{"checkpoint_interval_s": 0.0, **saved})
-
-
 def run_data(
     manifest: Mapping[str, Any], data: TrainingData | str | DataSpec | None, *, again: str
 ) -> TrainingData:
@@ -92,9 +83,9 @@ def run_build(
     Raises:
         ConfigError: The run built its models with a Python function and ``build`` is `None`.
     """
-    if manifest.get("build_is_ref"):
+    if manifest["build_is_ref"]:
         return load_build(manifest["build"])
-    if manifest.get("build") and build is None:
+    if manifest["build"] and build is None:
         raise ConfigError(
             f"this run built its models with {manifest['build']}; pass it again: {again}",
             field="build",
@@ -143,34 +134,53 @@ def resume(
     """
     run_dir = Path(run_dir).resolve()
     manifest = trusted_manifest(run_dir)
-    training = run_data(manifest, data, again=f"automl.resume({str(run_dir)!r}, data=...)")
-    if manifest.get("callback_refs") and not callbacks:  # made by functions the run names: made again
-        callbacks, _ = made_callbacks(manifest["callback_refs"])
-    if manifest["callbacks"] and not callbacks:
-        raise ConfigError(
-            f"this run gave its trials {manifest['callbacks']} Keras callback(s); pass them again: callbacks=[...].",
-            field="callbacks",
-        )
-    build = run_build(manifest, build, again="build=...")
-    run = Run(
+    run = _resumed_run(run_dir, manifest, data=data, callbacks=callbacks, build=build)
+    _start_ray(address, verbose=verbose)
+    with optuna_warnings_only():
+        return run.resume(run_dir, manifest, verbose=verbose)
+
+
+def _resumed_run(
+    run_dir: Path,
+    manifest: Mapping[str, Any],
+    *,
+    data: TrainingData | str | DataSpec | None,
+    callbacks: Sequence[Any],
+    build: Callable[[dict[str, Any]], Any] | None,
+) -> Run:
+    """The run ``run.json`` records, with the data, callbacks and ``build`` it needs given again or remade."""
+    return Run(
         space=Space.from_dict(manifest["space"]),
-        data=training,
-        settings=fit_settings(manifest["settings"]),
+        data=run_data(manifest, data, again=f"automl.resume({str(run_dir)!r}, data=...)"),
+        settings=FitSettings(**manifest["settings"]),
         num_trials=manifest["num_trials"],
-        time_budget_s=manifest.get("time_budget_s"),
+        time_budget_s=manifest["time_budget_s"],
         resources=manifest["resources"],
         tracking_uri=manifest["tracking_uri"],
         experiment_name=manifest["experiment_name"],
         registered_model_name=manifest["registered_model_name"],
         storage_path=run_dir.parent,
         data_spec=manifest["data"],
-        callbacks=tuple(callbacks),
-        build=build,
-        build_ref=manifest["build"] if manifest.get("build_is_ref") else None,
-        reported=tuple(manifest["reported"]) if manifest.get("reported") else None,
-        extra_objectives=tuple((name, mode) for name, mode in manifest.get("extra_objectives", [])),
-        workers=WorkerPolicy(**manifest.get("workers", {})),
+        callbacks=tuple(_run_callbacks(manifest, callbacks)),
+        build=run_build(manifest, build, again="build=..."),
+        build_ref=manifest["build"] if manifest["build_is_ref"] else None,
+        reported=tuple(manifest["reported"]) if manifest["reported"] else None,
+        extra_objectives=tuple((name, mode) for name, mode in manifest["extra_objectives"]),
+        workers=WorkerPolicy(**manifest["workers"]),
     )
-    _start_ray(address, verbose=verbose)
-    with optuna_warnings_only():
-        return run.resume(run_dir, manifest, verbose=verbose)
+
+
+def _run_callbacks(manifest: Mapping[str, Any], callbacks: Sequence[Any]) -> Sequence[Any]:
+    """The run's Keras callbacks: those passed again, else remade by the functions the run names.
+
+    Raises:
+        ConfigError: The run had callbacks that were objects, and none were passed again.
+    """
+    if manifest["callback_refs"] and not callbacks:
+        callbacks, _ = made_callbacks(manifest["callback_refs"])
+    if manifest["callbacks"] and not callbacks:
+        raise ConfigError(
+            f"this run gave its trials {manifest['callbacks']} Keras callback(s); pass them again: callbacks=[...].",
+            field="callbacks",
+        )
+    return callbacks

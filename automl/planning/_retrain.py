@@ -21,7 +21,7 @@ from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
 from automl.execution._trainable import trial_seed
-from automl.planning._resume import fit_settings, run_build, run_data, trusted_manifest
+from automl.planning._resume import run_build, run_data, trusted_manifest
 from automl.tracking._tracking import param_batches
 from search_spaces import ConfigError, Space
 from trainers import FitSettings, TrainingData
@@ -65,8 +65,8 @@ def _epochs(epochs: int | Literal["best"], trial: TrialSummary) -> int:
     if epochs == "best":
         if trial.best_epoch is None:
             raise ConfigError(
-                f"trial {trial.number} has no best epoch on record (a result saved before runs kept "
-                "one); pass a number of epochs: epochs=N.",
+                f"trial {trial.number} has no best epoch on record (none of its epochs reported a "
+                "finite score); pass a number of epochs: epochs=N.",
                 field="epochs",
             )
         return trial.best_epoch
@@ -142,7 +142,7 @@ def retrain(
             outcome = train(
                 trial.config,
                 rows,
-                settings=_settings(fit_settings(manifest["settings"]), count, flat),
+                settings=_settings(FitSettings(**manifest["settings"]), count, flat),
                 checkpoint_dir=scratch,
                 build=build,
                 verbose=verbose,

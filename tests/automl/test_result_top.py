@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -131,7 +132,11 @@ def test_the_model_path_is_the_best_model_of_the_newest_kept_checkpoint(tmp_path
         (tmp_path / "trial_abc_00004" / name / "best.keras").write_bytes(b"")
     (tmp_path / "trial_abc_00001" / "checkpoint_000003").mkdir(parents=True)  # emptied: nothing kept
     by_number = {t.number: t.model_path for t in _result(tmp_path).top(3)}
-    assert by_number == {1: None, 4: tmp_path / "trial_abc_00004" / "checkpoint_000010" / "best.keras", 0: None}
+    assert by_number == {
+        1: None,
+        4: tmp_path / "trial_abc_00004" / "checkpoint_000010" / "best.keras",
+        0: None,
+    }
 
 
 def test_a_loaded_result_keeps_its_space_and_ranks_the_same(tmp_path):
@@ -144,20 +149,12 @@ def test_a_loaded_result_keeps_its_space_and_ranks_the_same(tmp_path):
     assert loaded.top(3) == result.top(3)
 
 
-def test_a_result_saved_before_the_space_takes_it_from_the_run_manifest(tmp_path):
-    _result(tmp_path).save()
-    summary = json.loads((tmp_path / "result.json").read_text())
-    del summary["space"]
-    (tmp_path / "result.json").write_text(json.dumps(summary))
-    (tmp_path / "trials.csv").write_text(_trials().drop(columns="best_epoch").to_csv(index=False))
-    assert TuningResult.load(tmp_path).space is None
-    with pytest.raises(ConfigError, match=r"^space: this result knows no search space: .* has no run\.json"):
-        TuningResult.load(tmp_path).top(1)
-    (tmp_path / "run.json").write_text(json.dumps({"format": MANIFEST_FORMAT, "space": SPACE.to_dict()}))
-    loaded = TuningResult.load(tmp_path)
-    assert loaded.space == SPACE
-    (best,) = loaded.top(1)
-    assert best.number == 1 and best.best_epoch is None  # no best_epoch column back then
+def test_a_result_built_without_a_space_says_how_to_give_it_one(tmp_path):
+    result = dataclasses.replace(_result(tmp_path), space=None)
+    with pytest.raises(
+        ConfigError, match=r"^space: this result knows no search space; rebuild it with dataclasses\.replace"
+    ):
+        result.top(1)
 
 
 def _manifest(tmp_path: Path, **changes) -> None:
@@ -191,18 +188,24 @@ def test_retrain_refuses_a_rank_or_epochs_the_run_does_not_have(tmp_path, kwargs
 
 def test_retrain_of_a_run_on_arrays_needs_the_data_again(tmp_path):
     _manifest(tmp_path, data=None)
-    with pytest.raises(ConfigError, match=r"^data: this run trained on arrays .*: result\.retrain\(data=\.\.\.\)\.$"):
+    with pytest.raises(
+        ConfigError, match=r"^data: this run trained on arrays .*: result\.retrain\(data=\.\.\.\)\.$"
+    ):
         _result(tmp_path).retrain()
 
 
 def test_retrain_of_a_run_with_a_python_build_function_needs_it_again(tmp_path):
     _manifest(tmp_path, build="mine.build")
-    with pytest.raises(ConfigError, match=r"^build: this run built its models with mine\.build; pass it again"):
+    with pytest.raises(
+        ConfigError, match=r"^build: this run built its models with mine\.build; pass it again"
+    ):
         _result(tmp_path).retrain()
 
 
 def test_retrain_with_the_best_epoch_needs_a_result_that_recorded_it(tmp_path):
     _manifest(tmp_path)
-    result = _result(tmp_path, trials=_trials().drop(columns="best_epoch"))
+    trials = _trials()
+    trials.loc[trials["number"] == 1, "best_epoch"] = 0  # the tracker's value while no epoch is finite
+    result = _result(tmp_path, trials=trials)
     with pytest.raises(ConfigError, match=r"^epochs: trial 1 has no best epoch on record .*epochs=N\.$"):
         result.retrain()

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import pickle
 
 from automl.execution._trainable import restore_missing_checkpoints
-from automl.planning._resume import fit_settings
-from trainers import FitSettings
 from trainers._checkpoint import BEST_FILE, LAST_FILE, STATE_FILE
 
 
@@ -70,11 +67,3 @@ def test_only_the_newest_name_of_a_trial_is_put_back(tmp_path):
 
 def test_a_run_without_a_snapshot_is_left_alone(tmp_path):
     assert restore_missing_checkpoints(tmp_path) == []
-
-
-def test_a_run_from_before_the_checkpoint_interval_resumes_checkpointing_every_epoch():
-    # Its scheduler may pause trials, which then go on from their newest checkpoint.
-    saved = dataclasses.asdict(FitSettings(epochs=6))
-    del saved["checkpoint_interval_s"]
-    assert fit_settings(saved).checkpoint_interval_s == 0
-    assert fit_settings({**saved, "checkpoint_interval_s": 12.5}).checkpoint_interval_s == 12.5
