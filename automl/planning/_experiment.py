@@ -21,6 +21,7 @@ import optuna
 
 from automl._result import TuningResult
 from automl.execution._hyperband import trials_held_at_once
+from automl.execution._quiet import third_party_lines
 from automl.execution._runner import Run, optuna_warnings_only
 from automl.execution._workers import WorkerPolicy
 from automl.planning._build import check_build, load_build, resolve_build_ref
@@ -566,12 +567,13 @@ class Experiment:
         name = self.name or f"{self.experiment_name}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
         # Opening the tracking store (a new sqlite file builds its tables: seconds of
         # CPU) overlaps starting Ray, which mostly waits for its processes.
-        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="automl-tracking") as pool:
-            opening = pool.submit(tracking_client, run.resolved_tracking_uri())
-            _start_ray(self.address, verbose=verbose)
-            client = opening.result()
-        with optuna_warnings_only():
-            return run.execute(name=name, verbose=verbose, client=client)
+        with third_party_lines(run.storage_path, verbose=verbose):
+            with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="automl-tracking") as pool:
+                opening = pool.submit(tracking_client, run.resolved_tracking_uri())
+                _start_ray(self.address, verbose=verbose)
+                client = opening.result()
+            with optuna_warnings_only():
+                return run.execute(name=name, verbose=verbose, client=client)
 
     @classmethod
     def from_dict(cls, data: Any, *, base_dir: str | Path = ".") -> Experiment:
