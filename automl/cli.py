@@ -22,6 +22,7 @@ from mlflow.exceptions import MlflowException
 
 from automl._result import RunInterrupted, TuningResult
 from automl.execution._jobs import job_logs, job_status, submit
+from automl.execution._quiet import held_native_stderr, keep_in_log, third_party_lines
 from automl.planning._experiment import Experiment
 from automl.planning._resume import resume, trusted_manifest
 from automl.tracking._tracking import default_tracking_uri, tracking_client
@@ -42,7 +43,9 @@ def _experiment(args: argparse.Namespace) -> Experiment:
 
 
 def _cmd_tune(args: argparse.Namespace) -> int:
-    experiment = _experiment(args)
+    with held_native_stderr() as held:  # TensorFlow's start-up, if the file's callbacks or build import it
+        experiment = _experiment(args)
+    keep_in_log(Path(experiment.storage_path), b"".join(held))
     result = experiment.run(verbose=0 if args.quiet else 1)
     print()
     print(result.summary())
@@ -92,7 +95,8 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
 
     result = TuningResult.load(args.run_dir)
     epochs: int | Literal["best"] = "best" if args.epochs is None else args.epochs
-    done = retrain(result, data=None, epochs=epochs, rank=args.rank, build=None, verbose=0)
+    with third_party_lines(args.run_dir.parent, verbose=1):
+        done = retrain(result, data=None, epochs=epochs, rank=args.rank, build=None, verbose=0)
     trial = done.trial
     print(
         f"Retrained trial {trial.number} (rank {args.rank}, best {result.metric}={trial.score:.4f}) "
@@ -127,7 +131,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if args.format == "keras" and not raw_rows:
         shutil.copyfile(result.best_model_path, out)
     else:
-        model = result.load_best_model(raw_rows=raw_rows)
+        with third_party_lines(args.run_dir.parent, verbose=1):
+            model = result.load_best_model(raw_rows=raw_rows)
         if args.format == "keras":
             model.save(out)
         else:

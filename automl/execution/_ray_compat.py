@@ -15,6 +15,7 @@ and `TESTED`, the range pyproject.toml allows.
 - `QuietSpaceOptunaSearch`: Ray's `OptunaSearch` without its slow-space warning.
 - `FillingHyperBand`, `bracket_sizes_of`: HyperBand brackets that fill.
 - `use_local_auth_token`: the Jobs client sends this machine's auth token.
+- `init_local_ray_on_loopback`: a local Ray's services listen on 127.0.0.1 only.
 - `checkpoints_named_in_state`: the checkpoints Ray's experiment state names.
 """
 
@@ -22,8 +23,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
+import ipaddress
 import logging
 import re
+import sys
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -51,6 +55,7 @@ __all__ = [
     "check_private_names",
     "checkpoints_named_in_state",
     "controller_replaced",
+    "init_local_ray_on_loopback",
     "plain_trial_actors",
     "ray_console_replaced",
     "replaced_in_ray",
@@ -447,6 +452,51 @@ def use_local_auth_token() -> None:
     )
 
     maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
+
+
+# Loopback ---------------------------------------------------------------------
+#
+# A local Ray binds every service (GCS, raylet, object manager, core workers,
+# dashboard and runtime-env agents, metrics exporters) to its node address, and
+# `ray.init` turns 127.0.0.1 into the machine's routable address
+# (services.resolve_ip_for_localhost) unless Ray thinks clusters are off, which
+# it reads from the private module constant ENABLE_RAY_CLUSTER (set from
+# RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER when Ray is imported). Swapped for the
+# `ray.init` call only, it works whatever imported Ray first, and a cluster
+# joined later in the same process is not affected. No public option binds
+# Ray to loopback, and its binding changes have been reverted before
+# (ray-project/ray#55298, #55484, #59852), so the result is checked.
+
+LOOPBACK_NOTICE = (
+    "[automl] note: this Ray {version} did not keep its services on 127.0.0.1 ({why}); they listen on "
+    "all network interfaces, with Ray's token authentication on (tested: ray{tested})."
+)
+
+
+def init_local_ray_on_loopback(**init_kwargs: Any) -> None:
+    """Starts a new local Ray (``ray.init(address="local", ...)``) whose services listen on loopback only.
+
+    When the switch is gone or Ray does not honour it, Ray starts anyway and
+    one line on stderr says its services listen on all interfaces.
+    """
+    try:
+        constants = importlib.import_module("ray._private.ray_constants")
+    except ImportError:  # a Ray that moved it: started as Ray would, and said so below
+        constants = None
+    with replaced_in_ray(
+        constants, "ENABLE_RAY_CLUSTER", False, still=lambda v: isinstance(v, bool)
+    ) as replaced:
+        ray.init(address="local", **init_kwargs)
+    address = ray.util.get_node_ip_address()
+    if not replaced:
+        why = "ray._private.ray_constants.ENABLE_RAY_CLUSTER is gone or changed"
+    elif not ipaddress.ip_address(address).is_loopback:
+        why = f"its node address is {address}"
+    else:
+        return
+    print(
+        LOOPBACK_NOTICE.format(version=ray.__version__, why=why, tested=TESTED), file=sys.stderr, flush=True
+    )
 
 
 # Experiment state -------------------------------------------------------------

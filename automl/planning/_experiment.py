@@ -12,7 +12,6 @@ import dataclasses
 import datetime
 import logging
 import math
-import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -22,8 +21,9 @@ import optuna
 
 from automl._result import TuningResult
 from automl.execution._hyperband import trials_held_at_once
+from automl.execution._quiet import third_party_lines
 from automl.execution._runner import Run, optuna_warnings_only
-from automl.execution._workers import WorkerPolicy, environment_variable
+from automl.execution._workers import WorkerPolicy
 from automl.planning._build import check_build, load_build, resolve_build_ref
 from automl.planning._choices import GridSampler, SchedulerChoice, make_sampler, parse_scheduler
 from automl.planning._objectives import EXTRA_METRICS, Objective, parse_objectives
@@ -123,27 +123,17 @@ def _warm_start(space: Space, points: Sequence[Mapping[str, Any]], num_trials: i
 def _start_ray(address: str | None, *, verbose: int) -> None:
     import ray
 
+    from automl.execution._local_ray import start_local_ray
+
     if ray.is_initialized():
         return
     # Progress comes from the driver; worker logs stay in Ray's session
     # directory unless asked for.
     log_to_driver = verbose >= 2
-    if address is not None:  # an existing cluster keeps its own runtime environment
+    if address is not None:  # an existing cluster keeps its own runtime environment and addresses
         ray.init(address=address, logging_level=logging.WARNING, log_to_driver=log_to_driver)
         return
-    # Quiet TensorFlow's C++ start-up banner in every worker. Through the environment
-    # Ray's processes inherit rather than a runtime_env: the idle workers Ray starts
-    # ahead of time never serve an actor of a job that has a runtime_env.
-    level = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")
-    with environment_variable("TF_CPP_MIN_LOG_LEVEL", level):
-        ray.init(
-            # "local" always starts a fresh instance; a bare ray.init() would join whatever
-            # cluster /tmp/ray/ray_current_cluster names, even a dead one.
-            address="local",
-            include_dashboard=False,
-            logging_level=logging.WARNING,
-            log_to_driver=log_to_driver,
-        )
+    start_local_ray(log_to_driver=log_to_driver)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -464,12 +454,13 @@ class Experiment:
         name = self.name or f"{self.experiment_name}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
         # Opening the tracking store (a new sqlite file builds its tables: seconds of
         # CPU) overlaps starting Ray, which mostly waits for its processes.
-        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="automl-tracking") as pool:
-            opening = pool.submit(tracking_client, run.resolved_tracking_uri())
-            _start_ray(self.address, verbose=verbose)
-            client = opening.result()
-        with optuna_warnings_only():
-            return run.execute(name=name, verbose=verbose, client=client)
+        with third_party_lines(run.storage_path, verbose=verbose):
+            with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="automl-tracking") as pool:
+                opening = pool.submit(tracking_client, run.resolved_tracking_uri())
+                _start_ray(self.address, verbose=verbose)
+                client = opening.result()
+            with optuna_warnings_only():
+                return run.execute(name=name, verbose=verbose, client=client)
 
     @classmethod
     def from_dict(cls, data: Any, *, base_dir: str | Path = ".") -> Experiment:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from automl._result import MANIFEST_FILE, TuningResult
+from automl.execution._quiet import third_party_lines
 from automl.execution._runner import MANIFEST_FORMAT, Run, optuna_warnings_only
 from automl.execution._workers import WorkerPolicy
 from automl.planning._build import load_build
@@ -135,9 +136,10 @@ def resume(
     run_dir = Path(run_dir).resolve()
     manifest = trusted_manifest(run_dir)
     run = _resumed_run(run_dir, manifest, data=data, callbacks=callbacks, build=build)
-    _start_ray(address, verbose=verbose)
-    with optuna_warnings_only():
-        return run.resume(run_dir, manifest, verbose=verbose)
+    with third_party_lines(run_dir.parent, verbose=verbose):
+        _start_ray(address, verbose=verbose)
+        with optuna_warnings_only():
+            return run.resume(run_dir, manifest, verbose=verbose)
 
 
 def _resumed_run(

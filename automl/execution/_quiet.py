@@ -1,0 +1,131 @@
+"""Lines that are not automl's go to a log file, not the terminal (unless ``verbose=2``).
+
+Ray logs a notice on every start (token authentication), and on Ctrl-C a
+``Tuner.restore(...)`` hint and warnings about trials without ``result.json``;
+automl says what applies in its own lines (``automl resume ...``). MLflow
+prints "View run" links when it tracks to a server. TensorFlow's C++ (absl)
+start-up lines (CPU features, oneDNN, a missing CUDA driver) bypass Python
+and ``TF_CPP_MIN_LOG_LEVEL`` and are written straight to file descriptor 2.
+
+Within `third_party_lines` all of these are appended to ``automl.log`` beside
+the run directories: Ray's log records through a handler, descriptor 2
+through a redirect, while Python's ``sys.stderr`` (automl's own lines, Python
+warnings, tracebacks) still writes to the terminal. An error Ray logs is
+also shown, as one line of ours that points at the log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from automl.execution._workers import environment_variable
+
+__all__ = ["LOG_FILE", "held_native_stderr", "keep_in_log", "native_stderr_to", "third_party_lines"]
+
+LOG_FILE = "automl.log"  # in the directory that holds the run directories
+
+_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class _ErrorsToo(logging.Handler):
+    """Shows an error record as one automl line pointing at the log file (which holds it whole)."""
+
+    def __init__(self, log: Path) -> None:
+        super().__init__(logging.ERROR)
+        self.log = log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        lines = record.getMessage().strip().splitlines() or [""]
+        print(
+            f"[automl] Ray reported an error: {lines[0]} (details in {self.log})", file=sys.stderr, flush=True
+        )
+
+
+@contextlib.contextmanager
+def native_stderr_to(target: IO[bytes]) -> Iterator[None]:
+    """Within, what is written to file descriptor 2 goes to ``target``; Python's ``sys.stderr`` does not.
+
+    Only when ``sys.stderr`` is the process's descriptor 2 (not a notebook's
+    or a test's capture): then it is pointed at a copy of the terminal's
+    descriptor for the time, and put back after.
+    """
+    try:
+        ours = sys.stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        ours = False
+    if not ours:
+        yield
+        return
+    python_stderr = sys.stderr
+    python_stderr.flush()
+    terminal = os.dup(2)
+    os.dup2(target.fileno(), 2)
+    sys.stderr = open(terminal, "w", buffering=1, encoding=python_stderr.encoding, errors="backslashreplace")  # noqa: SIM115
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(terminal, 2)
+        sys.stderr.close()  # closes the copy
+        sys.stderr = python_stderr
+
+
+@contextlib.contextmanager
+def third_party_lines(directory: Path, *, verbose: int) -> Iterator[None]:
+    """Within, Ray's log records, MLflow's run links and native stderr go to ``directory/automl.log``.
+
+    Args:
+        directory: Where the log file is (created if need be).
+        verbose: At 2 and above nothing changes: the lines show where they are written.
+    """
+    if verbose >= 2:
+        yield
+        return
+    log = directory / LOG_FILE
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        native = open(log, "ab", buffering=0)  # noqa: SIM115
+    except OSError:  # a directory this user cannot write: the lines show where they are written
+        yield
+        return
+    text = io.TextIOWrapper(native, encoding="utf-8", write_through=True)
+    to_file = logging.StreamHandler(text)
+    to_file.setFormatter(logging.Formatter(_FORMAT))
+    ray_logger = logging.getLogger("ray")
+    handlers = ray_logger.handlers[:]
+    ray_logger.handlers[:] = [to_file, _ErrorsToo(log)]
+    try:
+        with environment_variable("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true"), native_stderr_to(native):
+            yield
+    finally:
+        ray_logger.handlers[:] = handlers
+        text.close()  # and the file under it
+
+
+@contextlib.contextmanager
+def held_native_stderr() -> Iterator[list[bytes]]:
+    """Within, descriptor 2 is held (see `native_stderr_to`); the list yielded then holds what was written."""
+    held: list[bytes] = []
+    with tempfile.TemporaryFile() as file:
+        with native_stderr_to(file):
+            yield held
+        file.seek(0)
+        held.append(file.read())
+
+
+def keep_in_log(directory: Path, lines: bytes) -> None:
+    """Appends ``lines`` (other libraries' output) to ``directory/automl.log``."""
+    if not lines:
+        return
+    with contextlib.suppress(OSError):
+        directory.mkdir(parents=True, exist_ok=True)
+        with open(directory / LOG_FILE, "ab") as log:
+            log.write(lines)

@@ -1,0 +1,50 @@
+"""Other libraries' lines go to automl.log; automl's own stay on the terminal."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import textwrap
+
+from automl.execution._quiet import LOG_FILE, third_party_lines
+
+
+def test_ray_s_records_go_to_the_log_and_an_error_also_shows_as_one_line_of_ours(tmp_path, capsys):
+    ray_logger = logging.getLogger("ray.tune.tune")
+    before = logging.getLogger("ray").handlers[:]
+    with third_party_lines(tmp_path, verbose=1):
+        ray_logger.warning("Resume experiment with: Tuner.restore(path=...)")
+        ray_logger.error("Trial failed\nTraceback ...")
+    assert logging.getLogger("ray").handlers == before
+    log = (tmp_path / LOG_FILE).read_text()
+    assert "Tuner.restore(" in log and "Traceback ..." in log
+    err = capsys.readouterr().err
+    assert err == f"[automl] Ray reported an error: Trial failed (details in {tmp_path / LOG_FILE})\n"
+
+
+def test_at_verbose_2_nothing_is_routed(tmp_path):
+    with third_party_lines(tmp_path, verbose=2):
+        logging.getLogger("ray").warning("shown")
+    assert not (tmp_path / LOG_FILE).exists()
+
+
+def test_native_stderr_goes_to_the_log_while_python_s_stderr_stays_on_the_terminal(tmp_path):
+    code = textwrap.dedent(
+        """
+        import os, sys
+        from pathlib import Path
+        from automl.execution._quiet import third_party_lines
+
+        with third_party_lines(Path(sys.argv[1]), verbose=1):
+            os.write(2, b"I0000 absl start-up line\\n")
+            print("[automl] ours", file=sys.stderr)
+        os.write(2, b"after\\n")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "[automl] ours\nafter\n"
+    assert "I0000 absl start-up line" in (tmp_path / LOG_FILE).read_text()
