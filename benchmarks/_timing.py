@@ -2,7 +2,7 @@
 
 `instrumented()` swaps, for the duration of one `automl.tune` call, the names
 `automl.execution._runner` looks up (``MlflowClient``, ``MlflowTracker``, and
-``_Searcher``, its OptunaSearch) for subclasses whose methods add their wall time to a
+``Searcher``, its OptunaSearch) for subclasses whose methods add their wall time to a
 `Ledger`. The subclasses only time; they call the real methods unchanged.
 """
 
@@ -106,7 +106,7 @@ class TimedMlflowTracker(MlflowTracker):
             _active[-1].trackers.append(self)
 
 
-class TimedOptunaSearch(runner._Searcher):
+class TimedOptunaSearch(runner.Searcher):
     pass
 
 
@@ -126,7 +126,7 @@ def instrumented() -> Iterator[Ledger]:
     swaps = {
         "MlflowClient": TimedMlflowClient,
         "MlflowTracker": TimedMlflowTracker,
-        "_Searcher": TimedOptunaSearch,
+        "Searcher": TimedOptunaSearch,
     }
     saved = {name: getattr(runner, name) for name in swaps}
     for name, timed in swaps.items():

@@ -6,7 +6,6 @@ import contextlib
 import dataclasses
 import json
 import logging
-import math
 import os
 import shutil
 import sys
@@ -23,22 +22,20 @@ from mlflow.tracking import MlflowClient
 from ray import tune
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 from ray.tune.search import BasicVariantGenerator
-from ray.tune.stopper import Stopper
 
+from automl._objectives import EXTRA_METRICS, Objective, best_on_front, pareto_front
 from automl._result import MANIFEST_FILE, TRIAL_DIR_PREFIX, RunInterrupted, TrialState, TuningResult
-from automl.execution._optuna_compat import fast_log_ndtr
 from automl.execution._ray_compat import (
-    QuietSpaceOptunaSearch,
     plain_trial_actors,
     ray_console_replaced,
     run_config_callbacks,
 )
+from automl.execution._searcher import STUDY_NAME, EndedTrials, FlatSample, Searcher, seeded_storage
+from automl.execution._shipped_build import RegisteringBuild
 from automl.execution._trainable import KeepNewestCheckpoints, restore_missing_checkpoints, run_trial
 from automl.execution._workers import RSS_KEY, WorkerPolicy, environment_variable, reusing_workers
-from automl.planning._build import RegisteringBuild
 from automl.planning._choices import SchedulerChoice
-from automl.planning._objectives import EXTRA_METRICS, Objective, best_on_front, pareto_front
-from automl.planning._warm_start import KnownPoint, seeded_storage
+from automl.planning._warm_start import KnownPoint
 from automl.tracking._artifacts import (
     ImportsForArtifacts,
     git_commit,
@@ -55,7 +52,7 @@ from automl.tracking._tracking import (
 )
 from automl.tracking._writer import PENDING_FILE, replay
 from search_spaces import AutoMLError, ConfigError, Space
-from trainers import FitSettings, TrainingData, best_of, reported_metrics
+from trainers import FitSettings, TrainingData, reported_metrics
 from trainers._checkpoint import BEST_FILE
 
 __all__ = ["Run", "optuna_warnings_only"]
@@ -66,8 +63,6 @@ MANIFEST_FORMAT = "automl-run/1"
 
 
 logger = logging.getLogger(__name__)
-
-_STUDY_NAME = "optuna"  # OptunaSearch's default; a seeded storage holds a study of this name
 
 # resources_per_trial keys → Ray's resource names (a TPU is Ray's custom resource "TPU").
 _RAY_NAMES = {"cpu": "CPU", "gpu": "GPU", "tpu": "TPU", "memory": "memory"}
@@ -134,85 +129,6 @@ def _ray_resources(resources: Mapping[str, float]) -> dict[str, float]:
     return {_RAY_NAMES[k]: float(v) for k, v in resources.items()}
 
 
-class _Searcher(QuietSpaceOptunaSearch):
-    """Ray's `OptunaSearch` (quiet about the space's time), told of each epoch once, and of a trial's end as Optuna's own pruning does.
-
-    A trial restarted from its checkpoint (a killed worker, a resumed run)
-    redoes the epochs after that checkpoint and reports them again. Optuna
-    keeps a step's first value and warns on the repeat; the tracker keeps the
-    first MLflow point too, so the sampler, the pruner and the UI agree.
-
-    With one objective, a trial that ends by itself (epoch cap, early
-    stopping) is told COMPLETE with its best epoch's value, the
-    ``best_<metric>`` of the results and the model kept, where Ray tells the
-    last epoch's. One the scheduler stopped is told PRUNED, its epochs
-    already reported: TPE then ranks it below every complete trial, by how
-    far it got and then by its value, as with Optuna's own pruners. Ray
-    would tell it COMPLETE with its last value, as if an epoch-1 score
-    compared with scores after 20 epochs.
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        # Both are saved and restored with the rest of the searcher.
-        self._last_step: dict[str, int] = {}
-        self._best: dict[str, float] = {}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        # Ray unpickles the searcher of a resumed run from its tuner.pkl; one
-        # saved by an earlier version lacks what this one tracks.
-        self.__dict__.update({"_last_step": {}, "_best": {}, **state})
-
-    def suggest(self, trial_id: str) -> dict | None:
-        with fast_log_ndtr():  # TPE's Gaussian tail in SciPy (automl/execution/_optuna_compat.py)
-            return super().suggest(trial_id)  # type: ignore[no-any-return]
-
-    def on_trial_result(self, trial_id: str, result: dict) -> None:
-        step = result.get("training_iteration")
-        if step is not None and step <= self._last_step.get(trial_id, 0):
-            return
-        super().on_trial_result(trial_id, result)
-        if step is not None:
-            self._last_step[trial_id] = step
-        value = result.get(self.metric) if isinstance(self.metric, str) else None
-        if value is not None and math.isfinite(value):
-            best = self._best.get(trial_id, value)
-            self._best[trial_id] = best_of((best, value), self.mode)  # type: ignore[arg-type]  # Ray types it str
-
-    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
-        if result and not error:
-            # The last epoch's result, when it ended the trial (`_EndedTrials`), reaches only this method.
-            self.on_trial_result(trial_id, result)
-        best = self._best.pop(trial_id, None)
-        self._last_step.pop(trial_id, None)
-        if result and not error and isinstance(self.metric, str):
-            if not result.get("trial_finished"):
-                # No value and no error: Ray's OptunaSearch tells Optuna PRUNED.
-                result = {k: v for k, v in result.items() if k != self.metric}
-            elif best is not None:
-                result = {**result, self.metric: best}
-        super().on_trial_complete(trial_id, result, error)
-
-
-class _EndedTrials(Stopper):  # type: ignore[misc]  # Ray's class is untyped
-    """Ends a trial at the result its fit marks as its last (the epoch cap, early stopping).
-
-    Ray would hand that result to the scheduler like any other, and end the
-    trial only when its function returns. Population Based Training could
-    then exploit a trial that had finished: it continued from a better
-    trial's checkpoint, trained the last epoch again, reported, and was
-    exploited again. The population's lowest trials looped on their last
-    epoch until a repeat happened to score higher (a 4-trial, 6-epoch run
-    took 88 s, and once over 5 minutes, against 28 s).
-    """
-
-    def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
-        return bool(result.get("trial_finished"))
-
-    def stop_all(self) -> bool:
-        return False
-
-
 def _trial_dirname(trial: Any) -> str:
     # Ray's default name spells out the whole config and overflows paths.
     return f"{TRIAL_DIR_PREFIX}{trial.trial_id}"
@@ -220,23 +136,6 @@ def _trial_dirname(trial: Any) -> str:
 
 def _trial_id(trial_path: str) -> str:
     return Path(trial_path).name.removeprefix(TRIAL_DIR_PREFIX)
-
-
-@dataclasses.dataclass(frozen=True)
-class _FlatSample:
-    """OptunaSearch's define-by-run function: samples a config in its flat form.
-
-    Ray merges the returned dict over the captured optuna params, so the
-    trial's config is exactly the flat form, the same keys as in MLflow.
-    It holds only the space: Ray pickles the searcher at every experiment
-    snapshot, and a bound method of `Run` would pickle the data and the
-    user's code with it.
-    """
-
-    space: Space
-
-    def __call__(self, trial: optuna.Trial) -> dict[str, Any]:
-        return self.space.flatten(self.space.sample(trial))
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -283,8 +182,8 @@ class Run:
         return self.reported or reported_metrics(self.data.task, self.settings.metrics)
 
     @property
-    def _define_by_run(self) -> _FlatSample:
-        return _FlatSample(self.space)
+    def _define_by_run(self) -> FlatSample:
+        return FlatSample(self.space)
 
     def _run_params(self) -> dict[str, str]:
         return {
@@ -343,7 +242,7 @@ class Run:
     ) -> Any:
         if population:
             return BasicVariantGenerator(points_to_evaluate=population)
-        return _Searcher(
+        return Searcher(
             space=self._define_by_run,
             sampler=self.sampler,
             # One objective as a string: OptunaSearch treats a list as several.
@@ -351,7 +250,7 @@ class Run:
             mode=[m for _, m in self.objectives] if self.extra_objectives else self.settings.mode,
             points_to_evaluate=self.points_to_evaluate or None,
             storage=storage,
-            study_name=_STUDY_NAME,
+            study_name=STUDY_NAME,
         )
 
     def _tune_config(self, population: list[dict[str, Any]]) -> tune.TuneConfig:
@@ -363,7 +262,7 @@ class Run:
                 self.known_points,
                 direction=self.settings.mode,
                 sample=self._define_by_run,
-                study_name=_STUDY_NAME,
+                study_name=STUDY_NAME,
             )
         return tune.TuneConfig(
             metric=self.settings.monitor,
@@ -525,7 +424,7 @@ class Run:
                     *([] if self._pbt else [KeepNewestCheckpoints()]),
                 ],
                 failure_config=tune.FailureConfig(max_failures=self.max_failures),
-                stop=_EndedTrials(),
+                stop=EndedTrials(),
                 verbose=0,
             ),
         )
