@@ -99,21 +99,14 @@ def _restored_tracker(tuner: tune.Tuner) -> MlflowTracker | None:
 
 
 @contextlib.contextmanager
-def _no_tensorboard_files(tuner: tune.Tuner) -> Iterator[None]:
+def _no_tensorboard_files() -> Iterator[None]:
     """Ray Tune adds no loggers of its own within: no TensorBoard files, only those the run asked for.
 
     Every run asks for Ray's ``result.json`` and ``progress.csv`` (a
-    `ResultGrid` reads them); one started by an earlier version of automl
-    did not, and keeps all of Ray's loggers. Writing the TensorBoard events
-    (an fsync each) delayed each epoch's report in the driver while the
-    trial waited; the run's record is MLflow.
+    `ResultGrid` reads them). Writing the TensorBoard events (an fsync each)
+    delayed each epoch's report in the driver while the trial waited; the
+    run's record is MLflow.
     """
-    loggers = [
-        c for c in run_config_callbacks(tuner) if isinstance(c, (CSVLoggerCallback, JsonLoggerCallback))
-    ]
-    if len(loggers) < 2:
-        yield
-        return
     with environment_variable("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1"):
         yield
 
@@ -478,7 +471,7 @@ class Run:
                     reusing_workers(self.workers),
                     ray_console_replaced(),
                     plain_trial_actors(),
-                    _no_tensorboard_files(tuner),
+                    _no_tensorboard_files(),
                 ):
                     grid = tuner.fit()
             except (KeyboardInterrupt, SystemExit):  # a second Ctrl-C; SIGTERM (Ray's handler exits)

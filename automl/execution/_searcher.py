@@ -66,11 +66,6 @@ class Searcher(QuietSpaceOptunaSearch):
         self._last_step: dict[str, int] = {}
         self._best: dict[str, float] = {}
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        # Ray unpickles the searcher of a resumed run from its tuner.pkl; one
-        # saved by an earlier version lacks what this one tracks.
-        self.__dict__.update({"_last_step": {}, "_best": {}, **state})
-
     def suggest(self, trial_id: str) -> dict | None:
         with fast_log_ndtr():  # TPE's Gaussian tail in SciPy (automl/execution/_optuna_compat.py)
             return super().suggest(trial_id)  # type: ignore[no-any-return]

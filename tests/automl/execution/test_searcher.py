@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import pickle
 import time
 
 import optuna
@@ -50,20 +49,6 @@ def test_epochs_redone_after_a_restart_keep_their_first_value_and_do_not_warn(tm
 
     restored.on_trial_complete("t1", {"val_accuracy": 0.9, "training_iteration": 5})
     assert restored._last_step == {}
-
-
-def test_a_searcher_pickled_by_an_earlier_version_resumes(tmp_path):
-    # A run started before the searcher tracked steps and best epochs: tuner.pkl holds it without them.
-    old = _searcher()
-    assert old.suggest("t1") is not None
-    _report(old, 1, 0.5)
-    del old._last_step, old._best
-    resumed = pickle.loads(pickle.dumps(old))
-    _report(resumed, 2, 0.7)
-    _report(resumed, 3, 0.6)
-    resumed.on_trial_complete("t1", {"val_accuracy": 0.6, "training_iteration": 3, "trial_finished": True})
-    assert _told(resumed) == [(optuna.trial.TrialState.COMPLETE, 0.7)]
-    assert _intermediate(resumed) == {1: 0.5, 2: 0.7, 3: 0.6}
 
 
 def _run(searcher: Searcher, trial_id: str, values: list[float], *, finished: bool) -> None:
