@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from automl._result import MANIFEST_FILE, TuningResult
-from automl.execution._runner import MANIFEST_FORMAT, Run, optuna_warnings_only
+from automl.execution._runner import MANIFEST_FORMAT, ResumedRun, optuna_warnings_only
 from automl.execution._workers import WorkerPolicy
 from automl.planning._build import load_build
 from automl.planning._experiment import DataSpec, _data, _start_ray, made_callbacks
@@ -152,21 +152,16 @@ def resume(
             field="callbacks",
         )
     build = run_build(manifest, build, again="build=...")
-    run = Run(
+    run = ResumedRun(  # where it is recorded comes from the manifest too, in `ResumedRun.resume`
         space=Space.from_dict(manifest["space"]),
         data=training,
         settings=fit_settings(manifest["settings"]),
         num_trials=manifest["num_trials"],
         time_budget_s=manifest.get("time_budget_s"),
         resources=manifest["resources"],
-        tracking_uri=manifest["tracking_uri"],
-        experiment_name=manifest["experiment_name"],
         registered_model_name=manifest["registered_model_name"],
-        storage_path=run_dir.parent,
-        data_spec=manifest["data"],
         callbacks=tuple(callbacks),
         build=build,
-        build_ref=manifest["build"] if manifest.get("build_is_ref") else None,
         reported=tuple(manifest["reported"]) if manifest.get("reported") else None,
         extra_objectives=tuple((name, mode) for name, mode in manifest.get("extra_objectives", [])),
         workers=WorkerPolicy(**manifest.get("workers", {})),
