@@ -84,7 +84,7 @@ class Searcher(QuietSpaceOptunaSearch):
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         if result and not error:
-            # The last epoch's result, when it ended the trial (`_EndedTrials`), reaches only this method.
+            # The last epoch's result, when it ended the trial (`EndedTrials`), reaches only this method.
             self.on_trial_result(trial_id, result)
         best = self._best.pop(trial_id, None)
         self._last_step.pop(trial_id, None)
