@@ -1,8 +1,9 @@
 """Timing automl's own pieces from the outside, without changing library code.
 
 `instrumented()` swaps, for the duration of one `automl.tune` call, the names
-`automl.execution._runner` looks up (``MlflowClient``, ``MlflowTracker``, and
-``_Searcher``, its OptunaSearch) for subclasses whose methods add their wall time to a
+the run looks up (``MlflowTracker`` in `automl.execution._runner`, ``MlflowClient`` in
+`automl.execution._run_record`, and ``Searcher``, its OptunaSearch, in
+`automl.execution._tuner`) for subclasses whose methods add their wall time to a
 `Ledger`. The subclasses only time; they call the real methods unchanged.
 """
 
@@ -18,8 +19,11 @@ from typing import Any
 
 from mlflow.tracking import MlflowClient
 
+import automl.execution._run_record as run_record
 import automl.execution._runner as runner
+import automl.execution._tuner as tuner
 import automl.tracking._tracking as tracking
+from automl.execution._searcher import Searcher
 from automl.tracking._tracking import MlflowTracker
 from automl.tracking._writer import MlflowWriter
 
@@ -106,7 +110,7 @@ class TimedMlflowTracker(MlflowTracker):
             _active[-1].trackers.append(self)
 
 
-class TimedOptunaSearch(runner._Searcher):
+class TimedOptunaSearch(Searcher):
     pass
 
 
@@ -124,20 +128,20 @@ def instrumented() -> Iterator[Ledger]:
     """Times automl's MLflow client calls, tracker hooks and Optuna searcher within."""
     ledger = Ledger()
     swaps = {
-        "MlflowClient": TimedMlflowClient,
-        "MlflowTracker": TimedMlflowTracker,
-        "_Searcher": TimedOptunaSearch,
+        (run_record, "MlflowClient"): TimedMlflowClient,
+        (runner, "MlflowTracker"): TimedMlflowTracker,
+        (tuner, "Searcher"): TimedOptunaSearch,
     }
-    saved = {name: getattr(runner, name) for name in swaps}
-    for name, timed in swaps.items():
-        setattr(runner, name, timed)
+    saved = {where: getattr(*where) for where in swaps}
+    for (module, name), timed in swaps.items():
+        setattr(module, name, timed)
     _active.append(ledger)
     try:
         yield ledger
     finally:
         _active.pop()
-        for name, original in saved.items():
-            setattr(runner, name, original)
+        for (module, name), original in saved.items():
+            setattr(module, name, original)
 
 
 class _DiscardingWriter(MlflowWriter):

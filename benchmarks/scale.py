@@ -5,7 +5,7 @@ one CPU per trial, a fresh sqlite MLflow store and storage path per count):
 validation, the MLflow parent run, Ray Tune with OptunaSearch sampling the
 space define-by-run, reused actors, the MlflowTracker callback, the result
 table and the best-model copy. The one thing swapped, from this script, is the
-function each trial runs (`automl.execution._runner.run_trial`): instead of Keras it
+function each trial runs (`automl.execution._tuner.run_trial`): instead of Keras it
 reports one epoch of made-up metrics with a one-file checkpoint, as a real
 trial's first epoch does, and returns. No TensorFlow is imported anywhere.
 
@@ -100,12 +100,12 @@ def _decile_ms(starts: list[float], last: bool) -> float:
 
 def run_count(trials: int, tmp: Path, sampler: str) -> list[str]:
     import automl
-    import automl.execution._runner as runner
+    import automl.execution._tuner as tuner
     from benchmarks._timing import instrumented
     from search_spaces import mlp
 
-    saved = runner.run_trial
-    runner.run_trial = make_trivial_trial(_tiny_model(tmp / f"tiny-{trials}.keras"))
+    saved = tuner.run_trial
+    tuner.run_trial = make_trivial_trial(_tiny_model(tmp / f"tiny-{trials}.keras"))
     try:
         start = time.perf_counter()
         with instrumented() as ledger:
@@ -122,7 +122,7 @@ def run_count(trials: int, tmp: Path, sampler: str) -> list[str]:
             )
         wall = time.perf_counter() - start
     finally:
-        runner.run_trial = saved
+        tuner.run_trial = saved
     states = result.trials["state"].value_counts().to_dict()
     if states != {"COMPLETE": trials}:
         raise RuntimeError(f"{trials} trials: expected all COMPLETE, got {states}")

@@ -4,7 +4,8 @@ Between the packages: `search_spaces` imports none of `trainers`, `automl`, Ray,
 MLflow, Keras or TensorFlow; `trainers` imports none of `automl`, Ray or MLflow
 (anywhere in a module). Inside `automl`, at module level: planning imports no
 Ray, and tracking imports no Ray except its two Ray Tune callbacks; planning
-imports no MLflow except `_retrain`, which logs the model it fits.
+imports no MLflow except `_retrain`, which logs the model it fits; execution and
+tracking import no planning module (planning builds the run, never the reverse).
 """
 
 from __future__ import annotations
@@ -68,6 +69,20 @@ def _imports(path: Path, *, anywhere: bool) -> set[str]:
     return {name.split(".")[0] for name in _imported(statements)}
 
 
+def _imports_package(path: Path, package: str) -> bool:
+    """Whether the module imports ``package`` or a module of it when it loads (``from automl import planning`` too)."""
+    for node in _top_level(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+        else:
+            continue
+        if any(name == package or name.startswith(f"{package}.") for name in names):
+            return True
+    return False
+
+
 def _importers(folder: str, roots: set[str], *, anywhere: bool = False) -> set[str]:
     return {
         path.relative_to(ROOT).as_posix()
@@ -107,6 +122,33 @@ def test_tracking_imports_neither_planning_nor_execution_anywhere():
 
 def test_planning_imports_no_mlflow_at_module_level_but_to_log_a_retrained_model():
     assert _importers("automl/planning", {"mlflow"}) == MLFLOW_IN_PLANNING
+
+
+@pytest.mark.parametrize("folder", ["automl/execution", "automl/tracking"])
+def test_execution_and_tracking_import_no_planning_at_module_level(folder):
+    # The plan's parts the runner is handed are named under `if TYPE_CHECKING:` only.
+    importers = {
+        p.relative_to(ROOT).as_posix() for p in _modules(folder) if _imports_package(p, "automl.planning")
+    }
+    assert importers == set()
+
+
+@pytest.mark.parametrize(
+    ("code", "imports"),
+    [
+        ("from automl.planning._choices import SchedulerChoice", True),
+        ("import automl.planning._build", True),
+        ("from automl import planning", True),
+        ("from automl import planning_notes", False),
+        ("from automl.planningx import y", False),
+        ("def f():\n    from automl.planning import _x", False),
+        ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from automl.planning import _x", False),
+    ],
+)
+def test_a_package_import_is_found_in_any_spelling(tmp_path, code, imports):
+    path = tmp_path / "m.py"
+    path.write_text(code)
+    assert _imports_package(path, "automl.planning") is imports
 
 
 def test_each_subpackage_is_a_package_that_says_what_it_may_import():

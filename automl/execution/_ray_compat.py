@@ -36,14 +36,20 @@ from typing import Any, Protocol
 import ray
 import ray.tune.tune as ray_tune_module
 from ray import tune
+from ray.air.execution._internal import RayActorManager, TrackedActor
+from ray.air.execution._internal.event_manager import RayEventManager
 from ray.tune.execution import class_cache as ray_class_cache
 from ray.tune.execution.tune_controller import TuneController
+from ray.tune.experiment.trial import _TemporaryTrialState
 from ray.tune.experimental import output as ray_output
 from ray.tune.experimental.output import AirVerbosity
 from ray.tune.experimental.output import ProgressReporter as RayConsole
+from ray.tune.impl.tuner_internal import TunerInternal
 from ray.tune.schedulers import HyperBandScheduler, TrialScheduler
 from ray.tune.schedulers.hyperband import _Bracket
 from ray.tune.search.optuna import OptunaSearch
+from ray.tune.utils import serialization
+from ray.tune.utils.object_cache import _ObjectCache
 
 from search_spaces._requires import require, sets_attribute, takes
 
@@ -113,194 +119,192 @@ class WorkerKeeper(Protocol):
         """``worker`` is gone."""
 
 
-def worker_controller(new_keeper: Callable[[], WorkerKeeper]) -> type[TuneController]:
-    class WorkerController(TuneController):  # type: ignore[misc]  # Ray's class is untyped
-        """Ray's controller, keeping the worker processes it starts while the run needs them.
+class _WorkerController(TuneController):  # type: ignore[misc]  # Ray's class is untyped
+    """Ray's controller, keeping the worker processes it starts while the run needs them.
 
-        - A finished trial's actor is cached for the next trial only while
-          ``keeper`` allows.
-        - An actor Ray starts for a trial that then takes a freed one is kept,
-          as a spare for the next trial, instead of being removed before its
-          process is up. Ray stages the next trial as soon as the concurrency
-          limit allows, and asks for a new actor if none is free at that moment;
-          when trials are shorter than a process start (trivial trainables,
-          trials pruned at the first rung), a running trial's actor is always
-          freed first, and Ray then removed the new one. Each trial cost a
-          process start that never ran a trial, and the run never got its
-          second worker. A staged trial that such a spare covers waits for it,
-          or for an actor freed before it is up, rather than asking for another.
-        - A trial stopped while it has no actor (HyperBand stops paused trials)
-          is saved with its new state. Ray refreshes a trial's saved state only
-          when it stopped an actor, so such a trial stayed PAUSED in the
-          experiment state and a resumed run trained it again.
-        - A stopped run (Ctrl-C) registers the checkpoints its trials reported
-          but whose save had not come back, before it saves its state for the
-          last time (`_finish_pending_saves`).
+    - A finished trial's actor is cached for the next trial only while
+      ``keeper`` allows.
+    - An actor Ray starts for a trial that then takes a freed one is kept,
+      as a spare for the next trial, instead of being removed before its
+      process is up. Ray stages the next trial as soon as the concurrency
+      limit allows, and asks for a new actor if none is free at that moment;
+      when trials are shorter than a process start (trivial trainables,
+      trials pruned at the first rung), a running trial's actor is always
+      freed first, and Ray then removed the new one. Each trial cost a
+      process start that never ran a trial, and the run never got its
+      second worker. A staged trial that such a spare covers waits for it,
+      or for an actor freed before it is up, rather than asking for another.
+    - A trial stopped while it has no actor (HyperBand stops paused trials)
+      is saved with its new state. Ray refreshes a trial's saved state only
+      when it stopped an actor, so such a trial stayed PAUSED in the
+      experiment state and a resumed run trained it again.
+    - A stopped run (Ctrl-C) registers the checkpoints its trials reported
+      but whose save had not come back, before it saves its state for the
+      last time (`_finish_pending_saves`).
+    """
+
+    new_keeper: Callable[[], WorkerKeeper]  # set on the subclass `controller_replaced` makes
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._keeper = self.new_keeper()
+        self._spares: dict[Any, Any] = {}  # actors not yet up -> their resource request
+
+    def __getstate__(self) -> dict[str, Any]:  # Ray saves this as JSON with the experiment state
+        state: dict[str, Any] = super().__getstate__()
+        for live in ("_keeper", "_spares"):  # live processes: nothing to restore
+            state.pop(live, None)
+        return state
+
+    def stop_trial(self, trial: Any) -> None:
+        super().stop_trial(trial)
+        self._mark_trial_to_checkpoint(trial)
+
+    def checkpoint(self, force: bool = False, wait: bool = False) -> None:
+        if force and wait:  # tune.run's last save of the experiment state, after a stop too
+            self._finish_pending_saves(timeout=_PENDING_SAVES_TIMEOUT_S)
+        super().checkpoint(force=force, wait=wait)
+
+    def _finish_pending_saves(self, timeout: float) -> None:
+        """Registers the checkpoints trials reported whose ``save`` has not come back yet.
+
+        Ray registers a reported checkpoint only when a separate ``save`` task on the
+        trial's actor returns, a step after the result itself. A stop (Ctrl-C) that
+        lands in between ended the run with the save pending; the experiment state
+        then named the checkpoint before, and the resumed trial redid an epoch.
         """
+        events = self._actor_manager._actor_task_events
+        tracked = events.get_futures()
+        pending = []
+        for trial in self._trials:
+            saving = trial.temporary_state.saving_to
+            if saving is None or saving.future not in tracked:
+                continue
+            pending.append(saving.future)
+            if self._cached_trial_decisions.get(trial.trial_id) == TrialScheduler.CONTINUE:
+                del self._cached_trial_decisions[trial.trial_id]  # the run is over: no more training
+        if not pending:
+            return
+        ready, late = ray.wait(pending, num_returns=len(pending), timeout=timeout)
+        for future in ready:  # through Ray's own handler: the checkpoint is registered
+            events.resolve_future(future)
+        if late:
+            logger.warning(
+                "%d trial checkpoints were still being saved after %.0f s; those trials resume "
+                "from the checkpoint before.",
+                len(late),
+                timeout,
+            )
 
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self._keeper = new_keeper()
-            self._spares: dict[Any, Any] = {}  # actors not yet up -> their resource request
+    def _maybe_cache_trial_actor(self, trial: Any) -> bool:
+        actor = self._trial_to_actor.get(trial)
+        if actor is None or not self._keeper.active:
+            return bool(super()._maybe_cache_trial_actor(trial))
+        reason = self._keeper.finished(actor, trial.last_result)
+        if reason is not None:
+            logger.info("Replacing the worker of trial %s with a fresh process: %s.", trial, reason)
+            self._keeper.forget(actor)
+            return False  # Ray then stops the actor; the next trial gets a new one
+        cached = bool(super()._maybe_cache_trial_actor(trial))
+        if not cached:
+            self._keeper.forget(actor)
+        return cached
 
-        def __getstate__(self) -> dict[str, Any]:  # Ray saves this as JSON with the experiment state
-            state: dict[str, Any] = super().__getstate__()
-            for live in ("_keeper", "_spares"):  # live processes: nothing to restore
-                state.pop(live, None)
-            return state
+    # Spares ------------------------------------------------------------
 
-        def stop_trial(self, trial: Any) -> None:
-            super().stop_trial(trial)
+    def _maybe_reuse_cached_actor(self, trial: Any) -> bool:
+        starting = self._trial_to_actor.get(trial)
+        if (
+            starting is not None
+            and trial not in self._resetting_trials
+            and starting not in self._started_actors  # its process is not up yet
+            and self._actor_cache.has_cached_object(trial.placement_group_factory)
+            and not self._search_alg.is_finished()  # else no next trial would take it
+        ):
+            # Ray would remove the actor it is starting for this trial; it becomes a spare.
+            del self._trial_to_actor[trial]
+            del self._actor_to_trial[starting]
+            self._spares[starting] = trial.placement_group_factory
+            logger.debug(
+                "Trial %s takes a freed worker; %s, started for it, is kept as a spare.", trial, starting
+            )
+        return bool(super()._maybe_reuse_cached_actor(trial))
+
+    def _schedule_trial_actor(self, trial: Any) -> None:
+        request = trial.placement_group_factory
+        if not self._actor_cache.has_cached_object(request) and self._uncovered_spares(request, trial) > 0:
+            trial.init_local_path()  # what Ray's method does before it looks for an actor
             self._mark_trial_to_checkpoint(trial)
+            return  # staged: it takes the spare when it is up, or an actor freed before that
+        super()._schedule_trial_actor(trial)
 
-        def checkpoint(self, force: bool = False, wait: bool = False) -> None:
-            if force and wait:  # tune.run's last save of the experiment state, after a stop too
-                self._finish_pending_saves(timeout=_PENDING_SAVES_TIMEOUT_S)
-            super().checkpoint(force=force, wait=wait)
-
-        def _finish_pending_saves(self, timeout: float) -> None:
-            """Registers the checkpoints trials reported whose ``save`` has not come back yet.
-
-            Ray registers a reported checkpoint only when a separate ``save`` task on the
-            trial's actor returns, a step after the result itself. A stop (Ctrl-C) that
-            lands in between ended the run with the save pending; the experiment state
-            then named the checkpoint before, and the resumed trial redid an epoch.
-            """
-            events = self._actor_manager._actor_task_events
-            tracked = events.get_futures()
-            pending = []
-            for trial in self._trials:
-                saving = trial.temporary_state.saving_to
-                if saving is None or saving.future not in tracked:
-                    continue
-                pending.append(saving.future)
-                if self._cached_trial_decisions.get(trial.trial_id) == TrialScheduler.CONTINUE:
-                    del self._cached_trial_decisions[trial.trial_id]  # the run is over: no more training
-            if not pending:
-                return
-            ready, late = ray.wait(pending, num_returns=len(pending), timeout=timeout)
-            for future in ready:  # through Ray's own handler: the checkpoint is registered
-                events.resolve_future(future)
-            if late:
-                logger.warning(
-                    "%d trial checkpoints were still being saved after %.0f s; those trials resume "
-                    "from the checkpoint before.",
-                    len(late),
-                    timeout,
-                )
-
-        def _maybe_cache_trial_actor(self, trial: Any) -> bool:
-            actor = self._trial_to_actor.get(trial)
-            if actor is None or not self._keeper.active:
-                return bool(super()._maybe_cache_trial_actor(trial))
-            reason = self._keeper.finished(actor, trial.last_result)
-            if reason is not None:
-                logger.info("Replacing the worker of trial %s with a fresh process: %s.", trial, reason)
-                self._keeper.forget(actor)
-                return False  # Ray then stops the actor; the next trial gets a new one
-            cached = bool(super()._maybe_cache_trial_actor(trial))
-            if not cached:
-                self._keeper.forget(actor)
-            return cached
-
-        # Spares ------------------------------------------------------------
-
-        def _maybe_reuse_cached_actor(self, trial: Any) -> bool:
-            starting = self._trial_to_actor.get(trial)
-            if (
-                starting is not None
-                and trial not in self._resetting_trials
-                and starting not in self._started_actors  # its process is not up yet
-                and self._actor_cache.has_cached_object(trial.placement_group_factory)
-                and not self._search_alg.is_finished()  # else no next trial would take it
-            ):
-                # Ray would remove the actor it is starting for this trial; it becomes a spare.
-                del self._trial_to_actor[trial]
-                del self._actor_to_trial[starting]
-                self._spares[starting] = trial.placement_group_factory
-                logger.debug(
-                    "Trial %s takes a freed worker; %s, started for it, is kept as a spare.", trial, starting
-                )
-            return bool(super()._maybe_reuse_cached_actor(trial))
-
-        def _schedule_trial_actor(self, trial: Any) -> None:
-            request = trial.placement_group_factory
-            if (
-                not self._actor_cache.has_cached_object(request)
-                and self._uncovered_spares(request, trial) > 0
-            ):
-                trial.init_local_path()  # what Ray's method does before it looks for an actor
-                self._mark_trial_to_checkpoint(trial)
-                return  # staged: it takes the spare when it is up, or an actor freed before that
-            super()._schedule_trial_actor(trial)
-
-        def _actor_started(self, tracked_actor: Any, log: str = "STARTED") -> None:
-            request = self._spares.pop(tracked_actor, None)
-            if request is None:
-                super()._actor_started(tracked_actor, log=log)
-                return
-            self._started_actors.add(tracked_actor)
-            if not self._actor_cache.cache_object(request, tracked_actor):
-                logger.debug("Spare %s is up but no trial needs it: removed.", tracked_actor)
-                self._remove_actor(tracked_actor=tracked_actor)
-                self._cover_waiting_trials(request)
-                return
-            logger.debug("Spare %s is up and waits for the next trial.", tracked_actor)
-
-        def _actor_failed(self, tracked_actor: Any, exception: Exception) -> None:
-            request = self._spares.pop(tracked_actor, None)
-            if request is None:
-                super()._actor_failed(tracked_actor, exception)
-                return
-            logger.debug("A spare worker failed to start: %s", exception)
-            self._actor_manager.clear_actor_task_futures(tracked_actor)
-            tracked_actor.set_on_stop(None)
-            tracked_actor.set_on_error(None)
-            self._actor_manager.remove_actor(tracked_actor, kill=False)
-            self._actor_stopped(tracked_actor)
+    def _actor_started(self, tracked_actor: Any, log: str = "STARTED") -> None:
+        request = self._spares.pop(tracked_actor, None)
+        if request is None:
+            super()._actor_started(tracked_actor, log=log)
+            return
+        self._started_actors.add(tracked_actor)
+        if not self._actor_cache.cache_object(request, tracked_actor):
+            logger.debug("Spare %s is up but no trial needs it: removed.", tracked_actor)
+            self._remove_actor(tracked_actor=tracked_actor)
             self._cover_waiting_trials(request)
+            return
+        logger.debug("Spare %s is up and waits for the next trial.", tracked_actor)
 
-        def _cleanup_cached_actors(self, force_all: bool = False) -> None:
-            super()._cleanup_cached_actors(force_all=force_all)
-            if self._spares and (force_all or (self._search_alg.is_finished() and not self._staged_trials)):
-                for spare in list(self._spares):
-                    logger.debug("Spare %s is not up and the run needs no more workers: removed.", spare)
-                    del self._spares[spare]
-                    spare.set_on_stop(None)
-                    spare.set_on_error(None)
-                    self._remove_actor(tracked_actor=spare)
+    def _actor_failed(self, tracked_actor: Any, exception: Exception) -> None:
+        request = self._spares.pop(tracked_actor, None)
+        if request is None:
+            super()._actor_failed(tracked_actor, exception)
+            return
+        logger.debug("A spare worker failed to start: %s", exception)
+        self._actor_manager.clear_actor_task_futures(tracked_actor)
+        tracked_actor.set_on_stop(None)
+        tracked_actor.set_on_error(None)
+        self._actor_manager.remove_actor(tracked_actor, kill=False)
+        self._actor_stopped(tracked_actor)
+        self._cover_waiting_trials(request)
 
-        def _waiting_trials(self, request: Any, but: Any = None) -> list[Any]:
-            """Staged trials with ``request``'s resources that have no actor yet."""
-            return [
-                trial
-                for trial in self._staged_trials
-                if trial is not but
-                and trial not in self._trial_to_actor
-                and trial.placement_group_factory == request
-            ]
+    def _cleanup_cached_actors(self, force_all: bool = False) -> None:
+        super()._cleanup_cached_actors(force_all=force_all)
+        if self._spares and (force_all or (self._search_alg.is_finished() and not self._staged_trials)):
+            for spare in list(self._spares):
+                logger.debug("Spare %s is not up and the run needs no more workers: removed.", spare)
+                del self._spares[spare]
+                spare.set_on_stop(None)
+                spare.set_on_error(None)
+                self._remove_actor(tracked_actor=spare)
 
-        def _spares_for(self, request: Any) -> int:
-            return sum(1 for each in self._spares.values() if each == request)
+    def _waiting_trials(self, request: Any, but: Any = None) -> list[Any]:
+        """Staged trials with ``request``'s resources that have no actor yet."""
+        return [
+            trial
+            for trial in self._staged_trials
+            if trial is not but
+            and trial not in self._trial_to_actor
+            and trial.placement_group_factory == request
+        ]
 
-        def _uncovered_spares(self, request: Any, trial: Any) -> int:
-            return self._spares_for(request) - len(self._waiting_trials(request, but=trial))
+    def _spares_for(self, request: Any) -> int:
+        return sum(1 for each in self._spares.values() if each == request)
 
-        def _cover_waiting_trials(self, request: Any) -> None:
-            """A spare is gone: the trials it covered ask Ray for actors of their own."""
-            for trial in self._waiting_trials(request)[self._spares_for(request) :]:
-                if trial.status == "PENDING":
-                    super()._schedule_trial_actor(trial)
+    def _uncovered_spares(self, request: Any, trial: Any) -> int:
+        return self._spares_for(request) - len(self._waiting_trials(request, but=trial))
 
-    return WorkerController
+    def _cover_waiting_trials(self, request: Any) -> None:
+        """A spare is gone: the trials it covered ask Ray for actors of their own."""
+        for trial in self._waiting_trials(request)[self._spares_for(request) :]:
+            if trial.status == "PENDING":
+                super()._schedule_trial_actor(trial)
 
 
 @contextlib.contextmanager
 def controller_replaced(new_keeper: Callable[[], WorkerKeeper]) -> Iterator[None]:
     """Makes the `Tuner.fit` calls inside keep and replace reused workers as ``new_keeper()`` says."""
     # What tune.run builds; if something else replaced it meanwhile, workers are reused as Ray does.
+    # A subclass per run: the keeper is the run's, and Ray builds the controller itself.
+    controller = type("WorkerController", (_WorkerController,), {"new_keeper": staticmethod(new_keeper)})
     with replaced_in_ray(
-        ray_tune_module, "TuneController", worker_controller(new_keeper), still=lambda v: v is TuneController
+        ray_tune_module, "TuneController", controller, still=lambda v: v is TuneController
     ) as replaced:
         if not replaced:
             logger.warning(
@@ -534,103 +538,93 @@ def _state_bytes(path: Path) -> bytes:
 # Checks -----------------------------------------------------------------------
 
 
-def _checks() -> dict[str, Callable[[], object]]:
-    from ray.air.execution._internal import RayActorManager, TrackedActor
-    from ray.air.execution._internal.event_manager import RayEventManager
-    from ray.tune.experiment.trial import _TemporaryTrialState
-    from ray.tune.impl.tuner_internal import TunerInternal
-    from ray.tune.utils import serialization
-    from ray.tune.utils.object_cache import _ObjectCache
+# Methods automl overrides or calls: (owner, (name, the parameters automl passes) each).
+_METHODS: tuple[tuple[Any, tuple[tuple[str, ...], ...]], ...] = (
+    (
+        TuneController,
+        (
+            ("stop_trial", "trial"),
+            ("checkpoint", "force", "wait"),
+            ("_maybe_cache_trial_actor", "trial"),
+            ("_maybe_reuse_cached_actor", "trial"),
+            ("_schedule_trial_actor", "trial"),
+            ("_actor_started", "tracked_actor", "log"),
+            ("_actor_failed", "tracked_actor", "exception"),
+            ("_actor_stopped", "tracked_actor"),
+            ("_remove_actor", "tracked_actor"),
+            ("_cleanup_cached_actors", "force_all"),
+            ("_mark_trial_to_checkpoint", "trial"),
+        ),
+    ),
+    (
+        RayActorManager,
+        (("clear_actor_task_futures", "tracked_actor"), ("remove_actor", "tracked_actor", "kill")),
+    ),
+    (RayEventManager, (("get_futures",), ("resolve_future", "future"))),
+    (_ObjectCache, (("has_cached_object", "key"), ("cache_object", "key", "obj"))),
+    (TrackedActor, (("set_on_stop", "on_stop"), ("set_on_error", "on_error"))),
+    (ray_output, (("_detect_reporter", "verbosity"),)),
+    (TunerInternal, (("get_run_config",),)),
+    (OptunaSearch, (("_suggest_from_define_by_run_func", "func", "ot_trial"),)),
+    (_Bracket, (("filled",),)),
+    (HyperBandScheduler, (("_create_bracket", "s"),)),
+)
+# Instance attributes automl reads or sets: (owner, the names its own methods set).
+_ATTRIBUTES: tuple[tuple[type, tuple[str, ...]], ...] = (
+    (
+        TuneController,
+        (
+            *("_actor_manager", "_trials", "_cached_trial_decisions", "_trial_to_actor", "_actor_to_trial"),
+            *("_resetting_trials", "_started_actors", "_actor_cache", "_search_alg", "_staged_trials"),
+        ),
+    ),
+    (RayActorManager, ("_actor_task_events",)),
+    (_TemporaryTrialState, ("saving_to",)),
+    (tune.Tuner, ("_local_tuner",)),
+    (_Bracket, ("_all_trials", "_n0")),
+    (
+        HyperBandScheduler,
+        ("_time_attr", "_get_n0", "_get_r0", "_max_t_attr", "_eta", "_stop_last_trials", "_s_max_1"),
+    ),
+)
+_BRACKET_ARGS = ("time_attr", "max_trials", "init_t_attr", "max_t_attr", "eta", "s", "stop_last_trials")
 
-    controller = TuneController
-    checks: dict[str, Callable[[], object]] = {
+
+def _has_method(owner: Any, name: str, *params: str) -> bool:
+    return takes(getattr(owner, name), *params)
+
+
+def _checks() -> dict[str, Callable[[], object]]:
+    """What each use above needs of Ray -> a check that it is there (looked up only when checked)."""
+    return {
         "ray.tune.tune.TuneController": lambda: ray_tune_module.TuneController is TuneController,
-        "TuneController.stop_trial(trial)": lambda: takes(controller.stop_trial, "trial"),
-        "TuneController.checkpoint(force, wait)": lambda: takes(controller.checkpoint, "force", "wait"),
-        "TuneController._maybe_cache_trial_actor(trial)": lambda: takes(
-            controller._maybe_cache_trial_actor, "trial"
-        ),
-        "TuneController._maybe_reuse_cached_actor(trial)": lambda: takes(
-            controller._maybe_reuse_cached_actor, "trial"
-        ),
-        "TuneController._schedule_trial_actor(trial)": lambda: takes(
-            controller._schedule_trial_actor, "trial"
-        ),
-        "TuneController._actor_started(tracked_actor, log)": lambda: takes(
-            controller._actor_started, "tracked_actor", "log"
-        ),
-        "TuneController._actor_failed(tracked_actor, exception)": lambda: takes(
-            controller._actor_failed, "tracked_actor", "exception"
-        ),
-        "TuneController._actor_stopped(tracked_actor)": lambda: takes(
-            controller._actor_stopped, "tracked_actor"
-        ),
-        "TuneController._remove_actor(tracked_actor)": lambda: takes(
-            controller._remove_actor, "tracked_actor"
-        ),
-        "TuneController._cleanup_cached_actors(force_all)": lambda: takes(
-            controller._cleanup_cached_actors, "force_all"
-        ),
-        "TuneController._mark_trial_to_checkpoint(trial)": lambda: takes(
-            controller._mark_trial_to_checkpoint, "trial"
-        ),
-        "RayActorManager._actor_task_events": lambda: sets_attribute(RayActorManager, "_actor_task_events"),
-        "RayActorManager.clear_actor_task_futures(tracked_actor)": lambda: takes(
-            RayActorManager.clear_actor_task_futures, "tracked_actor"
-        ),
-        "RayActorManager.remove_actor(tracked_actor, kill)": lambda: takes(
-            RayActorManager.remove_actor, "tracked_actor", "kill"
-        ),
-        "RayEventManager.get_futures()": lambda: takes(RayEventManager.get_futures),
-        "RayEventManager.resolve_future(future)": lambda: takes(RayEventManager.resolve_future, "future"),
-        "_ObjectCache.has_cached_object(key)": lambda: takes(_ObjectCache.has_cached_object, "key"),
-        "_ObjectCache.cache_object(key, obj)": lambda: takes(_ObjectCache.cache_object, "key", "obj"),
-        "TrackedActor.set_on_stop(on_stop)": lambda: takes(TrackedActor.set_on_stop, "on_stop"),
-        "TrackedActor.set_on_error(on_error)": lambda: takes(TrackedActor.set_on_error, "on_error"),
-        "Trial.temporary_state.saving_to": lambda: sets_attribute(_TemporaryTrialState, "saving_to"),
-        "ray.tune.experimental.output._detect_reporter(verbosity)": lambda: takes(
-            ray_output._detect_reporter, "verbosity"
-        ),
+        **{
+            f"{owner.__name__}.{name}({', '.join(params)})": functools.partial(
+                _has_method, owner, name, *params
+            )
+            for owner, signatures in _METHODS
+            for name, *params in signatures
+        },
+        **{
+            f"{owner.__name__}.{name}": functools.partial(sets_attribute, owner, name)
+            for owner, names in _ATTRIBUTES
+            for name in names
+        },
+        f"_Bracket({', '.join(_BRACKET_ARGS)})": functools.partial(takes, _Bracket, *_BRACKET_ARGS),
         "ray.tune.execution.class_cache.DEFAULT_ENV_VARS": lambda: isinstance(
             ray_class_cache.DEFAULT_ENV_VARS, dict
         ),
-        "Tuner._local_tuner": lambda: sets_attribute(tune.Tuner, "_local_tuner"),
-        "TunerInternal.get_run_config()": lambda: takes(TunerInternal.get_run_config),
-        "OptunaSearch._suggest_from_define_by_run_func(func, ot_trial)": lambda: takes(
-            OptunaSearch._suggest_from_define_by_run_func, "func", "ot_trial"
-        ),
-        "_Bracket.filled()": lambda: takes(_Bracket.filled),
-        "_Bracket(time_attr, max_trials, init_t_attr, max_t_attr, eta, s, stop_last_trials)": lambda: takes(
-            _Bracket, "time_attr", "max_trials", "init_t_attr", "max_t_attr", "eta", "s", "stop_last_trials"
-        ),
-        "HyperBandScheduler._create_bracket(s)": lambda: takes(HyperBandScheduler._create_bracket, "s"),
         "ray.tune.utils.serialization CLOUDPICKLE_FALLBACK": lambda: (
             serialization._CLOUDPICKLE_FALLBACK_TYPE == "CLOUDPICKLE_FALLBACK"
         ),
-        "TuneController.CKPT_FILE_TMPL": lambda: controller.CKPT_FILE_TMPL == "experiment_state-{}.json",
+        "TuneController.CKPT_FILE_TMPL": lambda: TuneController.CKPT_FILE_TMPL == "experiment_state-{}.json",
         "ray._private.authentication.authentication_token_setup"
         ".maybe_enable_token_auth_if_token_available(warn_if_disabled)": _has_token_helper,
+        **{
+            f"ProgressReporter.{hook}": functools.partial(hasattr, RayConsole, hook)
+            for hook in _CONSOLE_HOOKS
+        },
     }
-    for name in ("_all_trials", "_n0"):
-        checks[f"_Bracket.{name}"] = functools.partial(sets_attribute, _Bracket, name)
-    for name in ("_time_attr", "_get_n0", "_get_r0", "_max_t_attr", "_eta", "_stop_last_trials", "_s_max_1"):
-        checks[f"HyperBandScheduler.{name}"] = functools.partial(sets_attribute, HyperBandScheduler, name)
-    for name in (
-        "_actor_manager",
-        "_trials",
-        "_cached_trial_decisions",
-        "_trial_to_actor",
-        "_actor_to_trial",
-        "_resetting_trials",
-        "_started_actors",
-        "_actor_cache",
-        "_search_alg",
-        "_staged_trials",
-    ):
-        checks[f"TuneController.{name}"] = functools.partial(sets_attribute, TuneController, name)
-    for hook in _CONSOLE_HOOKS:
-        checks[f"ProgressReporter.{hook}"] = functools.partial(hasattr, RayConsole, hook)
-    return checks
 
 
 def _has_token_helper() -> bool:

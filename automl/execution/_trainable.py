@@ -157,7 +157,7 @@ def in_trial_dir(run_dir: Path) -> Iterator[None]:
     ``TensorBoard("tb")``) then land beside the trial's checkpoints, where
     the driver attaches them to the trial's MLflow run, rather than in
     Ray's per-session working directory. The run names its trials'
-    directories (`automl.execution._runner._trial_dirname`); Ray makes one at the
+    directories (`automl.execution._tuner._trial_dirname`); Ray makes one at the
     trial's first checkpoint, this one may make it sooner.
     """
     target = run_dir / f"{TRIAL_DIR_PREFIX}{tune.get_context().get_trial_id()}"

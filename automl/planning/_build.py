@@ -11,15 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+# RegisteringBuild is how execution ships a build to the workers; re-exported for planning.
+from automl.execution._shipped_build import FILE_MODULE_PREFIX, RegisteringBuild
 from search_spaces import ConfigError, Space
 from trainers import FitSettings, TrainingData, check_config
 
 __all__ = ["BuildRef", "RegisteringBuild", "check_build", "load_build", "resolve_build_ref"]
 
 BuildRef = str  # "path/to/models.py:build" or "package.module:build"
-
-# The prefix of the module names `_import_file` gives the user's files.
-_FILE_MODULE_PREFIX = "automl_user_build_"
 
 
 def resolve_build_ref(ref: Any, base_dir: Path, *, field: str = "build") -> BuildRef:
@@ -65,7 +64,7 @@ def _import_file(path: Path, field: str) -> Any:
         raise ConfigError(f"no file {path}.", field=field)
     import ray.cloudpickle
 
-    name = f"{_FILE_MODULE_PREFIX}{path.stem}"
+    name = f"{FILE_MODULE_PREFIX}{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise ConfigError(f"cannot import {path} as a Python module.", field=field)
@@ -168,60 +167,3 @@ def _check_reloads(model: Any) -> None:
                 f"built-in ones by name. Keras said: {type(exc).__name__}: {exc}",
                 field="build",
             ) from exc
-
-
-class RegisteringBuild:
-    """The user's ``build`` as it is shipped to the workers, with the Keras objects its code registered.
-
-    Ray pickles the user's script (``__main__``) and a file named in
-    ``build:`` by value, so the workers never import them and their
-    ``@keras.saving.register_keras_serializable()`` decorators never run
-    there: a worker would save checkpoints naming custom objects that no
-    process can find, and could not load its own checkpoint on resume.
-    Unpickling this object registers them in the worker, under the same names,
-    before any model is built or loaded.
-
-    Args:
-        build: The user's ``build(config) -> keras.Model``.
-    """
-
-    def __init__(self, build: Callable[[dict[str, Any]], Any]) -> None:
-        self.build = build
-        self.objects = _registered_by_value()
-        self.__qualname__ = str(getattr(build, "__qualname__", repr(build)))  # errors name the user's function
-
-    def __call__(self, config: dict[str, Any]) -> Any:
-        return self.build(config)
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        _register(self.objects)
-
-
-def _registered_by_value() -> dict[str, Any]:
-    """The Keras custom objects registered in this process by code Ray ships by value.
-
-    Objects of importable modules are left out: a worker imports their module,
-    which registers them.
-    """
-    if "keras" not in sys.modules:  # nothing can have been registered
-        return {}
-    import keras
-
-    return {
-        name: obj
-        for name, obj in keras.saving.get_custom_objects().items()
-        if (module := getattr(obj, "__module__", None)) == "__main__"
-        or str(module).startswith(_FILE_MODULE_PREFIX)
-    }
-
-
-def _register(objects: dict[str, Any]) -> None:
-    import keras
-
-    for key, obj in objects.items():
-        package, _, name = key.rpartition(">")
-        if package:
-            keras.saving.register_keras_serializable(package=package, name=name)(obj)
-        else:  # put straight into the dictionary, as Keras 2 code did
-            keras.saving.get_custom_objects()[key] = obj

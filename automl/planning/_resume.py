@@ -11,7 +11,7 @@ from typing import Any
 
 from automl._result import MANIFEST_FILE, TuningResult
 from automl.execution._quiet import third_party_lines
-from automl.execution._runner import MANIFEST_FORMAT, Run, optuna_warnings_only
+from automl.execution._runner import MANIFEST_FORMAT, ResumedRun, optuna_warnings_only
 from automl.execution._workers import WorkerPolicy
 from automl.planning._build import load_build
 from automl.planning._experiment import DataSpec, _data, _start_ray, made_callbacks
@@ -149,23 +149,18 @@ def _resumed_run(
     data: TrainingData | str | DataSpec | None,
     callbacks: Sequence[Any],
     build: Callable[[dict[str, Any]], Any] | None,
-) -> Run:
+) -> ResumedRun:
     """The run ``run.json`` records, with the data, callbacks and ``build`` it needs given again or remade."""
-    return Run(
+    return ResumedRun(  # where it is recorded comes from the manifest, in `ResumedRun.resume`
         space=Space.from_dict(manifest["space"]),
         data=run_data(manifest, data, again=f"automl.resume({str(run_dir)!r}, data=...)"),
         settings=FitSettings(**manifest["settings"]),
         num_trials=manifest["num_trials"],
         time_budget_s=manifest["time_budget_s"],
         resources=manifest["resources"],
-        tracking_uri=manifest["tracking_uri"],
-        experiment_name=manifest["experiment_name"],
         registered_model_name=manifest["registered_model_name"],
-        storage_path=run_dir.parent,
-        data_spec=manifest["data"],
         callbacks=tuple(_run_callbacks(manifest, callbacks)),
         build=run_build(manifest, build, again="build=..."),
-        build_ref=manifest["build"] if manifest["build_is_ref"] else None,
         reported=tuple(manifest["reported"]) if manifest["reported"] else None,
         extra_objectives=tuple((name, mode) for name, mode in manifest["extra_objectives"]),
         workers=WorkerPolicy(**manifest["workers"]),

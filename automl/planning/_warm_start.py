@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
-
-import optuna
 
 from automl._result import TuningResult
 from search_spaces import ConfigError, Space
 from search_spaces._errors import located
 from trainers import check_config
 
-__all__ = ["KnownPoint", "known_points", "seeded_storage"]
+__all__ = ["KnownPoint", "known_points"]
 
 logger = logging.getLogger(__name__)
 
@@ -110,31 +108,3 @@ def known_points(
     if warm_start is not None:
         known += _from_run(space, warm_start, metric, mode)
     return known
-
-
-def seeded_storage(
-    known: Sequence[KnownPoint],
-    *,
-    direction: Literal["min", "max"],
-    sample: Callable[[optuna.Trial], Any],
-    study_name: str,
-) -> optuna.storages.BaseStorage:
-    """An in-memory optuna storage whose study holds ``known`` as COMPLETE trials.
-
-    Ray's `OptunaSearch` loads the study from it (``load_if_exists``); it
-    can't take scores with a define-by-run space itself. ``sample`` is the
-    define-by-run function, so the trials record the real distributions.
-    """
-    storage = optuna.storages.InMemoryStorage()
-    study = optuna.create_study(
-        storage=storage,
-        study_name=study_name,
-        direction="minimize" if direction == "min" else "maximize",
-        sampler=optuna.samplers.RandomSampler(),  # never asked: every param is enqueued
-    )
-    for params, value in known:
-        study.enqueue_trial(params)
-        trial = study.ask()
-        sample(trial)
-        study.tell(trial, value)
-    return storage

@@ -29,11 +29,11 @@ _SCRIPT = textwrap.dedent(
     """
     import automl
     import automl.planning._experiment
-    import automl.execution._runner
+    import automl.execution._searcher
     from optuna.samplers._tpe import _truncnorm
 
     print(type(_truncnorm._log_ndtr).__name__, _truncnorm._log_ndtr.__module__)
-    searcher = automl.execution._runner._Searcher(
+    searcher = automl.execution._searcher.Searcher(
         space=lambda trial: {"x": trial.suggest_float("x", 0.0, 1.0)}, metric="score", mode="max"
     )
     searcher.suggest("t0")

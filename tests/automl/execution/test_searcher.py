@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 import logging
-import pickle
 import time
 
 import optuna
 
-from automl.execution._runner import _Searcher
+from automl.execution._searcher import Searcher
 
 
 def _space(trial: optuna.Trial) -> None:
     trial.suggest_float("learning_rate", 1e-4, 1e-1, log=True)
 
 
-def _searcher(metric: str = "val_accuracy", mode: str = "max") -> _Searcher:
-    return _Searcher(space=_space, metric=metric, mode=mode, sampler=optuna.samplers.RandomSampler(seed=0))
+def _searcher(metric: str = "val_accuracy", mode: str = "max") -> Searcher:
+    return Searcher(space=_space, metric=metric, mode=mode, sampler=optuna.samplers.RandomSampler(seed=0))
 
 
-def _report(searcher: _Searcher, epoch: int, value: float) -> None:
+def _report(searcher: Searcher, epoch: int, value: float) -> None:
     searcher.on_trial_result("t1", {"val_accuracy": value, "training_iteration": epoch})
 
 
-def _intermediate(searcher: _Searcher) -> dict[int, float]:
+def _intermediate(searcher: Searcher) -> dict[int, float]:
     (trial,) = searcher._ot_study.get_trials(deepcopy=False)
     return trial.intermediate_values
 
@@ -52,21 +51,7 @@ def test_epochs_redone_after_a_restart_keep_their_first_value_and_do_not_warn(tm
     assert restored._last_step == {}
 
 
-def test_a_searcher_pickled_by_an_earlier_version_resumes(tmp_path):
-    # A run started before the searcher tracked steps and best epochs: tuner.pkl holds it without them.
-    old = _searcher()
-    assert old.suggest("t1") is not None
-    _report(old, 1, 0.5)
-    del old._last_step, old._best
-    resumed = pickle.loads(pickle.dumps(old))
-    _report(resumed, 2, 0.7)
-    _report(resumed, 3, 0.6)
-    resumed.on_trial_complete("t1", {"val_accuracy": 0.6, "training_iteration": 3, "trial_finished": True})
-    assert _told(resumed) == [(optuna.trial.TrialState.COMPLETE, 0.7)]
-    assert _intermediate(resumed) == {1: 0.5, 2: 0.7, 3: 0.6}
-
-
-def _run(searcher: _Searcher, trial_id: str, values: list[float], *, finished: bool) -> None:
+def _run(searcher: Searcher, trial_id: str, values: list[float], *, finished: bool) -> None:
     metric = searcher.metric
     assert searcher.suggest(trial_id) is not None
     for epoch, value in enumerate(values, start=1):
@@ -75,7 +60,7 @@ def _run(searcher: _Searcher, trial_id: str, values: list[float], *, finished: b
     searcher.on_trial_complete(trial_id, {**last, "done": True})
 
 
-def _told(searcher: _Searcher) -> list[tuple[optuna.trial.TrialState, float | None]]:
+def _told(searcher: Searcher) -> list[tuple[optuna.trial.TrialState, float | None]]:
     return [(t.state, t.value) for t in searcher._ot_study.get_trials(deepcopy=False)]
 
 
@@ -150,7 +135,7 @@ def test_a_slow_sampler_does_not_get_ray_s_advice_to_move_training_out_of_the_sp
         time.sleep(1.1)
         _space(trial)
 
-    searcher = _Searcher(
+    searcher = Searcher(
         space=slow, metric="val_accuracy", mode="max", sampler=optuna.samplers.RandomSampler(seed=0)
     )
     config = searcher.suggest("t1")

@@ -12,7 +12,7 @@ from optuna.samplers._tpe import _truncnorm
 
 from automl.execution._optuna_compat import LOG_NDTR_PATCHABLE as INSTALLED
 from automl.execution._optuna_compat import fast_log_ndtr
-from automl.execution._runner import _Searcher
+from automl.execution._searcher import Searcher
 
 # Every branch of Optuna's function: the asymptotic series (<= -20), log Φ (-20, 6], -Φ(-a) (> 6).
 _POINTS = np.concatenate([np.linspace(-45.0, 40.0, 4001), [-20.0, -19.999, 0.0, 6.0, 6.001, -1e3, 1e3]])
@@ -90,7 +90,7 @@ def _with_optuna(trials: int, *, fast: bool) -> list[dict]:
 
 
 def test_the_searcher_samples_as_optuna_s_tpe_does_with_the_compiled_tail():
-    searcher = _Searcher(space=_space, metric="score", mode="max", sampler=optuna.samplers.TPESampler(seed=3))
+    searcher = Searcher(space=_space, metric="score", mode="max", sampler=optuna.samplers.TPESampler(seed=3))
     for i in range(25):
         trial_id = f"t{i}"
         config = searcher.suggest(trial_id)

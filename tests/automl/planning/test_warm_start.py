@@ -6,7 +6,8 @@ import optuna
 import pytest
 
 from automl import ConfigError, Experiment
-from automl.planning._warm_start import known_points, seeded_storage
+from automl.execution._searcher import seeded_storage
+from automl.planning._warm_start import known_points
 from search_spaces import Categorical, Dense, Int, LayerStack, Space
 
 SPACE = Space(

@@ -1,0 +1,252 @@
+"""A run's loop and its end: Ray's `Tuner.fit`, then unfinished trials closed, the best model
+copied, the `TuningResult` saved and the parent MLflow run's artifacts logged step by step."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from ray import tune
+
+from automl._objectives import best_on_front, pareto_front
+from automl._result import RunInterrupted, TrialState, TuningResult
+from automl.execution._ray_compat import plain_trial_actors, ray_console_replaced
+from automl.execution._run_record import RunRecord
+from automl.execution._tuner import trial_id
+from automl.execution._workers import environment_variable, reusing_workers
+from automl.tracking._artifacts import log_best_model, log_study_plots, optuna_study
+from automl.tracking._tracking import MlflowTracker, TrialRecord
+from search_spaces import AutoMLError
+from trainers._checkpoint import BEST_FILE
+
+if TYPE_CHECKING:
+    from automl.execution._runner import RunBase
+
+__all__ = ["BEST_MODEL_NAME", "RunEnd"]
+
+BEST_MODEL_NAME = "best_model.keras"
+
+logger = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def _ray_as_automl_runs_it(run: RunBase) -> Iterator[None]:
+    """Ray Tune within: reused workers, automl's console, plain trial actors, and no TensorBoard files.
+
+    Ray adds its own loggers unless told not to; a run asks for Ray's
+    ``result.json`` and ``progress.csv`` (a `ResultGrid` reads them) but not
+    for the TensorBoard events, whose writes (an fsync each) delayed each
+    epoch's report in the driver; the run's record is MLflow.
+    """
+    with (
+        reusing_workers(run.workers),
+        ray_console_replaced(),
+        plain_trial_actors(),
+        environment_variable("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1"),
+    ):
+        yield
+
+
+class RunEnd:
+    """Runs a run's `Tuner` and ends the run, whether its trials finished or it was interrupted.
+
+    Args:
+        run: What the run trains and how it ends (objectives, registered model name).
+        record: Where the run is recorded.
+        tracker: The tracker that reads the trials' records; for a resumed run,
+            a new one that loads what Ray's restored copy logged.
+    """
+
+    def __init__(self, run: RunBase, record: RunRecord, tracker: MlflowTracker) -> None:
+        self.run = run
+        self.record = record
+        self.tracker = tracker
+
+    def fit(self, tuner: tune.Tuner, *, resumed: bool = False) -> TuningResult:
+        """Runs the trials, then returns the run's result; an interruption says how to resume.
+
+        Raises:
+            RunInterrupted: Ray's loop returned early on Ctrl-C.
+            AutoMLError: No trial reported a finite value of the metric.
+        """
+        status, interrupted = "FAILED", False
+        started = time.monotonic()
+        try:
+            try:
+                with _ray_as_automl_runs_it(self.run):
+                    grid = tuner.fit()
+            except (KeyboardInterrupt, SystemExit):  # a second Ctrl-C; SIGTERM (Ray's handler exits)
+                interrupted = True
+                raise
+            if resumed:  # the tracker that ran is Ray's restored copy; read what it logged
+                self.tracker.load()
+            if self._cut_short(time.monotonic() - started):
+                interrupted = True
+                raise RunInterrupted(self.record.run_dir)
+            result = self._finished([grid[i] for i in range(len(grid))])
+            status = "FINISHED"
+            return result
+        finally:
+            self._close("KILLED" if interrupted else status, interrupted=interrupted)
+
+    def _cut_short(self, elapsed_s: float) -> bool:
+        """Whether Ray's loop returned early because of Ctrl-C.
+
+        On Ctrl-C, Ray Tune saves its state and returns as if done. Trials still
+        running, or fewer trials than asked for, then mean an interruption,
+        unless the time budget ran out: Ray's budget clock starts after
+        ``elapsed_s``'s, so it has not run out while ``elapsed_s`` is below it.
+        """
+        budget = self.run.time_budget_s
+        if budget is not None and elapsed_s >= budget:
+            return False
+        records = self.tracker.records.values()
+        return any(r.state is TrialState.RUNNING for r in records) or len(records) < self.run.num_trials
+
+    def _finished(self, results: list[Any]) -> TuningResult:
+        """The result of a run whose loop ended: saved, and logged to MLflow if it is reachable."""
+        # Ray stops running trials when the time budget runs out without "completing" them.
+        self.tracker.close_unfinished(TrialState.STOPPED, "stopped by the run's time budget")
+        checkpoints = {trial_id(r.path): r.checkpoint for r in results if r.checkpoint is not None}
+        result = self._result(checkpoints)
+        result.save()
+        if self.tracker.flush(timeout=60):
+            self._log_artifacts(result)
+        else:
+            logger.warning(
+                "MLflow at %s is unreachable: the best model and the plots were not logged to it; "
+                "the model is at %s.",
+                self.record.tracking_uri,
+                result.best_model_path,
+            )
+        return result
+
+    def _close(self, status: str, *, interrupted: bool) -> None:
+        """Closes the trials still open and the parent run, with the run's summary."""
+        run_dir = self.record.run_dir
+        if interrupted:
+            self.tracker.close_unfinished(TrialState.INTERRUPTED, "")
+            print(
+                f"[automl] interrupted; continue the run with automl.resume({str(run_dir)!r}) "
+                f"or `automl resume {run_dir}`",
+                file=sys.stderr,
+                flush=True,
+            )
+        self.tracker.close_unfinished(TrialState.FAILED, "the tuning run ended while this trial was running")
+        best = self.best_record()
+        self.tracker.log_summary(self.run.space.unflatten(best.params) if best else None)
+        self.tracker.close(parent_status=status)
+
+    def best_record(self) -> TrialRecord | None:
+        """The trial whose model the run hands over: with several objectives, a Pareto-front trial."""
+        if self.run.extra_objectives:
+            chosen = best_on_front(self.tracker.dataframe(), self.run.objectives)
+            if chosen is not None:
+                return self.tracker.records[chosen]
+        return self.tracker.best_record()
+
+    def _result(self, checkpoints: dict[str, Any]) -> TuningResult:
+        run, record = self.run, self.record
+        monitor = run.settings.monitor
+        best = self.best_record()
+        if best is None or best.trial_id not in checkpoints:
+            raise AutoMLError(
+                f"no trial reported a finite {monitor!r}; see the `error` column of the trials in "
+                f"MLflow run {record.parent_run_id} or Ray's logs under {record.run_dir}."
+            )
+        best_model = record.run_dir / BEST_MODEL_NAME
+        with checkpoints[best.trial_id].as_directory() as directory:
+            shutil.copyfile(Path(directory) / BEST_FILE, best_model)
+        frame = self.tracker.dataframe()
+        return TuningResult(
+            best_config=run.space.unflatten(best.params),
+            best_value=float(frame.loc[frame.trial_id == best.trial_id, f"best_{monitor}"].iloc[0]),
+            metric=monitor,
+            mode=run.settings.mode,
+            trials=frame,
+            best_model_path=best_model,
+            run_dir=record.run_dir,
+            tracking_uri=record.tracking_uri,
+            experiment_id=record.experiment_id,
+            parent_run_id=record.parent_run_id,
+            objectives=run.objectives,
+            pareto_front=pareto_front(frame, run.objectives) if run.extra_objectives else None,
+            columns=run.data.columns,
+            classes=run.data.classes,
+            space=run.space,
+        )
+
+    # Artifacts of the parent run ---------------------------------------------
+
+    def _log_artifacts(self, result: TuningResult) -> None:
+        """Logs the parent run's plots, tables and best model; one that fails does not stop the others.
+
+        The trials' records are in MLflow and the result on disk by now: a
+        failure here (an artifact store that refuses writes, a model MLflow
+        cannot log) is warned about and named in the parent run's
+        ``automl.artifacts_missing`` tag, and the run still returns its result.
+        """
+        client, run_id = self.record.client, result.parent_run_id
+        missing = []
+        for what, step in self._artifact_steps(result):
+            try:
+                step()
+            except Exception as exc:  # any failure of MLflow, its artifact store or Keras: the rest goes on
+                missing.append(what)
+                logger.warning(
+                    "Logging %s to MLflow run %s failed (%s: %s); the run's result is kept at %s.",
+                    what,
+                    run_id,
+                    type(exc).__name__,
+                    exc,
+                    result.run_dir,
+                )
+        if missing:
+            try:
+                client.set_tag(run_id, "automl.artifacts_missing", ", ".join(missing))
+            except MlflowException as exc:
+                logger.warning("Tagging MLflow run %s failed: %s", run_id, exc)
+
+    def _artifact_steps(self, result: TuningResult) -> list[tuple[str, Callable[[], Any]]]:
+        """What `_log_artifacts` logs, each step named for the warning if it fails."""
+        client, run_id = self.record.client, result.parent_run_id
+        steps: list[tuple[str, Callable[[], Any]]] = [
+            ("the plots", lambda: self._log_plots(run_id)),
+            ("the best model", lambda: self._log_best_model(result)),
+        ]
+        front = result.pareto_front
+        if front is not None:
+            steps.append(("the Pareto front", lambda: self._log_pareto_front(run_id, front)))
+        if result.columns is not None:  # what the model's inputs are, for people loading it from MLflow
+            columns = {"columns": [c.to_dict() for c in result.columns], "classes": result.classes}
+            steps.append(
+                ("the data's columns", lambda: client.log_dict(run_id, columns, "data_columns.json"))
+            )
+        return steps
+
+    def _log_plots(self, run_id: str) -> None:
+        metric, mode = self.run.settings.monitor, self.run.settings.mode
+        study = optuna_study(self.run.space, self.tracker.summaries(), metric=metric, mode=mode)
+        log_study_plots(self.record.client, run_id, study, metric=metric)
+
+    def _log_best_model(self, result: TuningResult) -> None:
+        client, name = self.record.client, self.run.registered_model_name
+        version = log_best_model(
+            client, result.parent_run_id, result.best_model_path, self.run.data.x_val, registered_name=name
+        )
+        if version is not None:
+            client.set_tag(result.parent_run_id, "automl.registered_model", f"{name}/{version}")
+
+    def _log_pareto_front(self, run_id: str, front: pd.DataFrame) -> None:
+        client = self.record.client
+        client.log_text(run_id, front.to_csv(index=False), "pareto_front.csv")
+        for trial_run_id in front["mlflow_run_id"]:
+            client.set_tag(trial_run_id, "automl.pareto_front", "true")
