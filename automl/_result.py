@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 
 from search_spaces import ConfigError, Space
+from search_spaces._checks import is_int
 from trainers import Column
 
 if TYPE_CHECKING:
@@ -156,7 +157,7 @@ class TuningResult:
             >>> for trial in result.top(3):
             ...     print(trial.score, trial.best_epoch, trial.config["learning_rate"])
         """
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        if not is_int(k, plain=True) or k < 1:
             raise ConfigError(
                 f"expected an int >= 1 (how many trials, best first), but got {k!r}.", field="k"
             )

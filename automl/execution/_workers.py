@@ -33,6 +33,7 @@ from typing import Any
 
 from automl.tracking._ranking import RSS_KEY  # in each result a trial reports
 from search_spaces import ConfigError
+from search_spaces._checks import is_int, is_real
 
 __all__ = [
     "RSS_KEY",
@@ -74,14 +75,12 @@ class WorkerPolicy:
 
     def __post_init__(self) -> None:
         trials, growth = self.max_trials, self.max_memory_growth
-        if trials is not None and (isinstance(trials, bool) or not isinstance(trials, int) or trials < 1):
+        if trials is not None and (not is_int(trials, plain=True) or trials < 1):
             raise ConfigError(
                 f"expected a whole number >= 1 or null (no limit), but got {trials!r}.",
                 field="max_trials_per_worker",
             )
-        if growth is not None and (
-            isinstance(growth, bool) or not isinstance(growth, (int, float)) or not 0 <= growth < float("inf")
-        ):
+        if growth is not None and (not is_real(growth, plain=True) or not 0 <= growth < float("inf")):
             raise ConfigError(
                 f"expected a fraction >= 0 (0.1 = 10%) or null (no limit), but got {growth!r}.",
                 field="max_worker_memory_growth",

@@ -20,6 +20,7 @@ from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial
 
 from search_spaces import Categorical, ConfigError, Float, Int, Space
+from search_spaces._checks import is_real
 from search_spaces._conditions import when_to_dict
 from search_spaces._foreign import foreign_hint
 from search_spaces._grid import grid_configs
@@ -353,7 +354,7 @@ def _pbt_mutations(space: Space, mutate: Sequence[Any] | None) -> dict[str, Floa
                 field=field,
             )
         if isinstance(param, Categorical) and not all(
-            isinstance(c, (int, float)) and not isinstance(c, bool) for c in param.choices
+            is_real(c, plain=True) for c in param.choices
         ):
             raise ConfigError(f"expected numeric choices, but got {list(param.choices)}.", field=field)
     return {key: searched[key] for key in mutate}

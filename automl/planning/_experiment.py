@@ -30,6 +30,7 @@ from automl.planning._objectives import EXTRA_METRICS, Objective, parse_objectiv
 from automl.planning._warm_start import known_points
 from automl.tracking._tracking import tracking_client, tracking_wait_s
 from search_spaces import ConfigError, Space, cnn, mlp, rnn
+from search_spaces._checks import check_int, is_int, is_real
 from search_spaces._errors import located
 from search_spaces._foreign import foreign_hint
 from search_spaces._suggest import check_fields, did_you_mean, refuse_unknown_init_keywords
@@ -52,11 +53,6 @@ PRESETS = {"mlp": mlp, "cnn": cnn, "rnn": rnn}
 _RESOURCE_KEYS = ("cpu", "gpu", "tpu", "memory")  # memory in bytes
 
 
-def _check_int(name: str, value: Any, *, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(f"expected an int >= {low}, but got {value!r}.", field=name)
-
-
 def _resources(resources: Mapping[str, float] | None) -> dict[str, float]:
     resources = {"cpu": 1} if resources is None else dict(resources)
     for key, value in resources.items():
@@ -65,12 +61,7 @@ def _resources(resources: Mapping[str, float] | None) -> dict[str, float]:
                 f"unknown resource {key!r}; accepted: {list(_RESOURCE_KEYS)}{foreign_hint('resources', key)}.",
                 field=f"resources_per_trial.{key}",
             )
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or not value >= 0
-            or math.isinf(value)
-        ):
+        if not is_real(value, plain=True) or not value >= 0 or math.isinf(value):
             raise ConfigError(
                 f"expected a number >= 0, but got {value!r}.", field=f"resources_per_trial.{key}"
             )
@@ -197,7 +188,7 @@ class DataSpec:
                     f"expected a list of column names, but got {self.categorical!r}.", field="categorical"
                 )
             object.__setattr__(self, "categorical", list(self.categorical))
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+        if not is_int(self.seed, plain=True):
             raise ConfigError(f"expected an int, but got {self.seed!r}.", field="seed")
         if self.shape is not None:
             if not isinstance(self.shape, (list, tuple)) or not self.shape:
@@ -205,7 +196,7 @@ class DataSpec:
                     f"expected a list of ints such as [8, 8, 1], but got {self.shape!r}.", field="shape"
                 )
             for i, size in enumerate(self.shape):
-                _check_int(f"shape.{i}", size, low=1)
+                check_int(size, f"shape.{i}", low=1, plain=True)
             object.__setattr__(self, "shape", list(self.shape))
 
     @property
@@ -588,14 +579,12 @@ def _model_checks(
 
 def _check_limits(experiment: Experiment) -> None:
     """The trial counts, the time budget and the names."""
-    _check_int("num_trials", experiment.num_trials, low=1)
+    check_int(experiment.num_trials, "num_trials", low=1, plain=True)
     if experiment.max_concurrent_trials is not None:
-        _check_int("max_concurrent_trials", experiment.max_concurrent_trials, low=1)
-    _check_int("max_failures", experiment.max_failures, low=0)
+        check_int(experiment.max_concurrent_trials, "max_concurrent_trials", low=1, plain=True)
+    check_int(experiment.max_failures, "max_failures", low=0, plain=True)
     budget = experiment.time_budget_s
-    if budget is not None and (
-        isinstance(budget, bool) or not isinstance(budget, (int, float)) or not 0 < budget < math.inf
-    ):
+    if budget is not None and (not is_real(budget, plain=True) or not 0 < budget < math.inf):
         raise ConfigError(f"expected a number of seconds > 0, but got {budget!r}.", field="time_budget_s")
     for name in ("experiment_name", "registered_model_name", "address", "tracking_uri", "name"):
         value = getattr(experiment, name)

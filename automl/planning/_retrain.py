@@ -24,6 +24,7 @@ from automl.execution._trainable import trial_seed
 from automl.planning._resume import run_build, run_data, trusted_manifest
 from automl.tracking._tracking import param_batches
 from search_spaces import ConfigError, Space
+from search_spaces._checks import is_int
 from trainers import FitSettings, TrainingData
 from trainers._checkpoint import LAST_FILE
 
@@ -50,7 +51,7 @@ class Retrained:
 
 
 def _trial(result: TuningResult, rank: int) -> TrialSummary:
-    if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
+    if not is_int(rank, plain=True) or rank < 1:
         raise ConfigError(f"expected an int >= 1 (1 the best trial), but got {rank!r}.", field="rank")
     ranked = result.top(rank)
     if len(ranked) < rank:
@@ -70,7 +71,7 @@ def _epochs(epochs: int | Literal["best"], trial: TrialSummary) -> int:
                 field="epochs",
             )
         return trial.best_epoch
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+    if not is_int(epochs, plain=True) or epochs < 1:
         raise ConfigError(f"expected 'best' or an int >= 1, but got {epochs!r}.", field="epochs")
     return epochs
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from automl._result import TuningResult
 from search_spaces import ConfigError, Space
+from search_spaces._checks import is_real
 from search_spaces._errors import located
 from trainers import check_config
 
@@ -27,7 +28,7 @@ KnownPoint = tuple[dict[str, Any], float]  # (optuna params, score)
 
 
 def _score(value: Any, field: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if not is_real(value, plain=True) or not math.isfinite(value):
         raise ConfigError(f"expected a finite number, but got {value!r}.", field=field)
     return float(value)
 
