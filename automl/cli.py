@@ -45,8 +45,10 @@ def _experiment(args: argparse.Namespace) -> Experiment:
 def _cmd_tune(args: argparse.Namespace) -> int:
     with held_native_stderr() as held:  # TensorFlow's start-up, if the file's callbacks or build import it
         experiment = _experiment(args)
-    keep_in_log(Path(experiment.storage_path), b"".join(held))
-    result = experiment.run(verbose=0 if args.quiet else 1)
+    try:
+        result = experiment.run(verbose=0 if args.quiet else 1)
+    finally:
+        keep_in_log(Path(experiment.storage_path), b"".join(held))
     print()
     print(result.summary())
     return EXIT_OK

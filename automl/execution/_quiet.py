@@ -9,9 +9,10 @@ and ``TF_CPP_MIN_LOG_LEVEL`` and are written straight to file descriptor 2.
 
 Within `third_party_lines` all of these are appended to ``automl.log`` beside
 the run directories: Ray's log records through a handler, descriptor 2
-through a redirect, while Python's ``sys.stderr`` (automl's own lines, Python
-warnings, tracebacks) still writes to the terminal. An error Ray logs is
-also shown, as one line of ours that points at the log.
+through a redirect (appended when the context ends), while Python's
+``sys.stderr`` (automl's own lines, Python warnings, tracebacks) still writes
+to the terminal. An error Ray logs is also shown, as one line of ours that
+points at the log.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from automl.execution._workers import environment_variable
 
@@ -78,36 +79,65 @@ def native_stderr_to(target: IO[bytes]) -> Iterator[None]:
         sys.stderr = python_stderr
 
 
+class _Log(io.RawIOBase):
+    """``directory/automl.log``, appended to once the directory exists; lines written before wait.
+
+    The directory is the run's storage path, which only a run that starts
+    creates: a run refused before it starts leaves nothing behind.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__()
+        self.path = directory / LOG_FILE
+        self._waiting = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self._waiting += bytes(data)
+        if self.path.parent.is_dir():
+            with contextlib.suppress(OSError), open(self.path, "ab") as log:
+                log.write(self._waiting)
+                self._waiting.clear()
+        return len(data)
+
+
+class _ToLog(logging.Handler):
+    def __init__(self, log: _Log) -> None:
+        super().__init__()
+        self.log = log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.log.write(f"{self.format(record)}\n".encode(errors="backslashreplace"))
+
+
 @contextlib.contextmanager
 def third_party_lines(directory: Path, *, verbose: int) -> Iterator[None]:
     """Within, Ray's log records, MLflow's run links and native stderr go to ``directory/automl.log``.
 
     Args:
-        directory: Where the log file is (created if need be).
+        directory: Where the log file is, once a run creates it.
         verbose: At 2 and above nothing changes: the lines show where they are written.
     """
     if verbose >= 2:
         yield
         return
-    log = directory / LOG_FILE
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        native = open(log, "ab", buffering=0)  # noqa: SIM115
-    except OSError:  # a directory this user cannot write: the lines show where they are written
-        yield
-        return
-    text = io.TextIOWrapper(native, encoding="utf-8", write_through=True)
-    to_file = logging.StreamHandler(text)
+    log = _Log(directory)
+    to_file = _ToLog(log)
     to_file.setFormatter(logging.Formatter(_FORMAT))
     ray_logger = logging.getLogger("ray")
     handlers = ray_logger.handlers[:]
-    ray_logger.handlers[:] = [to_file, _ErrorsToo(log)]
+    ray_logger.handlers[:] = [to_file, _ErrorsToo(log.path)]
     try:
-        with environment_variable("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true"), native_stderr_to(native):
+        with (
+            environment_variable("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true"),
+            held_native_stderr() as held,
+        ):
             yield
+        log.write(b"".join(held))
     finally:
         ray_logger.handlers[:] = handlers
-        text.close()  # and the file under it
 
 
 @contextlib.contextmanager
@@ -122,10 +152,6 @@ def held_native_stderr() -> Iterator[list[bytes]]:
 
 
 def keep_in_log(directory: Path, lines: bytes) -> None:
-    """Appends ``lines`` (other libraries' output) to ``directory/automl.log``."""
-    if not lines:
-        return
-    with contextlib.suppress(OSError):
-        directory.mkdir(parents=True, exist_ok=True)
-        with open(directory / LOG_FILE, "ab") as log:
-            log.write(lines)
+    """Appends ``lines`` (other libraries' output) to ``directory/automl.log`` if a run made the directory."""
+    if lines:
+        _Log(directory).write(lines)

@@ -23,6 +23,19 @@ def test_ray_s_records_go_to_the_log_and_an_error_also_shows_as_one_line_of_ours
     assert err == f"[automl] Ray reported an error: Trial failed (details in {tmp_path / LOG_FILE})\n"
 
 
+def test_a_run_that_never_makes_its_directory_leaves_none_and_earlier_lines_wait_for_it(tmp_path):
+    runs = tmp_path / "runs"
+    with third_party_lines(runs, verbose=1):
+        logging.getLogger("ray").warning("token authentication is on")
+    assert not runs.exists()  # a run refused before it started leaves nothing behind
+    with third_party_lines(runs, verbose=1):
+        logging.getLogger("ray").warning("before the run made its directory")
+        runs.mkdir()
+        logging.getLogger("ray").warning("after")
+    log = (runs / LOG_FILE).read_text()
+    assert log.index("before the run made its directory") < log.index("after")
+
+
 def test_at_verbose_2_nothing_is_routed(tmp_path):
     with third_party_lines(tmp_path, verbose=2):
         logging.getLogger("ray").warning("shown")
