@@ -45,10 +45,8 @@ def _experiment(args: argparse.Namespace) -> Experiment:
 def _cmd_tune(args: argparse.Namespace) -> int:
     with held_native_stderr() as held:  # TensorFlow's start-up, if the file's callbacks or build import it
         experiment = _experiment(args)
-    try:
-        result = experiment.run(verbose=0 if args.quiet else 1)
-    finally:
-        keep_in_log(Path(experiment.storage_path), b"".join(held))
+    result = experiment.run(verbose=0 if args.quiet else 1)
+    keep_in_log(result.run_dir, b"".join(held))
     print()
     print(result.summary())
     return EXIT_OK
@@ -97,7 +95,7 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
 
     result = TuningResult.load(args.run_dir)
     epochs: int | Literal["best"] = "best" if args.epochs is None else args.epochs
-    with third_party_lines(args.run_dir.parent, verbose=1):
+    with third_party_lines(args.run_dir, verbose=1):
         done = retrain(result, data=None, epochs=epochs, rank=args.rank, build=None, verbose=0)
     trial = done.trial
     print(
@@ -133,7 +131,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if args.format == "keras" and not raw_rows:
         shutil.copyfile(result.best_model_path, out)
     else:
-        with third_party_lines(args.run_dir.parent, verbose=1):
+        with third_party_lines(args.run_dir, verbose=1):
             model = result.load_best_model(raw_rows=raw_rows)
         if args.format == "keras":
             model.save(out)

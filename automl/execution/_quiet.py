@@ -7,8 +7,8 @@ prints "View run" links when it tracks to a server. TensorFlow's C++ (absl)
 start-up lines (CPU features, oneDNN, a missing CUDA driver) bypass Python
 and ``TF_CPP_MIN_LOG_LEVEL`` and are written straight to file descriptor 2.
 
-Within `third_party_lines` all of these are appended to ``automl.log`` beside
-the run directories: Ray's log records through a handler, descriptor 2
+Within `third_party_lines` all of these are appended to the run directory's
+``automl.log``: Ray's log records through a handler, descriptor 2
 through a redirect (appended when the context ends), while Python's
 ``sys.stderr`` (automl's own lines, Python warnings, tracebacks) still writes
 to the terminal. An error Ray logs is also shown, as one line of ours that
@@ -31,7 +31,7 @@ from automl.execution._workers import environment_variable
 
 __all__ = ["LOG_FILE", "held_native_stderr", "keep_in_log", "native_stderr_to", "third_party_lines"]
 
-LOG_FILE = "automl.log"  # in the directory that holds the run directories
+LOG_FILE = "automl.log"  # in the run directory
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -82,21 +82,23 @@ def native_stderr_to(target: IO[bytes]) -> Iterator[None]:
 class _Log(io.RawIOBase):
     """``directory/automl.log``, appended to once the directory exists; lines written before wait.
 
-    The directory is the run's storage path, which only a run that starts
-    creates: a run refused before it starts leaves nothing behind.
+    With ``new``, the directory is a new run's, which the run creates when it
+    starts: a run refused before it starts leaves nothing behind, and one
+    refused because the directory is another run's writes nothing there.
     """
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, new: bool = False) -> None:
         super().__init__()
         self.path = directory / LOG_FILE
         self._waiting = bytearray()
+        self._closed_to_us = new and directory.exists()
 
     def writable(self) -> bool:
         return True
 
     def write(self, data: Any) -> int:
         self._waiting += bytes(data)
-        if self.path.parent.is_dir():
+        if not self._closed_to_us and self.path.parent.is_dir():
             with contextlib.suppress(OSError), open(self.path, "ab") as log:
                 log.write(self._waiting)
                 self._waiting.clear()
@@ -113,17 +115,18 @@ class _ToLog(logging.Handler):
 
 
 @contextlib.contextmanager
-def third_party_lines(directory: Path, *, verbose: int) -> Iterator[None]:
-    """Within, Ray's log records, MLflow's run links and native stderr go to ``directory/automl.log``.
+def third_party_lines(run_dir: Path, *, verbose: int, new: bool = False) -> Iterator[None]:
+    """Within, Ray's log records, MLflow's run links and native stderr go to ``run_dir/automl.log``.
 
     Args:
-        directory: Where the log file is, once a run creates it.
+        run_dir: The run's directory.
         verbose: At 2 and above nothing changes: the lines show where they are written.
+        new: ``run_dir`` is a new run's, which it creates once it starts (see `_Log`).
     """
     if verbose >= 2:
         yield
         return
-    log = _Log(directory)
+    log = _Log(run_dir, new=new)
     to_file = _ToLog(log)
     to_file.setFormatter(logging.Formatter(_FORMAT))
     ray_logger = logging.getLogger("ray")
@@ -151,7 +154,7 @@ def held_native_stderr() -> Iterator[list[bytes]]:
         held.append(file.read())
 
 
-def keep_in_log(directory: Path, lines: bytes) -> None:
-    """Appends ``lines`` (other libraries' output) to ``directory/automl.log`` if a run made the directory."""
+def keep_in_log(run_dir: Path, lines: bytes) -> None:
+    """Appends ``lines`` (other libraries' output) to ``run_dir/automl.log``."""
     if lines:
-        _Log(directory).write(lines)
+        _Log(run_dir).write(lines)

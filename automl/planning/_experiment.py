@@ -445,7 +445,7 @@ class Experiment:
         name = self.name or f"{self.experiment_name}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
         # Opening the tracking store (a new sqlite file builds its tables: seconds of
         # CPU) overlaps starting Ray, which mostly waits for its processes.
-        with third_party_lines(run.storage_path, verbose=verbose):
+        with third_party_lines(Path(run.storage_path) / name, verbose=verbose, new=True):
             with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="automl-tracking") as pool:
                 opening = pool.submit(tracking_client, run.resolved_tracking_uri())
                 _start_ray(self.address, verbose=verbose)

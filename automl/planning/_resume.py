@@ -136,7 +136,7 @@ def resume(
     run_dir = Path(run_dir).resolve()
     manifest = trusted_manifest(run_dir)
     run = _resumed_run(run_dir, manifest, data=data, callbacks=callbacks, build=build)
-    with third_party_lines(run_dir.parent, verbose=verbose):
+    with third_party_lines(run_dir, verbose=verbose):
         _start_ray(address, verbose=verbose)
         with optuna_warnings_only():
             return run.resume(run_dir, manifest, verbose=verbose)

@@ -175,7 +175,7 @@ def test_a_local_run_listens_on_loopback_only_keeps_its_token_private_and_prints
     head, _, summary = out.partition("\n\n")
     assert _ours(head.splitlines()) == []
     assert summary.strip() == TuningResult.load(tmp_path / "runs" / "run").summary().strip()
-    assert "Token authentication is enabled" in (tmp_path / "runs" / LOG_FILE).read_text()
+    assert "Token authentication is enabled" in (tmp_path / "runs" / "run" / LOG_FILE).read_text()
 
     exported = _automl(
         tmp_path, "export", str(tmp_path / "runs" / "run"), "--format", "savedmodel", "--out", "m"
@@ -183,7 +183,7 @@ def test_a_local_run_listens_on_loopback_only_keeps_its_token_private_and_prints
     out, err = exported.communicate(timeout=300)
     assert exported.returncode == 0, err
     assert (err, out.startswith("Exported the best model")) == ("", True)
-    assert "oneDNN" in (tmp_path / "runs" / LOG_FILE).read_text()  # TensorFlow's start-up, kept
+    assert "oneDNN" in (tmp_path / "runs" / "run" / LOG_FILE).read_text()  # TensorFlow's start-up, kept
 
 
 def test_ctrl_c_prints_only_automl_s_lines_and_a_shared_token_is_named(tmp_path):
@@ -206,7 +206,7 @@ def test_ctrl_c_prints_only_automl_s_lines_and_a_shared_token_is_named(tmp_path)
     assert _ours(lines) == [] and _ours(err.splitlines()) == [], err
     assert f"[automl] warning: {token} (the token" in err
     assert "`automl resume " in err
-    log = (tmp_path / "runs" / LOG_FILE).read_text()
+    log = (tmp_path / "runs" / "run" / LOG_FILE).read_text()
     assert "Tuner.restore(" in log
 
 

@@ -23,17 +23,25 @@ def test_ray_s_records_go_to_the_log_and_an_error_also_shows_as_one_line_of_ours
     assert err == f"[automl] Ray reported an error: Trial failed (details in {tmp_path / LOG_FILE})\n"
 
 
-def test_a_run_that_never_makes_its_directory_leaves_none_and_earlier_lines_wait_for_it(tmp_path):
-    runs = tmp_path / "runs"
-    with third_party_lines(runs, verbose=1):
+def test_a_new_run_that_never_makes_its_directory_leaves_none_and_earlier_lines_wait_for_it(tmp_path):
+    run = tmp_path / "run"
+    with third_party_lines(run, verbose=1, new=True):
         logging.getLogger("ray").warning("token authentication is on")
-    assert not runs.exists()  # a run refused before it started leaves nothing behind
-    with third_party_lines(runs, verbose=1):
+    assert not run.exists()  # a run refused before it started leaves nothing behind
+    with third_party_lines(run, verbose=1, new=True):
         logging.getLogger("ray").warning("before the run made its directory")
-        runs.mkdir()
+        run.mkdir()
         logging.getLogger("ray").warning("after")
-    log = (runs / LOG_FILE).read_text()
+    log = (run / LOG_FILE).read_text()
     assert log.index("before the run made its directory") < log.index("after")
+
+
+def test_a_new_run_writes_nothing_into_another_run_s_directory_of_its_name(tmp_path):
+    other = tmp_path / "run"
+    other.mkdir()  # a run of that name exists: the new one will be refused
+    with third_party_lines(other, verbose=1, new=True):
+        logging.getLogger("ray").warning("the new run's line")
+    assert not (other / LOG_FILE).exists()
 
 
 def test_at_verbose_2_nothing_is_routed(tmp_path):
