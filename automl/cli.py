@@ -20,6 +20,7 @@ from typing import Literal
 
 from mlflow.exceptions import MlflowException
 
+import automl
 from automl._result import RunInterrupted, TuningResult
 from automl.execution._jobs import job_logs, job_status, submit
 from automl.execution._quiet import held_native_stderr, keep_in_log, third_party_lines
@@ -369,6 +370,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 done, 1 the run failed, 2 bad input.",
     )
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {automl.__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, help, example, add_arguments in _COMMANDS:
         sub = commands.add_parser(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import shutil
 from pathlib import Path
 
@@ -139,6 +140,13 @@ def test_bad_input_exits_2_with_one_line_naming_the_field(experiment, capsys, co
     assert message in err
     assert len(err.strip().splitlines()) == 1
     assert "Traceback" not in err
+
+
+def test_version_prints_the_installed_distribution_s(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out == f"automl {importlib.metadata.version('keras-automl')}\n"
 
 
 def test_missing_file(tmp_path, capsys):
