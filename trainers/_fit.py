@@ -342,6 +342,7 @@ def _class_weight(config: Mapping[str, Any], data: TrainingData) -> dict[int, fl
     return {c: len(data.y_train) / (classes * int(n)) for c, n in enumerate(counts)}
 
 
+# Long by its docstring, the public API doc; the body is its steps, in order.
 def train(
     config: Mapping[str, Any],
     data: TrainingData,
