@@ -54,6 +54,7 @@ from ray.tune.utils.object_cache import _ObjectCache
 from search_spaces._requires import require, sets_attribute, takes
 
 __all__ = [
+    "LOOPBACK_SWITCH",
     "TESTED",
     "FillingHyperBand",
     "QuietSpaceOptunaSearch",
@@ -471,6 +472,9 @@ def use_local_auth_token() -> None:
 # Ray to loopback, and its binding changes have been reverted before
 # (ray-project/ray#55298, #55484, #59852), so the result is checked.
 
+# The switch: (module, constant). Ray treats clusters as off while the constant is False.
+LOOPBACK_SWITCH = ("ray._private.ray_constants", "ENABLE_RAY_CLUSTER")
+
 LOOPBACK_NOTICE = (
     "[automl] note: this Ray {version} did not keep its services on 127.0.0.1 ({why}); they listen on "
     "all network interfaces, with Ray's token authentication on (tested: ray{tested})."
@@ -483,17 +487,16 @@ def init_local_ray_on_loopback(**init_kwargs: Any) -> None:
     When the switch is gone or Ray does not honour it, Ray starts anyway and
     one line on stderr says its services listen on all interfaces.
     """
+    module, name = LOOPBACK_SWITCH
     try:
-        constants = importlib.import_module("ray._private.ray_constants")
+        constants = importlib.import_module(module)
     except ImportError:  # a Ray that moved it: started as Ray would, and said so below
         constants = None
-    with replaced_in_ray(
-        constants, "ENABLE_RAY_CLUSTER", False, still=lambda v: isinstance(v, bool)
-    ) as replaced:
+    with replaced_in_ray(constants, name, False, still=lambda v: isinstance(v, bool)) as replaced:
         ray.init(address="local", **init_kwargs)
     address = ray.util.get_node_ip_address()
     if not replaced:
-        why = "ray._private.ray_constants.ENABLE_RAY_CLUSTER is gone or changed"
+        why = f"{module}.{name} is gone or changed"
     elif not ipaddress.ip_address(address).is_loopback:
         why = f"its node address is {address}"
     else:

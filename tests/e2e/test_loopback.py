@@ -214,8 +214,10 @@ def test_a_ray_that_ignores_the_loopback_switch_still_starts_and_says_so_in_one_
     # What a Ray release that changed the switch looks like: Ray is imported before automl.
     driver = textwrap.dedent(
         """
-        import ray._private.ray_constants as constants
-        constants.ENABLE_RAY_CLUSTER = 1
+        import importlib
+        from automl.execution._ray_compat import LOOPBACK_SWITCH
+        module, name = LOOPBACK_SWITCH
+        setattr(importlib.import_module(module), name, 1)
         import ray
         from automl.execution._local_ray import start_local_ray
         start_local_ray(log_to_driver=False)
