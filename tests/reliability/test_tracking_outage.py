@@ -7,8 +7,10 @@ what the run kept locally is sent with `automl sync` once it is back.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
@@ -30,7 +32,23 @@ SPACE = Space(
 )
 
 
-def _run(uri, tmp_path, name, box):
+# A callback that holds each trial at the end of its second epoch until the
+# server is down, so no trial can end before the outage begins.
+GATE = """
+import pathlib, time
+import keras
+
+class Gate(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        while epoch == 1 and not pathlib.Path({down!r}).exists():
+            time.sleep(0.05)
+
+def gate():
+    return Gate()
+"""
+
+
+def _run(uri, tmp_path, name, box, callbacks=()):
     box["result"] = automl.tune(
         SPACE,
         data="iris",  # small: the run is mostly the outage and its recovery
@@ -42,6 +60,7 @@ def _run(uri, tmp_path, name, box):
         tracking_uri=uri,
         storage_path=tmp_path / "runs",
         name=name,
+        callbacks=list(callbacks),
         verbose=0,
     )
 
@@ -67,18 +86,34 @@ def _wait_for_first_points(client, timeout=120):
     pytest.fail("no epoch reached MLflow in time")
 
 
+def _wait_for_an_epoch_kept_since(journal: Path, since: float, timeout=300):
+    """Waits until the run's journal holds an epoch's metric the driver took at or after ``since``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lines = journal.read_text().splitlines() if journal.exists() else []
+        for entry in map(json.loads, lines):
+            metrics = entry.get("kwargs", {}).get("metrics", [])
+            if any(m["key"] == "val_loss" and m["timestamp"] / 1000 >= since for m in metrics):
+                return
+        time.sleep(0.2)
+    pytest.fail("no epoch ended while the server was down")
+
+
 def test_a_server_stopped_and_restarted_mid_run_loses_and_duplicates_nothing(ray_local, tmp_path):
     port = free_port()
     uri = f"http://127.0.0.1:{port}"
     server = start_mlflow_server(tmp_path / "store", port)
+    gate, down_flag = tmp_path / "gate.py", tmp_path / "server-down"
+    gate.write_text(GATE.format(down=str(down_flag)))
     box: dict = {}
-    thread = threading.Thread(target=_run, args=(uri, tmp_path, "outage", box))
+    thread = threading.Thread(target=_run, args=(uri, tmp_path, "outage", box, [f"{gate}:gate"]))
     thread.start()
     try:
         _wait_for_first_points(MlflowClient(uri))
         stop_process_group(server)
         down = time.time()
-        time.sleep(8)  # trials keep training; their epochs queue up in the driver
+        down_flag.touch()  # the trials train on; their epochs queue up in the driver
+        _wait_for_an_epoch_kept_since(tmp_path / "runs" / "outage" / PENDING_FILE, down)
         up = time.time()
         server = start_mlflow_server(tmp_path / "store", port)
         thread.join(timeout=600)
