@@ -11,8 +11,8 @@ import stat
 import sys
 from pathlib import Path
 
+from automl._environ import environment_variable
 from automl.execution._ray_compat import init_local_ray_on_loopback
-from automl.execution._workers import environment_variable
 
 __all__ = ["RAY_TOKEN_FILE", "start_local_ray"]
 

@@ -3,16 +3,17 @@
 Ray logs a notice on every start (token authentication), and on Ctrl-C a
 ``Tuner.restore(...)`` hint and warnings about trials without ``result.json``;
 automl says what applies in its own lines (``automl resume ...``). MLflow
-prints "View run" links when it tracks to a server. TensorFlow's C++ (absl)
+logs its own notices (a model version's registration) and prints "View run"
+links when it tracks to a server. TensorFlow's C++ (absl)
 start-up lines (CPU features, oneDNN, a missing CUDA driver) bypass Python
 and ``TF_CPP_MIN_LOG_LEVEL`` and are written straight to file descriptor 2.
 
 Within `third_party_lines` all of these are appended to the run directory's
-``automl.log``: Ray's log records through a handler, descriptor 2
-through a redirect (appended when the context ends), while Python's
+``automl.log``: Ray's and MLflow's log records through a handler, descriptor
+2 through a redirect (appended when the context ends), while Python's
 ``sys.stderr`` (automl's own lines, Python warnings, tracebacks) still writes
-to the terminal. An error Ray logs is also shown, as one line of ours that
-points at the log.
+to the terminal. An error Ray or MLflow logs is also shown, as one line of
+ours that points at the log.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from automl.execution._workers import environment_variable
+from automl._environ import no_run_links
 
 __all__ = ["LOG_FILE", "held_native_stderr", "keep_in_log", "native_stderr_to", "third_party_lines"]
 
@@ -35,18 +36,24 @@ LOG_FILE = "automl.log"  # in the run directory
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
+# The loggers whose records go to the log file, and the library each is named as in an error line.
+_LOGGERS = {"ray": "Ray", "mlflow": "MLflow"}
+
 
 class _ErrorsToo(logging.Handler):
     """Shows an error record as one automl line pointing at the log file (which holds it whole)."""
 
-    def __init__(self, log: Path) -> None:
+    def __init__(self, log: Path, library: str) -> None:
         super().__init__(logging.ERROR)
         self.log = log
+        self.library = library
 
     def emit(self, record: logging.LogRecord) -> None:
         lines = record.getMessage().strip().splitlines() or [""]
         print(
-            f"[automl] Ray reported an error: {lines[0]} (details in {self.log})", file=sys.stderr, flush=True
+            f"[automl] {self.library} reported an error: {lines[0]} (details in {self.log})",
+            file=sys.stderr,
+            flush=True,
         )
 
 
@@ -116,7 +123,7 @@ class _ToLog(logging.Handler):
 
 @contextlib.contextmanager
 def third_party_lines(run_dir: Path, *, verbose: int, new: bool = False) -> Iterator[None]:
-    """Within, Ray's log records, MLflow's run links and native stderr go to ``run_dir/automl.log``.
+    """Within, Ray's and MLflow's log records, MLflow's run links and native stderr go to ``run_dir/automl.log``.
 
     Args:
         run_dir: The run's directory.
@@ -129,18 +136,20 @@ def third_party_lines(run_dir: Path, *, verbose: int, new: bool = False) -> Iter
     log = _Log(run_dir, new=new)
     to_file = _ToLog(log)
     to_file.setFormatter(logging.Formatter(_FORMAT))
-    ray_logger = logging.getLogger("ray")
-    handlers = ray_logger.handlers[:]
-    ray_logger.handlers[:] = [to_file, _ErrorsToo(log.path)]
+    loggers = {logging.getLogger(name): library for name, library in _LOGGERS.items()}
+    handlers = {logger: logger.handlers[:] for logger in loggers}
+    for logger, library in loggers.items():
+        logger.handlers[:] = [to_file, _ErrorsToo(log.path, library)]
     try:
         with (
-            environment_variable("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true"),
+            no_run_links(),
             held_native_stderr() as held,
         ):
             yield
         log.write(b"".join(held))
     finally:
-        ray_logger.handlers[:] = handlers
+        for logger, before in handlers.items():
+            logger.handlers[:] = before
 
 
 @contextlib.contextmanager

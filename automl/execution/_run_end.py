@@ -16,12 +16,13 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from ray import tune
 
+from automl._environ import environment_variable
 from automl._objectives import best_on_front, pareto_front
 from automl._result import RunInterrupted, TrialState, TuningResult
 from automl.execution._ray_compat import plain_trial_actors, ray_console_replaced
 from automl.execution._run_record import RunRecord
 from automl.execution._tuner import trial_id
-from automl.execution._workers import environment_variable, reusing_workers
+from automl.execution._workers import reusing_workers
 from automl.tracking._artifacts import log_best_model, log_study_plots, optuna_study
 from automl.tracking._tracking import MlflowTracker, TrialRecord
 from search_spaces import AutoMLError

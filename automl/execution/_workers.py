@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import os
 import resource
 import sys
 from collections.abc import Iterator, Mapping
@@ -38,7 +37,6 @@ from search_spaces._checks import is_int, is_real
 __all__ = [
     "RSS_KEY",
     "WorkerPolicy",
-    "environment_variable",
     "reusing_workers",
     "worker_rss_mib",
 ]
@@ -138,17 +136,3 @@ def reusing_workers(policy: WorkerPolicy) -> Iterator[None]:
 
     with controller_replaced(lambda: _Keeper(policy)):
         yield
-
-
-@contextlib.contextmanager
-def environment_variable(name: str, value: str) -> Iterator[None]:
-    """Sets ``name`` in this process's environment within, as it was after."""
-    before = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ[name]
-        else:
-            os.environ[name] = before

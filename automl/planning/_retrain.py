@@ -20,6 +20,7 @@ import numpy as np
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
+from automl._environ import no_run_links
 from automl.execution._trainable import trial_seed
 from automl.planning._resume import run_build, run_data, trusted_manifest
 from automl.tracking._tracking import param_batches
@@ -155,5 +156,6 @@ def retrain(
         client.set_tag(run_id, "automl.model_path", str(path))
         status = "FINISHED"
     finally:
-        client.set_terminated(run_id, status=status)
+        with no_run_links():
+            client.set_terminated(run_id, status=status)
     return Retrained(load_model(path), path, run_id, count, trial)

@@ -12,6 +12,7 @@ from typing import Any
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
+from automl._environ import no_run_links
 from automl.tracking._mlflow_process import entity, plain
 from automl.tracking._ops import Op
 
@@ -87,20 +88,21 @@ def replay(journal: str | Path, tracking_uri: str) -> int:
     client = MlflowClient(tracking_uri)
     pending, ids = _read(path)
     sent = 0
-    for record in pending:
-        kwargs = {k: entity(v) for k, v in record["kwargs"].items()}
-        if record["method"] == "create_run":
-            ids[record["run_key"]] = existing_run(client, kwargs) or client.create_run(**kwargs).info.run_id
+    with no_run_links():  # a run link per trial would flood the terminal
+        for record in pending:
+            kwargs = {k: entity(v) for k, v in record["kwargs"].items()}
+            if record["method"] == "create_run":
+                ids[record["run_key"]] = existing_run(client, kwargs) or client.create_run(**kwargs).info.run_id
+                sent += 1
+                continue
+            run_id = record["run_id"] or ids.get(record["run_key"])
+            if run_id is None:  # its creation was refused by the store: nothing to write to
+                logger.warning("replay: no MLflow run for %s; %s skipped", record["run_key"], record["method"])
+                continue
+            if record["method"] == "log_batch" and kwargs.get("metrics"):
+                kwargs["metrics"] = _new_points(client, run_id, kwargs["metrics"])
+            getattr(client, record["method"])(run_id, **kwargs)
             sent += 1
-            continue
-        run_id = record["run_id"] or ids.get(record["run_key"])
-        if run_id is None:  # its creation was refused by the store: nothing to write to
-            logger.warning("replay: no MLflow run for %s; %s skipped", record["run_key"], record["method"])
-            continue
-        if record["method"] == "log_batch" and kwargs.get("metrics"):
-            kwargs["metrics"] = _new_points(client, run_id, kwargs["metrics"])
-        getattr(client, record["method"])(run_id, **kwargs)
-        sent += 1
     path.unlink(missing_ok=True)
     return sent
 

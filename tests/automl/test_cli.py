@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.metadata
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -147,6 +149,13 @@ def test_version_prints_the_installed_distribution_s(capsys):
         main(["--version"])
     assert exit_.value.code == 0
     assert capsys.readouterr().out == f"automl {importlib.metadata.version('keras-automl')}\n"
+
+
+def test_python_dash_m_automl_is_the_command():
+    done = subprocess.run(
+        [sys.executable, "-m", "automl", "validate", "no-such-file.yaml"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 2 and "cannot read" in done.stderr
 
 
 def test_missing_file(tmp_path, capsys):

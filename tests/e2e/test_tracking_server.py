@@ -20,7 +20,7 @@ def server(tmp_path_factory):
     stop_process_group(process)
 
 
-def test_a_run_tracked_on_a_tracking_server(server, ray_local, tmp_path):
+def test_a_run_tracked_on_a_tracking_server(server, ray_local, tmp_path, capfd):
     result = automl.tune(
         mlp(max_layers=2),
         data="digits",
@@ -31,7 +31,7 @@ def test_a_run_tracked_on_a_tracking_server(server, ray_local, tmp_path):
         tracking_uri=server,
         experiment_name="served",
         storage_path=tmp_path,
-        verbose=0,
+        verbose=1,
     )
     client = MlflowClient(server)
     runs = client.search_runs([result.experiment_id])
@@ -44,3 +44,11 @@ def test_a_run_tracked_on_a_tracking_server(server, ray_local, tmp_path):
     assert {"model", "plots", "space.yaml", "trials.csv"} <= artifacts  # uploaded through the server
     versions = client.search_model_versions("name = 'served'")
     assert [v.run_id for v in versions] == [result.parent_run_id]
+    result.retrain(epochs=1)  # a run of its own, ended in this process
+    (retrained,) = client.search_runs([result.experiment_id], "tags.automl.kind = 'retrain'")
+    assert retrained.info.status == "FINISHED"
+    # The run's own lines; none of MLflow's "View run" links (a trial's, the run's, the retrain's)
+    # nor its log records (the model version's registration).
+    out, err = capfd.readouterr()
+    assert "[automl] trial" in out
+    assert not [line for line in (out + err).splitlines() if "View " in line or "mlflow" in line], out + err

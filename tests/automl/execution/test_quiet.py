@@ -23,6 +23,21 @@ def test_ray_s_records_go_to_the_log_and_an_error_also_shows_as_one_line_of_ours
     assert err == f"[automl] Ray reported an error: Trial failed (details in {tmp_path / LOG_FILE})\n"
 
 
+def test_mlflow_s_records_and_run_links_stay_off_the_terminal(tmp_path, capsys):
+    from mlflow.environment_variables import MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT as NO_LINKS
+
+    before = NO_LINKS.get()
+    with third_party_lines(tmp_path, verbose=1):
+        assert NO_LINKS.get() is True
+        logging.getLogger("mlflow.store.model_registry").info("Waiting up to 300 seconds for model version")
+        logging.getLogger("mlflow.tracking").error("API request failed\ndetails")
+    assert NO_LINKS.get() == before
+    log = (tmp_path / LOG_FILE).read_text()
+    assert "Waiting up to 300 seconds" in log and "details" in log
+    err = capsys.readouterr().err
+    assert err == f"[automl] MLflow reported an error: API request failed (details in {tmp_path / LOG_FILE})\n"
+
+
 def test_a_new_run_that_never_makes_its_directory_leaves_none_and_earlier_lines_wait_for_it(tmp_path):
     run = tmp_path / "run"
     with third_party_lines(run, verbose=1, new=True):
