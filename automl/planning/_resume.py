@@ -164,6 +164,9 @@ def _resumed_run(
         reported=tuple(manifest["reported"]) if manifest["reported"] else None,
         extra_objectives=tuple((name, mode) for name, mode in manifest["extra_objectives"]),
         workers=WorkerPolicy(**manifest["workers"]),
+        # A run directory written before these settings existed wrote no event files.
+        tensorboard=manifest.get("tensorboard", False),
+        log_tensorboard_to_mlflow=manifest.get("log_tensorboard_to_mlflow", False),
     )
 
 
