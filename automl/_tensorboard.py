@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import importlib
-import json
 import sys
 from pathlib import Path
 
-from automl._result import MANIFEST_FILE
+from automl._result import read_manifest
 from automl._trial_names import TENSORBOARD_DIR, trial_names
 from search_spaces import ConfigError
 
@@ -39,15 +38,8 @@ def logdir_spec(run_dir: Path) -> str:
         ConfigError: ``run_dir`` is not a run directory, its trials write no
             event files (``tensorboard`` was off), or none has started yet.
     """
-    try:
-        manifest = json.loads((run_dir / MANIFEST_FILE).read_text())
-    except (OSError, ValueError) as exc:
-        raise ConfigError(
-            f"{run_dir} holds no readable {MANIFEST_FILE}: it is not a run directory made by automl "
-            "(runs live under storage_path, by default ./automl_runs/<name>).",
-            field="run_dir",
-        ) from exc
-    if not manifest.get("tensorboard"):
+    manifest = read_manifest(run_dir)
+    if not isinstance(manifest, dict) or not manifest.get("tensorboard"):
         raise ConfigError(
             f"the trials of {run_dir} wrote no TensorBoard event files: tune with tensorboard=True "
             "(`tensorboard: true` in an experiment file) to have them.",
