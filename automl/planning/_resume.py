@@ -156,9 +156,8 @@ def _resumed_run(
         reported=tuple(manifest["reported"]) if manifest["reported"] else None,
         extra_objectives=tuple((name, mode) for name, mode in manifest["extra_objectives"]),
         workers=WorkerPolicy(**manifest["workers"]),
-        # A run directory written before these settings existed wrote no event files.
-        tensorboard=manifest.get("tensorboard", False),
-        log_tensorboard_to_mlflow=manifest.get("log_tensorboard_to_mlflow", False),
+        tensorboard=manifest["tensorboard"],
+        log_tensorboard_to_mlflow=manifest["log_tensorboard_to_mlflow"],
     )
 
 

@@ -147,3 +147,15 @@ def test_automl_tensorboard_refuses_what_it_cannot_serve(tmp_path, capsys, setup
     assert capsys.readouterr().err.startswith("error: run_dir: ")
     with pytest.raises(ConfigError, match=match):
         logdir_spec(run_dir)
+
+
+def test_a_resumed_run_keeps_the_switches_its_manifest_records(tmp_path):
+    import types
+
+    from automl.planning._resume import _resumed_run
+
+    run = _experiment(tensorboard=True, log_tensorboard_to_mlflow=True)._plan()
+    record = types.SimpleNamespace(tracking_uri="sqlite:///x.db", experiment_id="1", parent_run_id="p")
+    manifest = json.loads(json.dumps(run.manifest(name="tb", record=record)))  # as run.json holds it
+    resumed = _resumed_run(tmp_path, manifest, data="digits", callbacks=(), build=None)
+    assert (resumed.tensorboard, resumed.log_tensorboard_to_mlflow) == (True, True)
