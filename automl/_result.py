@@ -32,6 +32,22 @@ MANIFEST_FILE = (
 TRIAL_DIR_PREFIX = "trial_"  # a trial's directory: <run_dir>/trial_<trial_id>/checkpoint_<n>/
 
 
+def read_manifest(run_dir: Path) -> Any:
+    """The parsed ``run.json`` of a run directory (not yet checked).
+
+    Raises:
+        ConfigError: ``run_dir`` holds no readable one: it is no run directory.
+    """
+    try:
+        return json.loads((run_dir / MANIFEST_FILE).read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"{run_dir} holds no readable {MANIFEST_FILE}: it is not a run directory made by automl "
+            "(runs live under storage_path, by default ./automl_runs/<name>).",
+            field="run_dir",
+        ) from exc
+
+
 class RunInterrupted(KeyboardInterrupt):
     """A tuning run stopped by Ctrl-C: its state is saved, and `automl.resume(run_dir)` finishes it.
 

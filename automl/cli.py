@@ -22,6 +22,8 @@ from mlflow.exceptions import MlflowException
 
 import automl
 from automl._result import RunInterrupted, TuningResult
+from automl._tensorboard import tensorboard_command
+from automl._trial_names import trial_names
 from automl.execution._jobs import job_logs, job_status, submit
 from automl.execution._quiet import held_native_stderr, keep_in_log, third_party_lines
 from automl.planning._experiment import Experiment
@@ -161,11 +163,27 @@ def _cmd_ui(args: argparse.Namespace) -> int:
         # A new file gets its tables as a run builds them, under the same lock: the server
         # building them beside a run starting on the same file would break one of the two.
         tracking_client(uri)
-    # The server runs in its own process group so that stopping this command
-    # (Ctrl-C or SIGTERM) stops the server's workers too, not just the parent.
     # MLflow 3 also starts seven job-runner processes for its GenAI jobs, which
     # comparing trials never uses; they double the start-up time and memory.
-    env = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **os.environ}
+    return _serve(command, env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **os.environ})
+
+
+def _cmd_tensorboard(args: argparse.Namespace) -> int:
+    command = tensorboard_command(args.run_dir, host=args.host, port=args.port)
+    trials = len(trial_names(args.run_dir))
+    print(
+        f"TensorBoard over the {trials} started trial{'s' if trials != 1 else ''} of {args.run_dir} "
+        f"(named as in MLflow; restart to add trials started later)\nOpen http://{args.host}:{args.port}/\n"
+        "(Ctrl-C stops it.)",
+        flush=True,
+    )
+    return _serve(command, env=dict(os.environ))
+
+
+def _serve(command: list[str], *, env: dict[str, str]) -> int:
+    """Runs a server until it exits, or until this command is stopped (Ctrl-C or SIGTERM)."""
+    # The server runs in its own process group so that stopping this command
+    # (Ctrl-C or SIGTERM) stops the server's workers too, not just the parent.
     server = subprocess.Popen(command, start_new_session=True, env=env)
     signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
@@ -270,6 +288,15 @@ def _ui_arguments(sub: argparse.ArgumentParser) -> None:
     sub.set_defaults(func=_cmd_ui)
 
 
+def _tensorboard_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("run_dir", type=Path, help="run directory of a run tuned with tensorboard=True")
+    sub.add_argument(
+        "--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1, this machine only)"
+    )
+    sub.add_argument("--port", type=int, default=6006, help="default: 6006, TensorBoard's")
+    sub.set_defaults(func=_cmd_tensorboard)
+
+
 def _address_argument(sub: argparse.ArgumentParser) -> None:
     # The command line is the one place that reads the environment: Ray's own variable.
     default = os.environ.get("RAY_API_SERVER_ADDRESS", "http://127.0.0.1:8265")
@@ -350,6 +377,12 @@ _COMMANDS: tuple[tuple[str, str, str, Callable[[argparse.ArgumentParser], None]]
         "Start the MLflow UI on a run's tracking store, on 127.0.0.1, and print the runs page URL.",
         f"automl ui {_RUN}",
         _ui_arguments,
+    ),
+    (
+        "tensorboard",
+        "Start TensorBoard over the trials of a run tuned with tensorboard=True, on 127.0.0.1.",
+        f"automl tensorboard {_RUN} --port 6006",
+        _tensorboard_arguments,
     ),
     (
         "submit",

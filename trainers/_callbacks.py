@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import tensorflow as tf
 
 from trainers._checkpoint import BEST_FILE, LAST_FILE, Progress
 from trainers._reporter import Reporter
@@ -18,6 +19,7 @@ from trainers._schedule import EpochSchedule
 __all__ = [
     "EagerFirstValidation",
     "EpochLearningRate",
+    "EpochSummaries",
     "LastCheckpoint",
     "MonitoredMetric",
     "ProgressWriter",
@@ -298,3 +300,52 @@ class EagerFirstValidation(keras.callbacks.Callback):
         if self._eager_passes_left > 0:
             self._eager_passes_left = 0
             self.model.make_test_function(force=True)
+
+
+class EpochSummaries(keras.callbacks.Callback):
+    """Writes each epoch's metrics and learning rate as TensorBoard scalars under ``log_dir``.
+
+    The layout and tags of `keras.callbacks.TensorBoard` with its epoch
+    summaries only: ``log_dir/train`` holds ``epoch_loss``, ``epoch_accuracy``,
+    ..., ``epoch_learning_rate``, ``log_dir/validation`` the ``val_`` metrics
+    under the same tags. The step is the epoch's number counted from 1, as
+    the reporter (and MLflow) count it, across a resumed fit's restarts.
+    Histograms, the graph and the profiler are off. Each epoch is flushed,
+    so a fit stopped between epochs (a scheduler prunes the trial) keeps
+    what it wrote. Writing needs the ``tensorboard`` package (it provides
+    ``tf.summary.scalar``).
+
+    Args:
+        log_dir: Where the ``train`` and ``validation`` event files go.
+    """
+
+    def __init__(self, log_dir: str | Path) -> None:
+        super().__init__()
+        self.log_dir = Path(log_dir)
+        self._writers: dict[str, Any] = {}
+
+    def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        self._writers = {
+            part: tf.summary.create_file_writer(str(self.log_dir / part)) for part in ("train", "validation")
+        }
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        values = _numbers(logs)
+        parts = {
+            "train": {k: v for k, v in values.items() if not k.startswith("val_")},
+            "validation": {k.removeprefix("val_"): v for k, v in values.items() if k.startswith("val_")},
+        }
+        rate = getattr(self.model.optimizer, "learning_rate", None)  # a schedule's: its current value
+        if rate is not None:
+            parts["train"]["learning_rate"] = float(keras.ops.convert_to_numpy(rate))
+        for part, scalars in parts.items():
+            writer = self._writers[part]
+            with writer.as_default():
+                for name, value in scalars.items():
+                    tf.summary.scalar(f"epoch_{name}", value, step=epoch + 1)
+            writer.flush()
+
+    def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
+        for writer in self._writers.values():
+            writer.close()
+        self._writers = {}

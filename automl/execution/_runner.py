@@ -77,6 +77,8 @@ class RunBase:
     build: Callable[[dict[str, Any]], Any] | None = None  # the user's model, instead of the space's layers
     # The metrics `build`'s models report each epoch (their own, custom ones included); else the trainer's.
     reported: tuple[str, ...] | None = None
+    tensorboard: bool = False  # each trial writes its epoch scalars as TensorBoard event files
+    log_tensorboard_to_mlflow: bool = False  # and they are attached to its MLflow run
 
     @property
     def objectives(self) -> tuple[Objective, ...]:
@@ -122,6 +124,7 @@ class RunBase:
             mutated=list(mutated),
             num_trials=self.num_trials,
             time_budget_s=self.time_budget_s,
+            tensorboard_artifacts=self.log_tensorboard_to_mlflow,
             journal=record.journal,
             verbose=verbose,
         )
@@ -197,6 +200,8 @@ class Run(RunBase):
             "parent_run_id": record.parent_run_id,
             "extra_objectives": [list(o) for o in self.extra_objectives],
             "workers": dataclasses.asdict(self.workers),
+            "tensorboard": self.tensorboard,
+            "log_tensorboard_to_mlflow": self.log_tensorboard_to_mlflow,
         }
 
     def _run_params(self) -> dict[str, str]:

@@ -19,6 +19,7 @@ from ray import tune
 
 from automl._result import TRIAL_DIR_PREFIX
 from automl.execution._scratch import scratch_dir
+from automl.execution._tensorboard import trial_tensorboard
 from automl.execution._workers import RSS_KEY, worker_rss_mib
 from search_spaces import Space
 from trainers import FitSettings, TrainingData
@@ -150,8 +151,8 @@ def trial_seed(seed: int, flat_config: Mapping[str, Any]) -> int:
 
 
 @contextlib.contextmanager
-def in_trial_dir(run_dir: Path) -> Iterator[None]:
-    """Runs the block in the trial's directory of the run (``<run_dir>/trial_<id>``), then goes back.
+def in_trial_dir(run_dir: Path) -> Iterator[Path]:
+    """Runs the block in the trial's directory of the run (``<run_dir>/trial_<id>``, given), then goes back.
 
     Relative paths of the user's callbacks (``CSVLogger("epochs.csv")``,
     ``TensorBoard("tb")``) then land beside the trial's checkpoints, where
@@ -165,7 +166,7 @@ def in_trial_dir(run_dir: Path) -> Iterator[None]:
     before = os.getcwd()
     os.chdir(target)
     try:
-        yield
+        yield target
     finally:
         os.chdir(before)
 
@@ -180,6 +181,7 @@ def run_trial(
     callbacks: Sequence[Any] = (),
     build: Callable[[dict[str, Any]], Any] | None = None,
     memory_limit: float | None = None,
+    tensorboard: bool = False,
 ) -> None:
     """Runs one trial inside a (possibly reused) Ray worker.
 
@@ -188,7 +190,9 @@ def run_trial(
     (after a crash, or on `automl.resume`) continues from its checkpoint.
     ``memory_limit`` (bytes, from ``resources_per_trial``) fails a trial
     whose worker grows past it. A ``settings.seed`` is the run's: the fit is
-    seeded with `trial_seed`.
+    seeded with `trial_seed`. The user's `TensorBoard` callbacks write
+    per trial, and ``tensorboard`` adds the trial's own event files
+    (`trial_tensorboard`).
     """
     from automl.execution._heap import freeze_imports
     from automl.execution._memory_limit import MemoryLimit
@@ -209,7 +213,7 @@ def run_trial(
     config = space.unflatten(flat_config)
     if settings.seed is not None:
         settings = dataclasses.replace(settings, seed=trial_seed(settings.seed, flat_config))
-    with scratch_dir() as workdir, in_trial_dir(run_dir):
+    with scratch_dir() as workdir, in_trial_dir(run_dir) as trial_dir:
         restored = tune.get_checkpoint()
         checkpoint = _usable_checkpoint(restored) if restored is not None else None
         resume_from = None
@@ -224,7 +228,11 @@ def run_trial(
             settings=settings,
             checkpoint_dir=workdir / "current",
             reporter=_RayReporter(),
-            callbacks=(*callbacks, ModelSize(), *([MemoryLimit(memory_limit)] if memory_limit else [])),
+            callbacks=(
+                *trial_tensorboard(callbacks, trial_dir, tensorboard=tensorboard),
+                ModelSize(),
+                *([MemoryLimit(memory_limit)] if memory_limit else []),
+            ),
             resume_from=resume_from,
             build=build,
             strategy=strategy,

@@ -53,6 +53,7 @@ def trainable(run: RunBase, run_dir: Path) -> Any:
         callbacks=run.callbacks,
         build=RegisteringBuild(run.build) if run.build is not None else None,
         memory_limit=run.resources.get("memory"),
+        tensorboard=run.tensorboard,
     )
     return tune.with_resources(with_data, ray_resources(run.resources))
 

@@ -53,6 +53,8 @@ def tune(
     name: str | None = None,
     callbacks: Sequence[Any] = (),
     build: Callable[[dict[str, Any]], Any] | str | None = None,
+    tensorboard: bool = False,
+    log_tensorboard_to_mlflow: bool = False,
     verbose: int = 1,
 ) -> TuningResult:
     """Tunes a Keras model over ``space``: Optuna samples, Ray Tune schedules, MLflow records.
@@ -166,6 +168,8 @@ def tune(
             functions of no arguments that return callbacks. Each trial runs
             in its directory of the run, so relative paths (``CSVLogger("epochs.csv")``)
             land there, and the files are attached to the trial's MLflow run.
+            A ``keras.callbacks.TensorBoard(log_dir=X)`` writes each trial's
+            logs into ``X/<trial name>`` (``trial-001``, as in MLflow).
             Defaults to `()`.
         build: Your own ``build(config) -> keras.Model``, for an architecture
             the space language cannot express (KerasTuner's ``build(hp)``).
@@ -176,6 +180,18 @@ def tune(
             ``build: models.py:build``. Each choice of the space is built once
             before Ray starts. Defaults to `None` (the model comes from the
             space's layer stacks).
+        tensorboard: Each trial writes its epoch metrics and learning rate
+            as TensorBoard event files into ``<run_dir>/trial_<id>/tensorboard``
+            (``train`` and ``validation``, Keras's tags, the epoch as the
+            step; no histograms); ``automl tensorboard RUN_DIR`` serves them
+            with the trials named as in MLflow. Needs the ``tensorboard``
+            package (``pip install 'keras-automl[tensorboard]'``). A
+            ``keras.callbacks.TensorBoard(log_dir=X)`` among ``callbacks``
+            writes into ``X/trial-001``, ... whether or not this is on.
+            Defaults to `False`.
+        log_tensorboard_to_mlflow: Also attach each trial's event files to
+            its MLflow run, under ``tensorboard/``; needs ``tensorboard``.
+            Defaults to `False`.
         verbose: 0 silent; 1 the run's settings and where it is recorded,
             then one line per finished trial (and the counts of trials
             done and running after a minute with no line); 2 also the
@@ -232,5 +248,7 @@ def tune(
         name=name,
         callbacks=callbacks,
         build=build,
+        tensorboard=tensorboard,
+        log_tensorboard_to_mlflow=log_tensorboard_to_mlflow,
     )
     return experiment.run(verbose=verbose)

@@ -20,6 +20,7 @@ import numpy as np
 import optuna
 
 from automl._result import TuningResult
+from automl._tensorboard import require_tensorboard
 from automl.execution._hyperband import trials_held_at_once
 from automl.execution._quiet import third_party_lines
 from automl.execution._runner import Run, optuna_warnings_only
@@ -387,6 +388,8 @@ class Experiment:
     name: str | None = None
     callbacks: Sequence[Any] = ()
     build: Callable[[dict[str, Any]], Any] | str | None = None
+    tensorboard: bool = False
+    log_tensorboard_to_mlflow: bool = False
 
     def __post_init__(self) -> None:
         # The validated plan, kept for the first `run`: planning loads the data and builds
@@ -400,6 +403,7 @@ class Experiment:
         build, reported = _model_checks(self, data, settings, extra)
         _check_limits(self)
         callbacks, callback_refs = made_callbacks(self.callbacks)
+        _check_tensorboard(self)
         tracking_wait_s()  # the environment's setting, checked now rather than at the run's end
         sampler, known = _sampler_and_known(self, objectives)
         scheduler, settings = _scheduler(self, objectives, settings, sampler, known)
@@ -430,6 +434,8 @@ class Experiment:
             build=build,
             build_ref=self.build if isinstance(self.build, str) else None,
             reported=reported,
+            tensorboard=self.tensorboard,
+            log_tensorboard_to_mlflow=self.log_tensorboard_to_mlflow,
         )
 
     def run(self, *, verbose: int = 1) -> TuningResult:
@@ -590,6 +596,21 @@ def _check_limits(experiment: Experiment) -> None:
         value = getattr(experiment, name)
         if value is not None and (not isinstance(value, str) or not value):
             raise ConfigError(f"expected a non-empty string, but got {value!r}.", field=name)
+
+
+def _check_tensorboard(experiment: Experiment) -> None:
+    """The TensorBoard switches, and the package that writes (and serves) event files."""
+    for name in ("tensorboard", "log_tensorboard_to_mlflow"):
+        if not isinstance(getattr(experiment, name), bool):
+            raise ConfigError(f"expected true or false, but got {getattr(experiment, name)!r}.", field=name)
+    if experiment.log_tensorboard_to_mlflow and not experiment.tensorboard:
+        raise ConfigError(
+            "attaching the trials' TensorBoard event files to MLflow needs tensorboard=True (which "
+            "writes them), but got tensorboard=False; set both, or leave log_tensorboard_to_mlflow off.",
+            field="log_tensorboard_to_mlflow",
+        )
+    if experiment.tensorboard:
+        require_tensorboard(field="tensorboard")
 
 
 def _sampler_and_known(

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from automl._result import MANIFEST_FILE, TuningResult
+from automl._result import MANIFEST_FILE, TuningResult, read_manifest
 from automl.execution._quiet import third_party_lines
 from automl.execution._runner import MANIFEST_FORMAT, ResumedRun, optuna_warnings_only
 from automl.execution._workers import WorkerPolicy
@@ -28,14 +27,7 @@ def trusted_manifest(run_dir: Path) -> dict[str, Any]:
     someone else could have written to is refused rather than unpickled.
     """
     path = run_dir / MANIFEST_FILE
-    try:
-        manifest = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ConfigError(
-            f"{run_dir} holds no readable {MANIFEST_FILE}: it is not a run directory made by automl "
-            "(runs live under storage_path, by default ./automl_runs/<name>).",
-            field="run_dir",
-        ) from exc
+    manifest = read_manifest(run_dir)
     if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
         raise ConfigError(f"{path} was not written by this version of automl.", field="run_dir")
     uid = os.getuid()
@@ -164,6 +156,8 @@ def _resumed_run(
         reported=tuple(manifest["reported"]) if manifest["reported"] else None,
         extra_objectives=tuple((name, mode) for name, mode in manifest["extra_objectives"]),
         workers=WorkerPolicy(**manifest["workers"]),
+        tensorboard=manifest["tensorboard"],
+        log_tensorboard_to_mlflow=manifest["log_tensorboard_to_mlflow"],
     )
 
 

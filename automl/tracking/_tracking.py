@@ -22,6 +22,7 @@ from ray.tune import Callback
 from ray.tune.experiment import Trial
 
 from automl._result import TrialState
+from automl._trial_names import write_trial_name
 from automl.tracking._progress import Progress
 from automl.tracking._ranking import Ranking
 from automl.tracking._records import TrialRecord
@@ -198,9 +199,11 @@ class MlflowTracker(Callback):
         mutated: Sequence[str] = (),
         drain_timeout_s: float | None = None,
         time_budget_s: float | None = None,
+        tensorboard_artifacts: bool = False,
         verbose: int = 1,
     ) -> None:
         self._tracking_uri = client.tracking_uri
+        self._tensorboard_artifacts = tensorboard_artifacts
         self._experiment_id = experiment_id
         self._parent = parent_run_id
         self._space = space
@@ -224,6 +227,7 @@ class MlflowTracker(Callback):
             parent_run_id=self._parent,
             metric=self.ranking.metric,
             mutated=self._mutated,
+            tensorboard_artifacts=self._tensorboard_artifacts,
         )
         self._trials = Trials(
             self._runs,
@@ -314,11 +318,24 @@ class MlflowTracker(Callback):
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         # Runs of trials the resumed Ray does not know are deleted (MLflow keeps deleted runs restorable).
         self._trials.keep_only({trial.trial_id for trial in trials})
+        for trial in trials:  # the names of trials that keep_only numbered again
+            self._write_name(trial, new=False)
         # Ray's restored copy of this tracker (on resume) ends here: send what it queued.
         self._drain()
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._trials.start(trial.trial_id, trial.config, trial.placement_group_factory.required_resources)
+        self._write_name(trial, new=True)
+
+    def _write_name(self, trial: Any, *, new: bool) -> None:
+        """The trial's name into its directory: Ray starts the trial's code after this hook returns.
+
+        The worker names what the trial writes outside its directory after it
+        (`automl.execution._tensorboard`); `automl tensorboard` names its runs so.
+        """
+        record = self.records.get(trial.trial_id)
+        if record is not None and (new or os.path.isdir(trial.path)):
+            write_trial_name(trial.path, record.number)
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         # The config the result was trained with: PBT may have given the trial its next one already.

@@ -13,6 +13,7 @@ from typing import Any
 from mlflow.entities import Metric, Param, RunTag
 
 from automl._result import TrialState
+from automl._trial_names import TENSORBOARD_DIR, TRIAL_NAME_FILE, trial_run_name
 from automl.tracking._ops import RunRef
 from automl.tracking._records import TrialRecord
 from automl.tracking._writer import MlflowWriter
@@ -30,6 +31,7 @@ def param_batches(params: Mapping[str, Any]) -> list[list[Param]]:
 
 # What Ray Tune writes into a trial's directory itself; other files there came from the trial's callbacks.
 _RAY_TRIAL_FILES = frozenset({"params.json", "params.pkl", "progress.csv", "result.json", "error.txt", "error.pkl"})
+_OWN_TRIAL_FILES = _RAY_TRIAL_FILES | {TRIAL_NAME_FILE}  # and the run's: the trial's name
 _CHECKPOINT_PREFIX = "checkpoint_"
 
 
@@ -56,6 +58,8 @@ class TrialRuns:
         metric: Optimized metric; each trial's best value is logged as ``best_<metric>``.
         mutated: Params a PBT scheduler changes while trials train: each is
             also logged every epoch as the metric ``config.<key>``.
+        tensorboard_artifacts: Whether a trial's TensorBoard event files
+            (``tensorboard=True``) are attached to its run, under ``tensorboard/``.
     """
 
     def __init__(
@@ -66,8 +70,10 @@ class TrialRuns:
         parent_run_id: str,
         metric: str,
         mutated: Sequence[str] = (),
+        tensorboard_artifacts: bool = False,
     ) -> None:
         self._writer = writer
+        self._tensorboard_artifacts = tensorboard_artifacts
         self._experiment_id = experiment_id
         self.parent = RunRef("parent", parent_run_id)
         self._metric = metric
@@ -78,7 +84,7 @@ class TrialRuns:
         run = self._writer.create_run(
             trial_id,
             experiment_id=self._experiment_id,
-            run_name=f"trial-{number:03d}",
+            run_name=trial_run_name(number),
             tags={
                 "mlflow.parentRunId": self.parent.id,
                 "automl.trial_id": trial_id,
@@ -150,20 +156,25 @@ class TrialRuns:
         """Attaches what the trial's callbacks wrote into its directory to its MLflow run, under ``files/``.
 
         The trial runs in its directory (`automl.execution._trainable.in_trial_dir`);
-        Ray's own files and the checkpoints there are left out.
+        Ray's own files, the checkpoints and the trial's name there are left
+        out, and so are its TensorBoard event files unless they were asked
+        for: those go under ``tensorboard/``.
         """
         if not trial_dir or not os.path.isdir(trial_dir):
             return
         for root, folders, files in os.walk(trial_dir):
             here = Path(root).relative_to(trial_dir)
             if here == Path("."):
-                folders[:] = [f for f in folders if not f.startswith(_CHECKPOINT_PREFIX)]
-                files = [f for f in files if f not in _RAY_TRIAL_FILES]
+                folders[:] = [f for f in folders if not f.startswith(_CHECKPOINT_PREFIX) and f != TENSORBOARD_DIR]
+                files = [f for f in files if f not in _OWN_TRIAL_FILES]
             for name in sorted(files):
                 artifact_path = "files" if here == Path(".") else f"files/{here.as_posix()}"
                 self._writer.call(
                     "log_artifact", record.run, local_path=os.path.join(root, name), artifact_path=artifact_path
                 )
+        events = os.path.join(trial_dir, TENSORBOARD_DIR)
+        if self._tensorboard_artifacts and os.path.isdir(events):
+            self._writer.call("log_artifacts", record.run, local_dir=events, artifact_path=TENSORBOARD_DIR)
 
     def deleted(self, record: TrialRecord, why: str) -> None:
         """Deletes the trial's run (MLflow keeps it restorable) and says why on the parent."""
@@ -172,7 +183,7 @@ class TrialRuns:
 
     def renumbered(self, record: TrialRecord) -> None:
         self._writer.call("set_tag", record.run, key="automl.trial_number", value=str(record.number))
-        self._writer.call("set_tag", record.run, key="mlflow.runName", value=f"trial-{record.number:03d}")
+        self._writer.call("set_tag", record.run, key="mlflow.runName", value=trial_run_name(record.number))
 
     def summary(
         self, counts: Mapping[str, int], best: float | None, table: str, best_config: Mapping[str, Any] | None

@@ -41,13 +41,18 @@ def _run_yaml(name, tmp_path):
     return result, keras.saving.load_model(result.best_model_path)
 
 
-@pytest.mark.parametrize("name", ["digits_mlp", "digits_cnn", "sequence_rnn", "diabetes_csv"])
+@pytest.mark.parametrize(
+    "name", ["digits_mlp", "digits_cnn", "sequence_rnn", "diabetes_csv", "digits_tensorboard"]
+)
 def test_python_example_runs(name, ray_local, tmp_path, monkeypatch, capsys):
     _run_script(name, monkeypatch, tmp_path)
     out = capsys.readouterr().out
     assert "Best val_accuracy" in out
     if name == "diabetes_csv":
         assert "P('low') for the first 3 raw rows: [0." in out
+    if name == "digits_tensorboard":
+        assert "  automl tensorboard " in out
+        assert list(tmp_path.glob("automl_runs/*/trial_*/tensorboard/train/events.out.tfevents*"))
 
 
 def test_mixed_csv_yaml_exports_a_model_that_takes_raw_rows(ray_local, tmp_path, capsys):
