@@ -8,6 +8,7 @@ other titled block a fragment (it must still parse). `make docs` builds the site
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 import re
@@ -50,6 +51,14 @@ def _run(block: str, namespace: dict | None = None) -> dict:
     namespace = {} if namespace is None else namespace
     exec(compile(block, "<docs example>", "exec"), namespace)
     return namespace
+
+
+def test_every_python_block_compiles():
+    # The examples that need Ray or a finished run are not run here; they must at least parse.
+    blocks = [(page, body) for page in _pages() for _, body in _blocks(page, "python")]
+    assert len(blocks) >= 10
+    for page, body in blocks:
+        compile(textwrap.dedent(body), str(page), "exec")
 
 
 def test_the_search_space_example_runs_as_written(capsys):
@@ -139,6 +148,14 @@ def test_every_page_is_in_the_nav_and_every_nav_entry_is_a_page():
     nav = _nav_pages(yaml.safe_load((ROOT / "mkdocs.yml").read_text())["nav"])
     assert len(nav) == len(set(nav)), "a page is twice in the nav"
     assert sorted(nav) == sorted(str(p.relative_to(DOCS)) for p in _pages())
+
+
+@pytest.mark.parametrize("package", ["automl", "search_spaces", "trainers"])
+def test_the_api_reference_documents_every_public_name(package):
+    module = importlib.import_module(package)
+    page = (DOCS / "reference" / "api" / f"{package}.md").read_text()
+    documented = re.findall(rf"^::: {package}\.(\w+)$", page, re.M)
+    assert sorted(documented) == sorted(module.__all__)
 
 
 def _hook() -> ModuleType:
