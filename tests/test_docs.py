@@ -1,8 +1,9 @@
 """The docs stay true: their examples run, their experiment files validate, every page is in the nav.
 
 A ```yaml block in docs/ is an experiment file, validated as one, unless its info string
-has a title (```yaml title="..."): a block titled ``space.yaml`` is a space file, any
-other titled block a fragment (it must still parse). `make docs` builds the site with
+has a title (```yaml title="..."): a block titled ``space.yaml`` is a space file, one that
+includes a file (``--8<-- "examples/NAME.yaml"``) is that experiment file, any other
+titled block a fragment (it must still parse). `make docs` builds the site with
 --strict; `test_the_site_builds_strict` does the same here, into tmp_path.
 """
 
@@ -114,9 +115,11 @@ def _yaml_blocks() -> list[tuple[str, str, str]]:
     ]
 
 
-def test_the_docs_show_experiment_files_and_fragments():
-    kinds = [info for _, info, _ in _yaml_blocks()]
-    assert kinds.count("") >= 3 and 'title="space.yaml"' in kinds
+def test_the_docs_show_experiment_files_included_files_and_a_space_file():
+    blocks = _yaml_blocks()
+    assert sum(info == "" for _, info, _ in blocks) >= 1
+    assert sum(body.startswith("--8<-- ") for _, _, body in blocks) >= 2
+    assert any(info == 'title="space.yaml"' for _, info, _ in blocks)
 
 
 @pytest.mark.parametrize(
@@ -127,6 +130,10 @@ def test_the_docs_show_experiment_files_and_fragments():
 def test_each_yaml_block_is_what_it_says(page, info, block):
     title = re.fullmatch(r'title="([^"]*)"', info)
     assert info == "" or title, f"{page}: a yaml block's info string is empty or a title, not {info!r}"
+    included = re.fullmatch(r'--8<-- "([^"]+)"\n', block)
+    if included:  # the page shows the file itself
+        Experiment.from_yaml(ROOT / included.group(1))
+        return
     data = parse_yaml(block)  # safe loader, duplicate keys refused
     if not info:  # an experiment file; relative paths as from examples/
         Experiment.from_dict(data, base_dir=ROOT / "examples")

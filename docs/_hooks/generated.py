@@ -148,7 +148,7 @@ def training_settings() -> str:
     from trainers._settings import _SETTINGS
 
     rows = [[f"`{name}`", _default(arg), arg.rule.accepted(), _when(arg)] for name, arg in _SETTINGS.items()]
-    return _table(["key", "when unset", "accepts", "read"], rows)
+    return _table(["key", "when unset", "accepts", "applies"], rows)
 
 
 # --- samplers and schedulers ----------------------------------------------------------------
