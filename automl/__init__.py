@@ -3,7 +3,7 @@
 Optuna samples configurations, Ray Tune schedules the trials, every trial is a
 full Keras ``compile``/``fit``, and MLflow records everything.
 
-Example:
+Examples:
     >>> import automl
     >>> from search_spaces import mlp
     >>> result = automl.tune(mlp(), data="digits", num_trials=3, epochs=2)

@@ -169,7 +169,7 @@ class TuningResult:
         Raises:
             ConfigError: ``k`` is not an int >= 1, or the result has no space.
 
-        Example:
+        Examples:
             >>> for trial in result.top(3):
             ...     print(trial.score, trial.best_epoch, trial.config["learning_rate"])
         """
@@ -232,7 +232,7 @@ class TuningResult:
             ConfigError: ``rank`` or ``epochs`` is not one the run has, or
                 the data or ``build`` it needs were not given.
 
-        Example:
+        Examples:
             >>> model = result.retrain()            # the best config, for its best epoch count
             >>> model = result.retrain(rank=2, epochs=30)
         """
@@ -253,7 +253,7 @@ class TuningResult:
             ConfigError: ``x`` is a DataFrame but the run's data were not,
                 ``y`` holds a class the run never saw, or the lengths differ.
 
-        Example:
+        Examples:
             >>> result.evaluate(test.x, test.y)
             {'loss': 0.11, 'accuracy': 0.97}
         """

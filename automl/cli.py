@@ -396,6 +396,11 @@ _COMMANDS: tuple[tuple[str, str, str, Callable[[argparse.ArgumentParser], None]]
 
 
 def _parser() -> argparse.ArgumentParser:
+    return _parsers()[0]
+
+
+def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The `automl` parser and each subcommand's, by name (the docs' CLI reference renders them)."""
     parser = argparse.ArgumentParser(
         prog="automl",
         description="Tune Keras models: Optuna samples, Ray Tune schedules, MLflow records.",
@@ -405,6 +410,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks")
     parser.add_argument("--version", action="version", version=f"%(prog)s {automl.__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    subparsers = {}
     for name, help, example, add_arguments in _COMMANDS:
         sub = commands.add_parser(
             name,
@@ -417,7 +423,8 @@ def _parser() -> argparse.ArgumentParser:
             "--debug", action="store_true", default=argparse.SUPPRESS, help="show Python tracebacks"
         )
         add_arguments(sub)
-    return parser
+        subparsers[name] = sub
+    return parser, subparsers
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -139,7 +139,7 @@ class Dense(LayerTemplate):
         dropout: Dropout rate after the layer, in [0, 1); 0 adds no layer.
             Defaults to `0.0`.
 
-    Example:
+    Examples:
         >>> from search_spaces import Int, Float
         >>> Dense(units=Int(16, 128, log=True), dropout=Float(0.0, 0.5))
         Dense(units=Int(low=16, high=128, log=True), activation='relu', dropout=Float(low=0.0, high=0.5))
@@ -254,7 +254,7 @@ class Conv2D(_Conv):
         pool_size: Side of the pooling window and its stride; exists only
             when pooling. Defaults to `2` when pooling, `None` without.
 
-    Example:
+    Examples:
         >>> from search_spaces import Categorical, Int
         >>> Conv2D(filters=Int(16, 64, log=True), pool=Categorical(["max", "none"])).default_config()
         {'type': 'conv2d', 'filters': 32, 'kernel_size': 3, 'activation': 'relu', 'padding': 'same', 'pool': 'max', 'pool_size': 2}

@@ -129,7 +129,7 @@ class Float(_Base):
             the parameter exists (is sampled) only then, else its value is
             ``None``. Defaults to `None` (always).
 
-    Example:
+    Examples:
         >>> Float(1e-4, 1e-2, log=True).default_value()
         0.001
     """
@@ -185,7 +185,7 @@ class Int(_Base):
             the parameter exists (is sampled) only then, else its value is
             ``None``. Defaults to `None` (always).
 
-    Example:
+    Examples:
         >>> Int(16, 256, log=True).default_value()
         64
     """
@@ -230,7 +230,7 @@ class Categorical(_Base):
             the parameter exists (is sampled) only then, else its value is
             ``None``. Defaults to `None` (always).
 
-    Example:
+    Examples:
         >>> Categorical(["adam", "sgd"]).default_value()
         'adam'
     """

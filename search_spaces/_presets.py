@@ -45,7 +45,7 @@ def mlp(*, min_layers: int = 1, max_layers: int = 3, **overrides: Any) -> Space:
         max_layers: Most Dense layers. Defaults to `3`.
         **overrides: Entries that replace or extend the preset's, by name.
 
-    Example:
+    Examples:
         >>> space = mlp(batch_size=64)
         >>> space.default_config()["batch_size"]
         64
@@ -66,7 +66,7 @@ def cnn(*, min_blocks: int = 1, max_blocks: int = 2, **overrides: Any) -> Space:
         max_blocks: Most convolution blocks. Defaults to `2`.
         **overrides: Entries that replace or extend the preset's, by name.
 
-    Example:
+    Examples:
         >>> space = cnn(max_blocks=3)
         >>> space.check_input_shape((8, 8, 1))
         >>> [layer["type"] for layer in space.default_config()["conv_layers"]]
@@ -92,7 +92,7 @@ def rnn(*, min_layers: int = 1, max_layers: int = 2, **overrides: Any) -> Space:
         max_layers: Most recurrent layers. Defaults to `2`.
         **overrides: Entries that replace or extend the preset's, by name.
 
-    Example:
+    Examples:
         >>> space = rnn(max_layers=3)
         >>> space.check_input_shape((20, 3))
         >>> space.default_config()["recurrent_layers"]

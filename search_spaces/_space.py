@@ -66,7 +66,7 @@ class Space:
         ConfigError: The space is empty, a name is not an identifier, or an
             entry is invalid.
 
-    Example:
+    Examples:
         >>> from search_spaces import Dense, Float, Int, LayerStack
         >>> space = Space(
         ...     layers=LayerStack(Dense(units=Int(16, 128)), min_layers=1, max_layers=2),
@@ -228,7 +228,7 @@ class Space:
         Raises:
             ConfigError: A value its parameter cannot take, named by its flat key.
 
-        Example:
+        Examples:
             >>> from search_spaces import Boolean, Int
             >>> Space(units=Int(16, 256), nesterov=Boolean()).unflatten_stored(
             ...     {"units": 256.0, "nesterov": "True"})

@@ -98,7 +98,7 @@ class LayerStack:
             ``round(width * width_factor ** i)`` (at least 1); ``0.5`` halves
             the width at each layer, ``2.0`` doubles it. Defaults to `None`.
 
-    Example:
+    Examples:
         >>> from search_spaces import Dense, Int
         >>> stack = LayerStack(Dense(units=Int(64, 256, log=True)), min_layers=3, shared=["units"],
         ...                    width_factor=0.5)
@@ -291,7 +291,7 @@ class Repeat:
         times: How many times the block appears: an int or an `Int`
             parameter (>= 0). Defaults to `1`.
 
-    Example:
+    Examples:
         >>> from search_spaces import BatchNormalization, Conv2D, Int
         >>> blocks = Repeat([Conv2D(filters=32), BatchNormalization()], times=Int(1, 3))
         >>> [layer["type"] for layer in blocks.default_config()]

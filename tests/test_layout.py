@@ -1,4 +1,4 @@
-"""The layering ARCHITECTURE.md describes, read from the imports of each module (nothing is imported).
+"""The layering docs/internals/architecture.md describes, read from the imports of each module (nothing is imported).
 
 Between the packages: `search_spaces` imports none of `trainers`, `automl`, Ray,
 MLflow, Keras or TensorFlow; `trainers` imports none of `automl`, Ray or MLflow

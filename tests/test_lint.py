@@ -15,7 +15,7 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_ruff():
-    out = _run("ruff", "check", *PACKAGES, "tests", "examples", "benchmarks")
+    out = _run("ruff", "check", *PACKAGES, "tests", "examples", "benchmarks", "docs")
     assert out.returncode == 0, out.stdout + out.stderr
 
 

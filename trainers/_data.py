@@ -156,7 +156,7 @@ def from_arrays(
         ConfigError: Lengths differ, features hold NaN/inf, the target has a
             single class, or the task is unknown.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> data = from_arrays(np.random.rand(50, 4), np.arange(50) % 3)
         >>> data.task, data.num_classes
@@ -224,7 +224,7 @@ def load_sklearn(name: str, *, validation_split: float = 0.2, seed: int = 0) -> 
     Raises:
         ConfigError: The name is not one of the bundled data sets.
 
-    Example:
+    Examples:
         >>> load_sklearn("digits").input_shape
         (64,)
     """

@@ -93,7 +93,7 @@ def from_dataset(
             are not ``(x, y)`` batches, too many rows, or arrays that
             `from_arrays` refuses.
 
-    Example:
+    Examples:
         >>> import numpy as np, tensorflow as tf
         >>> ds = tf.data.Dataset.from_tensor_slices((np.random.rand(100, 4), np.arange(100) % 2)).batch(32)
         >>> from_dataset(ds).input_shape

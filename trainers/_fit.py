@@ -407,7 +407,7 @@ def train(
         TrialFailedError: The loss became NaN or infinite (`TerminateOnNaN`
             stopped the fit).
 
-    Example:
+    Examples:
         >>> from trainers import FitSettings, load_sklearn, train
         >>> config = {"layers": [{"type": "dense", "units": 32, "activation": "relu", "dropout": 0.0}]}
         >>> outcome = train(config, load_sklearn("digits"), settings=FitSettings(epochs=2),

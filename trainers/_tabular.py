@@ -184,7 +184,7 @@ def from_frame(
         ConfigError: A named column is missing, a numeric column has missing
             values, or the target does not fit the task.
 
-    Example:
+    Examples:
         >>> import pandas as pd
         >>> frame = pd.DataFrame({"size": [1.0, 2, 3, 4, 5], "color": list("rgbrg"), "y": [0, 1, 0, 1, 0]})
         >>> data = from_frame(frame, "y", validation_split=0.4)

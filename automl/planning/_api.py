@@ -206,7 +206,7 @@ def tune(
         ConfigError: Bad input, before any trial starts.
         AutoMLError: No trial produced a finite value of ``metric``.
 
-    Example:
+    Examples:
         >>> import automl
         >>> from search_spaces import mlp
         >>> result = automl.tune(mlp(), data="digits", num_trials=3, epochs=2)

@@ -350,7 +350,7 @@ class Experiment:
     Construction validates everything (space, data, sampler, scheduler,
     resources, warm-start configs) without starting Ray; `run` executes.
 
-    Example:
+    Examples:
         >>> from search_spaces import mlp
         >>> experiment = Experiment(space=mlp(), data="digits", num_trials=3, epochs=2)
         >>> result = experiment.run()

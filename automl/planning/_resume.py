@@ -121,7 +121,7 @@ def resume(
         ConfigError: ``run_dir`` is not a run made by automl for this user,
             or the data or callbacks it needs were not given.
 
-    Example:
+    Examples:
         >>> import automl
         >>> result = automl.resume("automl_runs/digits-mlp-20261124-101500")
     """

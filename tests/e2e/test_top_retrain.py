@@ -18,7 +18,7 @@ from trainers import load_sklearn
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
 TRIALS, EPOCHS = 3, 3
-README = Path(__file__).resolve().parents[2] / "README.md"
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "guides" / "top-k-and-retrain.md"
 
 
 @pytest.fixture(scope="module")
@@ -128,8 +128,8 @@ def test_the_command_line_prints_the_top_trials_and_retrains(result, capsys):
     assert len(_history(MlflowClient(result.tracking_uri), run.info.run_id, "loss")) == 1
 
 
-def test_the_readme_example_runs_on_a_finished_run(result, capsys):
-    block = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)[5]
+def test_the_guide_example_runs_on_a_finished_run(result, capsys):
+    (block,) = re.findall(r"```python\n(.*?)```", GUIDE.read_text(), re.S)
     assert "result.top(3)" in block and "result.retrain()" in block
-    exec(compile(block, str(README), "exec"), {"result": result})
+    exec(compile(block, str(GUIDE), "exec"), {"result": result})
     assert len(capsys.readouterr().out.splitlines()) == TRIALS
