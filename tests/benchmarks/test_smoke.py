@@ -1,6 +1,6 @@
 """The benchmark scripts keep working: each one's --smoke mode runs and prints its table.
 
-Timings are never asserted here; `benchmarks/RESULTS.md` holds measured figures.
+Timings are never asserted here; `benchmarks/LOG.md` holds measured figures.
 """
 
 from __future__ import annotations
