@@ -37,6 +37,7 @@ README = HERE / "README.md"
 BENCHMARKS = ("overhead", "search_efficiency", "scale", "memory", "logging_cost")
 HEADER_FIELDS = ("source", "date", "command", "machine", "versions")
 _MARKER = re.compile(r"(<!-- report:(?P<name>[a-z_]+) -->\n)(?P<body>.*?)(<!-- /report -->)", re.DOTALL)
+_LOAD = re.compile(r"load average ([0-9.]+(?:[-–][0-9.]+)?)")  # the first figure: at the run's start
 _SCALE_WINDOW = 50  # trials per point of the time-per-trial curve
 _SEARCH_HEADLINE_RECORDS = 2  # the newest; the search table lists them all
 _TUNER_ORDER = ("automl", "kt-hyperband", "kt-random", "kt-bayesian", "optuna")
@@ -224,7 +225,9 @@ def _label(record: Record) -> str:
 
 
 def _from(record: Record) -> str:
-    return f"{_label(record)}, {record.date[:10]}"
+    """Where a figure comes from: the record's short name, day and load average at its start."""
+    load = _LOAD.search(record.get("machine", str))
+    return f"{_label(record)}, {record.date[:10]}" + (f", load {load[1]}" if load else "")
 
 
 def _best_per_seed(record: Record) -> dict[str, list[tuple[float, int]]]:
