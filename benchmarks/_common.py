@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import importlib.metadata
+import json
 import platform
 import shlex
 import subprocess
@@ -220,8 +221,8 @@ def _version(package: str) -> str:
         return "not installed"
 
 
-def machine_report(argv: Sequence[str], script: str) -> str:
-    """Markdown lines: date, command, machine and versions (imports nothing heavy)."""
+def machine_info(argv: Sequence[str], script: str) -> dict[str, str]:
+    """Date, command, machine and versions of a benchmark run (imports nothing heavy)."""
     memory = next((line for line in _run(["free", "-h"]).splitlines() if line.startswith("Mem:")), "n/a")
     versions = ", ".join(
         f"{name} {_version(package)}"
@@ -234,16 +235,37 @@ def machine_report(argv: Sequence[str], script: str) -> str:
             ("scikit-learn", "scikit-learn"),
         )
     )
-    command = shlex.join([Path(sys.executable).name, "-m", script, *argv])
+    return {
+        "date": f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
+        "command": shlex.join([Path(sys.executable).name, "-m", script, *argv]),
+        "machine": f"{_run(['nproc'])} cores (nproc); memory `{' '.join(memory.split())}` (free -h);"
+        f" load average {_run(['cat', '/proc/loadavg'])[:14]}",
+        "versions": f"Python {platform.python_version()}; {versions}",
+    }
+
+
+def machine_report(argv: Sequence[str], script: str) -> str:
+    """Markdown lines: date, command, machine and versions (imports nothing heavy)."""
+    info = machine_info(argv, script)
     return "\n".join(
         [
-            f"- date: {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
-            f"- command: `{command}`",
-            f"- machine: {_run(['nproc'])} cores (nproc); memory `{' '.join(memory.split())}` (free -h);"
-            f" load average {_run(['cat', '/proc/loadavg'])[:14]}",
-            f"- Python {platform.python_version()}; {versions}",
+            f"- date: {info['date']}",
+            f"- command: `{info['command']}`",
+            f"- machine: {info['machine']}",
+            f"- {info['versions']}",
         ]
     )
+
+
+def write_results(path: str | Path, benchmark: str, info: Mapping[str, str], **fields: Any) -> None:
+    """Writes a run's raw results as `benchmarks.report` reads them: one record, its header then ``fields``."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    record = {"source": f"a run of benchmarks.{benchmark} with --json", **info, **fields}
+    target.write_text(
+        json.dumps({"benchmark": benchmark, "records": [record]}, indent=1) + "\n", encoding="utf-8"
+    )
+    print(f"- raw results written to {target}", flush=True)
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

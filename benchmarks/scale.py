@@ -17,6 +17,7 @@ and the MLflow calls outside them; "Ray Tune and the rest" is the remainder.
     python -m benchmarks.scale                 # 100 and 1,000 trials
     python -m benchmarks.scale --smoke         # 10 trials
     python -m benchmarks.scale --trials 100,300
+    python -m benchmarks.scale --json benchmarks/results/scale.json   # the raw trial starts too
 """
 
 from __future__ import annotations
@@ -30,7 +31,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import machine_report, markdown_table, scratch_run, start_ray
+from benchmarks._common import (
+    machine_info,
+    machine_report,
+    markdown_table,
+    scratch_run,
+    start_ray,
+    write_results,
+)
 
 TABLE_HEADER = (
     "trials",
@@ -98,7 +106,8 @@ def _decile_ms(starts: list[float], last: bool) -> float:
     return 1000 * (window[-1] - window[0]) / (len(window) - 1)
 
 
-def run_count(trials: int, tmp: Path, sampler: str) -> list[str]:
+def run_count(trials: int, tmp: Path, sampler: str) -> tuple[list[str], list[float]]:
+    """One run of ``trials`` trivial trials: its table row, and each trial's start in s from the first's."""
     import automl
     import automl.execution._tuner as tuner
     from benchmarks._timing import instrumented
@@ -135,7 +144,7 @@ def run_count(trials: int, tmp: Path, sampler: str) -> list[str]:
     def ms(seconds: float) -> str:
         return f"{1000 * seconds / trials:.1f}"
 
-    return [
+    row = [
         str(trials),
         f"{wall:.1f}",
         ms(wall),
@@ -146,6 +155,8 @@ def run_count(trials: int, tmp: Path, sampler: str) -> list[str]:
         ms(other_mlflow),
         ms(rest),
     ]
+    first = min(starts)
+    return row, sorted(round(start - first, 4) for start in starts)
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -155,6 +166,12 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         "--trials", default="100,1000", help="comma-separated trial counts (default 100,1000)"
     )
     parser.add_argument("--sampler", default="tpe", choices=("tpe", "random"), help="default tpe")
+    parser.add_argument(
+        "--json",
+        metavar="PATH",
+        help="also write the table and every trial's start time per count to PATH as JSON, "
+        "as benchmarks.report reads them",
+    )
     return parser.parse_args(argv)
 
 
@@ -162,12 +179,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
     argv = list(sys.argv[1:] if argv is None else argv)
     counts = [10] if args.smoke else [int(n) for n in args.trials.split(",")]
+    info = machine_info(argv, "benchmarks.scale")
     print(machine_report(argv, "benchmarks.scale"), flush=True)
     ray_init = start_ray()
-    rows = []
+    rows, starts = [], []
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         for count in counts:
-            rows.append(run_count(count, Path(tmp), args.sampler))
+            row, trial_starts = run_count(count, Path(tmp), args.sampler)
+            rows.append(row)
+            starts.append(trial_starts)
             print(f"[scale] {count} trials done in {rows[-1][1]} s", flush=True)
     print()
     print(markdown_table(TABLE_HEADER, rows))
@@ -181,6 +201,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{float(last[1]) / float(first[1]):.1f} (ms / trial {first[2]} → {last[2]})."
         )
     print(f"- goal ≤ 50 ms / trial at the largest count: measured {rows[-1][2]} ms at {rows[-1][0]} trials.")
+    if args.json:
+        write_results(
+            args.json,
+            "scale",
+            info,
+            sampler=args.sampler,
+            ray_init_s=ray_init,
+            columns=list(TABLE_HEADER),
+            rows=rows,
+            trial_starts_s={row[0]: trial_starts for row, trial_starts in zip(rows, starts, strict=True)},
+        )
     return 0
 
 

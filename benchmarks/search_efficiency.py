@@ -39,6 +39,8 @@ stay well below 100%, so better configurations show.
 
     .venv/bin/python -m benchmarks.search_efficiency                   # 5 tuners x 3 seeds x 90 s, digits
     .venv/bin/python -m benchmarks.search_efficiency --data synthetic --budget 120 --seeds 0,1,2,3
+    # the raw epochs too, as benchmarks.report reads them
+    .venv/bin/python -m benchmarks.search_efficiency --data synthetic --json benchmarks/results/search_efficiency.json
     # automl's defaults against other settings, side by side: each --variant is one more tuner
     .venv/bin/python -m benchmarks.search_efficiency --data synthetic --budget 120 --tuners automl \
         --variant 'automl-g2r3={"scheduler": {"name": "asha", "grace_period": 2, "reduction_factor": 3}}'
@@ -72,9 +74,11 @@ from benchmarks._common import (  # noqa: E402
     PROBLEMS,
     build_user_model,
     load_problem,
+    machine_info,
     machine_report,
     markdown_table,
     seconds,
+    write_results,
 )
 
 TUNERS = ("automl", "kt-random", "kt-hyperband", "kt-bayesian", "optuna")
@@ -596,6 +600,12 @@ def main(argv: list[str] | None = None) -> int:
         help="one more automl tuner, NAME, run with the JSON object's automl.tune arguments "
         '(e.g. \'automl-mv={"sampler": {"name": "tpe", "multivariate": true}}\'); repeatable',
     )
+    parser.add_argument(
+        "--json",
+        metavar="PATH",
+        help="also write every run's epochs (seconds since its start, val_accuracy) to PATH as JSON, "
+        "as benchmarks.report reads them",
+    )
     parser.add_argument("--child", choices=TUNERS, help=argparse.SUPPRESS)
     parser.add_argument("--automl-settings", default="{}", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
@@ -612,6 +622,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(variants) < len(args.variant):
         parser.error(f"--variant names must differ, got {[name for name, _ in args.variant]}")
 
+    info = machine_info(argv, "benchmarks.search_efficiency")
     print(machine_report(argv, "benchmarks.search_efficiency"))
     print(
         f"- data {args.data}; budget {args.budget:.0f} s per run, ≤ {args.epochs} epochs per trial, "
@@ -629,6 +640,25 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nThe target is {best}'s median best at budget.")
     print(spread(traces))
     print(goal(traces, target))
+    if args.json:
+        write_results(
+            args.json,
+            "search_efficiency",
+            info,
+            data=args.data,
+            budget_s=args.budget,
+            max_epochs=args.epochs,
+            seeds=args.seeds,
+            traces=[
+                {
+                    "tuner": trace.tuner,
+                    "seed": trace.seed,
+                    "fits": len(trace.fits),
+                    "epochs": [[round(when, 3), value] for when, value in trace.epochs],
+                }
+                for trace in traces
+            ],
+        )
     return 0
 
 

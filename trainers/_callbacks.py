@@ -265,7 +265,7 @@ class EagerFirstValidation(keras.callbacks.Callback):
 
     For a validation set that is one batch. Tracing the test step costs more
     than the passes it speeds up in a short fit: a trace costs about four
-    eager passes of a small model (benchmarks/RESULTS.md, section 2), so, as in the ski-rental rule, the fit runs four passes eagerly
+    eager passes of a small model (benchmarks/LOG.md, section 2), so, as in the ski-rental rule, the fit runs four passes eagerly
     and traces from the fifth: a fit that ASHA stops within four epochs never
     traces, and a long one pays at most about a trace more than before. The
     metrics are the same ops on the same batch; only how TensorFlow runs

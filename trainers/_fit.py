@@ -181,7 +181,7 @@ def _make_variables_before_the_trace(model: keras.Model, x: np.ndarray, y: np.nd
     builds them ahead itself under a strategy; this does the same for every
     model, from one row's shapes, without running it (`build_variables_ahead`).
     The first epoch is shorter, and a reused worker keeps less memory per
-    trial (benchmarks/RESULTS.md, sections 2 and 4), so the recycling policy
+    trial (benchmarks/LOG.md, sections 2 and 4), so the recycling policy
     replaces it later. It is an
     optimization only: a model Keras cannot build symbolically is left for
     `fit` to build as before, which reports any real error.
@@ -258,7 +258,7 @@ def _fit_data(
     instantiates those functions, which TensorFlow's graph optimizer
     rewrites every time: on a small data set that costs more than the
     epoch's work. Rows sliced, shuffled in a buffer and batched need no
-    function, and a small data set's epoch is shorter (benchmarks/RESULTS.md,
+    function, and a small data set's epoch is shorter (benchmarks/LOG.md,
     section 2). The buffer copies each row once per epoch, which loses on
     large data and holds a second copy of the features, hence the limits.
     The batches are the same as Keras's: one shuffle per epoch, a last

@@ -41,7 +41,7 @@ _SMOOTHED_LOSSES: dict[str, Callable[..., keras.losses.Loss]] = {
 }
 # Batches per call into TensorFlow for steps_per_execution="auto". A small model's batch
 # costs about as much Python around it as work; past a few tens of batches a call, that
-# overhead is lost in the work (benchmarks/RESULTS.md, section 2). Models loaded from
+# overhead is lost in the work (benchmarks/LOG.md, section 2). Models loaded from
 # checkpoints keep the value, and their `predict` unrolls that many batches per traced
 # call, hence a cap rather than the whole epoch.
 AUTO_STEPS_PER_EXECUTION = 32

@@ -4,7 +4,7 @@ A process that imported TensorFlow, Keras and Ray holds ~500,000 objects the
 collector tracks, nearly all of them module state that lives as long as the
 process. A full collection visits each one, and Keras runs one at the start
 of every trial (``clear_session()``), a large share of a short trial
-(benchmarks/RESULTS.md, section 1). `gc.freeze` moves the objects alive at that moment out of every later
+(benchmarks/LOG.md, section 1). `gc.freeze` moves the objects alive at that moment out of every later
 collection; objects made afterwards (each trial's model) are collected as
 before. CPython documents it for this use (see `gc.freeze`); Instagram's
 servers do the same.

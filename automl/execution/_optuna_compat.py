@@ -6,7 +6,7 @@ estimators; for each kernel it needs ``log Φ(x)`` at the kernel's truncation
 bounds (and, for integer and stepped parameters, at each candidate's cell).
 Optuna computes it with a per-element Python function, its private
 ``optuna.samplers._tpe._truncnorm._log_ndtr`` (through ``np.frompyfunc``),
-which dominates a TPE ask over a long history (benchmarks/RESULTS.md,
+which dominates a TPE ask over a long history (benchmarks/LOG.md,
 section 3). No public option of TPESampler chooses that function.
 
 SciPy's ``scipy.special.log_ndtr`` is the function Optuna's replaces (Optuna's

@@ -1,7 +1,7 @@
 """Reused Ray workers: kept while the run needs them, replaced once one ran too many trials or grew too much.
 
 TensorFlow keeps memory from every model a process traced, even after
-``keras.backend.clear_session()`` (benchmarks/RESULTS.md, section 4; less
+``keras.backend.clear_session()`` (benchmarks/LOG.md, section 4; less
 in ours, whose train step is traced once per fit instead of twice). Reusing a worker
 saves starting a process and importing TensorFlow for each trial, so workers
 are reused until they reach a limit, then replaced — gunicorn's

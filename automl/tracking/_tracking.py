@@ -40,7 +40,7 @@ __all__ = ["MlflowTracker", "TrialRecord", "default_tracking_uri", "open_experim
 _EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
 # The writer may move its calls to a helper process (automl/tracking/_mlflow_process.py)
 # only in runs of this many trials or more: the helper's start pays for itself
-# only over many short trials (benchmarks/RESULTS.md, benchmarks.scale).
+# only over many short trials (benchmarks/LOG.md, benchmarks.scale).
 OFFLOAD_MIN_TRIALS = 200
 
 

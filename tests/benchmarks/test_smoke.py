@@ -1,19 +1,43 @@
 """The benchmark scripts keep working: each one's --smoke mode runs and prints its table.
 
-Timings are never asserted here; `benchmarks/RESULTS.md` holds measured figures.
+Timings are never asserted here; `benchmarks/LOG.md` holds measured figures.
 """
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
-from benchmarks import driver_kills, logging_cost, memory, overhead, scale, search_efficiency, trainer_epoch
+from benchmarks import (
+    driver_kills,
+    logging_cost,
+    memory,
+    overhead,
+    report,
+    scale,
+    search_efficiency,
+    trainer_epoch,
+)
 
 pytestmark = [pytest.mark.slow]
 
 
 def _table_header(columns) -> str:
     return "| " + " | ".join(columns) + " |"
+
+
+def _report_reads(tmp_path, name):
+    """The report reads and plots ``name`` (a --json output in tmp_path) in place of the committed one."""
+    results = tmp_path / "results"
+    shutil.copytree(report.RESULTS_DIR, results)
+    shutil.copyfile(tmp_path / name, results / name)
+    loaded = report.load_results(results)
+    assert [p.name for p in report.plots(loaded, tmp_path / "plots")] == [
+        "search_efficiency.png",
+        "scale.png",
+    ]
+    return next(r for records in loaded.values() for r in records if r.file.name == name)
 
 
 def test_trainer_epoch_smoke(capsys):
@@ -40,9 +64,11 @@ def test_overhead_smoke(ray_local, capsys):
 
 
 @pytest.mark.ray
-def test_scale_smoke(ray_local, capsys):
-    assert scale.main(["--smoke"]) == 0
+def test_scale_smoke(ray_local, capsys, tmp_path):
+    assert scale.main(["--smoke", "--json", str(tmp_path / "scale.json")]) == 0
     assert _table_header(scale.TABLE_HEADER) in capsys.readouterr().out
+    record = _report_reads(tmp_path, "scale.json")
+    assert len(record.data["trial_starts_s"]["10"]) == 10  # every trial's start
 
 
 @pytest.mark.ray
@@ -74,12 +100,18 @@ def test_driver_kills_smoke(capsys):
     assert "1 kills, 0 with a trial lost, duplicated or left RUNNING" in out
 
 
-def test_search_efficiency_smoke(capsys):
+def test_search_efficiency_smoke(capsys, tmp_path):
     # Each tuner runs in its own process (automl starts its own Ray there, and its
     # first epoch comes after the 3 s budget: its row is empty in a smoke run).
-    assert search_efficiency.main(["--smoke"]) == 0
+    assert search_efficiency.main(["--smoke", "--json", str(tmp_path / "search_efficiency.json")]) == 0
     out = capsys.readouterr().out
     assert _table_header(search_efficiency.TABLE_HEADER) in out
     for tuner in ("automl", "kt-hyperband", "optuna"):
         assert f"| {tuner} | " in out
     assert "Goal (time to target" in out
+    record = _report_reads(tmp_path, "search_efficiency.json")
+    assert sorted((t["tuner"], t["seed"]) for t in record.data["traces"]) == [
+        ("automl", 0),
+        ("kt-hyperband", 0),
+        ("optuna", 0),
+    ]
