@@ -41,7 +41,7 @@ def _run_yaml(name, tmp_path):
     return result, keras.saving.load_model(result.best_model_path)
 
 
-@pytest.mark.parametrize("name", ["digits_mlp", "digits_cnn", "sequence_rnn", "diabetes_csv"])
+@pytest.mark.parametrize("name", ["digits_mlp", "digits_cnn", "sequence_rnn", "diabetes_csv", "kerastuner_port"])
 def test_python_example_runs(name, ray_local, tmp_path, monkeypatch, capsys):
     _run_script(name, monkeypatch, tmp_path)
     out = capsys.readouterr().out
