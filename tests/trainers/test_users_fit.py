@@ -68,3 +68,20 @@ def test_a_fit_that_drops_the_callbacks_or_the_history_fails_the_trial(digits, t
 
     with pytest.raises(TrialFailedError, match=r"holding the objective 'val_accuracy', but returned \['loss'\]"):
         train({}, digits, settings=SETTINGS, checkpoint_dir=tmp_path / "b", build=build, fit=no_history)
+
+
+def test_a_trial_continues_from_its_checkpoint_through_the_users_fit(digits, tmp_path):
+    """As a paused trial (HyperBand) or a restarted one does: the restored model, the next epoch on."""
+    starts = []
+
+    def fit(model, x, y, **kwargs):
+        starts.append((kwargs["initial_epoch"], kwargs["epochs"]))
+        return model.fit(x, y, batch_size=16, **kwargs)
+
+    first = FitSettings(epochs=1, monitor="val_accuracy", mode="max", patience=5)
+    train({}, digits, settings=first, checkpoint_dir=tmp_path / "a", build=build, fit=fit)
+    outcome = train(
+        {}, digits, settings=SETTINGS, checkpoint_dir=tmp_path / "b", build=build, fit=fit, resume_from=tmp_path / "a"
+    )
+    assert starts == [(0, 1), (1, 2)]
+    assert outcome.epochs_run == 2  # the first epoch's history carried over

@@ -11,6 +11,7 @@ import optuna
 import pytest
 
 from automl import ConfigError, Experiment
+from automl.cli import _searched
 from search_spaces._hypermodel import HyperModelSpace, as_hypermodel
 from search_spaces._hyperparameters import fixed_hyperparameters, sampling_hyperparameters
 from trainers import from_arrays
@@ -139,6 +140,7 @@ def test_yaml_names_the_hypermodel_by_reference(tmp_path, ray_stays_down):
     )
     assert experiment.hypermodel == f"{tmp_path / 'models.py'}:build_model"
     assert isinstance(experiment.space, HyperModelSpace)
+    assert _searched(experiment) == "hypermodel build_model"  # `automl validate`'s line
     with pytest.raises(ConfigError, match="has no function 'nope'"):
         Experiment.from_dict({"hypermodel": "models.py:nope", "data": {"sklearn": "digits"}}, base_dir=tmp_path)
 
