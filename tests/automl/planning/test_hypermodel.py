@@ -240,3 +240,27 @@ def test_every_sampler_samples_a_conditional_hypermodel(name):
         assert {k for k in config if k.startswith("units_")} == {f"units_{j}" for j in range(config["num_layers"])}
         assert ("rate" in config) == (config["kind"] == "b")
         study.tell(trial, float(i % 5))
+
+
+def test_retraining_a_hypermodel_trial_is_refused_with_the_alternative(tmp_path):
+    import pandas as pd
+
+    from automl import TuningResult
+
+    result = TuningResult(
+        best_config={"units": 8},
+        best_value=0.5,
+        metric="val_accuracy",
+        mode="max",
+        trials=pd.DataFrame(),
+        best_model_path=tmp_path / "best_model.keras",
+        run_dir=tmp_path,
+        tracking_uri="sqlite:///unused.db",
+        experiment_id="0",
+        parent_run_id="p",
+        space=HyperModelSpace(as_hypermodel(build_model)),
+    )
+    with pytest.raises(ConfigError, match="not supported: retraining a hypermodel's trial; result.get_best_models"):
+        result.retrain()
+    assert result.best_hyperparameters.values == {"units": 8}
+    assert result.best_hyperparameters.get("units") == 8
