@@ -80,7 +80,7 @@ def _numeric(kind: str, name: str, min_value: Any, max_value: Any, step: Any, sa
         raise ConfigError(
             f"`min_value <= max_value` must hold, but got ({min_value=}, {max_value=}).", field=f"hp.{name}"
         )
-    sampling = "linear" if sampling is None else sampling
+    sampling = "linear" if sampling is None else sampling.lower() if isinstance(sampling, str) else sampling
     if sampling not in _SAMPLINGS:
         hint = " (not supported: sampling='reverse_log')" if sampling == "reverse_log" else ""
         raise ConfigError(
