@@ -19,8 +19,10 @@ from search_spaces._space import Space
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["HyperModelSpace", "as_hypermodel"]
+__all__ = ["FIT_KEYWORDS", "HyperModel", "HyperModelSpace", "as_hypermodel"]
 
+# The keyword arguments a HyperModel.fit gets, after the training arrays (positional, as KerasTuner passes them).
+FIT_KEYWORDS = ("validation_data", "epochs", "initial_epoch", "callbacks", "verbose")
 # What the trainer calls to fit: (model, x, y, **fit keyword arguments) -> History or metrics.
 FitFn = Callable[..., Any]
 
@@ -142,7 +144,7 @@ class HyperModelSpace(Space):
         # An instance attribute shadows the method on this throwaway model only.
         object.__setattr__(model, "fit", no_fit)
         try:
-            fit(model, x, y, validation_data=(x_val, y_val), epochs=1, callbacks=[], verbose=0)
+            fit(model, x, y, **dict(zip(FIT_KEYWORDS, ((x_val, y_val), 1, 0, [], 0), strict=True)))
         except Exception:
             if not called:
                 raise

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from search_spaces._hypermodel import FIT_KEYWORDS
 from trainers._callbacks import (
     EagerFirstValidation,
     EpochLearningRate,
@@ -511,15 +512,8 @@ def users_fit(
     ``epochs`` is ``(initial_epoch, epochs)``. See `fit_history` for the checks.
     """
     seen = _EpochsSeen()
-    returned = fit(
-        model,
-        *train,
-        validation_data=validation,
-        epochs=epochs[1],
-        initial_epoch=epochs[0],
-        callbacks=[*callbacks, seen],
-        verbose=0,
-    )
+    keywords = (validation, epochs[1], epochs[0], [*callbacks, seen], 0)
+    returned = fit(model, *train, **dict(zip(FIT_KEYWORDS, keywords, strict=True)))
     return fit_history(returned, monitor, seen.epochs)
 
 

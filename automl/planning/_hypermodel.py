@@ -18,7 +18,7 @@ import optuna
 from automl.execution._runner import optuna_warnings_only
 from automl.planning._build import _check_reloads, _reported, load_build, resolve_build_ref
 from search_spaces import ConfigError
-from search_spaces._hypermodel import HyperModelSpace, as_hypermodel
+from search_spaces._hypermodel import FIT_KEYWORDS, HyperModelSpace, as_hypermodel
 from search_spaces._hyperparameters import sampling_hyperparameters
 from trainers import FitSettings, TrainingData, TrialFailedError
 
@@ -90,11 +90,21 @@ def check_hypermodel(
         raise ConfigError(f"{reason} (hp.values: {hp.values})", field=field) from exc
     except Exception as exc:  # the user's code raised
         raise ConfigError(
-            f"{name} raised {type(exc).__name__}: {exc} (hp.values: {hp.values})", field="hypermodel"
+            f"{name} raised {type(exc).__name__}: {exc}{_hint(exc)} (hp.values: {hp.values})", field="hypermodel"
         ) from exc
     finally:
         keras.backend.clear_session()
     return reported
+
+
+def _hint(exc: Exception) -> str:
+    """For a ``fit`` that sets an argument automl passes too (KerasTuner passes search()'s the same way)."""
+    if isinstance(exc, TypeError) and "multiple values for keyword argument" in str(exc):
+        return (
+            f"; HyperModel.fit gets {list(FIT_KEYWORDS)} as keyword arguments, as KerasTuner passes "
+            "search()'s: to choose one with hp, replace it in kwargs (kwargs['epochs'] = hp.Int(...))"
+        )
+    return ""
 
 
 def _check_fit(fit: Any, model: Any, data: TrainingData, monitor: str) -> None:

@@ -54,6 +54,14 @@ class NoCallbacks(keras_tuner.HyperModel):
         return model.fit(x, y, epochs=1, validation_data=kwargs["validation_data"], verbose=0)
 
 
+class ChoosesEpochs(keras_tuner.HyperModel):
+    def build(self, hp):
+        return build_model(hp)
+
+    def fit(self, hp, model, *args, **kwargs):
+        return model.fit(*args, epochs=hp.Int("epochs", 1, 3), **kwargs)
+
+
 class ReturnsNothing(keras_tuner.HyperModel):
     def build(self, hp):
         return build_model(hp)
@@ -172,6 +180,11 @@ def _returns_a_list(hp):
         ),
         ({"hypermodel": _returns_a_list}, "hypermodel", r"_returns_a_list\(hp\) must return a keras.Model, but returned list. \(hp.values"),
         ({"hypermodel": NoCallbacks}, "hypermodel.fit", "without an epoch reaching the callbacks it was given"),
+        (
+            {"hypermodel": ChoosesEpochs},
+            "hypermodel",
+            r"multiple values for keyword argument 'epochs'; HyperModel.fit gets \['validation_data', 'epochs'",
+        ),
         ({"hypermodel": ReturnsNothing}, "hypermodel.fit", "must return model.fit's History .* but returned None"),
     ],
 )
