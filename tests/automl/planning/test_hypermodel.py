@@ -277,3 +277,20 @@ def test_retraining_a_hypermodel_trial_is_refused_with_the_alternative(tmp_path)
         result.retrain()
     assert result.best_hyperparameters.values == {"units": 8}
     assert result.best_hyperparameters.get("units") == 8
+
+
+def test_the_searcher_pickles_a_closure_hypermodel():
+    """Ray snapshots its searcher with the standard pickle; a hypermodel made inside a function survives it."""
+    import pickle
+
+    from automl.execution._searcher import FlatSample
+
+    def make(units):
+        def build(hp):
+            return hp.Int("units", 8, units, step=8)
+
+        return build
+
+    sample = pickle.loads(pickle.dumps(FlatSample(HyperModelSpace(as_hypermodel(make(32))))))
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    assert sample(study.ask())["units"] in (8, 16, 24, 32)
