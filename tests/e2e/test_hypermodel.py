@@ -87,3 +87,26 @@ def test_tpe_and_asha_run_a_kerastuner_hypermodel(ray_local, tmp_path, capsys):
     loaded = TuningResult.load(result.run_dir)
     assert loaded.top(1)[0].config["num_layers"] == values["num_layers"]
     assert np.isfinite(loaded.best_value)
+
+
+def test_hyperband_pauses_and_continues_a_hypermodel_trial_through_its_fit(ray_local, tmp_path):
+    """A paused trial continues from its checkpoint: the restored model, the user's fit from the next epoch."""
+    result = automl.tune(
+        hypermodel=MLPHyperModel,  # a subclass: made with no arguments
+        data="digits",
+        num_trials=5,  # HyperBand's brackets for 3 epochs: 2 trials run through, 3 are cut at the milestone to 1
+        epochs=3,
+        patience=3,  # no early stopping: a trial ends at the epoch cap or by the scheduler
+        scheduler="hyperband",
+        seed=0,
+        storage_path=tmp_path,
+        tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+        verbose=0,
+    )
+    trials = result.trials
+    assert sorted(trials["state"]) == ["COMPLETE"] * 3 + ["PRUNED"] * 2
+    assert set(trials.loc[trials["state"] == "COMPLETE", "epochs"]) == {3}
+    client = MlflowClient(result.tracking_uri)
+    for run_id in trials.loc[trials["state"] == "COMPLETE", "mlflow_run_id"]:
+        steps = [m.step for m in client.get_metric_history(run_id, "val_accuracy")]
+        assert sorted(steps) == [1, 2, 3]  # every epoch once, the paused one's included
