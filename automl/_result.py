@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import keras
 
     from automl.planning._experiment import DataSpec
+    from search_spaces import HyperParameters
     from trainers import TrainingData
 
 __all__ = ["RunInterrupted", "TrialState", "TrialSummary", "TuningResult"]
@@ -182,6 +183,53 @@ class TuningResult:
         space = self._known_space()
         rows = ranked(self.trials, self.metric, self.mode, self.pareto_front).head(k).to_dict("records")
         return [summary_of(row, metric=self.metric, space=space, run_dir=self.run_dir) for row in rows]
+
+    # KerasTuner's vocabulary ----------------------------------------------------
+
+    @property
+    def best_hyperparameters(self) -> HyperParameters:
+        """The best trial's hyperparameters as KerasTuner's tuners return them: ``.values``, ``.get(name)``.
+
+        ``values`` is the flat config (a hypermodel's ``hp.values``; for a
+        space, its flat keys such as ``layers.0.units``), without inactive
+        parameters. KerasTuner's ``tuner.get_best_hyperparameters()[0]``.
+        """
+        from search_spaces._hyperparameters import fixed_hyperparameters
+
+        return fixed_hyperparameters(self._flat_values(self.best_config))
+
+    def _flat_values(self, config: dict[str, Any]) -> dict[str, Any]:
+        flat = config if self.space is None else self.space.flatten(config)
+        return {k: v for k, v in flat.items() if v is not None}
+
+    def get_best_models(self, num_models: int = 1) -> list[keras.Model]:
+        """The best ``num_models`` trials' models, best first, each at its best epoch (KerasTuner's method).
+
+        A trial whose checkpoint the run no longer keeps is left out.
+
+        Raises:
+            ConfigError: ``num_models`` is not an int >= 1.
+        """
+        import keras
+
+        return [keras.saving.load_model(t.model_path) for t in self.top(num_models) if t.model_path]
+
+    def results_summary(self, num_trials: int = 10) -> None:
+        """Prints the best ``num_trials`` trials, their hyperparameters and scores, as KerasTuner's tuners do."""
+        print("Results summary")
+        print(f"Results in {self.run_dir}")
+        print(f"Showing {num_trials} best trials")
+        print(f'Objective(name="{self.metric}", direction="{self.mode}")')
+        for trial in self.top(num_trials):
+            print()
+            print(f"Trial {trial.number:02d} summary")
+            print("Hyperparameters:")
+            values = self._flat_values(trial.config)
+            for name, value in values.items():
+                print(f"{name}:", value)
+            if not values:
+                print("default configuration")
+            print(f"Score: {trial.score}")
 
     def _known_space(self) -> Space:
         if self.space is None:

@@ -10,6 +10,7 @@ import pandas as pd
 
 from automl._result import TuningResult
 from search_spaces import ConfigError, Space
+from search_spaces._hypermodel import HyperModel, HyperModelSpace
 from trainers import Column
 
 __all__ = ["PARETO_FILE", "RESULT_FILE", "load_result", "save_result"]
@@ -70,8 +71,24 @@ def load_result(run_dir: Path) -> TuningResult:
         pareto_front=pd.read_csv(front, dtype=_ID_COLUMNS) if front.exists() else None,
         columns=None if summary["columns"] is None else tuple(map(Column.from_dict, summary["columns"])),
         classes=None if summary["classes"] is None else tuple(summary["classes"]),
-        space=None if summary["space"] is None else Space.from_dict(summary["space"]),
+        space=_stored_space(summary["space"]),
     )
+
+
+def _stored_space(data: dict[str, Any] | None) -> Space | None:
+    """The run's space; a hypermodel's is known by name only (its configs are flat, `top` needs no more)."""
+    if data is None:
+        return None
+    if set(data) == {"hypermodel"}:
+        return HyperModelSpace(HyperModel(_not_stored(data["hypermodel"]), None, data["hypermodel"]))
+    return Space.from_dict(data)
+
+
+def _not_stored(name: str) -> Any:
+    def build(hp: Any) -> Any:
+        raise ConfigError(f"a saved result does not hold the hypermodel {name}; pass it again.", field="hypermodel")
+
+    return build
 
 
 def _summary(run_dir: Path) -> dict[str, Any]:

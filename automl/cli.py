@@ -31,6 +31,7 @@ from automl.planning._resume import resume, trusted_manifest
 from automl.tracking._tracking import default_tracking_uri, tracking_client
 from automl.tracking._writer import PENDING_FILE, replay
 from search_spaces import AutoMLError, ConfigError
+from search_spaces._hypermodel import HyperModelSpace
 
 __all__ = ["main"]
 
@@ -55,13 +56,20 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _searched(experiment: Experiment) -> str:
+    space = experiment.space
+    if isinstance(space, HyperModelSpace):
+        return f"hypermodel {space.hypermodel.name}"
+    return f"{len(space.flat_keys()) if space is not None else 0} params"
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     experiment = _experiment(args)
     data = experiment.data
     print(
         f"{args.experiment}: OK — {experiment.num_trials} trials of up to {experiment.epochs} epochs, "
         f"optimizing {experiment.metric} ({experiment.mode}) on {data if isinstance(data, str) else data.name}, "
-        f"{len(experiment.space.flat_keys())} params."
+        f"{_searched(experiment)}."
     )
     return EXIT_OK
 

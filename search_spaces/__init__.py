@@ -5,6 +5,7 @@ plain nested dict. This package never imports TensorFlow, Ray or MLflow.
 """
 
 from search_spaces._errors import AutoMLError, ConfigError
+from search_spaces._hyperparameters import HyperParameters
 from search_spaces._layers import (
     GRU,
     LSTM,
@@ -38,6 +39,7 @@ __all__ = [
     "Embedding",
     "Fixed",
     "Float",
+    "HyperParameters",
     "Int",
     "LayerNormalization",
     "LayerStack",

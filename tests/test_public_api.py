@@ -38,6 +38,7 @@ def test_search_spaces_all():
             "Embedding",
             "Fixed",
             "Float",
+            "HyperParameters",
             "GRU",
             "Int",
             "LSTM",

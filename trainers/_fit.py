@@ -8,7 +8,7 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from search_spaces._hypermodel import FIT_KEYWORDS
 from trainers._callbacks import (
     EagerFirstValidation,
     EpochLearningRate,
@@ -35,7 +36,7 @@ from trainers._reporter import Reporter
 from trainers._schedule import EpochSchedule
 from trainers._settings import CheckedConfig, FitSettings, best_of, check_config, one_hot_targets
 
-__all__ = ["TrainOutcome", "reported_by_model", "train"]
+__all__ = ["FitFn", "TrainOutcome", "fit_history", "reported_by_model", "train", "users_fit"]
 
 logger = logging.getLogger(__name__)
 
@@ -355,6 +356,7 @@ def train(
     build: BuildFn | None = None,
     strategy: tf.distribute.Strategy | None = None,
     verbose: int = 0,
+    fit: FitFn | None = None,
 ) -> TrainOutcome:
     """Runs one trial: build → compile → fit with callbacks.
 
@@ -401,11 +403,18 @@ def train(
             runs one batch per call. See `distribution_strategy`. Defaults to
             `None` (TensorFlow's default strategy).
         verbose: Keras ``fit`` verbosity. Defaults to `0`.
+        fit: Called instead of ``model.fit`` as ``fit(model, x, y,
+            validation_data=..., epochs=..., initial_epoch=..., callbacks=...,
+            verbose=...)`` with the training arrays (a KerasTuner
+            ``HyperModel.fit``); it must run ``model.fit`` with those
+            callbacks and return its ``History`` (or a dict of metrics
+            holding the monitored one). Defaults to `None` (``model.fit``).
 
     Raises:
         ConfigError: The config or the monitored metric does not fit the trainer.
         TrialFailedError: The loss became NaN or infinite (`TerminateOnNaN`
-            stopped the fit).
+            stopped the fit), or ``fit`` did not run ``model.fit`` with the
+            callbacks or did not return the monitored metric.
 
     Examples:
         >>> from trainers import FitSettings, load_sklearn, train
@@ -438,29 +447,97 @@ def train(
     schedule = EpochSchedule.from_config(full, epochs=epochs)
     settings.check_schedule(full)
     validation_batch, eager_passes = _validation_batching(model, data, full["batch_size"], replicas, strategy)
-    fit = model.fit(
-        **_fit_data(data, y_train, y_val, full["batch_size"], validation_batch),
-        initial_epoch=initial_epoch,
-        epochs=epochs,
-        class_weight=_class_weight(full, data),
-        # Each trial gets its own copies: callbacks keep state (KerasTuner does the same).
-        callbacks=_callbacks(
-            settings,
-            directory,
-            reporter,
-            copy.deepcopy(list(callbacks)),
-            resume,
-            schedule,
-            learning_rate=full["learning_rate"],
-            eager_validation_passes=eager_passes,
-        ),
-        verbose=verbose,
+    # Each trial gets its own copies: callbacks keep state (KerasTuner does the same).
+    trial_callbacks = _callbacks(
+        settings,
+        directory,
+        reporter,
+        copy.deepcopy(list(callbacks)),
+        resume,
+        schedule,
+        learning_rate=full["learning_rate"],
+        eager_validation_passes=eager_passes,
     )
-    history = {
-        k: [*(resume.history.get(k, []) if resume else []), *map(float, v)] for k, v in fit.history.items()
-    }
+    if fit is None:
+        fitted = model.fit(
+            **_fit_data(data, y_train, y_val, full["batch_size"], validation_batch),
+            initial_epoch=initial_epoch,
+            epochs=epochs,
+            class_weight=_class_weight(full, data),
+            callbacks=trial_callbacks,
+            verbose=verbose,
+        ).history
+    else:
+        fitted = users_fit(
+            fit,
+            model,
+            (data.x_train, y_train),
+            (data.x_val, y_val),
+            monitor=settings.monitor,
+            callbacks=trial_callbacks,
+            epochs=(initial_epoch, epochs),
+        )
+    history = {k: [*(resume.history.get(k, []) if resume else []), *map(float, v)] for k, v in fitted.items()}
     _raise_if_diverged(history)
     return _outcome(history, settings, directory / BEST_FILE, time.perf_counter() - start, model)
+
+
+# What `train` calls instead of ``model.fit``: (model, x, y, **fit keyword arguments) -> History or metrics.
+FitFn = Callable[..., Any]
+
+
+class _EpochsSeen(keras.callbacks.Callback):
+    """Counts the epochs a user's ``fit`` ran with the callbacks it was given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.epochs = 0
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        self.epochs += 1
+
+
+def users_fit(
+    fit: FitFn,
+    model: keras.Model,
+    train: tuple[np.ndarray, np.ndarray],
+    validation: tuple[np.ndarray, np.ndarray],
+    *,
+    monitor: str,
+    callbacks: Sequence[keras.callbacks.Callback],
+    epochs: tuple[int, int],
+) -> dict[str, list[float]]:
+    """Runs the user's ``fit`` as KerasTuner calls a ``HyperModel.fit``; returns the per-epoch history.
+
+    ``epochs`` is ``(initial_epoch, epochs)``. See `fit_history` for the checks.
+    """
+    seen = _EpochsSeen()
+    keywords = (validation, epochs[1], epochs[0], [*callbacks, seen], 0)
+    returned = fit(model, *train, **dict(zip(FIT_KEYWORDS, keywords, strict=True)))
+    return fit_history(returned, monitor, seen.epochs)
+
+
+def fit_history(returned: Any, monitor: str, epochs_seen: int) -> dict[str, list[float]]:
+    """The history a user's ``fit`` returned, checked: it ran the callbacks, and holds ``monitor``.
+
+    Raises:
+        TrialFailedError: The callbacks saw no epoch (so nothing was reported
+            or checkpointed), or ``monitor`` is not among the returned metrics.
+    """
+    if not epochs_seen:
+        raise TrialFailedError(
+            "HyperModel.fit returned without an epoch reaching the callbacks it was given: pass them on, "
+            "model.fit(*args, **kwargs) or model.fit(x, y, callbacks=kwargs['callbacks'], ...), "
+            "so that each epoch is reported, checkpointed and stopped early."
+        )
+    history = getattr(returned, "history", returned)
+    if not isinstance(history, Mapping) or monitor not in history:
+        shown = sorted(history) if isinstance(history, Mapping) else repr(returned)
+        raise TrialFailedError(
+            f"HyperModel.fit must return model.fit's History (or a dict of metrics) holding the objective "
+            f"{monitor!r}, but returned {shown}."
+        )
+    return {k: list(v) if isinstance(v, (list, tuple)) else [v] for k, v in history.items()}
 
 
 def _one_batch_per_call_if_needed(

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import optuna
+import ray.cloudpickle
 from ray.tune.stopper import Stopper
 
 from automl.execution._optuna_compat import fast_log_ndtr
@@ -40,6 +41,15 @@ class FlatSample:
 
     def __call__(self, trial: optuna.Trial) -> dict[str, Any]:
         return self.space.flatten(self.space.sample(trial))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Ray saves the searcher with the standard pickle, which cannot hold a hypermodel's
+        # function whose module it cannot import (a closure, a script loaded from a path).
+        return (_unpickled_sample, (ray.cloudpickle.dumps(self.space),))
+
+
+def _unpickled_sample(space: bytes) -> FlatSample:
+    return FlatSample(ray.cloudpickle.loads(space))
 
 
 class Searcher(QuietSpaceOptunaSearch):

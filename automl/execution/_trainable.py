@@ -22,6 +22,7 @@ from automl.execution._scratch import scratch_dir
 from automl.execution._tensorboard import trial_tensorboard
 from automl.execution._workers import RSS_KEY, worker_rss_mib
 from search_spaces import Space
+from search_spaces._hypermodel import HyperModelSpace
 from trainers import FitSettings, TrainingData
 from trainers._checkpoint import BEST_FILE, LAST_FILE, STATE_FILE
 
@@ -211,6 +212,12 @@ def run_trial(
     strategy = distribution_strategy(tpu=assigned.get("TPU", 0) > 0)
     freeze_imports()  # after TensorFlow's import: each trial's clear_session() then skips its objects
     config = space.unflatten(flat_config)
+    fit = None
+    if isinstance(space, HyperModelSpace):
+        # The config is the hypermodel's hp values: its own build and fit take them; the trainer
+        # keeps its default settings. (``build`` then only registered its Keras objects, unpickled.)
+        build, fit = space.trial_parts(config)
+        config = {}
     if settings.seed is not None:
         settings = dataclasses.replace(settings, seed=trial_seed(settings.seed, flat_config))
     with scratch_dir() as workdir, in_trial_dir(run_dir) as trial_dir:
@@ -236,4 +243,5 @@ def run_trial(
             resume_from=resume_from,
             build=build,
             strategy=strategy,
+            fit=fit,
         )

@@ -18,6 +18,7 @@ from automl.execution._trainable import KeepNewestCheckpoints, run_trial
 from automl.tracking._artifacts import ImportsForArtifacts
 from automl.tracking._tracking import MlflowTracker
 from search_spaces import Space
+from search_spaces._hypermodel import HyperModelSpace
 
 if TYPE_CHECKING:
     from automl.execution._runner import Run, RunBase
@@ -51,11 +52,18 @@ def trainable(run: RunBase, run_dir: Path) -> Any:
         data=run.data,
         settings=run.settings,
         callbacks=run.callbacks,
-        build=RegisteringBuild(run.build) if run.build is not None else None,
+        build=_shipped_build(run),
         memory_limit=run.resources.get("memory"),
         tensorboard=run.tensorboard,
     )
     return tune.with_resources(with_data, ray_resources(run.resources))
+
+
+def _shipped_build(run: RunBase) -> RegisteringBuild | None:
+    """The user's build (a hypermodel's too), registering in the workers the Keras objects its code registered."""
+    if isinstance(run.space, HyperModelSpace):
+        return RegisteringBuild(run.space.hypermodel.build)
+    return RegisteringBuild(run.build) if run.build is not None else None
 
 
 def new_tuner(run: Run, *, name: str, run_dir: Path, tracker: MlflowTracker) -> tune.Tuner:

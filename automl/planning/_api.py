@@ -20,7 +20,7 @@ __all__ = ["tune"]
 # Long by its written-out signature and docstring, which users read (help(), inspect.signature).
 @refuse_unknown_keywords("tune", "experiment")  # Optuna's n_trials gets num_trials, as in a file
 def tune(
-    space: Space,
+    space: Space | None = None,
     *,
     data: TrainingData | str,
     metric: str | Sequence[str] = "val_accuracy",
@@ -55,6 +55,7 @@ def tune(
     build: Callable[[dict[str, Any]], Any] | str | None = None,
     tensorboard: bool = False,
     log_tensorboard_to_mlflow: bool = False,
+    hypermodel: Any = None,
     verbose: int = 1,
 ) -> TuningResult:
     """Tunes a Keras model over ``space``: Optuna samples, Ray Tune schedules, MLflow records.
@@ -64,7 +65,8 @@ def tune(
     before Ray starts; a failing trial is recorded and the others go on.
 
     Args:
-        space: What to search (see `search_spaces.Space`, `search_spaces.mlp`).
+        space: What to search (see `search_spaces.Space`, `search_spaces.mlp`);
+            or leave it out and pass ``hypermodel``. Defaults to `None`.
         data: Training and validation data, or the name of a data set bundled
             with scikit-learn (``"digits"``, ``"wine"``, ...).
         metric: Metric to optimize; one the trainer reports for the task.
@@ -192,6 +194,15 @@ def tune(
         log_tensorboard_to_mlflow: Also attach each trial's event files to
             its MLflow run, under ``tensorboard/``; needs ``tensorboard``.
             Defaults to `False`.
+        hypermodel: KerasTuner code, run unchanged instead of ``space``: a
+            function ``build_model(hp) -> keras.Model`` or a
+            ``keras_tuner.HyperModel`` (instance or subclass; its ``fit(hp,
+            model, *args, **kwargs)`` is called as KerasTuner calls it when
+            overridden). Each trial's hyperparameters are sampled by Optuna as
+            the function declares them (``hp.Int``, ``hp.Choice``, ...), and
+            its config is ``hp.values``. In a YAML file:
+            ``hypermodel: models.py:build_model``. See `search_spaces.HyperParameters`.
+            Defaults to `None`.
         verbose: 0 silent; 1 the run's settings and where it is recorded,
             then one line per finished trial (and the counts of trials
             done and running after a minute with no line); 2 also the
@@ -250,5 +261,6 @@ def tune(
         build=build,
         tensorboard=tensorboard,
         log_tensorboard_to_mlflow=log_tensorboard_to_mlflow,
+        hypermodel=hypermodel,
     )
     return experiment.run(verbose=verbose)

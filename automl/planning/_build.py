@@ -7,7 +7,6 @@ import importlib.util
 import os
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +32,11 @@ def resolve_build_ref(ref: Any, base_dir: Path, *, field: str = "build") -> Buil
     return ref
 
 
-def load_build(ref: BuildRef, *, field: str = "build") -> Callable[..., Any]:
+def load_build(ref: BuildRef, *, field: str = "build", objects: bool = False) -> Any:
     """Imports the function a reference names (``build``, or a callbacks factory).
+
+    With ``objects``, an object with a ``build`` method (a KerasTuner
+    ``HyperModel`` instance) is accepted too.
 
     A module loaded from a file is registered to be pickled by value, so Ray
     ships its code to the workers (which may not have the file on their path).
@@ -53,10 +55,10 @@ def load_build(ref: BuildRef, *, field: str = "build") -> Callable[..., Any]:
     except Exception as exc:  # the user's module raised while importing
         raise ConfigError(f"cannot import {target}: {type(exc).__name__}: {exc}", field=field) from exc
     build = getattr(module, function, None)
-    if not callable(build):
+    if not callable(build) and not (objects and callable(getattr(build, "build", None))):
         public = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
         raise ConfigError(f"{target} has no function {function!r}; its callables: {public}.", field=field)
-    return build  # type: ignore[no-any-return]
+    return build
 
 
 def _import_file(path: Path, field: str) -> Any:

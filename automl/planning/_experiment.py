@@ -27,6 +27,7 @@ from automl.execution._runner import Run, optuna_warnings_only
 from automl.execution._workers import WorkerPolicy
 from automl.planning._build import check_build, load_build, resolve_build_ref
 from automl.planning._choices import GridSampler, SchedulerChoice, make_sampler, parse_scheduler
+from automl.planning._hypermodel import check_hypermodel, hypermodel_space, resolve_hypermodel_ref
 from automl.planning._objectives import EXTRA_METRICS, Objective, parse_objectives
 from automl.planning._warm_start import known_points
 from automl.tracking._tracking import tracking_client, tracking_wait_s
@@ -34,6 +35,7 @@ from search_spaces import ConfigError, Space, cnn, mlp, rnn
 from search_spaces._checks import check_int, is_int, is_real
 from search_spaces._errors import located
 from search_spaces._foreign import foreign_hint
+from search_spaces._hypermodel import HyperModelSpace
 from search_spaces._suggest import check_fields, did_you_mean, refuse_unknown_init_keywords
 from search_spaces._yaml import load_yaml_file
 from trainers import (
@@ -356,7 +358,7 @@ class Experiment:
         >>> result = experiment.run()
     """
 
-    space: Space
+    space: Space | None = None
     data: TrainingData | str | DataSpec
     metric: str | Sequence[str] = "val_accuracy"
     mode: Literal["min", "max"] | Sequence[Literal["min", "max"]] = "max"
@@ -390,8 +392,10 @@ class Experiment:
     build: Callable[[dict[str, Any]], Any] | str | None = None
     tensorboard: bool = False
     log_tensorboard_to_mlflow: bool = False
+    hypermodel: Any = None  # a function of hp, a keras_tuner.HyperModel, or 'file.py:name'
 
     def __post_init__(self) -> None:
+        _check_model_source(self)
         # The validated plan, kept for the first `run`: planning loads the data and builds
         # every variant of a custom `build`, which need not happen twice.
         object.__setattr__(self, "_planned", self._plan())
@@ -406,14 +410,16 @@ class Experiment:
         _check_tensorboard(self)
         tracking_wait_s()  # the environment's setting, checked now rather than at the run's end
         sampler, known = _sampler_and_known(self, objectives)
+        if isinstance(self.space, HyperModelSpace):
+            reported = _hypermodel_checks(self, data, settings, sampler, extra)
         scheduler, settings = _scheduler(self, objectives, settings, sampler, known)
         resources = _trial_resources(self)
         return Run(
-            space=self.space,
+            space=self._space,
             data=data,
             settings=settings,
             sampler=sampler,
-            points_to_evaluate=_warm_start(self.space, self.points_to_evaluate, self.num_trials),
+            points_to_evaluate=_warm_start(self._space, self.points_to_evaluate, self.num_trials),
             known_points=known,
             scheduler=scheduler,
             extra_objectives=extra,
@@ -437,6 +443,13 @@ class Experiment:
             tensorboard=self.tensorboard,
             log_tensorboard_to_mlflow=self.log_tensorboard_to_mlflow,
         )
+
+    @property
+    def _space(self) -> Space:
+        """The search space (a hypermodel's, once `_fit_plan` has made it)."""
+        if self.space is None:
+            raise ConfigError("the experiment has no search space yet.", field="space")
+        return self.space
 
     def run(self, *, verbose: int = 1) -> TuningResult:
         """Starts (or joins) Ray and runs the trials.
@@ -482,7 +495,10 @@ class Experiment:
             check_fields(settings["data"], DataSpec, "data source")
             spec = DataSpec(**settings["data"])
         settings["data"] = spec.resolved(Path(base_dir))
-        settings["space"] = _space_from_dict(settings["space"])
+        if settings.get("space") is not None:
+            settings["space"] = _space_from_dict(settings["space"])
+        if settings.get("hypermodel") is not None:
+            settings["hypermodel"] = resolve_hypermodel_ref(settings["hypermodel"], Path(base_dir))
         for key in ("points_to_evaluate", "evaluated_points"):
             if key in settings and not isinstance(settings[key], list):
                 raise ConfigError(f"expected a list of configs, but got {settings[key]!r}.", field=key)
@@ -525,12 +541,15 @@ class Experiment:
 
 
 def _fit_plan(experiment: Experiment) -> tuple[TrainingData, FitSettings, tuple[Objective, ...]]:
-    """The space's type, the data, the objectives and the trials' fit settings."""
-    if not isinstance(experiment.space, Space):
+    """The space's type (or the space a hypermodel declares), the data, the objectives and the fit settings."""
+    if experiment.hypermodel is None and not isinstance(experiment.space, Space):
         raise ConfigError(
             f"expected a search_spaces.Space, but got {type(experiment.space).__name__}.", field="space"
         )
     data = _data(experiment.data)
+    if experiment.hypermodel is not None:
+        # The steps below read the space a hypermodel declares as they read any space.
+        object.__setattr__(experiment, "space", hypermodel_space(experiment.hypermodel, data))
     check_metric_names(experiment.metrics, data.task)  # before FitSettings, which knows no task
     objectives = parse_objectives(experiment.metric, experiment.mode)
     monitor, mode = objectives[0]
@@ -557,7 +576,9 @@ def _model_checks(
     Returns the ``build`` function, and the metric names a custom build's models report (``None``
     for the trainer's models, whose names follow from the task).
     """
-    space = experiment.space
+    space = experiment._space
+    if isinstance(space, HyperModelSpace):  # checked once the sampler is made (`_hypermodel_checks`)
+        return None, None
     build = load_build(experiment.build) if isinstance(experiment.build, str) else experiment.build
     if build is None:  # a custom build's models may report metrics of their own: checked once built
         settings.check_monitor(data.task)
@@ -572,15 +593,71 @@ def _model_checks(
         everywhere = tuple(n for n in per_variant[0] if all(n in names for names in per_variant))
         settings.check_monitor(data.task, reported=everywhere)
         reported = tuple(dict.fromkeys(n for names in per_variant for n in names))
-    available = [*everywhere, *EXTRA_METRICS]
     who = "the trainer" if build is None else "the model build(config) returns"
+    _check_extra_objectives(extra, everywhere, who, data.task)
+    return build, reported
+
+
+def _check_extra_objectives(extra: Sequence[Objective], reported: Sequence[str], who: str, task: str) -> None:
+    available = [*reported, *EXTRA_METRICS]
     for i, (name, _) in enumerate(extra, start=1):
         if name not in available:
             raise ConfigError(
-                f"{who} never reports {name!r} for a {data.task} task; available: {available}.",
+                f"{who} never reports {name!r} for a {task} task; available: {available}.",
                 field=f"metric.{i}",
             )
-    return build, reported
+
+
+def _check_model_source(experiment: Experiment) -> None:
+    """Exactly one of ``space`` and ``hypermodel``; a hypermodel builds its own model (no ``build``)."""
+    if experiment.hypermodel is None:
+        if experiment.space is None:
+            raise ConfigError(
+                "expected a search space (space=...) or a KerasTuner hypermodel (hypermodel=build_model), "
+                "but got neither.",
+                field="space",
+            )
+        return
+    for field in ("space", "build"):
+        if getattr(experiment, field) is not None:
+            raise ConfigError(
+                f"a hypermodel declares its search space and builds its model itself, so it takes no "
+                f"{field}, but got {field}={getattr(experiment, field)!r}; pass one or the other.",
+                field=field,
+            )
+    for field in ("points_to_evaluate", "evaluated_points", "warm_start"):
+        if getattr(experiment, field):
+            raise ConfigError(
+                f"not supported with a hypermodel: {field} (its configs cannot be enqueued before the "
+                "hypermodel declares its hyperparameters).",
+                field=field,
+            )
+    scheduler = experiment.scheduler
+    name = scheduler.get("name") if isinstance(scheduler, Mapping) else scheduler
+    sampler = experiment.sampler.get("name") if isinstance(experiment.sampler, Mapping) else experiment.sampler
+    for field, value, refused, why in (
+        ("scheduler", name, "pbt", "it mutates a config's values while a restored model trains on"),
+        ("sampler", sampler, "grid", "a grid needs every parameter before the first trial"),
+    ):
+        if value == refused:
+            raise ConfigError(f"not supported with a hypermodel: {field} {refused!r} ({why}).", field=field)
+
+
+def _hypermodel_checks(
+    experiment: Experiment,
+    data: TrainingData,
+    settings: FitSettings,
+    sampler: optuna.samplers.BaseSampler,
+    extra: Sequence[Objective],
+) -> tuple[str, ...]:
+    """The hypermodel's first model (see `check_hypermodel`), and the metrics it reports."""
+    space = experiment._space
+    if not isinstance(space, HyperModelSpace):
+        raise ConfigError("expected a hypermodel's space.", field="hypermodel")
+    reported = check_hypermodel(space, data, settings, sampler, settings.mode)
+    settings.check_monitor(data.task, reported=reported)
+    _check_extra_objectives(extra, reported, f"the model {space.hypermodel.name} builds", data.task)
+    return reported
 
 
 def _check_limits(experiment: Experiment) -> None:
@@ -621,7 +698,7 @@ def _sampler_and_known(
         experiment.sampler,
         seed=experiment.seed,
         num_objectives=len(objectives),
-        space=experiment.space,
+        space=experiment._space,
         num_trials=experiment.num_trials,
     )
     if len(objectives) > 1 and (experiment.evaluated_points or experiment.warm_start):
@@ -632,7 +709,7 @@ def _sampler_and_known(
         )
     metric, mode = objectives[0]
     known = known_points(
-        experiment.space,
+        experiment._space,
         evaluated_points=experiment.evaluated_points,
         warm_start=experiment.warm_start,
         metric=metric,
@@ -657,7 +734,7 @@ def _scheduler(
     scheduler = parse_scheduler(
         experiment.scheduler or ("fifo" if several else "asha"),
         epochs=experiment.epochs,
-        space=experiment.space,
+        space=experiment._space,
     )
     if scheduler.pauses_trials:  # a paused or exploited trial continues from its newest checkpoint
         settings = dataclasses.replace(settings, checkpoint_interval_s=0.0)

@@ -142,7 +142,17 @@ def _resumed_run(
     callbacks: Sequence[Any],
     build: Callable[[dict[str, Any]], Any] | None,
 ) -> ResumedRun:
-    """The run ``run.json`` records, with the data, callbacks and ``build`` it needs given again or remade."""
+    """The run ``run.json`` records, with the data, callbacks and ``build`` it needs given again or remade.
+
+    Raises:
+        ConfigError: The run tuned a hypermodel: resuming one is not supported.
+    """
+    if "hypermodel" in manifest["space"]:
+        raise ConfigError(
+            f"not supported: resuming a run of a hypermodel ({manifest['space']['hypermodel']}); its finished "
+            f"trials are recorded in {run_dir} and in MLflow, start a new run for the rest.",
+            field="hypermodel",
+        )
     return ResumedRun(  # where it is recorded comes from the manifest, in `ResumedRun.resume`
         space=Space.from_dict(manifest["space"]),
         data=run_data(manifest, data, again=f"automl.resume({str(run_dir)!r}, data=...)"),

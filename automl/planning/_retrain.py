@@ -26,6 +26,7 @@ from automl.planning._resume import run_build, run_data, trusted_manifest
 from automl.tracking._tracking import param_batches
 from search_spaces import ConfigError, Space
 from search_spaces._checks import is_int
+from search_spaces._hypermodel import HyperModelSpace
 from trainers import FitSettings, TrainingData
 from trainers._checkpoint import LAST_FILE
 
@@ -119,6 +120,11 @@ def retrain(
 
     from trainers import train
 
+    if isinstance(result.space, HyperModelSpace):
+        raise ConfigError(
+            "not supported: retraining a hypermodel's trial; result.get_best_models() loads the trained models.",
+            field="hypermodel",
+        )
     trial = _trial(result, rank)
     count = _epochs(epochs, trial)
     manifest = trusted_manifest(result.run_dir)

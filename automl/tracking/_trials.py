@@ -20,7 +20,8 @@ class Trials:
     Args:
         runs: Writes the trials' MLflow runs.
         ranking: Scores the trials (each one's best epoch).
-        flat_keys: The space's flat param keys: a trial's params.
+        flat_keys: The space's flat param keys: a trial's params (none: each
+            config's own keys, as a hypermodel declares them).
         metric_names: Metrics kept (and logged) per epoch.
         mutated: Whether a PBT scheduler changes params while trials train:
             a record then follows its trial's config.
@@ -46,6 +47,8 @@ class Trials:
         self._on_end = on_end
 
     def _params(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        if not self._flat_keys:  # a hypermodel's: each config has the keys of the values it declared
+            return dict(config)
         return {k: config.get(k) for k in self._flat_keys}
 
     def start(self, trial_id: str, config: Mapping[str, Any], resources: Mapping[str, Any]) -> None:

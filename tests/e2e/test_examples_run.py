@@ -42,7 +42,7 @@ def _run_yaml(name, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "name", ["digits_mlp", "digits_cnn", "sequence_rnn", "diabetes_csv", "digits_tensorboard"]
+    "name", ["digits_mlp", "digits_cnn", "sequence_rnn", "diabetes_csv", "digits_tensorboard", "kerastuner_port"]
 )
 def test_python_example_runs(name, ray_local, tmp_path, monkeypatch, capsys):
     _run_script(name, monkeypatch, tmp_path)
