@@ -21,7 +21,7 @@ from automl._result import TRIAL_DIR_PREFIX
 from automl.execution._scratch import scratch_dir
 from automl.execution._workers import RSS_KEY, worker_rss_mib
 from search_spaces import Space
-from trainers import FitSettings, TrainingData
+from trainers import FitSettings, StreamingData, TrainingData
 from trainers._checkpoint import BEST_FILE, LAST_FILE, STATE_FILE
 
 __all__ = ["KeepNewestCheckpoints", "restore_missing_checkpoints", "run_trial", "trial_seed"]
@@ -175,7 +175,7 @@ def run_trial(
     *,
     run_dir: Path,
     space: Space,
-    data: TrainingData,
+    data: TrainingData | StreamingData,
     settings: FitSettings,
     callbacks: Sequence[Any] = (),
     build: Callable[[dict[str, Any]], Any] | None = None,

@@ -37,16 +37,22 @@ from search_spaces._suggest import check_fields, did_you_mean, refuse_unknown_in
 from search_spaces._yaml import load_yaml_file
 from trainers import (
     FitSettings,
+    StreamingData,
     TrainingData,
     check_config,
     from_arrays,
     from_frame,
+    from_loader,
+    image_directory,
     load_sklearn,
     reported_metrics,
 )
 from trainers._settings import check_metric_names
 
 __all__ = ["DataSpec", "Experiment", "PRESETS"]
+
+# The keys of `DataSpec` that name a source; a spec names exactly one.
+_SOURCES = ("sklearn", "csv", "npz", "image_directory", "function")
 
 PRESETS = {"mlp": mlp, "cnn": cnn, "rnn": rnn}
 
@@ -72,26 +78,38 @@ def _resources(resources: Mapping[str, float] | None) -> dict[str, float]:
     return resources
 
 
-def _data(data: TrainingData | str | DataSpec) -> TrainingData:
+def _loader_config(space: Space | None) -> dict[str, Any]:
+    """The config a loader function is called with in the driver's check: the space's default one."""
+    return dict(check_config(space.default_config() if space else {}, custom_model=True))
+
+
+def _data(data: Data, space: Space) -> TrainingData | StreamingData:
+    """The run's data: arrays loaded here, or a file-backed source checked on its first files."""
     if isinstance(data, str):
         return load_sklearn(data)
     if isinstance(data, DataSpec):
-        return data.load()
-    if not isinstance(data, TrainingData):
-        raise ConfigError(
-            "expected trainers.TrainingData (from trainers.from_arrays, from_frame, from_dataset or "
-            f"load_sklearn), a DataSpec or the name of a bundled data set, but got {type(data).__name__}.",
-            field="data",
-        )
-    return data
+        return data.load(space)
+    if isinstance(data, (TrainingData, StreamingData)):
+        return data
+    if callable(data):  # the user's loader(config) -> (train_ds, val_ds)
+        return from_loader(data, _loader_config(space))
+    raise ConfigError(
+        "expected trainers.TrainingData (from trainers.from_arrays, from_frame, from_dataset or "
+        "load_sklearn), file-backed data (trainers.image_directory, ...), a loader function "
+        f"config -> (train_ds, val_ds), a DataSpec or the name of a bundled data set, but got "
+        f"{type(data).__name__}.",
+        field="data",
+    )
 
 
-def _data_spec(data: TrainingData | str | DataSpec) -> dict[str, Any] | None:
-    """Where the data came from, so a resumed run can load it again (None: arrays in memory)."""
+def _data_spec(data: Data) -> dict[str, Any] | None:
+    """Where the data came from, so a resumed run can load it again (None: arrays or a function in memory)."""
     if isinstance(data, str):
         return {"sklearn": data}
     if isinstance(data, DataSpec):
         return data.to_dict()
+    if isinstance(data, StreamingData):
+        return data.spec()
     return None
 
 
@@ -150,6 +168,19 @@ class DataSpec:
         shape: The shape of one sample, e.g. ``[8, 8, 1]`` to read digits'
             64 pixels as 8×8 single-channel images for Conv2D layers. Each
             row is reshaped (C order). Defaults to `None` (as read).
+        image_directory: A folder of images, one subfolder per class, read
+            inside each trial (see `trainers.image_directory`). Defaults to `None`.
+        image_size: ``[height, width]`` the images are resized to. Defaults
+            to the first image's size.
+        color_mode: ``rgb``, ``grayscale`` or ``rgba``. Defaults to the
+            images' own channel count.
+        validation_directory: A folder of validation images with the same
+            class subfolders, instead of ``validation_split``. Defaults to `None`.
+        function: ``'loaders.py:make_data'``: the user's function
+            ``config -> (train_ds, val_ds)``, called in each trial's worker
+            (see `trainers.from_loader`). Defaults to `None`.
+        num_classes: The classes a ``function``'s targets hold. Defaults to
+            those its first validation batches show.
     """
 
     sklearn: str | None = None
@@ -161,14 +192,18 @@ class DataSpec:
     validation_split: float = 0.2
     seed: int = 0
     shape: Sequence[int] | None = None
+    image_directory: str | None = None
+    image_size: Sequence[int] | None = None
+    color_mode: Literal["rgb", "grayscale", "rgba"] | None = None
+    validation_directory: str | None = None
+    function: str | None = None
+    num_classes: int | None = None
 
     def __post_init__(self) -> None:
-        sources = [s for s in ("sklearn", "csv", "npz") if getattr(self, s) is not None]
+        sources = [s for s in _SOURCES if getattr(self, s) is not None]
         if len(sources) != 1:
-            raise ConfigError(
-                f"give exactly one data source of ['sklearn', 'csv', 'npz'], but got {sources}."
-            )
-        for name in ("sklearn", "csv", "npz", "target", "task"):
+            raise ConfigError(f"give exactly one data source of {list(_SOURCES)}, but got {sources}.")
+        for name in (*_SOURCES, "target", "task", "color_mode", "validation_directory"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 raise ConfigError(f"expected a string, but got {value!r}.", field=name)
@@ -198,19 +233,52 @@ class DataSpec:
             for i, size in enumerate(self.shape):
                 check_int(size, f"shape.{i}", low=1, plain=True)
             object.__setattr__(self, "shape", list(self.shape))
+        self._check_file_source()
+
+    def _check_file_source(self) -> None:
+        """The keys that go with one file-backed source only."""
+        owners = {
+            "image_size": "image_directory",
+            "color_mode": "image_directory",
+            "validation_directory": "image_directory",
+            "num_classes": "function",
+        }
+        for key, owner in owners.items():
+            if getattr(self, key) is not None and getattr(self, owner) is None:
+                raise ConfigError(f"`{key}` goes with `{owner}` and only with it.", field=key)
+        if self.validation_directory is not None and self.validation_split != 0.2:
+            raise ConfigError(
+                "give validation_split or validation_directory, not both.", field="validation_split"
+            )
+        if self.num_classes is not None:
+            check_int(self.num_classes, "num_classes", low=2, plain=True)
+        if (self.image_directory or self.function) and self.shape is not None:
+            raise ConfigError(
+                "`shape` reshapes arrays read in the driver; file-backed samples keep the shape they are read in.",
+                field="shape",
+            )
 
     @property
     def name(self) -> str:
         """The data set's name, or the file's stem."""
-        return self.sklearn or Path(str(self.csv or self.npz)).stem
+        return self.sklearn or Path(str(self.csv or self.npz or self.image_directory or self.function)).stem
 
     def resolved(self, base_dir: Path) -> DataSpec:
-        """The same spec with file paths made absolute from ``base_dir``."""
+        """The same spec with file paths made absolute from ``base_dir`` (URLs stay as they are)."""
 
         def absolute(path: str | None) -> str | None:
-            return None if path is None else str((base_dir / path).resolve())
+            if path is None or "://" in path:
+                return path
+            return str((base_dir / path).resolve())
 
-        return dataclasses.replace(self, csv=absolute(self.csv), npz=absolute(self.npz))
+        return dataclasses.replace(
+            self,
+            csv=absolute(self.csv),
+            npz=absolute(self.npz),
+            image_directory=absolute(self.image_directory),
+            validation_directory=absolute(self.validation_directory),
+            function=None if self.function is None else resolve_build_ref(self.function, base_dir, field="data.function"),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -219,8 +287,23 @@ class DataSpec:
             if getattr(self, f.name) != f.default
         }
 
-    def load(self) -> TrainingData:
-        """Reads the data (relative paths from the working directory; see `resolved`)."""
+    def load(self, space: Space | None = None) -> TrainingData | StreamingData:
+        """Reads the data, or checks a file-backed source on its first files (relative paths from the
+        working directory; see `resolved`). A ``function`` is checked with ``space``'s default config.
+        """
+        if self.image_directory is not None:
+            return image_directory(
+                self.image_directory,
+                image_size=self.image_size,
+                color_mode=self.color_mode,
+                validation_split=self.validation_split,
+                validation_directory=self.validation_directory,
+                seed=self.seed,
+            )
+        if self.function is not None:
+            ref = resolve_build_ref(self.function, Path.cwd(), field="data.function")
+            function = load_build(ref, field="data.function")
+            return from_loader(function, _loader_config(space), task=self.task, num_classes=self.num_classes, ref=ref)
         if self.sklearn is not None:
             data = load_sklearn(self.sklearn, validation_split=self.validation_split, seed=self.seed)
         else:
@@ -281,6 +364,10 @@ class DataSpec:
             )
         validation = (found["x_val"], found["y_val"]) if "x_val" in found and "y_val" in found else None
         return from_arrays(found["x"], found["y"], validation_data=validation, name=path.stem, **split)
+
+
+# What `tune(data=...)` takes.
+Data = TrainingData | StreamingData | str | DataSpec | Callable[[dict[str, Any]], Any]
 
 
 def made_callbacks(entries: Any) -> tuple[list[Any], tuple[str, ...]]:
@@ -356,7 +443,7 @@ class Experiment:
     """
 
     space: Space
-    data: TrainingData | str | DataSpec
+    data: Data
     metric: str | Sequence[str] = "val_accuracy"
     mode: Literal["min", "max"] | Sequence[Literal["min", "max"]] = "max"
     num_trials: int = 12
@@ -518,13 +605,13 @@ class Experiment:
 # The steps of `Experiment._plan`, in the order it takes them: which error comes first is part of the behaviour.
 
 
-def _fit_plan(experiment: Experiment) -> tuple[TrainingData, FitSettings, tuple[Objective, ...]]:
+def _fit_plan(experiment: Experiment) -> tuple[TrainingData | StreamingData, FitSettings, tuple[Objective, ...]]:
     """The space's type, the data, the objectives and the trials' fit settings."""
     if not isinstance(experiment.space, Space):
         raise ConfigError(
             f"expected a search_spaces.Space, but got {type(experiment.space).__name__}.", field="space"
         )
-    data = _data(experiment.data)
+    data = _data(experiment.data, experiment.space)
     check_metric_names(experiment.metrics, data.task)  # before FitSettings, which knows no task
     objectives = parse_objectives(experiment.metric, experiment.mode)
     monitor, mode = objectives[0]
@@ -544,7 +631,10 @@ def _fit_plan(experiment: Experiment) -> tuple[TrainingData, FitSettings, tuple[
 
 
 def _model_checks(
-    experiment: Experiment, data: TrainingData, settings: FitSettings, extra: Sequence[Objective]
+    experiment: Experiment,
+    data: TrainingData | StreamingData,
+    settings: FitSettings,
+    extra: Sequence[Objective],
 ) -> tuple[Callable[[dict[str, Any]], Any] | None, tuple[str, ...] | None]:
     """Every variant of the space against the trainer or the user's ``build``, and the metrics they report.
 
@@ -556,7 +646,9 @@ def _model_checks(
     if build is None:  # a custom build's models may report metrics of their own: checked once built
         settings.check_monitor(data.task)
     for config in space.variants():  # every choice the trainer must accept
-        settings.check_schedule(check_config(config, task=data.task, custom_model=build is not None))
+        checked = check_config(config, task=data.task, custom_model=build is not None)
+        settings.check_schedule(checked)
+        _check_class_weight(checked, data)
     reported = None
     if build is None:
         space.check_input_shape(data.input_shape)
@@ -575,6 +667,16 @@ def _model_checks(
                 field=f"metric.{i}",
             )
     return build, reported
+
+
+def _check_class_weight(config: Mapping[str, Any], data: TrainingData | StreamingData) -> None:
+    """Balanced class weights need the class counts, which not every file-backed source knows."""
+    if config["class_weight"] is not None and isinstance(data, StreamingData) and data.class_counts is None:
+        raise ConfigError(
+            f"class_weight 'balanced' needs the count of each class, which {data.name!r} does not tell "
+            "without reading all of it; leave class_weight out of the space.",
+            field="space.class_weight",
+        )
 
 
 def _check_limits(experiment: Experiment) -> None:

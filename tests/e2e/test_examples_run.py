@@ -99,3 +99,22 @@ def test_sequence_yaml_trains_recurrent_layers_on_the_committed_file(ray_local, 
     assert model.input_shape == (None, 24, 1)
     recurrent = (keras.layers.LSTM, keras.layers.GRU, keras.layers.Bidirectional)
     assert any(isinstance(layer, recurrent) for layer in model.layers)
+
+
+def test_the_images_folder_example_runs_as_a_script_and_as_yaml(ray_local, tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "digits_png"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["images_folder.py", "--trials", "1", "--epochs", "1", "--folder", str(folder)])
+    spec = importlib.util.spec_from_file_location("example_images_folder", EXAMPLES / "images_folder.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main()
+    out = capsys.readouterr().out
+    assert "classes ('0', '1', '2', '3', '4', '5', '6', '7', '8', '9')" in out and "Best val_accuracy" in out
+    args = ["tune", str(EXAMPLES / "images_folder.yaml"), "--quiet", "--set", "num_trials=2", "--set", "epochs=1"]
+    args += ["--set", f"data.image_directory={folder}", "--set", "name=images", "--set", f"storage_path={tmp_path}"]
+    args += ["--set", f"tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}"]
+    assert main(args) == 0
+    result = TuningResult.load(tmp_path / "images")
+    assert list(result.trials["state"]) == ["COMPLETE"] * 2
+    assert keras.saving.load_model(result.best_model_path).input_shape == (None, 16, 16, 3)

@@ -1,0 +1,104 @@
+"""File-backed data in experiments: checked before Ray starts, recorded for resume (no Ray here)."""
+
+from __future__ import annotations
+
+import pytest
+
+from automl import Experiment
+from automl.planning._experiment import DataSpec
+from automl.planning._resume import run_data
+from search_spaces import ConfigError, mlp
+from tests.trainers.test_stream import write_images
+from trainers import StreamingData
+
+LOADERS = """
+import numpy as np
+import tensorflow as tf
+
+def make_data(config):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int32")
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(config["batch_size"])
+    return ds, ds
+
+def broken(config):
+    return "a string"
+"""
+
+
+def _experiment(data, tmp_path):
+    settings = {"space": {"preset": "mlp"}, "data": data, "num_trials": 2, "epochs": 1}
+    return Experiment.from_dict({**settings, "storage_path": str(tmp_path / "runs")}, base_dir=tmp_path)
+
+
+def test_an_image_folder_in_a_file_is_checked_and_recorded_by_its_spec(tmp_path):
+    write_images(tmp_path / "pics")
+    experiment = _experiment({"image_directory": "pics", "image_size": [8, 8]}, tmp_path)
+    run = experiment._planned
+    assert isinstance(run.data, StreamingData) and run.data.input_shape == (8, 8, 3)
+    assert run.data_spec["image_directory"] == str(tmp_path / "pics")
+    again = run_data({"data": run.data_spec, "space": mlp().to_dict()}, None, again="")
+    assert again.source == run.data.source and again.classes == ("cat", "dog", "owl")
+
+
+def test_a_loader_function_named_in_a_file_is_checked_once_and_recorded(tmp_path):
+    (tmp_path / "loaders.py").write_text(LOADERS)
+    run = _experiment({"function": "loaders.py:make_data"}, tmp_path)._planned
+    assert (run.data.task, run.data.input_shape) == ("binary", (4,))
+    assert run.data_spec == {"function": f"{tmp_path / 'loaders.py'}:make_data"}
+    with pytest.raises(ConfigError, match=r"^data\.function: .*loaders\.py has no function 'make'"):
+        _experiment({"function": "loaders.py:make"}, tmp_path)
+    with pytest.raises(
+        ConfigError, match=r"^data\.function: broken\(config\) must return .* but returned str"
+    ):
+        _experiment({"function": "loaders.py:broken"}, tmp_path)
+    with pytest.raises(ConfigError, match=r"^data\.function: no file .*missing\.py"):
+        _experiment({"function": "missing.py:make_data"}, tmp_path)
+
+
+def test_a_python_loader_runs_through_tune_arguments(tmp_path):
+    namespace: dict = {}
+    exec(LOADERS, namespace)
+    run = Experiment(space=mlp(), data=namespace["make_data"], num_trials=1, epochs=1)._planned
+    assert run.data.task == "binary" and run.data_spec is None
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        ({"image_directory": "nowhere"}, r"^data\.image_directory: no directory .*nowhere"),
+        (
+            {"sklearn": "digits", "image_size": [8, 8]},
+            r"^data\.image_size: `image_size` goes with `image_directory`",
+        ),
+        (
+            {"image_directory": "pics", "validation_directory": "pics", "validation_split": 0.3},
+            r"^data\.validation_split: give validation_split or validation_directory, not both",
+        ),
+        ({"image_directory": "pics", "shape": [64]}, r"^data\.shape: `shape` reshapes arrays"),
+        (
+            {"image_directory": "pics", "csv": "x.csv"},
+            r"give exactly one data source of .*'image_directory', 'function'",
+        ),
+        ({"function": "loaders.py:make_data", "num_classes": 1}, r"^data\.num_classes: expected an int >= 2"),
+    ],
+)
+def test_bad_file_sources_are_refused_before_ray_starts(data, match, tmp_path):
+    write_images(tmp_path / "pics")
+    (tmp_path / "loaders.py").write_text(LOADERS)
+    with pytest.raises(ConfigError, match=match):
+        _experiment(data, tmp_path)
+
+
+def test_balanced_class_weights_need_counts_a_loader_cannot_give(tmp_path):
+    (tmp_path / "loaders.py").write_text(LOADERS)
+    space = mlp().to_dict()
+    space["class_weight"] = {"type": "categorical", "choices": [None, "balanced"]}
+    settings = {"space": space, "data": {"function": "loaders.py:make_data"}, "num_trials": 1}
+    with pytest.raises(ConfigError, match=r"^space\.class_weight: class_weight 'balanced' needs the count"):
+        Experiment.from_dict(settings, base_dir=tmp_path)
+
+
+def test_the_spec_names_the_new_sources():
+    assert DataSpec(image_directory="a", color_mode="rgb").name == "a"

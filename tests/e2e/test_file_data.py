@@ -1,0 +1,52 @@
+"""File-backed data end to end: trials read the files in their workers (real Ray, MLflow, Keras)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+import automl
+import trainers
+from automl import TuningResult
+from automl.cli import main
+from search_spaces import Categorical, mlp
+from tests.automl.planning.test_file_data import LOADERS
+from tests.trainers.test_stream import write_images
+
+pytestmark = [pytest.mark.slow, pytest.mark.ray]
+
+
+def test_an_image_folder_is_tuned_from_files_and_its_classes_logged(ray_local, tmp_path):
+    data = trainers.image_directory(str(write_images(tmp_path / "pics")), image_size=[8, 8])
+    result = automl.tune(
+        mlp(batch_size=Categorical([8, 16])),
+        data=data,
+        num_trials=2,
+        epochs=1,
+        seed=0,
+        storage_path=tmp_path / "runs",
+        tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+        verbose=0,
+    )
+    assert list(result.trials["state"]) == ["COMPLETE"] * 2
+    assert result.classes == ("cat", "dog", "owl")
+    manifest = json.loads((result.run_dir / "run.json").read_text())
+    assert manifest["data"] == data.spec()  # resume reads the folder again from this
+    logged = MlflowClient(result.tracking_uri).download_artifacts(result.parent_run_id, "data_classes.json")
+    assert json.loads(Path(logged).read_text()) == {"classes": ["cat", "dog", "owl"]}
+
+
+def test_a_loader_function_in_an_experiment_file_runs_in_the_workers(ray_local, tmp_path):
+    (tmp_path / "loaders.py").write_text(LOADERS)
+    (tmp_path / "exp.yaml").write_text(
+        "data: {function: loaders.py:make_data}\n"
+        "space: {preset: mlp, batch_size: {type: categorical, choices: [8, 32]}}\n"
+        f"num_trials: 2\nepochs: 2\nname: loader\nstorage_path: {tmp_path}\n"
+        f"tracking_uri: sqlite:///{tmp_path / 'mlflow.db'}\n"
+    )
+    assert main(["tune", str(tmp_path / "exp.yaml"), "--quiet"]) == 0
+    result = TuningResult.load(tmp_path / "loader")
+    assert list(result.trials["state"]) == ["COMPLETE"] * 2
