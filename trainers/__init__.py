@@ -29,6 +29,7 @@ from trainers._settings import (
 )
 from trainers._stream import StreamingData, from_loader
 from trainers._tabular import Column, from_frame, raw_input_model
+from trainers._tfrecords import tfrecords
 
 if TYPE_CHECKING:
     from trainers._callbacks import ReporterCallback
@@ -83,6 +84,7 @@ __all__ = [
     "raw_input_model",
     "reported_by_model",
     "reported_metrics",
+    "tfrecords",
     "train",
 ]
 

@@ -8,6 +8,7 @@ import dataclasses
 import logging
 import math
 import time
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -256,7 +257,7 @@ def _fit_data(
     batch_size: int,
     validation_batch_size: int,
     *,
-    one_hot: bool,
+    one_hot: bool = False,
 ) -> dict[str, Any]:
     """`fit`'s data arguments: small data as ``tf.data`` pipelines without functions, else the arrays.
 
@@ -490,31 +491,47 @@ def train(
     schedule = EpochSchedule.from_config(full, epochs=epochs)
     settings.check_schedule(full)
     validation_batch, eager_passes = _validation_batching(model, data, full["batch_size"], replicas, strategy)
-    fit = model.fit(
-        **_fit_data(
-            data, y_train, y_val, full["batch_size"], validation_batch, one_hot=_one_hot(full, data, model)
-        ),
-        initial_epoch=initial_epoch,
-        epochs=epochs,
-        class_weight=_class_weight(full, data),
-        # Each trial gets its own copies: callbacks keep state (KerasTuner does the same).
-        callbacks=_callbacks(
-            settings,
-            directory,
-            reporter,
-            copy.deepcopy(list(callbacks)),
-            resume,
-            schedule,
-            learning_rate=full["learning_rate"],
-            eager_validation_passes=eager_passes,
-        ),
-        verbose=verbose,
-    )
+    with _epochs_of_unknown_length(data):
+        fit = model.fit(
+            **_fit_data(
+                data, y_train, y_val, full["batch_size"], validation_batch, one_hot=_one_hot(full, data, model)
+            ),
+            initial_epoch=initial_epoch,
+            epochs=epochs,
+            class_weight=_class_weight(full, data),
+            # Each trial gets its own copies: callbacks keep state (KerasTuner does the same).
+            callbacks=_callbacks(
+                settings,
+                directory,
+                reporter,
+                copy.deepcopy(list(callbacks)),
+                resume,
+                schedule,
+                learning_rate=full["learning_rate"],
+                eager_validation_passes=eager_passes,
+            ),
+            verbose=verbose,
+        )
     history = {
         k: [*(resume.history.get(k, []) if resume else []), *map(float, v)] for k, v in fit.history.items()
     }
     _raise_if_diverged(history)
     return _outcome(history, settings, directory / BEST_FILE, time.perf_counter() - start, model)
+
+
+@contextlib.contextmanager
+def _epochs_of_unknown_length(data: TrainingData | StreamingData) -> Iterator[None]:
+    """Quiets Keras's warning at the end of a first epoch of unknown length (TFRecords, a loader's).
+
+    Keras learns how many batches an epoch of a dataset of unknown
+    cardinality holds when the first epoch runs out, warns that the input
+    "ran out of data; interrupting training", and goes on with the next
+    epochs: the end of the data is the end of the epoch, as intended here.
+    """
+    with warnings.catch_warnings():
+        if isinstance(data, OpenedStream) and data.train_batches is None:
+            warnings.filterwarnings("ignore", message="Your input ran out of data", category=UserWarning)
+        yield
 
 
 def _one_batch_per_call_if_needed(

@@ -46,13 +46,14 @@ from trainers import (
     image_directory,
     load_sklearn,
     reported_metrics,
+    tfrecords,
 )
 from trainers._settings import check_metric_names
 
 __all__ = ["DataSpec", "Experiment", "PRESETS"]
 
 # The keys of `DataSpec` that name a source; a spec names exactly one.
-_SOURCES = ("sklearn", "csv", "npz", "image_directory", "function")
+_SOURCES = ("sklearn", "csv", "npz", "image_directory", "tfrecord", "function")
 
 PRESETS = {"mlp": mlp, "cnn": cnn, "rnn": rnn}
 
@@ -179,8 +180,15 @@ class DataSpec:
         function: ``'loaders.py:make_data'``: the user's function
             ``config -> (train_ds, val_ds)``, called in each trial's worker
             (see `trainers.from_loader`). Defaults to `None`.
-        num_classes: The classes a ``function``'s targets hold. Defaults to
-            those its first validation batches show.
+        tfrecord: A file or glob of TFRecord shards of ``tf.train.Example``s,
+            read inside each trial (see `trainers.tfrecords`). Defaults to `None`.
+        features: ``tfrecord``'s feature spec: name → ``{dtype, shape}``.
+            Defaults to `None`.
+        label: The feature of ``tfrecord`` that holds the target. Defaults to `None`.
+        validation: A file or glob of validation shards for ``tfrecord``.
+            Defaults to `None`.
+        num_classes: The classes a ``function``'s or ``tfrecord``'s targets
+            hold. Defaults to those the first validation batches show.
     """
 
     sklearn: str | None = None
@@ -196,6 +204,10 @@ class DataSpec:
     image_size: Sequence[int] | None = None
     color_mode: Literal["rgb", "grayscale", "rgba"] | None = None
     validation_directory: str | None = None
+    tfrecord: str | None = None
+    features: Mapping[str, Any] | None = None
+    label: str | None = None
+    validation: str | None = None
     function: str | None = None
     num_classes: int | None = None
 
@@ -203,7 +215,7 @@ class DataSpec:
         sources = [s for s in _SOURCES if getattr(self, s) is not None]
         if len(sources) != 1:
             raise ConfigError(f"give exactly one data source of {list(_SOURCES)}, but got {sources}.")
-        for name in (*_SOURCES, "target", "task", "color_mode", "validation_directory"):
+        for name in (*_SOURCES, "target", "task", "color_mode", "validation_directory", "label", "validation"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 raise ConfigError(f"expected a string, but got {value!r}.", field=name)
@@ -241,18 +253,26 @@ class DataSpec:
             "image_size": "image_directory",
             "color_mode": "image_directory",
             "validation_directory": "image_directory",
-            "num_classes": "function",
+            "features": "tfrecord",
+            "label": "tfrecord",
+            "validation": "tfrecord",
         }
         for key, owner in owners.items():
             if getattr(self, key) is not None and getattr(self, owner) is None:
                 raise ConfigError(f"`{key}` goes with `{owner}` and only with it.", field=key)
+        if self.num_classes is not None and self.function is None and self.tfrecord is None:
+            raise ConfigError("`num_classes` goes with `function` or `tfrecord`.", field="num_classes")
+        if self.tfrecord is not None:
+            for key in ("features", "label", "validation"):
+                if getattr(self, key) is None:
+                    raise ConfigError(f"`tfrecord` needs `{key}` too.", field=key)
         if self.validation_directory is not None and self.validation_split != 0.2:
             raise ConfigError(
                 "give validation_split or validation_directory, not both.", field="validation_split"
             )
         if self.num_classes is not None:
             check_int(self.num_classes, "num_classes", low=2, plain=True)
-        if (self.image_directory or self.function) and self.shape is not None:
+        if (self.image_directory or self.function or self.tfrecord) and self.shape is not None:
             raise ConfigError(
                 "`shape` reshapes arrays read in the driver; file-backed samples keep the shape they are read in.",
                 field="shape",
@@ -261,7 +281,8 @@ class DataSpec:
     @property
     def name(self) -> str:
         """The data set's name, or the file's stem."""
-        return self.sklearn or Path(str(self.csv or self.npz or self.image_directory or self.function)).stem
+        source = self.csv or self.npz or self.image_directory or self.tfrecord or self.function
+        return self.sklearn or Path(str(source)).stem
 
     def resolved(self, base_dir: Path) -> DataSpec:
         """The same spec with file paths made absolute from ``base_dir`` (URLs stay as they are)."""
@@ -277,6 +298,8 @@ class DataSpec:
             npz=absolute(self.npz),
             image_directory=absolute(self.image_directory),
             validation_directory=absolute(self.validation_directory),
+            tfrecord=absolute(self.tfrecord),
+            validation=absolute(self.validation),
             function=None if self.function is None else resolve_build_ref(self.function, base_dir, field="data.function"),
         )
 
@@ -298,6 +321,16 @@ class DataSpec:
                 color_mode=self.color_mode,
                 validation_split=self.validation_split,
                 validation_directory=self.validation_directory,
+                seed=self.seed,
+            )
+        if self.tfrecord is not None:
+            return tfrecords(
+                self.tfrecord,
+                features=self.features or {},
+                label=str(self.label),
+                validation=str(self.validation),
+                task=self.task,
+                num_classes=self.num_classes,
                 seed=self.seed,
             )
         if self.function is not None:

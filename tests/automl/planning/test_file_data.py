@@ -9,6 +9,7 @@ from automl.planning._experiment import DataSpec
 from automl.planning._resume import run_data
 from search_spaces import ConfigError, mlp
 from tests.trainers.test_stream import write_images
+from tests.trainers.test_tfrecords import FEATURES, write_shards
 from trainers import StreamingData
 
 LOADERS = """
@@ -57,6 +58,19 @@ def test_a_loader_function_named_in_a_file_is_checked_once_and_recorded(tmp_path
         _experiment({"function": "missing.py:make_data"}, tmp_path)
 
 
+def test_tfrecord_shards_in_a_file_are_found_from_the_files_directory(tmp_path):
+    write_shards(tmp_path / "shards", "train", shards=2)
+    write_shards(tmp_path / "shards", "val", shards=1, seed=1)
+    data = {"tfrecord": "shards/train-*.tfrecord", "features": FEATURES, "label": "digit"}
+    run = _experiment({**data, "validation": "shards/val-*.tfrecord", "num_classes": 3}, tmp_path)._planned
+    assert (run.data.task, run.data.num_classes, run.data.input_shape) == ("multiclass", 3, (6,))
+    assert run.data_spec["tfrecord"] == str(tmp_path / "shards" / "train-*.tfrecord")
+    again = run_data({"data": run.data_spec, "space": mlp().to_dict()}, None, again="")
+    assert again.source == run.data.source
+    with pytest.raises(ConfigError, match=r"^data\.validation: `tfrecord` needs `validation` too"):
+        _experiment(data, tmp_path)
+
+
 def test_a_python_loader_runs_through_tune_arguments(tmp_path):
     namespace: dict = {}
     exec(LOADERS, namespace)
@@ -79,9 +93,14 @@ def test_a_python_loader_runs_through_tune_arguments(tmp_path):
         ({"image_directory": "pics", "shape": [64]}, r"^data\.shape: `shape` reshapes arrays"),
         (
             {"image_directory": "pics", "csv": "x.csv"},
-            r"give exactly one data source of .*'image_directory', 'function'",
+            r"give exactly one data source of .*'image_directory', 'tfrecord', 'function'",
         ),
         ({"function": "loaders.py:make_data", "num_classes": 1}, r"^data\.num_classes: expected an int >= 2"),
+        ({"sklearn": "digits", "label": "y"}, r"^data\.label: `label` goes with `tfrecord`"),
+        (
+            {"sklearn": "digits", "num_classes": 3},
+            r"^data\.num_classes: `num_classes` goes with `function` or `tfrecord`",
+        ),
     ],
 )
 def test_bad_file_sources_are_refused_before_ray_starts(data, match, tmp_path):
