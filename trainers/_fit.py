@@ -36,7 +36,7 @@ from trainers._model import BuildFn, build_custom, build_model, compile_model
 from trainers._reporter import Reporter
 from trainers._schedule import EpochSchedule
 from trainers._settings import CheckedConfig, FitSettings, best_of, check_config, one_hot_targets
-from trainers._stream import OpenedStream, StreamingData, fit_pipelines, open_stream
+from trainers._stream import OpenedStream, StreamingData, fit_pipelines, loader_keys, open_stream
 
 __all__ = ["TrainOutcome", "reported_by_model", "train"]
 
@@ -466,6 +466,7 @@ def train(
         >>> outcome.epochs_run
         2
     """
+    config, loader_own = loader_keys(config, data)
     full = check_config(config, task=data.task, custom_model=build is not None)
     if build is None:
         settings.check_monitor(data.task)
@@ -482,7 +483,7 @@ def train(
         # A resumed fit draws new batch orders rather than replaying those of its first epochs.
         keras.utils.set_random_seed((settings.seed + initial_epoch) % 2**32)
     if isinstance(data, StreamingData):  # in the worker: the files are read from here on
-        data = open_stream(data, full, seed=settings.seed)
+        data = open_stream(data, {**full, **loader_own}, seed=settings.seed)
     # Variables made in the strategy's scope are mirrored across its devices.
     with (strategy or tf.distribute.get_strategy()).scope(), _dtype_policy(settings):
         model = _compiled_model(full, data, settings, build, directory, resume)

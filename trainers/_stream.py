@@ -23,7 +23,16 @@ from trainers._data import Task
 if TYPE_CHECKING:
     import tensorflow as tf
 
-__all__ = ["OpenedStream", "Source", "StreamingData", "fit_pipelines", "from_loader", "open_stream"]
+__all__ = [
+    "LOADER_PREFIX",
+    "OpenedStream",
+    "Source",
+    "StreamingData",
+    "fit_pipelines",
+    "from_loader",
+    "loader_keys",
+    "open_stream",
+]
 
 # Rows read from the training pipeline for the input normalization's mean and variance.
 MOMENT_ROWS = 2048
@@ -33,6 +42,16 @@ SHUFFLE_ROWS = 1024
 CACHE_BYTES = 256 * 2**20
 # Batches of a loader's validation set read in the driver to learn the task and the classes.
 CHECK_BATCHES = 8
+# Config keys with this prefix are a loader function's own hyperparameters: the trainer leaves them to it.
+LOADER_PREFIX = "data_"
+
+
+def loader_keys(config: Mapping[str, Any], data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``config`` without a loader's own keys (`LOADER_PREFIX`), and those keys; as is for other data."""
+    if not isinstance(data, StreamingData) or not isinstance(data.source, _Loader):
+        return dict(config), {}
+    own = {k: v for k, v in config.items() if k.startswith(LOADER_PREFIX)}
+    return {k: v for k, v in config.items() if k not in own}, own
 
 
 class Source(Protocol):
@@ -277,8 +296,9 @@ def from_loader(
 ) -> StreamingData:
     """Training data from the user's ``function(config) -> (train_ds, val_ds)``, called in each trial's worker.
 
-    The function gets the trial's config (its ``batch_size`` and any data
-    hyperparameter of the space) and returns two ``tf.data.Dataset``s of
+    The function gets the trial's config (its ``batch_size``, and the
+    space's keys that start with ``data_``, which the trainer leaves to the
+    loader: ``data_noise``, ``data_crop``, ...) and returns two ``tf.data.Dataset``s of
     ``(x, y)`` batches, targets as class ids or values. It is called once
     here, with ``config``, and the first batches of its validation set are
     read to learn the sample shape, the task and the classes.

@@ -49,6 +49,7 @@ from trainers import (
     tfrecords,
 )
 from trainers._settings import check_metric_names
+from trainers._stream import loader_keys
 
 __all__ = ["DataSpec", "Experiment", "PRESETS"]
 
@@ -678,8 +679,8 @@ def _model_checks(
     build = load_build(experiment.build) if isinstance(experiment.build, str) else experiment.build
     if build is None:  # a custom build's models may report metrics of their own: checked once built
         settings.check_monitor(data.task)
-    for config in space.variants():  # every choice the trainer must accept
-        checked = check_config(config, task=data.task, custom_model=build is not None)
+    for config in space.variants():  # every choice the trainer must accept (a loader's own keys aside)
+        checked = check_config(loader_keys(config, data)[0], task=data.task, custom_model=build is not None)
         settings.check_schedule(checked)
         _check_class_weight(checked, data)
     reported = None

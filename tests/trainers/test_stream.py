@@ -175,3 +175,19 @@ def test_a_loader_that_fails_says_what_it_did(tmp_path):
         ConfigError, match=r"^data: expected a function config -> \(train_ds, val_ds\), but got 3"
     ):
         from_loader(3, CONFIG)
+
+
+def test_a_loaders_own_keys_reach_it_and_the_trainer_leaves_them(tmp_path):
+    seen = []
+
+    def scaled(config):
+        seen.append(config["data_scale"])
+        train_ds, val_ds = make_data(config)
+        return train_ds.map(lambda x, y: (x * config["data_scale"], y)), val_ds
+
+    data = from_loader(scaled, {**CONFIG, "data_scale": 1.0})
+    outcome = train({**CONFIG, "data_scale": 3.0}, data, settings=SETTINGS, checkpoint_dir=tmp_path)
+    assert seen == [1.0, 3.0] and outcome.epochs_run == 2
+    folder = image_directory(str(write_images(tmp_path / "pics")))
+    with pytest.raises(ConfigError, match=r"data_scale"):  # only a loader has keys of its own
+        train({**CONFIG, "data_scale": 3.0}, folder, settings=SETTINGS, checkpoint_dir=tmp_path)

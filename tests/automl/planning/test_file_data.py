@@ -7,7 +7,7 @@ import pytest
 from automl import Experiment
 from automl.planning._experiment import DataSpec
 from automl.planning._resume import run_data
-from search_spaces import ConfigError, mlp
+from search_spaces import Categorical, ConfigError, mlp
 from tests.trainers.test_stream import write_images
 from tests.trainers.test_tfrecords import FEATURES, write_shards
 from trainers import StreamingData
@@ -71,11 +71,16 @@ def test_tfrecord_shards_in_a_file_are_found_from_the_files_directory(tmp_path):
         _experiment(data, tmp_path)
 
 
-def test_a_python_loader_runs_through_tune_arguments(tmp_path):
+def test_a_python_loader_runs_through_tune_arguments_with_its_own_keys(tmp_path):
     namespace: dict = {}
     exec(LOADERS, namespace)
-    run = Experiment(space=mlp(), data=namespace["make_data"], num_trials=1, epochs=1)._planned
+    space = mlp(data_noise=Categorical([0.0, 0.1]))
+    run = Experiment(space=space, data=namespace["make_data"], num_trials=1, epochs=1)._planned
     assert run.data.task == "binary" and run.data_spec is None
+    with pytest.raises(ConfigError, match=r"pass the same data again: again"):
+        run_data({"data": None, "space": space.to_dict()}, None, again="again")
+    with pytest.raises(ConfigError, match=r"data_noise"):  # the trainer's own data takes no such key
+        Experiment(space=space, data="digits", num_trials=1, epochs=1)
 
 
 @pytest.mark.parametrize(
