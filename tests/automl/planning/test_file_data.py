@@ -126,3 +126,17 @@ def test_balanced_class_weights_need_counts_a_loader_cannot_give(tmp_path):
 
 def test_the_spec_names_the_new_sources():
     assert DataSpec(image_directory="a", color_mode="rgb").name == "a"
+
+
+def test_validate_exits_2_naming_the_corrupt_image_and_ok_on_a_good_folder(tmp_path, capsys):
+    from automl.cli import main
+
+    pics = write_images(tmp_path / "pics")
+    (tmp_path / "exp.yaml").write_text("data: {image_directory: pics}\nspace: {preset: cnn}\n")
+    assert main(["validate", str(tmp_path / "exp.yaml")]) == 0
+    assert "on pics" in capsys.readouterr().out
+    (pics / "dog" / "0.png").write_bytes(b"GIF89a broken")
+    assert main(["validate", str(tmp_path / "exp.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "data.image_directory: cannot decode the image " in err and "dog/0.png" in err
+    assert len(err.strip().splitlines()) == 1
