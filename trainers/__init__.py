@@ -28,6 +28,7 @@ from trainers._settings import (
     reported_metrics,
 )
 from trainers._stream import StreamingData, from_loader
+from trainers._tables import table
 from trainers._tabular import Column, from_frame, raw_input_model
 from trainers._tfrecords import tfrecords
 
@@ -84,6 +85,7 @@ __all__ = [
     "raw_input_model",
     "reported_by_model",
     "reported_metrics",
+    "table",
     "tfrecords",
     "train",
 ]

@@ -164,7 +164,7 @@ def _normalization(data: TrainingData | StreamingData) -> keras.layers.Layer:
     return keras.layers.Normalization(mean=mean, variance=variance)
 
 
-def _tabular(inputs: Any, data: TrainingData) -> Any:
+def _tabular(inputs: Any, data: TrainingData | StreamingData) -> Any:
     """Standardizes the numeric columns and one-hot encodes the categorical ones.
 
     Categorical columns come last in the matrix (see `trainers.from_frame`),
@@ -178,10 +178,12 @@ def _tabular(inputs: Any, data: TrainingData) -> Any:
     ids = keras.ops.cast(inputs[:, n_numeric:] + offsets, "int32")
     parts = [keras.layers.CategoryEncoding(num_tokens=sum(sizes), output_mode="multi_hot")(ids)]
     if n_numeric:
-        numeric = data.x_train[:, :n_numeric]
-        normalize = keras.layers.Normalization(
-            mean=numeric.mean(axis=0), variance=np.maximum(numeric.var(axis=0), 1e-6)
-        )
+        if isinstance(data, TrainingData):
+            numeric = data.x_train[:, :n_numeric]
+            mean, variance = numeric.mean(axis=0), np.maximum(numeric.var(axis=0), 1e-6)
+        else:  # a table's statistics, computed once in the driver
+            mean, variance = (m[:n_numeric] for m in data.moments or (np.zeros(n_numeric), np.ones(n_numeric)))
+        normalize = keras.layers.Normalization(mean=mean, variance=variance)
         parts.insert(0, normalize(inputs[:, :n_numeric]))
     return parts[0] if len(parts) == 1 else keras.layers.Concatenate()(parts)
 
@@ -257,7 +259,7 @@ def build_model(config: Mapping[str, Any], data: TrainingData | StreamingData) -
     first = body[0][1]["type"] if body else None
     if first == "embedding":
         x = _embedding(body[0][1], body[0][0], data)(inputs)
-    elif isinstance(data, TrainingData) and data.categorical:
+    elif data.categorical:
         x = _tabular(inputs, data)
     else:
         x = _normalization(data)(inputs)

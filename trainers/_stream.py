@@ -19,6 +19,7 @@ import numpy as np
 
 from search_spaces import ConfigError
 from trainers._data import Task
+from trainers._tabular import Column
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -89,6 +90,10 @@ class StreamingData:
         train_rows: Training rows, when known without reading them. Defaults to `None`.
         val_rows: Validation rows, likewise. Defaults to `None`.
         row_bytes: Bytes of one decoded sample, for the caching decision. Defaults to `None`.
+        columns: A table's feature columns, as `TrainingData.columns`. Defaults to `None`.
+        moments: The features' mean and variance computed in the driver (a
+            table's, from its checked rows), which every trial then uses.
+            Defaults to `None` (each trial computes them on its first rows).
     """
 
     source: Source
@@ -102,9 +107,13 @@ class StreamingData:
     train_rows: int | None = None
     val_rows: int | None = None
     row_bytes: int | None = None
+    columns: tuple[Column, ...] | None = None
+    moments: tuple[np.ndarray, np.ndarray] | None = None
 
-    columns = None  # never a DataFrame's columns: models take the samples as they are read
-    categorical = False
+    @property
+    def categorical(self) -> bool:
+        """Whether some feature columns are categorical (a table's vocabulary indices)."""
+        return any(c.categorical for c in self.columns or ())
 
     def spec(self) -> dict[str, Any] | None:
         """The experiment file's ``data:`` mapping for this source (`None` for a Python function)."""
@@ -182,7 +191,8 @@ def open_stream(data: StreamingData, config: Mapping[str, Any], *, seed: int | N
         mean, variance = _moments(train.unbatch())
     else:
         rows_train, rows_val = opened
-        mean, variance = _moments(rows_train)  # before the cache, which a partial pass would discard
+        # Before the cache, which a partial pass would discard.
+        mean, variance = data.moments if data.moments is not None else _moments(rows_train)
         train = _cache(rows_train, data, data.train_rows)
         train = train.shuffle(SHUFFLE_ROWS, seed=seed, reshuffle_each_iteration=True).batch(batch_size)
         val = _cache(rows_val, data, data.val_rows).batch(batch_size)

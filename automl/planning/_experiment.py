@@ -46,6 +46,7 @@ from trainers import (
     image_directory,
     load_sklearn,
     reported_metrics,
+    table,
     tfrecords,
 )
 from trainers._settings import check_metric_names
@@ -54,7 +55,7 @@ from trainers._stream import loader_keys
 __all__ = ["DataSpec", "Experiment", "PRESETS"]
 
 # The keys of `DataSpec` that name a source; a spec names exactly one.
-_SOURCES = ("sklearn", "csv", "npz", "image_directory", "tfrecord", "function")
+_SOURCES = ("sklearn", "csv", "parquet", "npz", "image_directory", "tfrecord", "function")
 
 PRESETS = {"mlp": mlp, "cnn": cnn, "rnn": rnn}
 
@@ -158,6 +159,12 @@ class DataSpec:
             columns are categorical (one-hot encoded inside the model, see
             `trainers.from_frame`); a text target names the classes.
             Defaults to `None`.
+        parquet: A Parquet file or glob with feature columns and a ``target``
+            column, read in chunks inside each trial (see `trainers.table`).
+            Defaults to `None`.
+        stream: Read ``csv`` in chunks inside each trial rather than into
+            memory in the driver: for tables larger than memory (a file or
+            a glob). Defaults to `False`.
         npz: A numpy ``.npz`` file with arrays ``x`` and ``y`` (and optionally
             ``x_val``, ``y_val``), read without pickle. Defaults to `None`.
         target: The target column of ``csv``. Defaults to `None`.
@@ -194,6 +201,8 @@ class DataSpec:
 
     sklearn: str | None = None
     csv: str | None = None
+    parquet: str | None = None
+    stream: bool = False
     npz: str | None = None
     target: str | None = None
     categorical: Sequence[str] | None = None
@@ -220,14 +229,17 @@ class DataSpec:
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 raise ConfigError(f"expected a string, but got {value!r}.", field=name)
-        if (self.csv is None) != (self.target is None):
+        table = self.csv or self.parquet
+        if (table is None) != (self.target is None):
             raise ConfigError(
-                "`target` (the label column) goes with `csv` and only with it.", field="data.target"
+                "`target` (the label column) goes with `csv` or `parquet` and only with them.",
+                field="data.target",
             )
         if self.categorical is not None:
-            if self.csv is None:
+            if table is None:
                 raise ConfigError(
-                    "`categorical` names columns of `csv` and goes only with it.", field="categorical"
+                    "`categorical` names columns of `csv` or `parquet` and goes only with them.",
+                    field="categorical",
                 )
             if not isinstance(self.categorical, (list, tuple)) or not all(
                 isinstance(c, str) for c in self.categorical
@@ -261,8 +273,14 @@ class DataSpec:
         for key, owner in owners.items():
             if getattr(self, key) is not None and getattr(self, owner) is None:
                 raise ConfigError(f"`{key}` goes with `{owner}` and only with it.", field=key)
-        if self.num_classes is not None and self.function is None and self.tfrecord is None:
-            raise ConfigError("`num_classes` goes with `function` or `tfrecord`.", field="num_classes")
+        if self.num_classes is not None and not (self.function or self.tfrecord or self.parquet or self.stream):
+            raise ConfigError(
+                "`num_classes` goes with `function`, `tfrecord` or a streamed table.", field="num_classes"
+            )
+        if not isinstance(self.stream, bool):
+            raise ConfigError(f"expected true or false, but got {self.stream!r}.", field="stream")
+        if self.stream and self.csv is None and self.parquet is None:
+            raise ConfigError("`stream` reads a `csv` (or `parquet`) table in chunks; give one.", field="stream")
         if self.tfrecord is not None:
             for key in ("features", "label", "validation"):
                 if getattr(self, key) is None:
@@ -273,7 +291,7 @@ class DataSpec:
             )
         if self.num_classes is not None:
             check_int(self.num_classes, "num_classes", low=2, plain=True)
-        if (self.image_directory or self.function or self.tfrecord) and self.shape is not None:
+        if (self.image_directory or self.function or self.tfrecord or self.parquet or self.stream) and self.shape is not None:
             raise ConfigError(
                 "`shape` reshapes arrays read in the driver; file-backed samples keep the shape they are read in.",
                 field="shape",
@@ -282,7 +300,7 @@ class DataSpec:
     @property
     def name(self) -> str:
         """The data set's name, or the file's stem."""
-        source = self.csv or self.npz or self.image_directory or self.tfrecord or self.function
+        source = self.csv or self.parquet or self.npz or self.image_directory or self.tfrecord or self.function
         return self.sklearn or Path(str(source)).stem
 
     def resolved(self, base_dir: Path) -> DataSpec:
@@ -300,6 +318,7 @@ class DataSpec:
             image_directory=absolute(self.image_directory),
             validation_directory=absolute(self.validation_directory),
             tfrecord=absolute(self.tfrecord),
+            parquet=absolute(self.parquet),
             validation=absolute(self.validation),
             function=None if self.function is None else resolve_build_ref(self.function, base_dir, field="data.function"),
         )
@@ -322,6 +341,17 @@ class DataSpec:
                 color_mode=self.color_mode,
                 validation_split=self.validation_split,
                 validation_directory=self.validation_directory,
+                seed=self.seed,
+            )
+        if self.parquet is not None or self.stream:
+            return table(
+                str(self.parquet or self.csv),
+                target=str(self.target),
+                kind="parquet" if self.parquet is not None else "csv",
+                categorical=self.categorical,
+                task=self.task,
+                num_classes=self.num_classes,
+                validation_split=self.validation_split,
                 seed=self.seed,
             )
         if self.tfrecord is not None:

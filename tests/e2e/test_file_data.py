@@ -15,6 +15,7 @@ from automl.cli import main
 from search_spaces import Categorical, mlp
 from tests.automl.planning.test_file_data import LOADERS
 from tests.trainers.test_stream import write_images
+from tests.trainers.test_tables import write_tables
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
@@ -50,3 +51,21 @@ def test_a_loader_function_in_an_experiment_file_runs_in_the_workers(ray_local, 
     assert main(["tune", str(tmp_path / "exp.yaml"), "--quiet"]) == 0
     result = TuningResult.load(tmp_path / "loader")
     assert list(result.trials["state"]) == ["COMPLETE"] * 2
+
+
+def test_a_streamed_csv_is_tuned_in_chunks_and_its_columns_logged(ray_local, tmp_path):
+    write_tables(tmp_path / "tables")
+    (tmp_path / "exp.yaml").write_text(
+        "data: {csv: tables/part-*.csv, target: label, stream: true}\nspace: {preset: mlp}\n"
+        f"metric: val_accuracy\nnum_trials: 2\nepochs: 1\nname: table\nstorage_path: {tmp_path}\n"
+        f"tracking_uri: sqlite:///{tmp_path / 'mlflow.db'}\n"
+    )
+    assert main(["tune", str(tmp_path / "exp.yaml"), "--quiet"]) == 0
+    result = TuningResult.load(tmp_path / "table")
+    assert list(result.trials["state"]) == ["COMPLETE"] * 2
+    assert [c.name for c in result.columns] == ["size", "weight", "colour"] and result.classes == (
+        "big",
+        "small",
+    )
+    logged = MlflowClient(result.tracking_uri).download_artifacts(result.parent_run_id, "data_columns.json")
+    assert json.loads(Path(logged).read_text())["columns"][-1]["vocabulary"] == ["blue", "green", "red"]

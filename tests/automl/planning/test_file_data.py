@@ -9,6 +9,7 @@ from automl.planning._experiment import DataSpec
 from automl.planning._resume import run_data
 from search_spaces import Categorical, ConfigError, mlp
 from tests.trainers.test_stream import write_images
+from tests.trainers.test_tables import write_tables
 from tests.trainers.test_tfrecords import FEATURES, write_shards
 from trainers import StreamingData
 
@@ -104,7 +105,7 @@ def test_a_python_loader_runs_through_tune_arguments_with_its_own_keys(tmp_path)
         ({"sklearn": "digits", "label": "y"}, r"^data\.label: `label` goes with `tfrecord`"),
         (
             {"sklearn": "digits", "num_classes": 3},
-            r"^data\.num_classes: `num_classes` goes with `function` or `tfrecord`",
+            r"^data\.num_classes: `num_classes` goes with `function`, `tfrecord` or a streamed table",
         ),
     ],
 )
@@ -140,3 +141,17 @@ def test_validate_exits_2_naming_the_corrupt_image_and_ok_on_a_good_folder(tmp_p
     err = capsys.readouterr().err
     assert "data.image_directory: cannot decode the image " in err and "dog/0.png" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_streamed_csv_in_a_file_is_checked_on_its_first_rows(tmp_path):
+    write_tables(tmp_path / "tables")
+    data = {"csv": "tables/part-*.csv", "target": "label", "stream": True}
+    run = _experiment(data, tmp_path)._planned
+    assert isinstance(run.data, StreamingData) and run.data.classes == ("big", "small")
+    assert run.data_spec["csv"] == str(tmp_path / "tables" / "part-*.csv") and run.data_spec["stream"] is True
+    again = run_data({"data": run.data_spec, "space": mlp().to_dict()}, None, again="")
+    assert again.source == run.data.source
+    with pytest.raises(ConfigError, match=r"^data\.target: no column 'y' in "):
+        _experiment({**data, "target": "y"}, tmp_path)
+    with pytest.raises(ConfigError, match=r"^data\.stream: `stream` reads a `csv` \(or `parquet`\) table"):
+        _experiment({"sklearn": "digits", "stream": True}, tmp_path)
