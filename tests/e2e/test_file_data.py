@@ -38,6 +38,9 @@ def test_an_image_folder_is_tuned_from_files_and_its_classes_logged(ray_local, t
     assert manifest["data"] == data.spec()  # resume reads the folder again from this
     logged = MlflowClient(result.tracking_uri).download_artifacts(result.parent_run_id, "data_classes.json")
     assert json.loads(Path(logged).read_text()) == {"classes": ["cat", "dog", "owl"]}
+    # Resume checks the folder again from the run's record: no data passed.
+    resumed = automl.resume(result.run_dir, verbose=0)
+    assert list(resumed.trials["state"]) == ["COMPLETE"] * 2 and resumed.classes == ("cat", "dog", "owl")
 
 
 def test_a_loader_function_in_an_experiment_file_runs_in_the_workers(ray_local, tmp_path):
