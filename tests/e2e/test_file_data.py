@@ -43,32 +43,29 @@ def test_an_image_folder_is_tuned_from_files_and_its_classes_logged(ray_local, t
     assert list(resumed.trials["state"]) == ["COMPLETE"] * 2 and resumed.classes == ("cat", "dog", "owl")
 
 
-def test_a_loader_function_in_an_experiment_file_runs_in_the_workers(ray_local, tmp_path):
-    (tmp_path / "loaders.py").write_text(LOADERS)
+def _tune_file(tmp_path, data, space, epochs):
+    """Runs an experiment file of two trials through `automl tune`; returns its result, all trials complete."""
     (tmp_path / "exp.yaml").write_text(
-        "data: {function: loaders.py:make_data}\n"
-        "space: {preset: mlp, batch_size: {type: categorical, choices: [8, 32]}}\n"
-        f"num_trials: 2\nepochs: 2\nname: loader\nstorage_path: {tmp_path}\n"
-        f"tracking_uri: sqlite:///{tmp_path / 'mlflow.db'}\n"
+        f"data: {data}\nspace: {space}\nnum_trials: 2\nepochs: {epochs}\nname: run\n"
+        f"storage_path: {tmp_path}\ntracking_uri: sqlite:///{tmp_path / 'mlflow.db'}\n"
     )
     assert main(["tune", str(tmp_path / "exp.yaml"), "--quiet"]) == 0
-    result = TuningResult.load(tmp_path / "loader")
+    result = TuningResult.load(tmp_path / "run")
     assert list(result.trials["state"]) == ["COMPLETE"] * 2
+    return result
+
+
+def test_a_loader_function_in_an_experiment_file_runs_in_the_workers(ray_local, tmp_path):
+    (tmp_path / "loaders.py").write_text(LOADERS)
+    space = "{preset: mlp, batch_size: {type: categorical, choices: [8, 32]}}"
+    _tune_file(tmp_path, "{function: loaders.py:make_data}", space, epochs=2)
 
 
 def test_a_streamed_csv_is_tuned_in_chunks_and_its_columns_logged(ray_local, tmp_path):
     write_tables(tmp_path / "tables")
-    (tmp_path / "exp.yaml").write_text(
-        "data: {csv: tables/part-*.csv, target: label, stream: true}\nspace: {preset: mlp}\n"
-        f"metric: val_accuracy\nnum_trials: 2\nepochs: 1\nname: table\nstorage_path: {tmp_path}\n"
-        f"tracking_uri: sqlite:///{tmp_path / 'mlflow.db'}\n"
-    )
-    assert main(["tune", str(tmp_path / "exp.yaml"), "--quiet"]) == 0
-    result = TuningResult.load(tmp_path / "table")
-    assert list(result.trials["state"]) == ["COMPLETE"] * 2
-    assert [c.name for c in result.columns] == ["size", "weight", "colour"] and result.classes == (
-        "big",
-        "small",
-    )
+    data = "{csv: tables/part-*.csv, target: label, stream: true}"
+    result = _tune_file(tmp_path, data, "{preset: mlp}", epochs=1)
+    assert [c.name for c in result.columns] == ["size", "weight", "colour"]
+    assert result.classes == ("big", "small")
     logged = MlflowClient(result.tracking_uri).download_artifacts(result.parent_run_id, "data_columns.json")
     assert json.loads(Path(logged).read_text())["columns"][-1]["vocabulary"] == ["blue", "green", "red"]
