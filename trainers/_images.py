@@ -30,6 +30,8 @@ _FIELD = "data.image_directory"
 
 @dataclasses.dataclass(frozen=True)
 class _ImageFolder:
+    batched = False  # single rows (see `trainers._stream.Source`)
+
     directory: str
     image_size: tuple[int, int]
     color_mode: ColorMode
@@ -56,14 +58,11 @@ class _ImageFolder:
             verbose=False,
         )
 
-    def rows(self) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+    def datasets(self, config: Mapping[str, Any]) -> tuple[tf.data.Dataset, tf.data.Dataset]:
         if self.validation_directory is not None:
             return self._read(self.directory, None), self._read(self.validation_directory, None)
         # The run's seed, not the trial's: every trial holds out the same files.
         return self._read(self.directory, "training"), self._read(self.directory, "validation")
-
-    def batches(self, config: Mapping[str, Any]) -> Any:
-        raise NotImplementedError  # `rows` never returns None
 
     def spec(self) -> dict[str, Any]:
         held_out: dict[str, Any] = (

@@ -56,13 +56,17 @@ def loader_keys(config: Mapping[str, Any], data: Any) -> tuple[dict[str, Any], d
 
 
 class Source(Protocol):
-    """How one kind of file-backed data is read; picklable, opened only in the worker."""
+    """How one kind of file-backed data is read; picklable, opened only in the worker.
 
-    def rows(self) -> tuple[tf.data.Dataset, tf.data.Dataset] | None:
-        """Unbatched ``(x, y)`` rows for training and validation, or `None` if the source batches itself."""
+    ``batched`` sources (a loader function) return batches of ``(x, y)``;
+    the others return single rows, which `open_stream` caches, shuffles and
+    batches.
+    """
 
-    def batches(self, config: Mapping[str, Any]) -> tuple[tf.data.Dataset, tf.data.Dataset]:
-        """Batched ``(x, y)`` for training and validation (sources whose `rows` is `None`)."""
+    batched: bool
+
+    def datasets(self, config: Mapping[str, Any]) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+        """The training and validation ``(x, y)`` datasets for a trial's config."""
 
     def spec(self) -> dict[str, Any] | None:
         """The experiment file's ``data:`` mapping that declares this source, for the run's record."""
@@ -185,12 +189,11 @@ def open_stream(data: StreamingData, config: Mapping[str, Any], *, seed: int | N
         ConfigError: The loader function fails or returns something else than two datasets.
     """
     batch_size = int(config["batch_size"])
-    opened = data.source.rows()
-    if opened is None:
-        train, val = data.source.batches(config)
+    if data.source.batched:
+        train, val = data.source.datasets(config)
         mean, variance = _moments(train.unbatch())
     else:
-        rows_train, rows_val = opened
+        rows_train, rows_val = data.source.datasets(config)
         # Before the cache, which a partial pass would discard.
         mean, variance = data.moments if data.moments is not None else _moments(rows_train)
         train = _cache(rows_train, data, data.train_rows)
@@ -216,10 +219,9 @@ class _Loader:
     function: Callable[[dict[str, Any]], Any]
     ref: str | None  # "file.py:function" when the experiment file named it
 
-    def rows(self) -> None:
-        return None
+    batched = True
 
-    def batches(self, config: Mapping[str, Any]) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+    def datasets(self, config: Mapping[str, Any]) -> tuple[tf.data.Dataset, tf.data.Dataset]:
         return call_loader(self.function, config, field="data.function")
 
     def spec(self) -> dict[str, Any] | None:

@@ -12,7 +12,7 @@ fixed fraction of the rows out for validation.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -72,6 +72,8 @@ def _first_rows(path: str, kind: Kind) -> pd.DataFrame:
 
 @dataclasses.dataclass(frozen=True)
 class _Table:
+    batched = False  # single rows (see `trainers._stream.Source`)
+
     pattern: str
     kind: Kind
     target: str
@@ -113,11 +115,8 @@ class _Table:
         chunks = tf.data.Dataset.from_generator(lambda: self._encoded(validation), output_signature=signature)
         return chunks.unbatch()
 
-    def rows(self) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+    def datasets(self, config: Mapping[str, Any]) -> tuple[tf.data.Dataset, tf.data.Dataset]:
         return self._rows(False), self._rows(True)
-
-    def batches(self, config: Any) -> Any:
-        raise NotImplementedError  # `rows` never returns None
 
     def spec(self) -> dict[str, Any]:
         return {

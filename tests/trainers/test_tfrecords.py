@@ -61,10 +61,10 @@ def test_train_reads_every_shard_in_its_worker(tmp_path):
     opened = open_stream(data, check_config({"batch_size": 32}), seed=0)
     assert sum(len(y) for _, y in opened.train.as_numpy_iterator()) == 120  # 3 shards interleaved
     assert opened.train_batches is None  # unknown without reading: one batch per call
-    settings = FitSettings(epochs=8, monitor="val_accuracy", mode="max", patience=8)
-    config = {"layers": [{"type": "dense", "units": 16}], "learning_rate": 0.01}
+    settings = FitSettings(epochs=6, monitor="val_accuracy", mode="max", patience=6, seed=0)
+    config = {"layers": [{"type": "dense", "units": 16}], "learning_rate": 0.01, "batch_size": 8}
     outcome = train(config, data, settings=settings, checkpoint_dir=tmp_path / "t")
-    assert outcome.epochs_run == 8 and max(outcome.history["val_accuracy"]) > 0.6
+    assert outcome.epochs_run == 6 and max(outcome.history["val_accuracy"]) > 0.6  # chance: 1/3
 
 
 def test_scalar_features_go_side_by_side(tmp_path):
