@@ -30,6 +30,7 @@ from trainers._settings import (
 from trainers._stream import StreamingData, from_loader
 from trainers._tables import table
 from trainers._tabular import Column, from_frame, raw_input_model
+from trainers._texts import text_directory
 from trainers._tfrecords import tfrecords
 
 if TYPE_CHECKING:
@@ -86,6 +87,7 @@ __all__ = [
     "reported_by_model",
     "reported_metrics",
     "table",
+    "text_directory",
     "tfrecords",
     "train",
 ]

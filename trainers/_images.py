@@ -11,6 +11,7 @@ import numpy as np
 
 from search_spaces import ConfigError
 from search_spaces._checks import check_int, is_real
+from trainers._data import Task
 from trainers._stream import StreamingData
 
 if TYPE_CHECKING:
@@ -79,8 +80,15 @@ class _ImageFolder:
         }
 
 
-def _listing(directory: str, field: str) -> dict[str, list[str]]:
-    """Class name → its image files (sorted, recursively), as Keras will find them."""
+def listing(
+    directory: str, field: str, extensions: tuple[str, ...] = IMAGE_EXTENSIONS, kind: str = "image"
+) -> dict[str, list[str]]:
+    """Class name → its files of ``extensions`` (sorted, recursively), as Keras will find them.
+
+    Raises:
+        ConfigError: A missing directory, no class folders, a class folder
+            without such files, or fewer than two classes.
+    """
     import tensorflow as tf
 
     if not tf.io.gfile.isdir(directory):
@@ -98,15 +106,78 @@ def _listing(directory: str, field: str) -> dict[str, list[str]]:
     for name in classes:
         found = []
         for root, _, leaves in tf.io.gfile.walk(posixpath.join(directory, name)):
-            found += [posixpath.join(root, f) for f in leaves if f.lower().endswith(IMAGE_EXTENSIONS)]
+            found += [posixpath.join(root, f) for f in leaves if f.lower().endswith(extensions)]
         if not found:
             raise ConfigError(
-                f"the class folder {posixpath.join(directory, name)} holds no image files "
-                f"({', '.join(IMAGE_EXTENSIONS)}).",
+                f"the class folder {posixpath.join(directory, name)} holds no {kind} files "
+                f"({', '.join(extensions)}).",
                 field=field,
             )
         files[name] = sorted(found)
+    if len(files) < 2:
+        raise ConfigError(
+            f"{directory} holds one class folder ({list(files)}); a classifier needs at least 2.", field=field
+        )
     return files
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassFolders:
+    """A folder of class subfolders as the driver checks it: files listed, none read."""
+
+    train: dict[str, list[str]]
+    validation: dict[str, list[str]] | None  # a validation folder's, else None (a split)
+    train_rows: int
+    val_rows: int
+
+    @classmethod
+    def check(
+        cls,
+        directory: Any,
+        validation_split: Any,
+        validation_directory: str | None,
+        *,
+        field: str,
+        extensions: tuple[str, ...] = IMAGE_EXTENSIONS,
+        kind: str = "image",
+    ) -> ClassFolders:
+        """Lists ``directory`` (and ``validation_directory``) and counts the rows each side gets.
+
+        Raises:
+            ConfigError: See `listing`; also a split outside (0, 1), or a
+                validation folder with other class folders.
+        """
+        if not isinstance(directory, str) or not directory:
+            raise ConfigError(f"expected a directory, but got {directory!r}.", field=field)
+        train = listing(directory, field, extensions, kind)
+        total = sum(len(files) for files in train.values())
+        if validation_directory is not None:
+            held = listing(validation_directory, "data.validation_directory", extensions, kind)
+            if list(held) != list(train):
+                raise ConfigError(
+                    f"the class folders of {validation_directory} ({list(held)}) must be those of "
+                    f"{directory} ({list(train)}).",
+                    field="data.validation_directory",
+                )
+            return cls(train, held, total, sum(len(files) for files in held.values()))
+        if not is_real(validation_split, plain=True) or not 0.0 < validation_split < 1.0:
+            raise ConfigError(
+                f"expected a fraction in (0, 1), but got {validation_split!r}.", field="data.validation_split"
+            )
+        val = int(validation_split * total)  # as Keras splits the listed files
+        return cls(train, None, total - val, val)
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return tuple(self.train)
+
+    @property
+    def counts(self) -> tuple[int, ...]:
+        return tuple(len(files) for files in self.train.values())
+
+    @property
+    def task(self) -> Task:
+        return "binary" if len(self.train) == 2 else "multiclass"
 
 
 def _decode(path: str, field: str) -> np.ndarray:
@@ -209,49 +280,25 @@ def image_directory(
         >>> data.task, data.input_shape
         ('multiclass', (64, 64, 3))
     """
-    if not isinstance(directory, str) or not directory:
-        raise ConfigError(f"expected a directory, but got {directory!r}.", field=_FIELD)
     check_int(seed, "data.seed", plain=True)
-    listing = _listing(directory, _FIELD)
-    if len(listing) < 2:
-        raise ConfigError(
-            f"{directory} holds one class folder ({list(listing)}); a classifier needs at least 2.",
-            field=_FIELD,
-        )
-    images = _first_images(listing, _FIELD)
-    counts = tuple(len(files) for files in listing.values())
-    total = sum(counts)
-    if validation_directory is None:
-        if not is_real(validation_split, plain=True) or not 0.0 < validation_split < 1.0:
-            raise ConfigError(
-                f"expected a fraction in (0, 1), but got {validation_split!r}.", field="data.validation_split"
-            )
-        val = int(validation_split * total)  # as Keras splits the listed files
-        train = total - val
-    else:
-        held_out = _listing(validation_directory, "data.validation_directory")
-        if list(held_out) != list(listing):
-            raise ConfigError(
-                f"the class folders of {validation_directory} ({list(held_out)}) must be those of "
-                f"{directory} ({list(listing)}).",
-                field="data.validation_directory",
-            )
-        images += _first_images(held_out, "data.validation_directory")
-        train, val = total, sum(len(files) for files in held_out.values())
+    folders = ClassFolders.check(directory, validation_split, validation_directory, field=_FIELD)
+    images = _first_images(folders.train, _FIELD)
+    if folders.validation is not None:
+        images += _first_images(folders.validation, "data.validation_directory")
     mode = _color_mode(images, color_mode)
     size = _image_size(images, image_size)
     channels = _CHANNELS[mode]
-    classes = tuple(listing)
+    classes = folders.classes
     return StreamingData(
         source=_ImageFolder(directory, size, mode, validation_split, validation_directory, seed, classes),
-        task="binary" if len(classes) == 2 else "multiclass",
+        task=folders.task,
         num_classes=len(classes),
         input_shape=(*size, channels),
         name=posixpath.basename(directory.rstrip("/")) or "images",
         example=_examples(images, size, channels),
         classes=classes,
-        class_counts=counts,
-        train_rows=train,
-        val_rows=val,
+        class_counts=folders.counts,
+        train_rows=folders.train_rows,
+        val_rows=folders.val_rows,
         row_bytes=4 * size[0] * size[1] * channels,
     )

@@ -182,7 +182,9 @@ def _tabular(inputs: Any, data: TrainingData | StreamingData) -> Any:
             numeric = data.x_train[:, :n_numeric]
             mean, variance = numeric.mean(axis=0), np.maximum(numeric.var(axis=0), 1e-6)
         else:  # a table's statistics, computed once in the driver
-            mean, variance = (m[:n_numeric] for m in data.moments or (np.zeros(n_numeric), np.ones(n_numeric)))
+            mean, variance = (
+                m[:n_numeric] for m in data.moments or (np.zeros(n_numeric), np.ones(n_numeric))
+            )
         normalize = keras.layers.Normalization(mean=mean, variance=variance)
         parts.insert(0, normalize(inputs[:, :n_numeric]))
     return parts[0] if len(parts) == 1 else keras.layers.Concatenate()(parts)
@@ -255,6 +257,8 @@ def build_model(config: Mapping[str, Any], data: TrainingData | StreamingData) -
     """
     config = check_config(config, task=data.task)
     body = body_layers(config)
+    if isinstance(data, StreamingData) and data.tokens is not None:
+        return _text_model(body, data)
     inputs = keras.Input(shape=data.input_shape, name="features")
     first = body[0][1]["type"] if body else None
     if first == "embedding":
@@ -270,6 +274,24 @@ def build_model(config: Mapping[str, Any], data: TrainingData | StreamingData) -
         x = _BUILDERS[layer["type"]](x, layer, field, layers[i + 1 :])
     outputs = _head(data)(_flat(x))
     return keras.Model(inputs, outputs)
+
+
+def _text_model(body: Sequence[tuple[str, Mapping[str, Any]]], data: StreamingData) -> keras.Model:
+    """Raw strings → ``TextVectorization`` (the trial's adapted vocabulary) → the body, from its embedding."""
+    max_tokens, sequence_length = data.tokens or (0, 0)
+    vocabulary = data.vocabulary if isinstance(data, OpenedStream) else None
+    inputs = keras.Input(shape=(), dtype="string", name="text")
+    vectorize = keras.layers.TextVectorization(
+        max_tokens=max_tokens, output_sequence_length=sequence_length, vocabulary=vocabulary
+    )
+    _, embedding = body[0]
+    x = keras.layers.Embedding(embedding["input_dim"] or max_tokens, embedding["output_dim"])(
+        vectorize(inputs)
+    )
+    layers = [layer for _, layer in body[1:]]
+    for i, (field, layer) in enumerate(body[1:]):
+        x = _BUILDERS[layer["type"]](x, layer, field, layers[i + 1 :])
+    return keras.Model(inputs, _head(data)(_flat(x)))
 
 
 def _loss(config: Mapping[str, Any]) -> str | keras.losses.Loss:
@@ -298,7 +320,11 @@ def _metric(name: str, one_hot: bool) -> keras.metrics.Metric:
 
 
 def compile_model(
-    model: keras.Model, config: Mapping[str, Any], data: TrainingData | StreamingData, *, settings: FitSettings | None = None
+    model: keras.Model,
+    config: Mapping[str, Any],
+    data: TrainingData | StreamingData,
+    *,
+    settings: FitSettings | None = None,
 ) -> None:
     """Compiles with the config's optimizer and loss, the task's metrics, and ``settings``'s.
 
@@ -349,7 +375,11 @@ def _expected_units(data: TrainingData | StreamingData) -> int:
 
 
 def build_custom(
-    build: BuildFn, config: Mapping[str, Any], data: TrainingData | StreamingData, *, settings: FitSettings | None = None
+    build: BuildFn,
+    config: Mapping[str, Any],
+    data: TrainingData | StreamingData,
+    *,
+    settings: FitSettings | None = None,
 ) -> keras.Model:
     """Calls the user's ``build(config)`` and checks that its model fits the data.
 

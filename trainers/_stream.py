@@ -98,6 +98,8 @@ class StreamingData:
         moments: The features' mean and variance computed in the driver (a
             table's, from its checked rows), which every trial then uses.
             Defaults to `None` (each trial computes them on its first rows).
+        tokens: ``(max_tokens, sequence_length)`` of texts the model
+            vectorizes itself (a text folder's). Defaults to `None`.
     """
 
     source: Source
@@ -113,6 +115,7 @@ class StreamingData:
     row_bytes: int | None = None
     columns: tuple[Column, ...] | None = None
     moments: tuple[np.ndarray, np.ndarray] | None = None
+    tokens: tuple[int, int] | None = None
 
     @property
     def categorical(self) -> bool:
@@ -140,6 +143,8 @@ class OpenedStream(StreamingData):
         mean: Per-channel mean of the first `MOMENT_ROWS` training rows.
         variance: Their variance.
         train_batches: Batches per epoch, when TensorFlow knows it.
+        vocabulary: For texts, the vectorizer's vocabulary adapted on the
+            first training texts.
     """
 
     train: Any = None
@@ -147,6 +152,7 @@ class OpenedStream(StreamingData):
     mean: np.ndarray | None = None
     variance: np.ndarray | None = None
     train_batches: int | None = None
+    vocabulary: list[str] | None = None
 
 
 def _cache(rows: tf.data.Dataset, data: StreamingData, count: int | None) -> tf.data.Dataset:
@@ -177,6 +183,17 @@ def fit_pipelines(data: OpenedStream, *, one_hot: bool) -> tuple[tf.data.Dataset
     return train.prefetch(tf.data.AUTOTUNE), val.prefetch(tf.data.AUTOTUNE)
 
 
+def _vocabulary(rows: tf.data.Dataset, max_tokens: int, sequence_length: int) -> list[str]:
+    """A ``TextVectorization``'s vocabulary, adapted on the first `ADAPT_ROWS` texts (the same in every trial)."""
+    import keras
+
+    from trainers._texts import ADAPT_ROWS
+
+    layer = keras.layers.TextVectorization(max_tokens=max_tokens, output_sequence_length=sequence_length)
+    layer.adapt(rows.map(lambda x, y: x).take(ADAPT_ROWS).batch(256))
+    return [str(token) for token in layer.get_vocabulary()]
+
+
 def open_stream(data: StreamingData, config: Mapping[str, Any], *, seed: int | None) -> OpenedStream:
     """Builds one trial's pipelines, inside its worker.
 
@@ -189,7 +206,14 @@ def open_stream(data: StreamingData, config: Mapping[str, Any], *, seed: int | N
         ConfigError: The loader function fails or returns something else than two datasets.
     """
     batch_size = int(config["batch_size"])
-    if data.source.batched:
+    vocabulary = None
+    if data.tokens is not None:
+        rows_train, rows_val = data.source.datasets(config)
+        mean = variance = None
+        vocabulary = _vocabulary(rows_train, *data.tokens)
+        train = rows_train.shuffle(SHUFFLE_ROWS, seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+        val = rows_val.batch(batch_size)
+    elif data.source.batched:
         train, val = data.source.datasets(config)
         mean, variance = _moments(train.unbatch())
     else:
@@ -208,6 +232,7 @@ def open_stream(data: StreamingData, config: Mapping[str, Any], *, seed: int | N
         mean=mean,
         variance=variance,
         train_batches=cardinality if cardinality > 0 else None,
+        vocabulary=vocabulary,
     )
 
 

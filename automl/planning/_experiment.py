@@ -47,15 +47,17 @@ from trainers import (
     load_sklearn,
     reported_metrics,
     table,
+    text_directory,
     tfrecords,
 )
 from trainers._settings import check_metric_names
 from trainers._stream import loader_keys
+from trainers._texts import check_text_body
 
 __all__ = ["DataSpec", "Experiment", "PRESETS"]
 
 # The keys of `DataSpec` that name a source; a spec names exactly one.
-_SOURCES = ("sklearn", "csv", "parquet", "npz", "image_directory", "tfrecord", "function")
+_SOURCES = ("sklearn", "csv", "parquet", "npz", "image_directory", "text_directory", "tfrecord", "function")
 
 PRESETS = {"mlp": mlp, "cnn": cnn, "rnn": rnn}
 
@@ -183,8 +185,13 @@ class DataSpec:
             to the first image's size.
         color_mode: ``rgb``, ``grayscale`` or ``rgba``. Defaults to the
             images' own channel count.
-        validation_directory: A folder of validation images with the same
-            class subfolders, instead of ``validation_split``. Defaults to `None`.
+        text_directory: A folder of ``.txt`` files, one subfolder per class,
+            read inside each trial (see `trainers.text_directory`). Defaults to `None`.
+        max_tokens: ``text_directory``'s vocabulary size. Defaults to `20_000`.
+        sequence_length: ``text_directory``'s token ids per text. Defaults to `200`.
+        validation_directory: A folder of validation images (or texts) with
+            the same class subfolders, instead of ``validation_split``.
+            Defaults to `None`.
         function: ``'loaders.py:make_data'``: the user's function
             ``config -> (train_ds, val_ds)``, called in each trial's worker
             (see `trainers.from_loader`). Defaults to `None`.
@@ -211,6 +218,9 @@ class DataSpec:
     seed: int = 0
     shape: Sequence[int] | None = None
     image_directory: str | None = None
+    text_directory: str | None = None
+    max_tokens: int | None = None
+    sequence_length: int | None = None
     image_size: Sequence[int] | None = None
     color_mode: Literal["rgb", "grayscale", "rgba"] | None = None
     validation_directory: str | None = None
@@ -265,7 +275,8 @@ class DataSpec:
         owners = {
             "image_size": "image_directory",
             "color_mode": "image_directory",
-            "validation_directory": "image_directory",
+            "max_tokens": "text_directory",
+            "sequence_length": "text_directory",
             "features": "tfrecord",
             "label": "tfrecord",
             "validation": "tfrecord",
@@ -273,6 +284,11 @@ class DataSpec:
         for key, owner in owners.items():
             if getattr(self, key) is not None and getattr(self, owner) is None:
                 raise ConfigError(f"`{key}` goes with `{owner}` and only with it.", field=key)
+        if self.validation_directory is not None and not (self.image_directory or self.text_directory):
+            raise ConfigError(
+                "`validation_directory` goes with `image_directory` or `text_directory`.",
+                field="validation_directory",
+            )
         if self.num_classes is not None and not (self.function or self.tfrecord or self.parquet or self.stream):
             raise ConfigError(
                 "`num_classes` goes with `function`, `tfrecord` or a streamed table.", field="num_classes"
@@ -291,7 +307,8 @@ class DataSpec:
             )
         if self.num_classes is not None:
             check_int(self.num_classes, "num_classes", low=2, plain=True)
-        if (self.image_directory or self.function or self.tfrecord or self.parquet or self.stream) and self.shape is not None:
+        streamed = (self.image_directory, self.text_directory, self.function, self.tfrecord, self.parquet)
+        if (any(streamed) or self.stream) and self.shape is not None:
             raise ConfigError(
                 "`shape` reshapes arrays read in the driver; file-backed samples keep the shape they are read in.",
                 field="shape",
@@ -300,8 +317,8 @@ class DataSpec:
     @property
     def name(self) -> str:
         """The data set's name, or the file's stem."""
-        source = self.csv or self.parquet or self.npz or self.image_directory or self.tfrecord or self.function
-        return self.sklearn or Path(str(source)).stem
+        source = next(str(getattr(self, s)) for s in _SOURCES if getattr(self, s) is not None)
+        return Path(source).stem
 
     def resolved(self, base_dir: Path) -> DataSpec:
         """The same spec with file paths made absolute from ``base_dir`` (URLs stay as they are)."""
@@ -316,6 +333,7 @@ class DataSpec:
             csv=absolute(self.csv),
             npz=absolute(self.npz),
             image_directory=absolute(self.image_directory),
+            text_directory=absolute(self.text_directory),
             validation_directory=absolute(self.validation_directory),
             tfrecord=absolute(self.tfrecord),
             parquet=absolute(self.parquet),
@@ -339,6 +357,15 @@ class DataSpec:
                 self.image_directory,
                 image_size=self.image_size,
                 color_mode=self.color_mode,
+                validation_split=self.validation_split,
+                validation_directory=self.validation_directory,
+                seed=self.seed,
+            )
+        if self.text_directory is not None:
+            lengths = {"max_tokens": self.max_tokens, "sequence_length": self.sequence_length}
+            return text_directory(
+                self.text_directory,
+                **{k: v for k, v in lengths.items() if v is not None},
                 validation_split=self.validation_split,
                 validation_directory=self.validation_directory,
                 seed=self.seed,
@@ -713,6 +740,8 @@ def _model_checks(
         checked = check_config(loader_keys(config, data)[0], task=data.task, custom_model=build is not None)
         settings.check_schedule(checked)
         _check_class_weight(checked, data)
+        if build is None:
+            check_text_body(checked, data)
     reported = None
     if build is None:
         space.check_input_shape(data.input_shape)

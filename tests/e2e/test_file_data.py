@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import keras
+import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -13,9 +15,10 @@ import trainers
 from automl import TuningResult
 from automl.cli import main
 from search_spaces import Categorical, mlp
-from tests.automl.planning.test_file_data import LOADERS
+from tests.automl.planning.test_file_data import LOADERS, TEXT_SPACE
 from tests.trainers.test_stream import write_images
 from tests.trainers.test_tables import write_tables
+from tests.trainers.test_texts import write_texts
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
@@ -69,3 +72,13 @@ def test_a_streamed_csv_is_tuned_in_chunks_and_its_columns_logged(ray_local, tmp
     assert result.classes == ("big", "small")
     logged = MlflowClient(result.tracking_uri).download_artifacts(result.parent_run_id, "data_columns.json")
     assert json.loads(Path(logged).read_text())["columns"][-1]["vocabulary"] == ["blue", "green", "red"]
+
+
+def test_a_text_folder_is_tuned_with_a_vectorizer_in_the_model(ray_local, tmp_path):
+    write_texts(tmp_path / "reviews")
+    space = json.dumps(TEXT_SPACE)  # YAML reads JSON
+    result = _tune_file(
+        tmp_path, "{text_directory: reviews, max_tokens: 50, sequence_length: 12}", space, epochs=1
+    )
+    model = keras.saving.load_model(result.best_model_path)
+    assert model.predict(np.array(["good great", "bad sad"], dtype=object), verbose=0).shape == (2, 1)

@@ -10,6 +10,7 @@ from automl.planning._resume import run_data
 from search_spaces import Categorical, ConfigError, mlp
 from tests.trainers.test_stream import write_images
 from tests.trainers.test_tables import write_tables
+from tests.trainers.test_texts import write_texts
 from tests.trainers.test_tfrecords import FEATURES, write_shards
 from trainers import StreamingData
 
@@ -155,3 +156,25 @@ def test_a_streamed_csv_in_a_file_is_checked_on_its_first_rows(tmp_path):
         _experiment({**data, "target": "y"}, tmp_path)
     with pytest.raises(ConfigError, match=r"^data\.stream: `stream` reads a `csv` \(or `parquet`\) table"):
         _experiment({"sklearn": "digits", "stream": True}, tmp_path)
+
+
+TEXT_SPACE = {
+    "embed_layers": {"type": "stack", "min_layers": 1, "layers": [{"type": "embedding", "output_dim": 8}]},
+    "layers": {
+        "type": "stack",
+        "min_layers": 1,
+        "layers": [{"type": "dense", "units": {"type": "int", "low": 4, "high": 8}}],
+    },
+}
+
+
+def test_a_text_folder_needs_a_body_that_starts_with_an_embedding(tmp_path):
+    write_texts(tmp_path / "reviews")
+    data = {"text_directory": "reviews", "max_tokens": 50, "sequence_length": 12}
+    settings = {"space": TEXT_SPACE, "data": data, "num_trials": 2, "epochs": 1}
+    run = Experiment.from_dict(settings, base_dir=tmp_path)._planned
+    assert run.data.tokens == (50, 12) and run.data_spec["text_directory"] == str(tmp_path / "reviews")
+    with pytest.raises(ConfigError, match=r"texts reach the model as token ids .* but it starts with dense"):
+        _experiment(data, tmp_path)  # the mlp preset starts with a dense layer
+    with pytest.raises(ConfigError, match=r"^data\.max_tokens: `max_tokens` goes with `text_directory`"):
+        _experiment({"sklearn": "digits", "max_tokens": 10}, tmp_path)
