@@ -52,7 +52,8 @@ class _ImageFolder:
             color_mode=self.color_mode,
             batch_size=None,  # rows: the trial batches them with its batch_size
             image_size=self.image_size,
-            shuffle=subset != "validation" and directory == self.directory,
+            # Keras splits the file list after its seeded shuffle: both subsets shuffle alike, or they overlap.
+            shuffle=directory == self.directory,
             seed=self.seed,
             validation_split=None if subset is None else self.validation_split,
             subset=subset,

@@ -88,7 +88,7 @@ def _loader_config(space: Space | None) -> dict[str, Any]:
     return dict(check_config(space.default_config() if space else {}, custom_model=True))
 
 
-def _data(data: Data, space: Space) -> TrainingData | StreamingData:
+def _data(data: Data, space: Space | None = None) -> TrainingData | StreamingData:
     """The run's data: arrays loaded here, or a file-backed source checked on its first files."""
     if isinstance(data, str):
         return load_sklearn(data)
@@ -96,7 +96,7 @@ def _data(data: Data, space: Space) -> TrainingData | StreamingData:
         return data.load(space)
     if isinstance(data, (TrainingData, StreamingData)):
         return data
-    if callable(data):  # the user's loader(config) -> (train_ds, val_ds)
+    if callable(data):  # the user's loader(config) -> (train_ds, val_ds), checked with the space's default config
         return from_loader(data, _loader_config(space))
     raise ConfigError(
         "expected trainers.TrainingData (from trainers.from_arrays, from_frame, from_dataset or "

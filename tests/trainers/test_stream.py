@@ -62,7 +62,14 @@ def test_the_pipelines_are_batched_with_the_trials_batch_size_and_hold_every_fil
     opened = open_stream(data, check_config({**CONFIG, "batch_size": 5}), seed=1)
     sizes = [len(y) for _, y in opened.train.as_numpy_iterator()]
     assert sizes == [5] * 5 + [2] and opened.train_batches == 6
-    assert sum(len(y) for _, y in opened.val.as_numpy_iterator()) == 9
+    val = [
+        (x.tobytes(), int(label))
+        for xs, ys in opened.val.as_numpy_iterator()
+        for x, label in zip(xs, ys, strict=True)
+    ]
+    train = {x.tobytes() for xs, _ in opened.train.as_numpy_iterator() for x in xs}
+    assert len(val) == 9 and not train & {x for x, _ in val}  # every file once, none on both sides
+    assert len({label for _, label in val}) > 1  # a seeded draw, not the last class's files
     assert opened.mean.shape == (3,) and np.all(opened.variance > 0)
 
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from search_spaces import ConfigError
-from trainers import FitSettings, text_directory, train
+from trainers import FitSettings, check_config, text_directory, train
+from trainers._stream import open_stream
 from trainers._texts import check_text_body
 
 WORDS = {"pos": ["good", "great", "fine", "nice"], "neg": ["bad", "awful", "poor", "sad"]}
@@ -44,15 +45,26 @@ def test_a_text_folder_declares_its_classes_and_token_shape(tmp_path):
 
 
 def test_the_model_takes_raw_strings_through_a_vectorizer_adapted_in_the_trial(tmp_path):
-    data = text_directory(str(write_texts(tmp_path / "reviews")), max_tokens=50, sequence_length=12)
-    settings = FitSettings(epochs=4, monitor="val_accuracy", mode="max", patience=4, seed=0)
+    data = text_directory(
+        str(write_texts(tmp_path / "reviews", per_class=40)), max_tokens=50, sequence_length=12
+    )
+    settings = FitSettings(epochs=6, monitor="val_accuracy", mode="max", patience=6, seed=0)
     outcome = train({**CONFIG, "learning_rate": 0.01}, data, settings=settings, checkpoint_dir=tmp_path / "t")
-    assert outcome.epochs_run == 4 and max(outcome.history["val_accuracy"]) > 0.7  # chance: 1/2
+    assert outcome.epochs_run == 6 and max(outcome.history["val_accuracy"]) > 0.75  # chance: 1/2
     model = keras.saving.load_model(outcome.checkpoint)
     vectorizer = next(layer for layer in model.layers if isinstance(layer, keras.layers.TextVectorization))
     assert {"good", "bad", "movie"} <= set(vectorizer.get_vocabulary())
     scores = model.predict(np.array(["good great nice", "bad awful sad"], dtype=object), verbose=0)
     assert scores.shape == (2, 1)
+
+
+def test_the_split_holds_each_file_out_once(tmp_path):
+    data = text_directory(str(write_texts(tmp_path / "reviews")))
+    opened = open_stream(data, check_config({"batch_size": 5}), seed=0)
+    train_texts = {t for xs, _ in opened.train.as_numpy_iterator() for t in xs}
+    val = [(t, int(y)) for xs, ys in opened.val.as_numpy_iterator() for t, y in zip(xs, ys, strict=True)]
+    assert len(train_texts) + len(val) == 48 and not train_texts & {t for t, _ in val}
+    assert len({y for _, y in val}) == 2 and len(opened.vocabulary) > 10
 
 
 def test_bad_text_folders_and_bodies_are_refused(tmp_path):
