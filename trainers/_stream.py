@@ -43,6 +43,8 @@ SHUFFLE_ROWS = 1024
 CACHE_BYTES = 256 * 2**20
 # Batches of a loader's validation set read in the driver to learn the task and the classes.
 CHECK_BATCHES = 8
+# Training texts a text folder's vectorizer is adapted on, in each trial.
+ADAPT_ROWS = 10_000
 # Config keys with this prefix are a loader function's own hyperparameters: the trainer leaves them to it.
 LOADER_PREFIX = "data_"
 
@@ -187,8 +189,6 @@ def _vocabulary(rows: tf.data.Dataset, max_tokens: int, sequence_length: int) ->
     """A ``TextVectorization``'s vocabulary, adapted on the first `ADAPT_ROWS` texts (the same in every trial)."""
     import keras
 
-    from trainers._texts import ADAPT_ROWS
-
     layer = keras.layers.TextVectorization(max_tokens=max_tokens, output_sequence_length=sequence_length)
     layer.adapt(rows.map(lambda x, y: x).take(ADAPT_ROWS).batch(256))
     return [str(token) for token in layer.get_vocabulary()]
@@ -206,20 +206,16 @@ def open_stream(data: StreamingData, config: Mapping[str, Any], *, seed: int | N
         ConfigError: The loader function fails or returns something else than two datasets.
     """
     batch_size = int(config["batch_size"])
-    vocabulary = None
-    if data.tokens is not None:
-        rows_train, rows_val = data.source.datasets(config)
-        mean = variance = None
-        vocabulary = _vocabulary(rows_train, *data.tokens)
-        train = rows_train.shuffle(SHUFFLE_ROWS, seed=seed, reshuffle_each_iteration=True).batch(batch_size)
-        val = rows_val.batch(batch_size)
-    elif data.source.batched:
+    mean = variance = vocabulary = None
+    if data.source.batched:
         train, val = data.source.datasets(config)
         mean, variance = _moments(train.unbatch())
     else:
         rows_train, rows_val = data.source.datasets(config)
-        # Before the cache, which a partial pass would discard.
-        mean, variance = data.moments if data.moments is not None else _moments(rows_train)
+        if data.tokens is not None:  # texts: the model vectorizes them, with this vocabulary
+            vocabulary = _vocabulary(rows_train, *data.tokens)
+        else:  # before the cache, which a partial pass would discard
+            mean, variance = data.moments if data.moments is not None else _moments(rows_train)
         train = _cache(rows_train, data, data.train_rows)
         train = train.shuffle(SHUFFLE_ROWS, seed=seed, reshuffle_each_iteration=True).batch(batch_size)
         val = _cache(rows_val, data, data.val_rows).batch(batch_size)

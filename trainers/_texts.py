@@ -1,7 +1,7 @@
 """A folder of text files, one subfolder per class, read by Keras inside each trial's worker.
 
 The model takes raw strings: its first layer is a ``TextVectorization``
-whose vocabulary each trial adapts on the first `ADAPT_ROWS` training texts
+whose vocabulary each trial adapts on the first ``ADAPT_ROWS`` training texts
 (the same texts in every trial), followed by the space's ``embedding``.
 """
 
@@ -27,8 +27,6 @@ if TYPE_CHECKING:
 __all__ = ["check_text_body", "text_directory"]
 
 TEXT_EXTENSIONS = (".txt",)
-# Training texts the vectorizer's vocabulary is adapted on, in each trial.
-ADAPT_ROWS = 10_000
 _FIELD = "data.text_directory"
 
 
