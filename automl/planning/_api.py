@@ -65,8 +65,9 @@ def tune(
         space: What to search (see `search_spaces.Space`, `search_spaces.mlp`).
         data: Training and validation data, or the name of a data set bundled
             with scikit-learn (``"digits"``, ``"wine"``, ...). Data in files
-            (`trainers.image_directory`, or a function ``config ->
-            (train_ds, val_ds)`` of ``tf.data`` batches, called in each
+            (`trainers.image_directory`, `trainers.text_directory`,
+            `trainers.tfrecords`, `trainers.table`, or a function ``config
+            -> (train_ds, val_ds)`` of ``tf.data`` batches, called in each
             trial's worker with its config) is read inside the trials.
         metric: Metric to optimize; one the trainer reports for the task.
             A list optimizes several objectives (``["val_accuracy",
