@@ -44,8 +44,10 @@ def test_a_folder_is_checked_on_its_first_files_and_declares_the_task(tmp_path):
 
 def test_train_reads_the_folder_in_its_own_pipelines(tmp_path):
     data = image_directory(str(write_images(tmp_path / "pics")), image_size=[8, 8])
-    outcome = train(CONFIG, data, settings=SETTINGS, checkpoint_dir=tmp_path / "trial")
-    assert outcome.epochs_run == 2
+    settings = FitSettings(epochs=5, monitor="val_accuracy", mode="max", patience=5, seed=0)
+    config = {**CONFIG, "batch_size": 8, "learning_rate": 0.01}
+    outcome = train(config, data, settings=settings, checkpoint_dir=tmp_path / "trial")
+    assert outcome.epochs_run == 5
     assert outcome.model.input_shape == (None, 8, 8, 3)
     assert max(outcome.history["val_accuracy"]) > 0.5  # brightness separates the classes; chance: 1/3
 

@@ -100,7 +100,7 @@ def test_a_python_loader_runs_through_tune_arguments_with_its_own_keys(tmp_path)
         ({"image_directory": "pics", "shape": [64]}, r"^data\.shape: `shape` reshapes arrays"),
         (
             {"image_directory": "pics", "csv": "x.csv"},
-            r"give exactly one data source of .*'image_directory', 'tfrecord', 'function'",
+            r"give exactly one data source of .*'image_directory', 'text_directory', 'tfrecord', 'function'",
         ),
         ({"function": "loaders.py:make_data", "num_classes": 1}, r"^data\.num_classes: expected an int >= 2"),
         ({"sklearn": "digits", "label": "y"}, r"^data\.label: `label` goes with `tfrecord`"),
