@@ -327,14 +327,15 @@ def _targets(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Class ids, or one-hot rows for categorical losses and label smoothing.
 
-    For streamed data, whose pipelines map their own targets, two rows of
-    zeros shaped as the targets are: what the model's variables are built
+    For streamed data, whose pipelines map their own targets, rows of zeros
+    shaped as the targets are, one per checked example (at most two): what the model's variables are built
     from before the fit (`_make_variables_before_the_trace`), and the
     probe of `reported_by_model`.
     """
     one_hot = _one_hot(config, data, model)
     if not isinstance(data, TrainingData):
-        zeros = np.zeros((2, data.num_classes) if one_hot else (2,), np.float32 if one_hot else np.int32)
+        rows = len(data.example[:2])
+        zeros = np.zeros((rows, data.num_classes) if one_hot else (rows,), np.float32 if one_hot else np.int32)
         return zeros, zeros
     if not one_hot:
         return data.y_train, data.y_val

@@ -152,12 +152,16 @@ _BUILDERS: dict[str, Callable[[Any, Mapping[str, Any], str, Sequence[Mapping[str
 def _normalization(data: TrainingData | StreamingData) -> keras.layers.Layer:
     """Standardizes raw features with the training set's mean and variance (per last axis).
 
-    Streamed data bring theirs from a bounded pass in the worker (`open_stream`).
+    Streamed data bring theirs: from the driver's check (a table's), else
+    from a bounded pass in the trial (`open_stream`). A declaration not yet
+    opened has none of the latter: its model standardizes nothing until a
+    trial builds it.
     """
     if isinstance(data, OpenedStream):
         return keras.layers.Normalization(mean=data.mean, variance=data.variance)
-    if not isinstance(data, TrainingData):  # a declaration (the driver's model checks): statistics unknown
-        return keras.layers.Normalization(mean=0.0, variance=1.0)
+    if not isinstance(data, TrainingData):
+        mean, variance = data.moments or (0.0, 1.0)
+        return keras.layers.Normalization(mean=mean, variance=variance)
     axes = tuple(range(data.x_train.ndim - 1))
     mean = data.x_train.mean(axis=axes)
     variance = np.maximum(data.x_train.var(axis=axes), 1e-6)
