@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import posixpath
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
@@ -30,34 +31,43 @@ _FIELD = "data.image_directory"
 
 
 @dataclasses.dataclass(frozen=True)
-class _ImageFolder:
+class FolderSource(abc.ABC):
+    """Class subfolders of files, read by one of Keras's ``*_dataset_from_directory`` in the worker.
+
+    Subclasses name the reader (`_reader`), its own arguments (`_options`)
+    and the experiment file's key of the directory (``key``).
+    """
+
     batched = False  # single rows (see `trainers._stream.Source`)
+    key: ClassVar[str]
 
     directory: str
-    image_size: tuple[int, int]
-    color_mode: ColorMode
     validation_split: float
     validation_directory: str | None
     seed: int
     classes: tuple[str, ...]
 
-    def _read(self, directory: str, subset: str | None) -> tf.data.Dataset:
-        import keras
+    @abc.abstractmethod
+    def _reader(self) -> Callable[..., tf.data.Dataset]:
+        """The Keras function that reads such folders."""
 
-        return keras.utils.image_dataset_from_directory(
+    def _options(self) -> dict[str, Any]:
+        return {}
+
+    def _read(self, directory: str, subset: str | None) -> tf.data.Dataset:
+        return self._reader()(
             directory,
             labels="inferred",
             label_mode="int",
             class_names=list(self.classes),
-            color_mode=self.color_mode,
             batch_size=None,  # rows: the trial batches them with its batch_size
-            image_size=self.image_size,
             # Keras splits the file list after its seeded shuffle: both subsets shuffle alike, or they overlap.
             shuffle=directory == self.directory,
             seed=self.seed,
             validation_split=None if subset is None else self.validation_split,
             subset=subset,
             verbose=False,
+            **self._options(),
         )
 
     def datasets(self, config: Mapping[str, Any]) -> tuple[tf.data.Dataset, tf.data.Dataset]:
@@ -72,13 +82,24 @@ class _ImageFolder:
             if self.validation_directory is not None
             else {"validation_split": self.validation_split}
         )
-        return {
-            "image_directory": self.directory,
-            "image_size": list(self.image_size),
-            "color_mode": self.color_mode,
-            **held_out,
-            "seed": self.seed,
-        }
+        options = {k: list(v) if isinstance(v, tuple) else v for k, v in self._options().items()}
+        return {self.key: self.directory, **options, **held_out, "seed": self.seed}
+
+
+@dataclasses.dataclass(frozen=True)
+class _ImageFolder(FolderSource):
+    key: ClassVar[str] = "image_directory"
+
+    image_size: tuple[int, int]
+    color_mode: ColorMode
+
+    def _reader(self) -> Callable[..., tf.data.Dataset]:
+        import keras
+
+        return keras.utils.image_dataset_from_directory  # type: ignore[no-any-return]
+
+    def _options(self) -> dict[str, Any]:
+        return {"image_size": self.image_size, "color_mode": self.color_mode}
 
 
 def listing(
@@ -291,7 +312,7 @@ def image_directory(
     channels = _CHANNELS[mode]
     classes = folders.classes
     return StreamingData(
-        source=_ImageFolder(directory, size, mode, validation_split, validation_directory, seed, classes),
+        source=_ImageFolder(directory, validation_split, validation_directory, seed, classes, size, mode),
         task=folders.task,
         num_classes=len(classes),
         input_shape=(*size, channels),

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import posixpath
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from search_spaces import ConfigError
 from search_spaces._checks import check_int
 from trainers._data import TrainingData
-from trainers._images import ClassFolders
+from trainers._images import ClassFolders, FolderSource
 from trainers._settings import body_layers, check_config
 from trainers._stream import StreamingData
 
@@ -31,52 +31,19 @@ _FIELD = "data.text_directory"
 
 
 @dataclasses.dataclass(frozen=True)
-class _TextFolder:
-    batched = False  # single rows (see `trainers._stream.Source`)
+class _TextFolder(FolderSource):
+    key: ClassVar[str] = "text_directory"
 
-    directory: str
-    validation_split: float
-    validation_directory: str | None
-    seed: int
-    classes: tuple[str, ...]
     max_tokens: int
     sequence_length: int
 
-    def _read(self, directory: str, subset: str | None) -> tf.data.Dataset:
+    def _reader(self) -> Callable[..., tf.data.Dataset]:
         import keras
 
-        return keras.utils.text_dataset_from_directory(
-            directory,
-            labels="inferred",
-            label_mode="int",
-            class_names=list(self.classes),
-            batch_size=None,  # rows: the trial batches them with its batch_size
-            # Keras splits the file list after its seeded shuffle: both subsets shuffle alike, or they overlap.
-            shuffle=directory == self.directory,
-            seed=self.seed,
-            validation_split=None if subset is None else self.validation_split,
-            subset=subset,
-            verbose=False,
-        )
-
-    def datasets(self, config: Mapping[str, Any]) -> tuple[tf.data.Dataset, tf.data.Dataset]:
-        if self.validation_directory is not None:
-            return self._read(self.directory, None), self._read(self.validation_directory, None)
-        return self._read(self.directory, "training"), self._read(self.directory, "validation")
+        return keras.utils.text_dataset_from_directory  # type: ignore[no-any-return]
 
     def spec(self) -> dict[str, Any]:
-        held: dict[str, Any] = (
-            {"validation_directory": self.validation_directory}
-            if self.validation_directory is not None
-            else {"validation_split": self.validation_split}
-        )
-        return {
-            "text_directory": self.directory,
-            "max_tokens": self.max_tokens,
-            "sequence_length": self.sequence_length,
-            **held,
-            "seed": self.seed,
-        }
+        return {**super().spec(), "max_tokens": self.max_tokens, "sequence_length": self.sequence_length}
 
 
 def _first_text(path: str, field: str) -> str:
