@@ -49,7 +49,8 @@ def test_an_image_folder_is_tuned_from_files_and_its_classes_logged(ray_local, t
 def _tune_file(tmp_path, data, space, epochs):
     """Runs an experiment file of two trials through `automl tune`; returns its result, all trials complete."""
     (tmp_path / "exp.yaml").write_text(
-        f"data: {data}\nspace: {space}\nnum_trials: 2\nepochs: {epochs}\nname: run\n"
+        # fifo: every trial runs its epochs (ASHA may stop one after its first, depending on their order)
+        f"data: {data}\nspace: {space}\nnum_trials: 2\nepochs: {epochs}\nscheduler: fifo\nname: run\n"
         f"storage_path: {tmp_path}\ntracking_uri: sqlite:///{tmp_path / 'mlflow.db'}\n"
     )
     assert main(["tune", str(tmp_path / "exp.yaml"), "--quiet"]) == 0
