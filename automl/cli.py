@@ -16,7 +16,7 @@ import sys
 import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from mlflow.exceptions import MlflowException
 
@@ -63,12 +63,19 @@ def _searched(experiment: Experiment) -> str:
     return f"{len(space.flat_keys()) if space is not None else 0} params"
 
 
+def _data_name(data: Any) -> str:
+    """The data's label: a bundled set's name, a source's, or a loader function's."""
+    if isinstance(data, str):
+        return data
+    return str(getattr(data, "name", None) or getattr(data, "__name__", type(data).__name__))
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     experiment = _experiment(args)
     data = experiment.data
     print(
         f"{args.experiment}: OK — {experiment.num_trials} trials of up to {experiment.epochs} epochs, "
-        f"optimizing {experiment.metric} ({experiment.mode}) on {data if isinstance(data, str) else data.name}, "
+        f"optimizing {experiment.metric} ({experiment.mode}) on {_data_name(data)}, "
         f"{_searched(experiment)}."
     )
     return EXIT_OK

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from trainers._data import Task, TrainingData, from_arrays, load_sklearn
 from trainers._dataset import from_dataset
 from trainers._errors import TrialFailedError
+from trainers._images import image_directory
 from trainers._reporter import Reporter
 from trainers._settings import (
     CONFIG_KEYS,
@@ -26,7 +27,11 @@ from trainers._settings import (
     check_config,
     reported_metrics,
 )
+from trainers._stream import StreamingData, from_loader
+from trainers._tables import table
 from trainers._tabular import Column, from_frame, raw_input_model
+from trainers._texts import text_directory
+from trainers._tfrecords import tfrecords
 
 if TYPE_CHECKING:
     from trainers._callbacks import ReporterCallback
@@ -57,6 +62,7 @@ __all__ = [
     "OPTIONAL_METRICS",
     "FitSettings",
     "Reporter",
+    "StreamingData",
     "ReporterCallback",
     "Task",
     "TrainOutcome",
@@ -74,10 +80,15 @@ __all__ = [
     "from_arrays",
     "from_dataset",
     "from_frame",
+    "from_loader",
+    "image_directory",
     "load_sklearn",
     "raw_input_model",
     "reported_by_model",
     "reported_metrics",
+    "table",
+    "text_directory",
+    "tfrecords",
     "train",
 ]
 

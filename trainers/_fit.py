@@ -8,6 +8,7 @@ import dataclasses
 import logging
 import math
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from search_spaces import ConfigError
 from search_spaces._hypermodel import FIT_KEYWORDS
 from trainers._callbacks import (
     EagerFirstValidation,
@@ -35,6 +37,7 @@ from trainers._model import BuildFn, build_custom, build_model, compile_model
 from trainers._reporter import Reporter
 from trainers._schedule import EpochSchedule
 from trainers._settings import CheckedConfig, FitSettings, best_of, check_config, one_hot_targets
+from trainers._stream import OpenedStream, StreamingData, fit_pipelines, loader_keys, open_stream
 
 __all__ = ["FitFn", "TrainOutcome", "fit_history", "reported_by_model", "train", "users_fit"]
 
@@ -249,7 +252,13 @@ def _validation_batch_size(model: keras.Model, rows: int, batch_size: int) -> in
 
 
 def _fit_data(
-    data: TrainingData, y_train: np.ndarray, y_val: np.ndarray, batch_size: int, validation_batch_size: int
+    data: TrainingData | OpenedStream,
+    y_train: np.ndarray,
+    y_val: np.ndarray,
+    batch_size: int,
+    validation_batch_size: int,
+    *,
+    one_hot: bool = False,
 ) -> dict[str, Any]:
     """`fit`'s data arguments: small data as ``tf.data`` pipelines without functions, else the arrays.
 
@@ -264,8 +273,12 @@ def _fit_data(
     large data and holds a second copy of the features, hence the limits.
     The batches are the same as Keras's: one shuffle per epoch, a last
     partial batch, validation in order; the shuffle follows TensorFlow's
-    global seed, as Keras's does.
+    global seed, as Keras's does. Streamed data bring their own pipelines
+    (`trainers._stream.open_stream`).
     """
+    if isinstance(data, OpenedStream):
+        train, val = fit_pipelines(data, one_hot=one_hot)
+        return {"x": train, "validation_data": val, "shuffle": False}  # the pipeline shuffles
     x = data.x_train
     if len(x) > SMALL_DATA_ROWS or x.nbytes > SMALL_DATA_BYTES:
         return {
@@ -305,17 +318,42 @@ def one_hot_for(model: keras.Model, y: np.ndarray) -> np.ndarray:
     return np.eye(model.outputs[0].shape[-1], dtype=np.float32)[y]
 
 
+def _one_hot(config: Mapping[str, Any], data: TrainingData | StreamingData, model: keras.Model) -> bool:
+    """Whether the fit takes one-hot targets: categorical losses and label smoothing on many classes."""
+    return data.task == "multiclass" and (one_hot_targets(config, data.task) or _categorical_loss(model))
+
+
 def _targets(
-    config: Mapping[str, Any], data: TrainingData, model: keras.Model
+    config: Mapping[str, Any], data: TrainingData | StreamingData, model: keras.Model
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Class ids, or one-hot rows for categorical losses and label smoothing."""
-    if data.task != "multiclass" or not (one_hot_targets(config, data.task) or _categorical_loss(model)):
+    """Class ids, or one-hot rows for categorical losses and label smoothing.
+
+    For streamed data, whose pipelines map their own targets, rows of zeros
+    shaped as the targets are, one per checked example (at most two): what the model's variables are built
+    from before the fit (`_make_variables_before_the_trace`), and the
+    probe of `reported_by_model`.
+    """
+    one_hot = _one_hot(config, data, model)
+    if not isinstance(data, TrainingData):
+        rows = len(data.example[:2])
+        zeros = np.zeros((rows, data.num_classes) if one_hot else (rows,), np.float32 if one_hot else np.int32)
+        return zeros, zeros
+    if not one_hot:
         return data.y_train, data.y_val
     eye = np.eye(data.num_classes, dtype=np.float32)
     return eye[data.y_train], eye[data.y_val]
 
 
-def reported_by_model(model: keras.Model, config: Mapping[str, Any], data: TrainingData) -> tuple[str, ...]:
+def _rows(data: TrainingData | StreamingData) -> tuple[np.ndarray, np.ndarray]:
+    """Training and validation features for the checks and builds ahead; a streamed source's checked examples."""
+    if isinstance(data, TrainingData):
+        return data.x_train, data.x_val
+    return data.example, data.example
+
+
+def reported_by_model(
+    model: keras.Model, config: Mapping[str, Any], data: TrainingData | StreamingData
+) -> tuple[str, ...]:
     """The metric names `train` reports each epoch for a compiled model: its own, then as ``val_<name>``.
 
     A model the user compiled chooses its metrics, custom ones included; Keras
@@ -326,7 +364,7 @@ def reported_by_model(model: keras.Model, config: Mapping[str, Any], data: Train
     eager = model.run_eagerly
     model.run_eagerly = True
     try:
-        logs = model.test_on_batch(data.x_val[:2], y_val[:2], return_dict=True)
+        logs = model.test_on_batch(_rows(data)[1][:2], y_val[:2], return_dict=True)
     finally:
         model.run_eagerly = eager
         model.make_test_function(force=True)  # the eager one is this probe's only
@@ -334,19 +372,32 @@ def reported_by_model(model: keras.Model, config: Mapping[str, Any], data: Train
     return (*names, *(f"val_{name}" for name in names))
 
 
-def _class_weight(config: Mapping[str, Any], data: TrainingData) -> dict[int, float] | None:
-    """``"balanced"``: n_samples / (n_classes * count of the class), as scikit-learn computes it."""
+def _class_weight(config: Mapping[str, Any], data: TrainingData | StreamingData) -> dict[int, float] | None:
+    """``"balanced"``: n_samples / (n_classes * count of the class), as scikit-learn computes it.
+
+    Streamed data count from their listing (`StreamingData.class_counts`);
+    a source whose listing does not tell them cannot weigh its classes.
+    """
     if config["class_weight"] is None:
         return None
     classes = data.num_classes
-    counts = np.bincount(data.y_train, minlength=classes)
-    return {c: len(data.y_train) / (classes * int(n)) for c, n in enumerate(counts)}
+    if isinstance(data, TrainingData):
+        counts = np.bincount(data.y_train, minlength=classes)
+    elif data.class_counts is None:
+        raise ConfigError(
+            f"class_weight 'balanced' needs the count of each class, which {data.name!r} does not "
+            "tell without reading all of it; leave class_weight out of the space.",
+            field="class_weight",
+        )
+    else:
+        counts = np.asarray(data.class_counts)
+    return {c: int(counts.sum()) / (classes * int(n)) for c, n in enumerate(counts)}
 
 
 # Long by its docstring, the public API doc; the body is its steps, in order.
 def train(
     config: Mapping[str, Any],
-    data: TrainingData,
+    data: TrainingData | StreamingData,
     *,
     settings: FitSettings,
     checkpoint_dir: str | Path,
@@ -376,7 +427,8 @@ def train(
 
     Args:
         config: A sampled config (see `search_spaces.Space.sample`).
-        data: Training and validation data.
+        data: Training and validation data: arrays, or a file-backed
+            source opened here into this trial's pipelines (see `StreamingData`).
         settings: Epoch cap, monitored metric and early stopping.
         checkpoint_dir: Directory of this trial's checkpoints; created if missing.
         reporter: Receives each epoch's metrics. Defaults to `None`.
@@ -424,6 +476,7 @@ def train(
         >>> outcome.epochs_run
         2
     """
+    config, loader_own = loader_keys(config, data)
     full = check_config(config, task=data.task, custom_model=build is not None)
     if build is None:
         settings.check_monitor(data.task)
@@ -439,11 +492,13 @@ def train(
     if settings.seed is not None:
         # A resumed fit draws new batch orders rather than replaying those of its first epochs.
         keras.utils.set_random_seed((settings.seed + initial_epoch) % 2**32)
+    if isinstance(data, StreamingData):  # in the worker: the files are read from here on
+        data = open_stream(data, {**full, **loader_own}, seed=settings.seed)
     # Variables made in the strategy's scope are mirrored across its devices.
     with (strategy or tf.distribute.get_strategy()).scope(), _dtype_policy(settings):
         model = _compiled_model(full, data, settings, build, directory, resume)
         y_train, y_val = _targets(full, data, model)
-        _make_variables_before_the_trace(model, data.x_train, y_train)
+        _make_variables_before_the_trace(model, _rows(data)[0], y_train)
     schedule = EpochSchedule.from_config(full, epochs=epochs)
     settings.check_schedule(full)
     validation_batch, eager_passes = _validation_batching(model, data, full["batch_size"], replicas, strategy)
@@ -458,25 +513,30 @@ def train(
         learning_rate=full["learning_rate"],
         eager_validation_passes=eager_passes,
     )
-    if fit is None:
-        fitted = model.fit(
-            **_fit_data(data, y_train, y_val, full["batch_size"], validation_batch),
-            initial_epoch=initial_epoch,
-            epochs=epochs,
-            class_weight=_class_weight(full, data),
-            callbacks=trial_callbacks,
-            verbose=verbose,
-        ).history
-    else:
-        fitted = users_fit(
-            fit,
-            model,
-            (data.x_train, y_train),
-            (data.x_val, y_val),
-            monitor=settings.monitor,
-            callbacks=trial_callbacks,
-            epochs=(initial_epoch, epochs),
-        )
+    with _epochs_of_unknown_length(data):
+        if fit is None:
+            fitted = model.fit(
+                **_fit_data(
+                    data, y_train, y_val, full["batch_size"], validation_batch, one_hot=_one_hot(full, data, model)
+                ),
+                initial_epoch=initial_epoch,
+                epochs=epochs,
+                class_weight=_class_weight(full, data),
+                callbacks=trial_callbacks,
+                verbose=verbose,
+            ).history
+        else:
+            if isinstance(data, OpenedStream):  # planning refuses it; a direct caller hears why
+                raise ConfigError("a HyperModel.fit takes in-memory data, not files streamed in the worker.", field="data")
+            fitted = users_fit(
+                fit,
+                model,
+                (data.x_train, y_train),
+                (data.x_val, y_val),
+                monitor=settings.monitor,
+                callbacks=trial_callbacks,
+                epochs=(initial_epoch, epochs),
+            )
     history = {k: [*(resume.history.get(k, []) if resume else []), *map(float, v)] for k, v in fitted.items()}
     _raise_if_diverged(history)
     return _outcome(history, settings, directory / BEST_FILE, time.perf_counter() - start, model)
@@ -540,6 +600,21 @@ def fit_history(returned: Any, monitor: str, epochs_seen: int) -> dict[str, list
     return {k: list(v) if isinstance(v, (list, tuple)) else [v] for k, v in history.items()}
 
 
+@contextlib.contextmanager
+def _epochs_of_unknown_length(data: TrainingData | StreamingData) -> Iterator[None]:
+    """Quiets Keras's warning at the end of a first epoch of unknown length (TFRecords, a loader's).
+
+    Keras learns how many batches an epoch of a dataset of unknown
+    cardinality holds when the first epoch runs out, warns that the input
+    "ran out of data; interrupting training", and goes on with the next
+    epochs: the end of the data is the end of the epoch, as intended here.
+    """
+    with warnings.catch_warnings():
+        if isinstance(data, OpenedStream) and data.train_batches is None:
+            warnings.filterwarnings("ignore", message="Your input ran out of data", category=UserWarning)
+        yield
+
+
 def _one_batch_per_call_if_needed(
     settings: FitSettings, replicas: int, callbacks: Sequence[keras.callbacks.Callback]
 ) -> FitSettings:
@@ -565,7 +640,7 @@ def _checkpoint_directory(
 
 def _compiled_model(
     full: CheckedConfig,
-    data: TrainingData,
+    data: TrainingData | StreamingData,
     settings: FitSettings,
     build: BuildFn | None,
     directory: Path,
@@ -585,12 +660,14 @@ def _compiled_model(
 
 def _validation_batching(
     model: keras.Model,
-    data: TrainingData,
+    data: TrainingData | StreamingData,
     batch_size: int,
     replicas: int,
     strategy: tf.distribute.Strategy | None,
 ) -> tuple[int, int]:
     """Rows per validation batch, and how many first validation passes run eagerly."""
+    if not isinstance(data, TrainingData):  # the pipelines are batched with batch_size already
+        return batch_size, 0
     # One device only: under a MirroredStrategy on two CPUs, Keras 3.15 failed on one batch of
     # digits' 359 validation rows (AddN: [180,64] != [179,64]; tests/trainers/test_devices.py).
     validation_batch = batch_size

@@ -17,6 +17,7 @@ import numpy as np
 from search_spaces import ConfigError
 from trainers._data import TrainingData
 from trainers._settings import FitSettings, body_layers, check_config, one_hot_targets
+from trainers._stream import OpenedStream, StreamingData
 
 __all__ = ["BuildFn", "build_custom", "build_model", "compile_model"]
 
@@ -148,15 +149,26 @@ _BUILDERS: dict[str, Callable[[Any, Mapping[str, Any], str, Sequence[Mapping[str
 }
 
 
-def _normalization(data: TrainingData) -> keras.layers.Layer:
-    """Standardizes raw features with the training set's mean and variance (per last axis)."""
+def _normalization(data: TrainingData | StreamingData) -> keras.layers.Layer:
+    """Standardizes raw features with the training set's mean and variance (per last axis).
+
+    Streamed data bring theirs: from the driver's check (a table's), else
+    from a bounded pass in the trial (`open_stream`). A declaration not yet
+    opened has none of the latter: its model standardizes nothing until a
+    trial builds it.
+    """
+    if isinstance(data, OpenedStream):
+        return keras.layers.Normalization(mean=data.mean, variance=data.variance)
+    if not isinstance(data, TrainingData):
+        mean, variance = data.moments or (0.0, 1.0)
+        return keras.layers.Normalization(mean=mean, variance=variance)
     axes = tuple(range(data.x_train.ndim - 1))
     mean = data.x_train.mean(axis=axes)
     variance = np.maximum(data.x_train.var(axis=axes), 1e-6)
     return keras.layers.Normalization(mean=mean, variance=variance)
 
 
-def _tabular(inputs: Any, data: TrainingData) -> Any:
+def _tabular(inputs: Any, data: TrainingData | StreamingData) -> Any:
     """Standardizes the numeric columns and one-hot encodes the categorical ones.
 
     Categorical columns come last in the matrix (see `trainers.from_frame`),
@@ -170,15 +182,29 @@ def _tabular(inputs: Any, data: TrainingData) -> Any:
     ids = keras.ops.cast(inputs[:, n_numeric:] + offsets, "int32")
     parts = [keras.layers.CategoryEncoding(num_tokens=sum(sizes), output_mode="multi_hot")(ids)]
     if n_numeric:
-        numeric = data.x_train[:, :n_numeric]
-        normalize = keras.layers.Normalization(
-            mean=numeric.mean(axis=0), variance=np.maximum(numeric.var(axis=0), 1e-6)
-        )
+        if isinstance(data, TrainingData):
+            numeric = data.x_train[:, :n_numeric]
+            mean, variance = numeric.mean(axis=0), np.maximum(numeric.var(axis=0), 1e-6)
+        else:  # a table's statistics, computed once in the driver
+            mean, variance = (
+                m[:n_numeric] for m in data.moments or (np.zeros(n_numeric), np.ones(n_numeric))
+            )
+        normalize = keras.layers.Normalization(mean=mean, variance=variance)
         parts.insert(0, normalize(inputs[:, :n_numeric]))
     return parts[0] if len(parts) == 1 else keras.layers.Concatenate()(parts)
 
 
-def _embedding(layer: Mapping[str, Any], field: str, data: TrainingData) -> keras.layers.Layer:
+def _embedding(
+    layer: Mapping[str, Any], field: str, data: TrainingData | StreamingData
+) -> keras.layers.Layer:
+    if not isinstance(data, TrainingData):
+        if layer["input_dim"] is None:
+            raise ConfigError(
+                "an embedding over streamed data needs input_dim (the vocabulary size): the token ids "
+                "are read only in the trials.",
+                field=f"{field}.input_dim",
+            )
+        return keras.layers.Embedding(layer["input_dim"], layer["output_dim"])
     if data.columns is not None:
         raise ConfigError(
             "an embedding takes token ids, but the data are a DataFrame's columns; its categorical "
@@ -210,7 +236,7 @@ def _embedding(layer: Mapping[str, Any], field: str, data: TrainingData) -> kera
     return keras.layers.Embedding(input_dim, layer["output_dim"])
 
 
-def _head(data: TrainingData) -> keras.layers.Layer:
+def _head(data: TrainingData | StreamingData) -> keras.layers.Layer:
     # float32 whatever the policy: under mixed precision, softmax and the loss stay exact.
     if data.task == "multiclass":
         return keras.layers.Dense(data.num_classes, activation="softmax", name="head", dtype="float32")
@@ -219,7 +245,7 @@ def _head(data: TrainingData) -> keras.layers.Layer:
     return keras.layers.Dense(1, name="head", dtype="float32")
 
 
-def build_model(config: Mapping[str, Any], data: TrainingData) -> keras.Model:
+def build_model(config: Mapping[str, Any], data: TrainingData | StreamingData) -> keras.Model:
     """Builds the model a config describes, with its input and head taken from the data.
 
     The first layer standardizes the raw features with the training set's mean
@@ -235,6 +261,8 @@ def build_model(config: Mapping[str, Any], data: TrainingData) -> keras.Model:
     """
     config = check_config(config, task=data.task)
     body = body_layers(config)
+    if isinstance(data, StreamingData) and data.tokens is not None:
+        return _text_model(body, data)
     inputs = keras.Input(shape=data.input_shape, name="features")
     first = body[0][1]["type"] if body else None
     if first == "embedding":
@@ -250,6 +278,24 @@ def build_model(config: Mapping[str, Any], data: TrainingData) -> keras.Model:
         x = _BUILDERS[layer["type"]](x, layer, field, layers[i + 1 :])
     outputs = _head(data)(_flat(x))
     return keras.Model(inputs, outputs)
+
+
+def _text_model(body: Sequence[tuple[str, Mapping[str, Any]]], data: StreamingData) -> keras.Model:
+    """Raw strings → ``TextVectorization`` (the trial's adapted vocabulary) → the body, from its embedding."""
+    max_tokens, sequence_length = data.tokens or (0, 0)
+    vocabulary = data.vocabulary if isinstance(data, OpenedStream) else None
+    inputs = keras.Input(shape=(), dtype="string", name="text")
+    vectorize = keras.layers.TextVectorization(
+        max_tokens=max_tokens, output_sequence_length=sequence_length, vocabulary=vocabulary
+    )
+    _, embedding = body[0]
+    x = keras.layers.Embedding(embedding["input_dim"] or max_tokens, embedding["output_dim"])(
+        vectorize(inputs)
+    )
+    layers = [layer for _, layer in body[1:]]
+    for i, (field, layer) in enumerate(body[1:]):
+        x = _BUILDERS[layer["type"]](x, layer, field, layers[i + 1 :])
+    return keras.Model(inputs, _head(data)(_flat(x)))
 
 
 def _loss(config: Mapping[str, Any]) -> str | keras.losses.Loss:
@@ -278,7 +324,11 @@ def _metric(name: str, one_hot: bool) -> keras.metrics.Metric:
 
 
 def compile_model(
-    model: keras.Model, config: Mapping[str, Any], data: TrainingData, *, settings: FitSettings | None = None
+    model: keras.Model,
+    config: Mapping[str, Any],
+    data: TrainingData | StreamingData,
+    *,
+    settings: FitSettings | None = None,
 ) -> None:
     """Compiles with the config's optimizer and loss, the task's metrics, and ``settings``'s.
 
@@ -310,19 +360,30 @@ def compile_model(
     )
 
 
-def _steps_per_execution(settings: FitSettings, config: Mapping[str, Any], data: TrainingData) -> int:
+def _steps_per_execution(
+    settings: FitSettings, config: Mapping[str, Any], data: TrainingData | StreamingData
+) -> int:
     if settings.steps_per_execution != "auto":
         return settings.steps_per_execution
-    batches = math.ceil(len(data.x_train) / int(config["batch_size"]))
+    if isinstance(data, TrainingData):
+        batches = math.ceil(len(data.x_train) / int(config["batch_size"]))
+    elif isinstance(data, OpenedStream) and data.train_batches is not None:
+        batches = data.train_batches
+    else:  # an epoch of unknown length: one batch per call never runs past its end
+        batches = 1
     return max(1, min(batches, AUTO_STEPS_PER_EXECUTION))
 
 
-def _expected_units(data: TrainingData) -> int:
+def _expected_units(data: TrainingData | StreamingData) -> int:
     return data.num_classes if data.task == "multiclass" else 1
 
 
 def build_custom(
-    build: BuildFn, config: Mapping[str, Any], data: TrainingData, *, settings: FitSettings | None = None
+    build: BuildFn,
+    config: Mapping[str, Any],
+    data: TrainingData | StreamingData,
+    *,
+    settings: FitSettings | None = None,
 ) -> keras.Model:
     """Calls the user's ``build(config)`` and checks that its model fits the data.
 
@@ -354,7 +415,7 @@ def build_custom(
     return model
 
 
-def _check_model_fits(model: keras.Model, data: TrainingData, name: str) -> None:
+def _check_model_fits(model: keras.Model, data: TrainingData | StreamingData, name: str) -> None:
     """The model's input takes one sample of the data, its output has one unit per class (or one)."""
     try:
         inputs, outputs = model.inputs, model.outputs

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from ray import tune
@@ -26,6 +27,7 @@ from automl.execution._workers import reusing_workers
 from automl.tracking._artifacts import log_best_model, log_study_plots, optuna_study
 from automl.tracking._tracking import MlflowTracker, TrialRecord
 from search_spaces import AutoMLError
+from trainers import StreamingData, TrainingData
 from trainers._checkpoint import BEST_FILE
 
 if TYPE_CHECKING:
@@ -226,6 +228,9 @@ class RunEnd:
         front = result.pareto_front
         if front is not None:
             steps.append(("the Pareto front", lambda: self._log_pareto_front(run_id, front)))
+        if result.columns is None and result.classes is not None:  # e.g. an image folder's class names
+            classes = {"classes": list(result.classes)}
+            steps.append(("the class names", lambda: client.log_dict(run_id, classes, "data_classes.json")))
         if result.columns is not None:  # what the model's inputs are, for people loading it from MLflow
             columns = {"columns": [c.to_dict() for c in result.columns], "classes": result.classes}
             steps.append(
@@ -241,7 +246,7 @@ class RunEnd:
     def _log_best_model(self, result: TuningResult) -> None:
         client, name = self.record.client, self.run.registered_model_name
         version = log_best_model(
-            client, result.parent_run_id, result.best_model_path, self.run.data.x_val, registered_name=name
+            client, result.parent_run_id, result.best_model_path, _example_rows(self.run.data), registered_name=name
         )
         if version is not None:
             client.set_tag(result.parent_run_id, "automl.registered_model", f"{name}/{version}")
@@ -251,3 +256,8 @@ class RunEnd:
         client.log_text(run_id, front.to_csv(index=False), "pareto_front.csv")
         for trial_run_id in front["mlflow_run_id"]:
             client.set_tag(trial_run_id, "automl.pareto_front", "true")
+
+
+def _example_rows(data: TrainingData | StreamingData) -> np.ndarray:
+    """A few input rows for the best model's MLflow signature: validation rows, or a file source's checked ones."""
+    return data.x_val if isinstance(data, TrainingData) else data.example

@@ -28,7 +28,7 @@ from automl.execution._tuner import new_tuner, ray_resources, trainable
 from automl.execution._workers import RSS_KEY, WorkerPolicy
 from automl.tracking._tracking import MlflowTracker, default_tracking_uri, tracking_client
 from search_spaces import ConfigError, Space
-from trainers import FitSettings, TrainingData, reported_metrics
+from trainers import FitSettings, StreamingData, TrainingData, reported_metrics
 
 if TYPE_CHECKING:  # the plan's parts, as planning makes them
     from automl.planning._choices import SchedulerChoice
@@ -65,7 +65,7 @@ class RunBase:
     """What a new run and a resumed one share: what each trial trains, and how the run ends."""
 
     space: Space
-    data: TrainingData
+    data: TrainingData | StreamingData
     settings: FitSettings
     num_trials: int
     resources: dict[str, float]

@@ -23,7 +23,7 @@ from automl.execution._tensorboard import trial_tensorboard
 from automl.execution._workers import RSS_KEY, worker_rss_mib
 from search_spaces import Space
 from search_spaces._hypermodel import HyperModelSpace
-from trainers import FitSettings, TrainingData
+from trainers import FitSettings, StreamingData, TrainingData
 from trainers._checkpoint import BEST_FILE, LAST_FILE, STATE_FILE
 
 __all__ = ["KeepNewestCheckpoints", "restore_missing_checkpoints", "run_trial", "trial_seed"]
@@ -177,7 +177,7 @@ def run_trial(
     *,
     run_dir: Path,
     space: Space,
-    data: TrainingData,
+    data: TrainingData | StreamingData,
     settings: FitSettings,
     callbacks: Sequence[Any] = (),
     build: Callable[[dict[str, Any]], Any] | None = None,

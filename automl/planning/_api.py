@@ -12,7 +12,7 @@ from automl._result import TuningResult
 from automl.planning._experiment import Experiment
 from search_spaces import Space
 from search_spaces._suggest import refuse_unknown_keywords
-from trainers import TrainingData
+from trainers import StreamingData, TrainingData
 
 __all__ = ["tune"]
 
@@ -22,7 +22,7 @@ __all__ = ["tune"]
 def tune(
     space: Space | None = None,
     *,
-    data: TrainingData | str,
+    data: TrainingData | StreamingData | str | Callable[[dict[str, Any]], Any],
     metric: str | Sequence[str] = "val_accuracy",
     mode: Literal["min", "max"] | Sequence[Literal["min", "max"]] = "max",
     num_trials: int = 12,
@@ -68,7 +68,11 @@ def tune(
         space: What to search (see `search_spaces.Space`, `search_spaces.mlp`);
             or leave it out and pass ``hypermodel``. Defaults to `None`.
         data: Training and validation data, or the name of a data set bundled
-            with scikit-learn (``"digits"``, ``"wine"``, ...).
+            with scikit-learn (``"digits"``, ``"wine"``, ...). Data in files
+            (`trainers.image_directory`, `trainers.text_directory`,
+            `trainers.tfrecords`, `trainers.table`, or a function ``config
+            -> (train_ds, val_ds)`` of ``tf.data`` batches, called in each
+            trial's worker with its config) is read inside the trials.
         metric: Metric to optimize; one the trainer reports for the task.
             A list optimizes several objectives (``["val_accuracy",
             "params"]``): the first drives early stopping and the best model,

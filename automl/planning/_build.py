@@ -13,7 +13,7 @@ from typing import Any
 # RegisteringBuild is how execution ships a build to the workers; re-exported for planning.
 from automl.execution._shipped_build import FILE_MODULE_PREFIX, RegisteringBuild
 from search_spaces import ConfigError, Space
-from trainers import FitSettings, TrainingData, check_config
+from trainers import FitSettings, StreamingData, TrainingData, check_config
 
 __all__ = ["BuildRef", "RegisteringBuild", "check_build", "load_build", "resolve_build_ref"]
 
@@ -82,7 +82,7 @@ def _import_file(path: Path, field: str) -> Any:
 
 
 def check_build(
-    build: Any, space: Space, data: TrainingData, settings: FitSettings | None = None
+    build: Any, space: Space, data: TrainingData | StreamingData, settings: FitSettings | None = None
 ) -> list[tuple[str, ...]]:
     """Builds the model of every variant of the space once, before any trial starts.
 
@@ -129,7 +129,7 @@ def check_build(
     return reported
 
 
-def _reported(model: Any, config: dict[str, Any], data: TrainingData) -> tuple[str, ...]:
+def _reported(model: Any, config: dict[str, Any], data: TrainingData | StreamingData) -> tuple[str, ...]:
     from trainers import reported_by_model
 
     try:

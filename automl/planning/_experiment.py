@@ -40,16 +40,27 @@ from search_spaces._suggest import check_fields, did_you_mean, refuse_unknown_in
 from search_spaces._yaml import load_yaml_file
 from trainers import (
     FitSettings,
+    StreamingData,
     TrainingData,
     check_config,
     from_arrays,
     from_frame,
+    from_loader,
+    image_directory,
     load_sklearn,
     reported_metrics,
+    table,
+    text_directory,
+    tfrecords,
 )
 from trainers._settings import check_metric_names
+from trainers._stream import loader_keys
+from trainers._texts import check_text_body
 
 __all__ = ["DataSpec", "Experiment", "PRESETS"]
+
+# The keys of `DataSpec` that name a source; a spec names exactly one.
+_SOURCES = ("sklearn", "csv", "parquet", "npz", "image_directory", "text_directory", "tfrecord", "function")
 
 PRESETS = {"mlp": mlp, "cnn": cnn, "rnn": rnn}
 
@@ -75,26 +86,38 @@ def _resources(resources: Mapping[str, float] | None) -> dict[str, float]:
     return resources
 
 
-def _data(data: TrainingData | str | DataSpec) -> TrainingData:
+def _loader_config(space: Space | None) -> dict[str, Any]:
+    """The config a loader function is called with in the driver's check: the space's default one."""
+    return dict(check_config(space.default_config() if space else {}, custom_model=True))
+
+
+def _data(data: Data, space: Space | None = None) -> TrainingData | StreamingData:
+    """The run's data: arrays loaded here, or a file-backed source checked on its first files."""
     if isinstance(data, str):
         return load_sklearn(data)
     if isinstance(data, DataSpec):
-        return data.load()
-    if not isinstance(data, TrainingData):
-        raise ConfigError(
-            "expected trainers.TrainingData (from trainers.from_arrays, from_frame, from_dataset or "
-            f"load_sklearn), a DataSpec or the name of a bundled data set, but got {type(data).__name__}.",
-            field="data",
-        )
-    return data
+        return data.load(space)
+    if isinstance(data, (TrainingData, StreamingData)):
+        return data
+    if callable(data):  # the user's loader(config) -> (train_ds, val_ds), checked with the space's default config
+        return from_loader(data, _loader_config(space))
+    raise ConfigError(
+        "expected trainers.TrainingData (from trainers.from_arrays, from_frame, from_dataset or "
+        "load_sklearn), file-backed data (trainers.image_directory, ...), a loader function "
+        f"config -> (train_ds, val_ds), a DataSpec or the name of a bundled data set, but got "
+        f"{type(data).__name__}.",
+        field="data",
+    )
 
 
-def _data_spec(data: TrainingData | str | DataSpec) -> dict[str, Any] | None:
-    """Where the data came from, so a resumed run can load it again (None: arrays in memory)."""
+def _data_spec(data: Data) -> dict[str, Any] | None:
+    """Where the data came from, so a resumed run can load it again (None: arrays or a function in memory)."""
     if isinstance(data, str):
         return {"sklearn": data}
     if isinstance(data, DataSpec):
         return data.to_dict()
+    if isinstance(data, StreamingData):
+        return data.spec()
     return None
 
 
@@ -141,6 +164,12 @@ class DataSpec:
             columns are categorical (one-hot encoded inside the model, see
             `trainers.from_frame`); a text target names the classes.
             Defaults to `None`.
+        parquet: A Parquet file or glob with feature columns and a ``target``
+            column, read in chunks inside each trial (see `trainers.table`).
+            Defaults to `None`.
+        stream: Read ``csv`` in chunks inside each trial rather than into
+            memory in the driver: for tables larger than memory (a file or
+            a glob). Defaults to `False`.
         npz: A numpy ``.npz`` file with arrays ``x`` and ``y`` (and optionally
             ``x_val``, ``y_val``), read without pickle. Defaults to `None`.
         target: The target column of ``csv``. Defaults to `None`.
@@ -153,10 +182,37 @@ class DataSpec:
         shape: The shape of one sample, e.g. ``[8, 8, 1]`` to read digits'
             64 pixels as 8×8 single-channel images for Conv2D layers. Each
             row is reshaped (C order). Defaults to `None` (as read).
+        image_directory: A folder of images, one subfolder per class, read
+            inside each trial (see `trainers.image_directory`). Defaults to `None`.
+        image_size: ``[height, width]`` the images are resized to. Defaults
+            to the first image's size.
+        color_mode: ``rgb``, ``grayscale`` or ``rgba``. Defaults to the
+            images' own channel count.
+        text_directory: A folder of ``.txt`` files, one subfolder per class,
+            read inside each trial (see `trainers.text_directory`). Defaults to `None`.
+        max_tokens: ``text_directory``'s vocabulary size. Defaults to `20_000`.
+        sequence_length: ``text_directory``'s token ids per text. Defaults to `200`.
+        validation_directory: A folder of validation images (or texts) with
+            the same class subfolders, instead of ``validation_split``.
+            Defaults to `None`.
+        function: ``'loaders.py:make_data'``: the user's function
+            ``config -> (train_ds, val_ds)``, called in each trial's worker
+            (see `trainers.from_loader`). Defaults to `None`.
+        tfrecord: A file or glob of TFRecord shards of ``tf.train.Example``s,
+            read inside each trial (see `trainers.tfrecords`). Defaults to `None`.
+        features: ``tfrecord``'s feature spec: name → ``{dtype, shape}``.
+            Defaults to `None`.
+        label: The feature of ``tfrecord`` that holds the target. Defaults to `None`.
+        validation: A file or glob of validation shards for ``tfrecord``.
+            Defaults to `None`.
+        num_classes: The classes a ``function``'s or ``tfrecord``'s targets
+            hold. Defaults to those the first validation batches show.
     """
 
     sklearn: str | None = None
     csv: str | None = None
+    parquet: str | None = None
+    stream: bool = False
     npz: str | None = None
     target: str | None = None
     categorical: Sequence[str] | None = None
@@ -164,25 +220,39 @@ class DataSpec:
     validation_split: float = 0.2
     seed: int = 0
     shape: Sequence[int] | None = None
+    image_directory: str | None = None
+    text_directory: str | None = None
+    max_tokens: int | None = None
+    sequence_length: int | None = None
+    image_size: Sequence[int] | None = None
+    color_mode: Literal["rgb", "grayscale", "rgba"] | None = None
+    validation_directory: str | None = None
+    tfrecord: str | None = None
+    features: Mapping[str, Any] | None = None
+    label: str | None = None
+    validation: str | None = None
+    function: str | None = None
+    num_classes: int | None = None
 
     def __post_init__(self) -> None:
-        sources = [s for s in ("sklearn", "csv", "npz") if getattr(self, s) is not None]
+        sources = [s for s in _SOURCES if getattr(self, s) is not None]
         if len(sources) != 1:
-            raise ConfigError(
-                f"give exactly one data source of ['sklearn', 'csv', 'npz'], but got {sources}."
-            )
-        for name in ("sklearn", "csv", "npz", "target", "task"):
+            raise ConfigError(f"give exactly one data source of {list(_SOURCES)}, but got {sources}.")
+        for name in (*_SOURCES, "target", "task", "color_mode", "validation_directory", "label", "validation"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 raise ConfigError(f"expected a string, but got {value!r}.", field=name)
-        if (self.csv is None) != (self.target is None):
+        table = self.csv or self.parquet
+        if (table is None) != (self.target is None):
             raise ConfigError(
-                "`target` (the label column) goes with `csv` and only with it.", field="data.target"
+                "`target` (the label column) goes with `csv` or `parquet` and only with them.",
+                field="data.target",
             )
         if self.categorical is not None:
-            if self.csv is None:
+            if table is None:
                 raise ConfigError(
-                    "`categorical` names columns of `csv` and goes only with it.", field="categorical"
+                    "`categorical` names columns of `csv` or `parquet` and goes only with them.",
+                    field="categorical",
                 )
             if not isinstance(self.categorical, (list, tuple)) or not all(
                 isinstance(c, str) for c in self.categorical
@@ -201,19 +271,78 @@ class DataSpec:
             for i, size in enumerate(self.shape):
                 check_int(size, f"shape.{i}", low=1, plain=True)
             object.__setattr__(self, "shape", list(self.shape))
+        self._check_file_source()
+
+    def _check_file_source(self) -> None:
+        """The keys that go with one file-backed source only."""
+        owners = {
+            "image_size": "image_directory",
+            "color_mode": "image_directory",
+            "max_tokens": "text_directory",
+            "sequence_length": "text_directory",
+            "features": "tfrecord",
+            "label": "tfrecord",
+            "validation": "tfrecord",
+        }
+        for key, owner in owners.items():
+            if getattr(self, key) is not None and getattr(self, owner) is None:
+                raise ConfigError(f"`{key}` goes with `{owner}` and only with it.", field=key)
+        if self.validation_directory is not None and not (self.image_directory or self.text_directory):
+            raise ConfigError(
+                "`validation_directory` goes with `image_directory` or `text_directory`.",
+                field="validation_directory",
+            )
+        if self.num_classes is not None and not (self.function or self.tfrecord or self.parquet or self.stream):
+            raise ConfigError(
+                "`num_classes` goes with `function`, `tfrecord` or a streamed table.", field="num_classes"
+            )
+        if not isinstance(self.stream, bool):
+            raise ConfigError(f"expected true or false, but got {self.stream!r}.", field="stream")
+        if self.stream and self.csv is None and self.parquet is None:
+            raise ConfigError("`stream` reads a `csv` (or `parquet`) table in chunks; give one.", field="stream")
+        if self.tfrecord is not None:
+            for key in ("features", "label", "validation"):
+                if getattr(self, key) is None:
+                    raise ConfigError(f"`tfrecord` needs `{key}` too.", field=key)
+        if self.validation_directory is not None and self.validation_split != 0.2:
+            raise ConfigError(
+                "give validation_split or validation_directory, not both.", field="validation_split"
+            )
+        if self.num_classes is not None:
+            check_int(self.num_classes, "num_classes", low=2, plain=True)
+        streamed = (self.image_directory, self.text_directory, self.function, self.tfrecord, self.parquet)
+        if (any(streamed) or self.stream) and self.shape is not None:
+            raise ConfigError(
+                "`shape` reshapes arrays read in the driver; file-backed samples keep the shape they are read in.",
+                field="shape",
+            )
 
     @property
     def name(self) -> str:
         """The data set's name, or the file's stem."""
-        return self.sklearn or Path(str(self.csv or self.npz)).stem
+        source = next(str(getattr(self, s)) for s in _SOURCES if getattr(self, s) is not None)
+        return Path(source).stem
 
     def resolved(self, base_dir: Path) -> DataSpec:
-        """The same spec with file paths made absolute from ``base_dir``."""
+        """The same spec with file paths made absolute from ``base_dir`` (URLs stay as they are)."""
 
         def absolute(path: str | None) -> str | None:
-            return None if path is None else str((base_dir / path).resolve())
+            if path is None or "://" in path:
+                return path
+            return str((base_dir / path).resolve())
 
-        return dataclasses.replace(self, csv=absolute(self.csv), npz=absolute(self.npz))
+        return dataclasses.replace(
+            self,
+            csv=absolute(self.csv),
+            npz=absolute(self.npz),
+            image_directory=absolute(self.image_directory),
+            text_directory=absolute(self.text_directory),
+            validation_directory=absolute(self.validation_directory),
+            tfrecord=absolute(self.tfrecord),
+            parquet=absolute(self.parquet),
+            validation=absolute(self.validation),
+            function=None if self.function is None else resolve_build_ref(self.function, base_dir, field="data.function"),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -222,8 +351,53 @@ class DataSpec:
             if getattr(self, f.name) != f.default
         }
 
-    def load(self) -> TrainingData:
-        """Reads the data (relative paths from the working directory; see `resolved`)."""
+    def load(self, space: Space | None = None) -> TrainingData | StreamingData:
+        """Reads the data, or checks a file-backed source on its first files (relative paths from the
+        working directory; see `resolved`). A ``function`` is checked with ``space``'s default config.
+        """
+        if self.image_directory is not None:
+            return image_directory(
+                self.image_directory,
+                image_size=self.image_size,
+                color_mode=self.color_mode,
+                validation_split=self.validation_split,
+                validation_directory=self.validation_directory,
+                seed=self.seed,
+            )
+        if self.text_directory is not None:
+            lengths = {"max_tokens": self.max_tokens, "sequence_length": self.sequence_length}
+            return text_directory(
+                self.text_directory,
+                **{k: v for k, v in lengths.items() if v is not None},
+                validation_split=self.validation_split,
+                validation_directory=self.validation_directory,
+                seed=self.seed,
+            )
+        if self.parquet is not None or self.stream:
+            return table(
+                str(self.parquet or self.csv),
+                target=str(self.target),
+                kind="parquet" if self.parquet is not None else "csv",
+                categorical=self.categorical,
+                task=self.task,
+                num_classes=self.num_classes,
+                validation_split=self.validation_split,
+                seed=self.seed,
+            )
+        if self.tfrecord is not None:
+            return tfrecords(
+                self.tfrecord,
+                features=self.features or {},
+                label=str(self.label),
+                validation=str(self.validation),
+                task=self.task,
+                num_classes=self.num_classes,
+                seed=self.seed,
+            )
+        if self.function is not None:
+            ref = resolve_build_ref(self.function, Path.cwd(), field="data.function")
+            function = load_build(ref, field="data.function")
+            return from_loader(function, _loader_config(space), task=self.task, num_classes=self.num_classes, ref=ref)
         if self.sklearn is not None:
             data = load_sklearn(self.sklearn, validation_split=self.validation_split, seed=self.seed)
         else:
@@ -284,6 +458,10 @@ class DataSpec:
             )
         validation = (found["x_val"], found["y_val"]) if "x_val" in found and "y_val" in found else None
         return from_arrays(found["x"], found["y"], validation_data=validation, name=path.stem, **split)
+
+
+# What `tune(data=...)` takes.
+Data = TrainingData | StreamingData | str | DataSpec | Callable[[dict[str, Any]], Any]
 
 
 def made_callbacks(entries: Any) -> tuple[list[Any], tuple[str, ...]]:
@@ -359,7 +537,7 @@ class Experiment:
     """
 
     space: Space | None = None
-    data: TrainingData | str | DataSpec
+    data: Data
     metric: str | Sequence[str] = "val_accuracy"
     mode: Literal["min", "max"] | Sequence[Literal["min", "max"]] = "max"
     num_trials: int = 12
@@ -410,7 +588,7 @@ class Experiment:
         _check_tensorboard(self)
         tracking_wait_s()  # the environment's setting, checked now rather than at the run's end
         sampler, known = _sampler_and_known(self, objectives)
-        if isinstance(self.space, HyperModelSpace):
+        if isinstance(self.space, HyperModelSpace) and isinstance(data, TrainingData):  # `_fit_plan` saw to it
             reported = _hypermodel_checks(self, data, settings, sampler, extra)
         scheduler, settings = _scheduler(self, objectives, settings, sampler, known)
         resources = _trial_resources(self)
@@ -540,14 +718,20 @@ class Experiment:
 # The steps of `Experiment._plan`, in the order it takes them: which error comes first is part of the behaviour.
 
 
-def _fit_plan(experiment: Experiment) -> tuple[TrainingData, FitSettings, tuple[Objective, ...]]:
-    """The space's type (or the space a hypermodel declares), the data, the objectives and the fit settings."""
+def _fit_plan(experiment: Experiment) -> tuple[TrainingData | StreamingData, FitSettings, tuple[Objective, ...]]:
+    """The space's type (or the space a hypermodel declares), the data, the objectives and the trials' fit settings."""
     if experiment.hypermodel is None and not isinstance(experiment.space, Space):
         raise ConfigError(
             f"expected a search_spaces.Space, but got {type(experiment.space).__name__}.", field="space"
         )
-    data = _data(experiment.data)
+    data = _data(experiment.data, experiment.space)
     if experiment.hypermodel is not None:
+        if not isinstance(data, TrainingData):  # its sampling and its fit take in-memory rows
+            raise ConfigError(
+                "a hypermodel takes in-memory data (arrays, a DataFrame, a bundled data set, a csv or npz file "
+                f"read into memory), not {type(data).__name__} streamed from files in the workers.",
+                field="data",
+            )
         # The steps below read the space a hypermodel declares as they read any space.
         object.__setattr__(experiment, "space", hypermodel_space(experiment.hypermodel, data))
     check_metric_names(experiment.metrics, data.task)  # before FitSettings, which knows no task
@@ -569,7 +753,10 @@ def _fit_plan(experiment: Experiment) -> tuple[TrainingData, FitSettings, tuple[
 
 
 def _model_checks(
-    experiment: Experiment, data: TrainingData, settings: FitSettings, extra: Sequence[Objective]
+    experiment: Experiment,
+    data: TrainingData | StreamingData,
+    settings: FitSettings,
+    extra: Sequence[Objective],
 ) -> tuple[Callable[[dict[str, Any]], Any] | None, tuple[str, ...] | None]:
     """Every variant of the space against the trainer or the user's ``build``, and the metrics they report.
 
@@ -582,8 +769,12 @@ def _model_checks(
     build = load_build(experiment.build) if isinstance(experiment.build, str) else experiment.build
     if build is None:  # a custom build's models may report metrics of their own: checked once built
         settings.check_monitor(data.task)
-    for config in space.variants():  # every choice the trainer must accept
-        settings.check_schedule(check_config(config, task=data.task, custom_model=build is not None))
+    for config in space.variants():  # every choice the trainer must accept (a loader's own keys aside)
+        checked = check_config(loader_keys(config, data)[0], task=data.task, custom_model=build is not None)
+        settings.check_schedule(checked)
+        _check_class_weight(checked, data)
+        if build is None:
+            check_text_body(checked, data)
     reported = None
     if build is None:
         space.check_input_shape(data.input_shape)
@@ -658,6 +849,16 @@ def _hypermodel_checks(
     settings.check_monitor(data.task, reported=reported)
     _check_extra_objectives(extra, reported, f"the model {space.hypermodel.name} builds", data.task)
     return reported
+
+
+def _check_class_weight(config: Mapping[str, Any], data: TrainingData | StreamingData) -> None:
+    """Balanced class weights need the class counts, which not every file-backed source knows."""
+    if config["class_weight"] is not None and isinstance(data, StreamingData) and data.class_counts is None:
+        raise ConfigError(
+            f"class_weight 'balanced' needs the count of each class, which {data.name!r} does not tell "
+            "without reading all of it; leave class_weight out of the space.",
+            field="space.class_weight",
+        )
 
 
 def _check_limits(experiment: Experiment) -> None:

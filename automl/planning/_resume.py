@@ -13,9 +13,9 @@ from automl.execution._quiet import third_party_lines
 from automl.execution._runner import MANIFEST_FORMAT, ResumedRun, optuna_warnings_only
 from automl.execution._workers import WorkerPolicy
 from automl.planning._build import load_build
-from automl.planning._experiment import DataSpec, _data, _start_ray, made_callbacks
+from automl.planning._experiment import Data, DataSpec, _data, _start_ray, made_callbacks
 from search_spaces import ConfigError, Space
-from trainers import FitSettings, TrainingData
+from trainers import FitSettings, StreamingData, TrainingData
 
 __all__ = ["resume", "run_build", "run_data", "trusted_manifest"]
 
@@ -49,8 +49,8 @@ def trusted_manifest(run_dir: Path) -> dict[str, Any]:
 
 
 def run_data(
-    manifest: Mapping[str, Any], data: TrainingData | str | DataSpec | None, *, again: str
-) -> TrainingData:
+    manifest: Mapping[str, Any], data: Data | None, *, again: str
+) -> TrainingData | StreamingData:
     """A run's data: ``data`` when given, else loaded again as the run's manifest records it.
 
     ``again`` shows the call that passes the data, for a run on arrays (which the manifest cannot hold).
@@ -61,11 +61,11 @@ def run_data(
     if data is None:
         if manifest["data"] is None:
             raise ConfigError(
-                f"this run trained on arrays passed to tune(); pass the same data again: {again}.",
+                f"this run trained on arrays or a loader function passed to tune(); pass the same data again: {again}.",
                 field="data",
             )
         data = DataSpec(**manifest["data"])
-    return _data(data)
+    return _data(data, Space.from_dict(manifest["space"]))
 
 
 def run_build(
@@ -89,7 +89,7 @@ def run_build(
 def resume(
     run_dir: str | Path,
     *,
-    data: TrainingData | str | DataSpec | None = None,
+    data: Data | None = None,
     callbacks: Sequence[Any] = (),
     build: Callable[[dict[str, Any]], Any] | None = None,
     address: str | None = None,
@@ -138,7 +138,7 @@ def _resumed_run(
     run_dir: Path,
     manifest: Mapping[str, Any],
     *,
-    data: TrainingData | str | DataSpec | None,
+    data: Data | None,
     callbacks: Sequence[Any],
     build: Callable[[dict[str, Any]], Any] | None,
 ) -> ResumedRun:

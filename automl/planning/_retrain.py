@@ -27,7 +27,7 @@ from automl.tracking._tracking import param_batches
 from search_spaces import ConfigError, Space
 from search_spaces._checks import is_int
 from search_spaces._hypermodel import HyperModelSpace
-from trainers import FitSettings, TrainingData
+from trainers import FitSettings, StreamingData, TrainingData
 from trainers._checkpoint import LAST_FILE
 
 if TYPE_CHECKING:
@@ -78,8 +78,15 @@ def _epochs(epochs: int | Literal["best"], trial: TrialSummary) -> int:
     return epochs
 
 
-def _all_rows(data: TrainingData) -> TrainingData:
+def _all_rows(data: TrainingData | StreamingData) -> TrainingData:
     """The training rows followed by the validation rows; the validation rows stay as they are (Keras needs some)."""
+    if not isinstance(data, TrainingData):
+        raise ConfigError(
+            f"retrain fits the training and validation rows together, which needs them in memory; "
+            f"{data.name!r} is read from files in the trials. Train the best config yourself on them: "
+            "trainers.train(result.best_config, data, ...).",
+            field="data",
+        )
     return dataclasses.replace(
         data,
         x_train=np.concatenate([data.x_train, data.x_val]),

@@ -99,7 +99,7 @@ def test_set_overrides_are_typed(experiment, capsys):
         (
             "data: {sklearn: digits, categorical: [sex]}\nspace: {preset: mlp}\n",
             [],
-            r"exp.yaml: data.categorical: `categorical` names columns of `csv` and goes only with it.",
+            r"exp.yaml: data.categorical: `categorical` names columns of `csv` or `parquet` and goes only with them.",
         ),
         (
             "data: {csv: data.csv, target: y, categorical: sex}\nspace: {preset: mlp}\n",

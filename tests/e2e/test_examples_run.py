@@ -104,3 +104,41 @@ def test_sequence_yaml_trains_recurrent_layers_on_the_committed_file(ray_local, 
     assert model.input_shape == (None, 24, 1)
     recurrent = (keras.layers.LSTM, keras.layers.GRU, keras.layers.Bidirectional)
     assert any(isinstance(layer, recurrent) for layer in model.layers)
+
+
+@pytest.mark.parametrize(
+    ("name", "files", "source", "printed", "input_shape"),
+    [
+        ("images_folder", "digits_png", "image_directory", "classes ('0', '1', '2'", (None, 16, 16, 3)),
+        ("tfrecords", "shards", "tfrecord", "multiclass, samples of shape (64,), 10 classes", (None, 64)),
+    ],
+)
+def test_a_file_backed_example_runs_as_a_script_and_as_yaml(
+    name, files, source, printed, input_shape, ray_local, tmp_path, monkeypatch, capsys
+):
+    folder = tmp_path / files
+    monkeypatch.chdir(tmp_path)
+    argv = [f"{name}.py", "--trials", "1", "--epochs", "1", "--folder", str(folder)]
+    monkeypatch.setattr(sys, "argv", argv)
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main()
+    out = capsys.readouterr().out
+    assert printed in out and "Best val_accuracy" in out
+    args = ["tune", str(EXAMPLES / f"{name}.yaml"), "--quiet", "--set", "num_trials=2", "--set", "epochs=1"]
+    if source == "tfrecord":
+        args += [
+            "--set",
+            f"data.tfrecord={folder}/train-*.tfrecord",
+            "--set",
+            f"data.validation={folder}/val-*.tfrecord",
+        ]
+    else:
+        args += ["--set", f"data.{source}={folder}"]
+    args += ["--set", f"name={name}", "--set", f"storage_path={tmp_path}"]
+    args += ["--set", f"tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}"]
+    assert main(args) == 0
+    result = TuningResult.load(tmp_path / name)
+    assert list(result.trials["state"]) == ["COMPLETE"] * 2
+    assert keras.saving.load_model(result.best_model_path).input_shape == input_shape

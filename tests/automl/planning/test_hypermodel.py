@@ -201,6 +201,19 @@ def test_neither_space_nor_hypermodel(ray_stays_down):
         Experiment(data="digits")
 
 
+def test_a_hypermodel_on_data_streamed_from_files_is_refused_naming_the_data(ray_stays_down):
+    import tensorflow as tf
+
+    def make_data(config):
+        x = np.random.default_rng(0).normal(size=(32, 4)).astype("float32")
+        ds = tf.data.Dataset.from_tensor_slices((x, (x[:, 0] > 0).astype("int32"))).batch(8)
+        return ds, ds
+
+    with pytest.raises(ConfigError, match="a hypermodel takes in-memory data") as info:
+        Experiment(hypermodel=build_model, data=make_data, num_trials=2, epochs=1)
+    assert info.value.field == "data"
+
+
 def test_the_first_sampled_values_are_the_run_first_trials(ray_stays_down):
     """The check samples with a copy of the run's sampler: the run's first trial gets the same values."""
     hp_seen = []
