@@ -70,6 +70,7 @@ def make_trivial_trial(model_file: Path) -> Any:
         callbacks: Any = (),
         build: Any = None,
         memory_limit: Any = None,
+        tensorboard: bool = False,
     ) -> None:
         from ray import tune
 
