@@ -394,11 +394,19 @@ def headline(results: Mapping[str, Sequence[Record]]) -> str:
     return markdown_table(("measure", "automl", "compared with", "from"), rows)
 
 
-def search_table(records: Sequence[Record]) -> str:
-    """Per tuner and record: seeds, fits and best at budget (median and min–max over seeds)."""
+def _tuner_table(records: Sequence[Record], *, first_score: bool = False) -> str:
+    """Per tuner and record: seeds, fits, best at budget (median and min–max over seeds), and when
+    ``first_score``, the seconds to its first scored epoch."""
     rows = []
     for record in records:
+        firsts = _first_results(record)
         for tuner, values in _best_per_seed(record).items():
+            first = firsts.get(tuner, [])
+            timing = (
+                f"{statistics.median(first):.1f} ({min(first):.1f}–{max(first):.1f}), {len(first)}/{len(values)}"
+                if first
+                else f"– (0/{len(values)})"
+            )
             rows.append(
                 (
                     tuner,
@@ -406,6 +414,7 @@ def search_table(records: Sequence[Record]) -> str:
                     len(values),
                     f"{statistics.median(f for _, f in values):g}",
                     _spread([b for b, _ in values]),
+                    *((timing,) if first_score else ()),
                     _from(record),
                 )
             )
@@ -415,43 +424,21 @@ def search_table(records: Sequence[Record]) -> str:
         "seeds",
         "fits (median)",
         "best val_accuracy %: median (min–max)",
+        *(("first score, s: median (min–max), seeds",) if first_score else ()),
         "from",
     )
     return markdown_table(header, rows)
+
+
+def search_table(records: Sequence[Record]) -> str:
+    """Per tuner and record: seeds, fits and best at budget (median and min–max over seeds)."""
+    return _tuner_table(records)
 
 
 def hypermodel_table(records: Sequence[Record]) -> str:
     """The runs with automl-hypermodel: per tuner, best at budget and time to its first score, over seeds."""
-    rows = []
-    for record in (r for r in records if _HYPERMODEL in _tuners(r)):
-        firsts = _first_results(record)
-        for tuner, values in _best_per_seed(record).items():
-            first = firsts.get(tuner, [])
-            rows.append(
-                (
-                    tuner,
-                    f"{record.get('data', str)}, {record.number('budget_s'):.0f} s",
-                    len(values),
-                    f"{statistics.median(f for _, f in values):g}",
-                    _spread([b for b, _ in values]),
-                    f"{statistics.median(first):.1f} ({min(first):.1f}–{max(first):.1f}), {len(first)}/{len(values)}"
-                    if first
-                    else f"– (0/{len(values)})",
-                    _from(record),
-                )
-            )
-    if not rows:
-        return "No run with automl-hypermodel is stored."
-    header = (
-        "tuner",
-        "problem, budget",
-        "seeds",
-        "fits (median)",
-        "best val_accuracy %: median (min–max)",
-        "first score, s: median (min–max), seeds",
-        "from",
-    )
-    return markdown_table(header, rows)
+    runs = [record for record in records if _HYPERMODEL in _tuners(record)]
+    return _tuner_table(runs, first_score=True) if runs else "No run with automl-hypermodel is stored."
 
 
 def _raw_search(results: Mapping[str, Sequence[Record]]) -> Record | None:
