@@ -395,8 +395,10 @@ def headline(results: Mapping[str, Sequence[Record]]) -> str:
 
 
 def _tuner_table(records: Sequence[Record], *, first_score: bool = False) -> str:
-    """Per tuner and record: seeds, fits, best at budget (median and min–max over seeds), and when
-    ``first_score``, the seconds to its first scored epoch."""
+    """Per tuner and record: seeds, fits and best at budget (median and min–max over seeds).
+
+    With ``first_score``, also the seconds from each run's start to its first scored epoch.
+    """
     rows = []
     for record in records:
         firsts = _first_results(record)
