@@ -40,7 +40,8 @@ _MARKER = re.compile(r"(<!-- report:(?P<name>[a-z_]+) -->\n)(?P<body>.*?)(<!-- /
 _LOAD = re.compile(r"load average ([0-9.]+(?:[-–][0-9.]+)?)")  # the first figure: at the run's start
 _SCALE_WINDOW = 50  # trials per point of the time-per-trial curve
 _SEARCH_HEADLINE_RECORDS = 2  # the newest; the search table lists them all
-_TUNER_ORDER = ("automl", "kt-hyperband", "kt-random", "kt-bayesian", "optuna")
+_TUNER_ORDER = ("automl", "automl-hypermodel", "kt-hyperband", "kt-random", "kt-bayesian", "optuna")
+_HYPERMODEL = "automl-hypermodel"  # automl.tune(hypermodel=...) on the kt-* tuners' KerasTuner code
 
 
 class ResultsError(ValueError):
@@ -244,6 +245,27 @@ def _best_per_seed(record: Record) -> dict[str, list[tuple[float, int]]]:
     return dict(sorted(out.items(), key=lambda item: _tuner_rank(item[0])))
 
 
+def _tuners(record: Record) -> set[str]:
+    rows = record.data["traces"] if "traces" in record.data else record.data["per_seed"]
+    return {row["tuner"] for row in rows}
+
+
+def _search_records(records: Sequence[Record]) -> list[Record]:
+    """The search runs of automl on its `Space` (those without one compare only KerasTuner code)."""
+    return [record for record in records if "automl" in _tuners(record)]
+
+
+def _first_results(record: Record) -> dict[str, list[float]]:
+    """Per tuner: seconds from each run's start to its first epoch's score, for runs that scored in budget."""
+    budget = record.number("budget_s")
+    out: dict[str, list[float]] = {}
+    for trace in record.data.get("traces", []):
+        times = [when for when, _ in trace["epochs"] if when <= budget]
+        if times:
+            out.setdefault(trace["tuner"], []).append(min(times))
+    return out
+
+
 def _tuner_rank(tuner: str) -> tuple[int, str]:
     return (_TUNER_ORDER.index(tuner) if tuner in _TUNER_ORDER else len(_TUNER_ORDER), tuner)
 
@@ -291,10 +313,8 @@ def _overhead_rows(records: Sequence[Record]) -> list[tuple[str, str, str, str]]
 
 def _search_rows(records: Sequence[Record]) -> list[tuple[str, str, str, str]]:
     rows = []
-    for record in records[:_SEARCH_HEADLINE_RECORDS]:
+    for record in _search_records(records)[:_SEARCH_HEADLINE_RECORDS]:
         bests = _best_per_seed(record)
-        if "automl" not in bests:
-            continue
         seeds = len(bests["automl"])
         others = "; ".join(
             f"{tuner} {_spread([b for b, _ in values])}"
@@ -374,11 +394,21 @@ def headline(results: Mapping[str, Sequence[Record]]) -> str:
     return markdown_table(("measure", "automl", "compared with", "from"), rows)
 
 
-def search_table(records: Sequence[Record]) -> str:
-    """Per tuner and record: seeds, fits and best at budget (median and min–max over seeds)."""
+def _tuner_table(records: Sequence[Record], *, first_score: bool = False) -> str:
+    """Per tuner and record: seeds, fits and best at budget (median and min–max over seeds).
+
+    With ``first_score``, also the seconds from each run's start to its first scored epoch.
+    """
     rows = []
     for record in records:
+        firsts = _first_results(record)
         for tuner, values in _best_per_seed(record).items():
+            first = firsts.get(tuner, [])
+            timing = (
+                f"{statistics.median(first):.1f} ({min(first):.1f}–{max(first):.1f}), {len(first)}/{len(values)}"
+                if first
+                else f"– (0/{len(values)})"
+            )
             rows.append(
                 (
                     tuner,
@@ -386,6 +416,7 @@ def search_table(records: Sequence[Record]) -> str:
                     len(values),
                     f"{statistics.median(f for _, f in values):g}",
                     _spread([b for b, _ in values]),
+                    *((timing,) if first_score else ()),
                     _from(record),
                 )
             )
@@ -395,13 +426,25 @@ def search_table(records: Sequence[Record]) -> str:
         "seeds",
         "fits (median)",
         "best val_accuracy %: median (min–max)",
+        *(("first score, s: median (min–max), seeds",) if first_score else ()),
         "from",
     )
     return markdown_table(header, rows)
 
 
+def search_table(records: Sequence[Record]) -> str:
+    """Per tuner and record: seeds, fits and best at budget (median and min–max over seeds)."""
+    return _tuner_table(records)
+
+
+def hypermodel_table(records: Sequence[Record]) -> str:
+    """The runs with automl-hypermodel: per tuner, best at budget and time to its first score, over seeds."""
+    runs = [record for record in records if _HYPERMODEL in _tuners(record)]
+    return _tuner_table(runs, first_score=True) if runs else "No run with automl-hypermodel is stored."
+
+
 def _raw_search(results: Mapping[str, Sequence[Record]]) -> Record | None:
-    return next((r for r in results["search_efficiency"] if "traces" in r.data), None)
+    return next((r for r in _search_records(results["search_efficiency"]) if "traces" in r.data), None)
 
 
 def _raw_scale(results: Mapping[str, Sequence[Record]]) -> Record | None:
@@ -425,7 +468,8 @@ def tables(results: Mapping[str, Sequence[Record]]) -> dict[str, str]:
     """README's tables by marker name."""
     return {
         "headline": headline(results),
-        "search": search_table(results["search_efficiency"]),
+        "search": search_table(_search_records(results["search_efficiency"])),
+        "hypermodel": hypermodel_table(results["search_efficiency"]),
         "plots": plot_sources(results),
     }
 

@@ -1,11 +1,15 @@
 """Search efficiency: best validation accuracy against wall time, automl vs the tuners users would pick.
 
-Five tuners search one space on one data set, each for the same wall-time
-budget, each run in a fresh Python process (imports and data loading are done
-before its clock starts):
+Five tuners (six with ``--tuners automl-hypermodel,...``) search one space
+on one data set, each for the same wall-time budget, each run in a fresh
+Python process (imports and data loading are done before its clock starts):
 
 - ``automl``: `automl.tune` with its defaults (TPE + ASHA, one CPU per trial,
   so 2 concurrent trials on 2 cores); its clock includes starting Ray;
+- ``automl-hypermodel``: the same, but given the KerasTuner code the
+  ``kt-*`` tuners search (`_kerastuner_hypermodel`: a ``HyperModel`` whose
+  ``build(hp)`` and ``fit`` they call) through ``automl.tune(hypermodel=...)``,
+  as a KerasTuner user ports it;
 - ``kt-random``, ``kt-hyperband``, ``kt-bayesian``: KerasTuner's
   RandomSearch, Hyperband (``max_epochs`` = the epoch budget, factor 3) and
   BayesianOptimization, one process, TensorFlow's default threads;
@@ -22,7 +26,7 @@ builds), each fit for at most ``--epochs`` epochs with early stopping on
 ``val_accuracy`` (patience 3).
 
 Every fit carries `EpochLog`, which appends each epoch's wall time and
-``val_accuracy`` to the run's log, so all five are measured by the same code.
+``val_accuracy`` to the run's log, so all are measured by the same code.
 A run stops at its budget (automl's ``time_budget_s``, Optuna's ``timeout``,
 KerasTuner through its oracle's trial limit, and a callback ending the fit in
 progress); epochs logged after the budget are not counted.
@@ -41,6 +45,9 @@ stay well below 100%, so better configurations show.
     .venv/bin/python -m benchmarks.search_efficiency --data synthetic --budget 120 --seeds 0,1,2,3
     # the raw epochs too, as benchmarks.report reads them
     .venv/bin/python -m benchmarks.search_efficiency --data synthetic --json benchmarks/results/search_efficiency.json
+    # KerasTuner's code under automl and under KerasTuner's tuners
+    .venv/bin/python -m benchmarks.search_efficiency --data synthetic --budget 60 \
+        --tuners automl-hypermodel,kt-hyperband,kt-random,kt-bayesian --json benchmarks/results/hypermodel.json
     # automl's defaults against other settings, side by side: each --variant is one more tuner
     .venv/bin/python -m benchmarks.search_efficiency --data synthetic --budget 120 --tuners automl \
         --variant 'automl-g2r3={"scheduler": {"name": "asha", "grace_period": 2, "reduction_factor": 3}}'
@@ -81,7 +88,9 @@ from benchmarks._common import (  # noqa: E402
     write_results,
 )
 
-TUNERS = ("automl", "kt-random", "kt-hyperband", "kt-bayesian", "optuna")
+TUNERS = ("automl", "automl-hypermodel", "kt-random", "kt-hyperband", "kt-bayesian", "optuna")
+# The default run; automl-hypermodel (the same search as KerasTuner code) runs when named.
+DEFAULT_TUNERS = ("automl", "kt-random", "kt-hyperband", "kt-bayesian", "optuna")
 TABLE_HEADER = (
     "tuner",
     "trials (median)",
@@ -178,14 +187,16 @@ class _Run:
             log.write(json.dumps({"start": self.start}) + "\n")
 
 
-def _run_automl(run: _Run, settings: Mapping[str, Any]) -> None:
+def _run_automl(run: _Run, settings: Mapping[str, Any], *, hypermodel: Any = None) -> None:
+    """`automl.tune` on `space()`, or on ``hypermodel`` (KerasTuner code) when given, with ``settings``."""
     import automl
     from search_spaces import AutoMLError
 
+    searched = {"space": space()} if hypermodel is None else {"hypermodel": hypermodel}
     run.begin()
     try:
         automl.tune(
-            space(),
+            **searched,
             data=run.data,
             metric=MONITOR,
             mode="max",
@@ -264,7 +275,16 @@ class _HpTrial:
         return self.hp.Choice(name, list(choices))
 
 
-def _run_keras_tuner(run: _Run, kind: str) -> None:
+def _kerastuner_hypermodel(run: _Run) -> Any:
+    """The KerasTuner code every ``kt-*`` tuner and ``automl-hypermodel`` search, unchanged.
+
+    A ``keras_tuner.HyperModel``: ``build(hp)`` samples `space()` through
+    `_HpTrial` and builds `build_user_model`; ``fit`` takes ``batch_size``
+    from ``hp`` and ends the fit in progress at the deadline. Under
+    KerasTuner it also ends the search there, through the tuner's oracle
+    (set as ``oracle`` once the tuner is made); automl stops at its own
+    ``time_budget_s``.
+    """
     import keras_tuner as kt
 
     searched = space()
@@ -284,11 +304,18 @@ def _run_keras_tuner(run: _Run, kind: str) -> None:
                 callbacks=[*callbacks, StopAt(run.deadline)],
                 **kwargs,
             )
-            if time.time() >= run.deadline:
+            if self.oracle is not None and time.time() >= run.deadline:
                 self.oracle.max_trials = 1  # the oracle's next trial is then STOPPED: the search ends
             return history
 
-    hypermodel = HyperModel()
+    return HyperModel()
+
+
+def _run_keras_tuner(run: _Run, kind: str) -> None:
+    import keras_tuner as kt
+
+    data = run.data
+    hypermodel = _kerastuner_hypermodel(run)
     common: dict[str, Any] = {
         "objective": kt.Objective(MONITOR, "max"),
         "seed": run.seed,
@@ -327,6 +354,8 @@ def _child(args: argparse.Namespace) -> int:
     )
     if args.child == "automl":
         _run_automl(run, json.loads(args.automl_settings))
+    elif args.child == "automl-hypermodel":  # the kt-* tuners' code, automl's defaults (TPE + ASHA)
+        _run_automl(run, {}, hypermodel=_kerastuner_hypermodel(run))
     elif args.child == "optuna":
         _run_optuna(run)
     else:
@@ -583,13 +612,20 @@ def _seeds(text: str) -> list[int]:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tuners", type=_names, default=list(TUNERS), help="comma-separated; default all")
+    parser.add_argument(
+        "--tuners",
+        type=_names,
+        default=list(DEFAULT_TUNERS),
+        help=f"comma-separated, of {', '.join(TUNERS)}; default all but automl-hypermodel",
+    )
     parser.add_argument("--seeds", type=_seeds, default=[0, 1, 2], help="default 0,1,2")
     parser.add_argument("--budget", type=float, default=90.0, help="wall seconds per run (default 90)")
     parser.add_argument("--epochs", type=int, default=20, help="most epochs per trial (default 20)")
     parser.add_argument("--data", choices=PROBLEMS, default=DATASET, help=f"the problem (default {DATASET})")
     parser.add_argument(
-        "--smoke", action="store_true", help="automl, kt-hyperband and optuna once: seed 0, 3 s, 3 epochs"
+        "--smoke",
+        action="store_true",
+        help="automl, automl-hypermodel, kt-hyperband and optuna once: seed 0, 3 s, 3 epochs",
     )
     parser.add_argument(
         "--variant",
@@ -615,7 +651,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         return _child(args)
     if args.smoke:  # one tuner per code path (KerasTuner's share theirs), seconds each
-        args.tuners, args.seeds, args.budget, args.epochs = ["automl", "kt-hyperband", "optuna"], [0], 3.0, 3
+        smoke = ["automl", "automl-hypermodel", "kt-hyperband", "optuna"]
+        args.tuners, args.seeds, args.budget, args.epochs = smoke, [0], 3.0, 3
     if args.budget <= 0 or args.epochs < 1:
         parser.error(f"--budget must be > 0 and --epochs >= 1, got {args.budget} and {args.epochs}")
     variants = dict(args.variant)

@@ -28,7 +28,7 @@ def _readme_with_markers(path, names):
 
 
 def test_the_report_on_the_committed_results_writes_the_plots_and_the_tables(tmp_path):
-    readme = _readme_with_markers(tmp_path / "README.md", ["headline", "search", "plots"])
+    readme = _readme_with_markers(tmp_path / "README.md", ["headline", "search", "hypermodel", "plots"])
     plots = tmp_path / "plots"
 
     assert report.main(["--plots", str(plots), "--readme", str(readme)]) == 0
@@ -69,7 +69,7 @@ def test_the_readme_tables_are_those_the_committed_results_give():
 
 
 def test_check_reports_a_stale_readme_without_writing(tmp_path, capsys):
-    readme = _readme_with_markers(tmp_path / "README.md", ["headline", "search", "plots"])
+    readme = _readme_with_markers(tmp_path / "README.md", ["headline", "search", "hypermodel", "plots"])
     before = readme.read_text()
 
     assert report.main(["--check", "--readme", str(readme), "--plots", str(tmp_path / "plots")]) == 1
@@ -132,7 +132,7 @@ def test_a_malformed_results_file_is_named_with_its_field(results, name, change,
 
 def test_a_file_that_is_not_json_is_named(results, tmp_path, capsys):
     (results / "memory.json").write_text("{not json")
-    readme = _readme_with_markers(tmp_path / "README.md", ["headline", "search", "plots"])
+    readme = _readme_with_markers(tmp_path / "README.md", ["headline", "search", "hypermodel", "plots"])
 
     assert report.main(["--results", str(results), "--readme", str(readme), "--plots", str(tmp_path)]) == 2
     assert "memory.json: not JSON" in capsys.readouterr().err
@@ -142,3 +142,57 @@ def test_a_benchmark_without_results_is_named(results):
     (results / "memory.json").unlink()
     with pytest.raises(report.ResultsError, match="no results for memory"):
         report.load_results(results)
+
+
+def _hypermodel_run(results):
+    """A run of automl-hypermodel and kt-hyperband, 2 seeds, 60 s, newer than every other record."""
+    traces = [
+        {"tuner": "kt-hyperband", "seed": 0, "fits": 5, "epochs": [[2.0, 0.5], [9.0, 0.7]]},
+        {
+            "tuner": "automl-hypermodel",
+            "seed": 0,
+            "fits": 9,
+            "epochs": [[20.0, 0.6], [50.0, 0.8], [61.0, 0.9]],
+        },
+        {"tuner": "kt-hyperband", "seed": 1, "fits": 7, "epochs": [[3.0, 0.65]]},
+        {"tuner": "automl-hypermodel", "seed": 1, "fits": 11, "epochs": []},
+    ]
+    record = {
+        "source": "a run of benchmarks.search_efficiency with --json",
+        "date": "2099-01-01 00:00 UTC",
+        "command": "python -m benchmarks.search_efficiency --tuners automl-hypermodel,kt-hyperband",
+        "machine": "2 cores (nproc); load average 3.10 2.00 1.00",
+        "versions": "Python 3",
+        "data": "synthetic",
+        "budget_s": 60.0,
+        "traces": traces,
+    }
+    (results / "hypermodel.json").write_text(
+        json.dumps({"benchmark": "search_efficiency", "records": [record]})
+    )
+
+
+def test_the_hypermodel_table_compares_the_same_code_under_both_tools(results):
+    before = report.tables(report.load_results(results))
+    _hypermodel_run(results)
+    loaded = report.load_results(results)
+    table = report.hypermodel_table(loaded["search_efficiency"])
+    rows = table.splitlines()
+    assert rows[0].startswith("| tuner | problem, budget | seeds | fits (median) |")
+    source = "results/hypermodel.json, 2099-01-01, load 3.10"
+    # Seed 1 of automl-hypermodel scored nothing in its 60 s: 0 in the median, no first score;
+    # seed 0's 0.9 came after the budget.
+    assert (
+        rows[2]
+        == f"| automl-hypermodel | synthetic, 60 s | 2 | 10 | 40.0 (0.0–80.0) | 20.0 (20.0–20.0), 1/2 | {source} |"
+    )
+    assert (
+        rows[3]
+        == f"| kt-hyperband | synthetic, 60 s | 2 | 6 | 67.5 (65.0–70.0) | 2.5 (2.0–3.0), 2/2 | {source} |"
+    )
+    assert len(rows) == 4
+    # A run without automl on its Space leaves the search table, headline and plot as they were.
+    after = report.tables(loaded)
+    assert {k: v for k, v in after.items() if k != "hypermodel"} == {
+        k: v for k, v in before.items() if k != "hypermodel"
+    }

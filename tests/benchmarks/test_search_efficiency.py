@@ -77,6 +77,28 @@ def test_keras_tuner_sees_the_same_parameters_as_optuna():
     assert space.params_of(config)  # a config of the space, as automl would take it
 
 
+def test_automl_hypermodel_samples_the_kerastuner_code_the_kt_tuners_search(tmp_path):
+    # The same HyperModel object: automl samples it define-by-run (build and the fit
+    # override, whose hp.get("batch_size") must find the value build declared).
+    from pathlib import Path
+
+    from search_spaces._hypermodel import HyperModelSpace, as_hypermodel
+
+    data = se.load_problem("digits")
+    run = se._Run(seed=0, budget=1.0, epochs=1, log=tmp_path / "e.jsonl", workdir=Path(tmp_path), data=data)
+    hypermodel = se._kerastuner_hypermodel(run)
+    assert isinstance(hypermodel, kt.HyperModel)
+    ported = as_hypermodel(hypermodel)
+    assert ported.fit is not None  # its fit override is called, as KerasTuner calls it
+    rows = (data.x_train[:2], data.y_train[:2], data.x_val[:2], data.y_val[:2])
+    config = HyperModelSpace(ported, fit_rows=rows).sample(optuna.create_study().ask())
+    hp = kt.HyperParameters()
+    hypermodel.build(hp)
+    assert set(config) >= {"learning_rate", "optimizer", "batch_size", "layers.depth", "layers.0.units"}
+    assert set(config) & set(hp.values) >= {"learning_rate", "optimizer", "batch_size", "layers.depth"}
+    assert se._names("automl-hypermodel,kt-random") == ["automl-hypermodel", "kt-random"]
+
+
 def test_unknown_tuner_is_refused():
     with pytest.raises(SystemExit):
         se.main(["--tuners", "automl,gridsearch"])

@@ -100,18 +100,22 @@ def test_driver_kills_smoke(capsys):
     assert "1 kills, 0 with a trial lost, duplicated or left RUNNING" in out
 
 
+@pytest.mark.ray
 def test_search_efficiency_smoke(capsys, tmp_path):
     # Each tuner runs in its own process (automl starts its own Ray there, and its
     # first epoch comes after the 3 s budget: its row is empty in a smoke run).
+    # automl-hypermodel runs the kt-* tuners' KerasTuner code: a child that fails
+    # (a hypermodel automl refuses before Ray starts, or a trial error) fails here.
     assert search_efficiency.main(["--smoke", "--json", str(tmp_path / "search_efficiency.json")]) == 0
     out = capsys.readouterr().out
     assert _table_header(search_efficiency.TABLE_HEADER) in out
-    for tuner in ("automl", "kt-hyperband", "optuna"):
+    for tuner in ("automl", "automl-hypermodel", "kt-hyperband", "optuna"):
         assert f"| {tuner} | " in out
     assert "Goal (time to target" in out
     record = _report_reads(tmp_path, "search_efficiency.json")
     assert sorted((t["tuner"], t["seed"]) for t in record.data["traces"]) == [
         ("automl", 0),
+        ("automl-hypermodel", 0),
         ("kt-hyperband", 0),
         ("optuna", 0),
     ]
