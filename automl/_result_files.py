@@ -79,7 +79,7 @@ def _stored_space(data: dict[str, Any] | None) -> Space | None:
     """The run's space; a hypermodel's is known by name only (its configs are flat, `top` needs no more)."""
     if data is None:
         return None
-    if set(data) == {"hypermodel"}:
+    if "hypermodel" in data:
         return HyperModelSpace(HyperModel(_not_stored(data["hypermodel"]), None, data["hypermodel"]))
     return Space.from_dict(data)
 

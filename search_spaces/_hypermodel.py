@@ -43,12 +43,17 @@ class HyperModel:
         fit: A ``HyperModel.fit(hp, model, *args, **kwargs)`` that overrides
             KerasTuner's (which only calls ``model.fit``). Defaults to `None`.
         name: How errors and records name it.
+        ref: The ``'file.py:build_model'`` it was loaded from, which a
+            resumed run loads again; `None` for a Python object. Defaults to `None`.
     """
 
-    def __init__(self, build: Callable[[Any], Any], fit: Callable[..., Any] | None, name: str) -> None:
+    def __init__(
+        self, build: Callable[[Any], Any], fit: Callable[..., Any] | None, name: str, ref: str | None = None
+    ) -> None:
         self.build = build
         self.fit = fit
         self.name = name
+        self.ref = ref
 
 
 def as_hypermodel(obj: Any, *, field: str = "hypermodel") -> HyperModel:
@@ -207,4 +212,5 @@ class HyperModelSpace(Space):
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"hypermodel": self.hypermodel.name}
+        ref = self.hypermodel.ref
+        return {"hypermodel": self.hypermodel.name, **({"ref": ref} if ref is not None else {})}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import os
+from pathlib import Path
 from typing import Any, Literal
 
 import optuna
@@ -39,10 +40,13 @@ def hypermodel_space(hypermodel: Any, data: TrainingData) -> HyperModelSpace:
     Raises:
         ConfigError: The reference cannot be loaded, or names no hypermodel.
     """
-    if isinstance(hypermodel, str):
-        hypermodel = load_build(hypermodel, field="hypermodel", objects=True)
+    ref = resolve_build_ref(hypermodel, Path.cwd(), field="hypermodel") if isinstance(hypermodel, str) else None
+    if ref is not None:
+        hypermodel = load_build(ref, field="hypermodel", objects=True)
+    loaded = as_hypermodel(hypermodel)
+    loaded.ref = ref
     rows = (data.x_train[:2], data.y_train[:2], data.x_val[:2], data.y_val[:2])
-    return HyperModelSpace(as_hypermodel(hypermodel), fit_rows=rows)
+    return HyperModelSpace(loaded, fit_rows=rows)
 
 
 def check_hypermodel(

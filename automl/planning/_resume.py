@@ -14,6 +14,7 @@ from automl.execution._runner import MANIFEST_FORMAT, ResumedRun, optuna_warning
 from automl.execution._workers import WorkerPolicy
 from automl.planning._build import load_build
 from automl.planning._experiment import Data, DataSpec, _data, _start_ray, made_callbacks
+from automl.planning._hypermodel import hypermodel_space
 from search_spaces import ConfigError, Space
 from trainers import FitSettings, StreamingData, TrainingData
 
@@ -65,7 +66,8 @@ def run_data(
                 field="data",
             )
         data = DataSpec(**manifest["data"])
-    return _data(data, Space.from_dict(manifest["space"]))
+    # A hypermodel's run takes in-memory data, which needs no space to load.
+    return _data(data, None if "hypermodel" in manifest["space"] else Space.from_dict(manifest["space"]))
 
 
 def run_build(
@@ -92,6 +94,7 @@ def resume(
     data: Data | None = None,
     callbacks: Sequence[Any] = (),
     build: Callable[[dict[str, Any]], Any] | None = None,
+    hypermodel: Any = None,
     address: str | None = None,
     verbose: int = 1,
 ) -> TuningResult:
@@ -110,6 +113,9 @@ def resume(
         build: The run's ``build(config)`` function, when it was passed to
             `tune` as a Python function (one given as ``'file.py:function'``
             is loaded again from the run's record). Defaults to `None`.
+        hypermodel: The run's KerasTuner hypermodel, when it was passed to
+            `tune` as a Python object (one given as ``'file.py:build_model'``
+            is loaded again from the run's record). Defaults to `None`.
         address: Ray cluster to join. Defaults to a local Ray instance.
         verbose: 0 silent, 1 where the run is recorded, then one line per
             finished trial. Defaults to `1`.
@@ -127,7 +133,7 @@ def resume(
     """
     run_dir = Path(run_dir).resolve()
     manifest = trusted_manifest(run_dir)
-    run = _resumed_run(run_dir, manifest, data=data, callbacks=callbacks, build=build)
+    run = _resumed_run(run_dir, manifest, data=data, callbacks=callbacks, build=build, hypermodel=hypermodel)
     with third_party_lines(run_dir, verbose=verbose):
         _start_ray(address, verbose=verbose)
         with optuna_warnings_only():
@@ -141,21 +147,13 @@ def _resumed_run(
     data: Data | None,
     callbacks: Sequence[Any],
     build: Callable[[dict[str, Any]], Any] | None,
+    hypermodel: Any = None,
 ) -> ResumedRun:
-    """The run ``run.json`` records, with the data, callbacks and ``build`` it needs given again or remade.
-
-    Raises:
-        ConfigError: The run tuned a hypermodel: resuming one is not supported.
-    """
-    if "hypermodel" in manifest["space"]:
-        raise ConfigError(
-            f"not supported: resuming a run of a hypermodel ({manifest['space']['hypermodel']}); its finished "
-            f"trials are recorded in {run_dir} and in MLflow, start a new run for the rest.",
-            field="hypermodel",
-        )
+    """The run ``run.json`` records, with the data, callbacks, ``build`` and hypermodel it needs given again or remade."""
+    loaded = run_data(manifest, data, again=f"automl.resume({str(run_dir)!r}, data=...)")
     return ResumedRun(  # where it is recorded comes from the manifest, in `ResumedRun.resume`
-        space=Space.from_dict(manifest["space"]),
-        data=run_data(manifest, data, again=f"automl.resume({str(run_dir)!r}, data=...)"),
+        space=_run_space(run_dir, manifest, loaded, hypermodel),
+        data=loaded,
         settings=FitSettings(**manifest["settings"]),
         num_trials=manifest["num_trials"],
         time_budget_s=manifest["time_budget_s"],
@@ -169,6 +167,29 @@ def _resumed_run(
         tensorboard=manifest["tensorboard"],
         log_tensorboard_to_mlflow=manifest["log_tensorboard_to_mlflow"],
     )
+
+
+def _run_space(
+    run_dir: Path, manifest: Mapping[str, Any], data: TrainingData | StreamingData, hypermodel: Any
+) -> Space:
+    """The run's space; a hypermodel's from its file reference loaded again, else from ``hypermodel``.
+
+    Raises:
+        ConfigError: The run tuned a hypermodel passed as a Python object, and ``hypermodel`` is `None`.
+    """
+    stored = manifest["space"]
+    if "hypermodel" not in stored:
+        return Space.from_dict(stored)
+    if not isinstance(data, TrainingData):  # planning refused it when the run began
+        raise ConfigError("a hypermodel takes in-memory data, not files streamed in the worker.", field="data")
+    source = stored.get("ref") or hypermodel
+    if source is None:
+        raise ConfigError(
+            f"this run tuned the hypermodel {stored['hypermodel']}, passed as a Python object; pass it "
+            f"again: automl.resume({str(run_dir)!r}, hypermodel={stored['hypermodel']}).",
+            field="hypermodel",
+        )
+    return hypermodel_space(source, data)
 
 
 def _run_callbacks(manifest: Mapping[str, Any], callbacks: Sequence[Any]) -> Sequence[Any]:

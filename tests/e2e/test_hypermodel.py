@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+
 import keras
 import keras_tuner
 import numpy as np
@@ -110,3 +116,70 @@ def test_hyperband_pauses_and_continues_a_hypermodel_trial_through_its_fit(ray_l
     for run_id in trials.loc[trials["state"] == "COMPLETE", "mlflow_run_id"]:
         steps = [m.step for m in client.get_metric_history(run_id, "val_accuracy")]
         assert sorted(steps) == [1, 2, 3]  # every epoch once, the paused one's included
+
+
+_MODELS = """
+import keras
+
+
+def build_model(hp):
+    model = keras.Sequential([keras.Input(shape=(64,)), keras.layers.Rescaling(1 / 16)])
+    for i in range(hp.Int("num_layers", 1, 2)):
+        model.add(keras.layers.Dense(hp.Int(f"units_{i}", 16, 32, step=16), activation="relu"))
+    model.add(keras.layers.Dense(10, activation="softmax"))
+    model.compile(optimizer=hp.Choice("optimizer", ["adam", "sgd"]), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+"""
+
+
+def test_ctrl_c_then_resume_finishes_a_hypermodel_run_from_its_experiment_file(ray_local, tmp_path):
+    """`automl resume` loads the hypermodel again from the file the run recorded."""
+    (tmp_path / "models.py").write_text(_MODELS)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    (tmp_path / "experiment.yaml").write_text(
+        "hypermodel: models.py:build_model\ndata: {sklearn: digits}\nnum_trials: 4\nepochs: 6\npatience: 6\n"
+        f"scheduler: fifo\nseed: 0\nmax_concurrent_trials: 1\nname: stopped\nexperiment_name: kt-resume\n"
+        f"tracking_uri: {uri}\nstorage_path: {tmp_path / 'runs'}\n"
+    )
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "automl", "tune", str(tmp_path / "experiment.yaml"), "--quiet"],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    client = MlflowClient(uri)
+
+    def finished() -> int:
+        try:
+            experiment = client.get_experiment_by_name("kt-resume")
+        except Exception:  # the driver is still creating the store's tables
+            return 0
+        if experiment is None:
+            return 0
+        runs = client.search_runs([experiment.experiment_id], "tags.automl.trial_id != ''")
+        return sum(r.info.status == "FINISHED" for r in runs)
+
+    deadline = time.monotonic() + 240
+    while finished() < 1:
+        if time.monotonic() > deadline or driver.poll() is not None:
+            if driver.poll() is None:
+                os.killpg(driver.pid, signal.SIGKILL)
+            pytest.fail(f"the driver finished no trial (exit {driver.wait()}): {driver.stderr.read()}")
+        time.sleep(0.2)
+    os.killpg(driver.pid, signal.SIGINT)
+    assert driver.wait(timeout=120) == 130, driver.stderr.read()
+    assert finished() < 4
+
+    result = automl.resume(tmp_path / "runs" / "stopped", verbose=0)
+    assert len(result.trials) == 4 and set(result.trials["state"]) == {"COMPLETE"}
+    values = result.best_hyperparameters.values
+    assert {f"units_{i}" for i in range(values["num_layers"])} == {k for k in values if k.startswith("units_")}
+    # One child run per trial, every epoch once: the interrupted trial continued, none ran twice.
+    runs = client.search_runs([result.experiment_id], "tags.automl.trial_id != ''")
+    assert sorted(r.data.tags["automl.trial_id"] for r in runs) == sorted(result.trials["trial_id"])
+    for run in runs:
+        assert run.info.status == "FINISHED"
+        steps = [m.step for m in client.get_metric_history(run.info.run_id, "val_accuracy")]
+        assert sorted(steps) == list(range(1, len(steps) + 1))

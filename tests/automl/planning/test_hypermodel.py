@@ -231,12 +231,27 @@ def test_the_first_sampled_values_are_the_run_first_trials(ray_stays_down):
     keras.backend.clear_session()
 
 
-def test_resuming_a_hypermodel_run_is_refused_with_the_reason(tmp_path):
-    from automl.planning._resume import _resumed_run
+def test_resuming_a_hypermodel_passed_as_an_object_asks_for_it_again(tmp_path):
+    from automl.planning._resume import _run_space
 
     manifest = {"space": {"hypermodel": "build_model"}}
-    with pytest.raises(ConfigError, match="not supported: resuming a run of a hypermodel \\(build_model\\)"):
-        _resumed_run(tmp_path, manifest, data=None, callbacks=(), build=None)
+    with pytest.raises(ConfigError, match=r"pass it again: automl.resume\(.*, hypermodel=build_model\)"):
+        _run_space(tmp_path, manifest, _data(), None)
+    space = _run_space(tmp_path, manifest, _data(), build_model)
+    assert isinstance(space, HyperModelSpace) and space.hypermodel.build is build_model
+
+
+def test_a_hypermodel_file_reference_is_recorded_absolute_and_loaded_again_on_resume(tmp_path, monkeypatch):
+    from automl.planning._hypermodel import hypermodel_space
+    from automl.planning._resume import _run_space
+
+    (tmp_path / "models.py").write_text("def build_model(hp):\n    return hp.Int('units', 8, 16)\n")
+    monkeypatch.chdir(tmp_path)
+    stored = hypermodel_space("models.py:build_model", _data()).to_dict()
+    assert stored == {"hypermodel": "build_model", "ref": f"{tmp_path / 'models.py'}:build_model"}
+    monkeypatch.chdir("/")
+    space = _run_space(tmp_path, {"space": stored}, _data(), None)  # the reference wins over a missing object
+    assert space.hypermodel.name == "build_model" and space.to_dict() == stored
 
 
 def _structure(hp):
