@@ -24,6 +24,7 @@ from search_spaces._suggest import did_you_mean
 
 __all__ = [
     "BACKBONE_LAYER",
+    "PHASE_METRIC",
     "FineTune",
     "FineTuning",
     "backbone_of",
@@ -35,6 +36,8 @@ __all__ = [
 
 # The name of the backbone inside a trial's model, so that a restored model finds it.
 BACKBONE_LAYER = "backbone"
+# The epoch log entry `FineTuning` adds: 1 while the backbone is frozen, 2 once fine-tuned.
+PHASE_METRIC = "phase"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,10 +163,8 @@ def _paths(backbone: keras.Model) -> list[tuple[str, keras.layers.Layer]]:
     return out
 
 
-def _stored_shapes(
-    path: Path, backbone: keras.Model, field: str
-) -> list[tuple[str, list[tuple[int, ...]], list[Any]]]:
-    """(layer name, shapes in the model, shapes in the file or ``None``) for each layer with weights."""
+def _stored_shapes(path: Path, backbone: keras.Model, field: str) -> list[tuple[str, list[Any], list[Any]]]:
+    """(layer name, its weights' shapes, those the file holds) for each layer with weights."""
     try:
         file = h5py.File(path, "r")
     except OSError as exc:
@@ -172,21 +173,20 @@ def _stored_shapes(
             "backbone.save_weights(...).",
             field=field,
         ) from exc
-    out = []
     with file:
-        legacy = "layer_names" in file.attrs  # Keras 2's format (the downloaded imagenet files)
+        if "layers" not in file:
+            raise ConfigError(
+                f"{str(path)!r} is not a Keras 3 weights file (no 'layers' group); write one with "
+                "backbone.save_weights('NAME.weights.h5') from the backbone built without its top.",
+                field=field,
+            )
+        out = []
         for group, layer in _paths(backbone):
             shapes = [tuple(w.shape) for w in layer.weights]
-            if not shapes:
-                continue
-            found = file.get(layer.name if legacy else f"layers/{group}/vars")
-            if found is None:
-                stored: list[Any] = []
-            elif legacy:
-                stored = [tuple(found[w].shape) for w in found.attrs.get("weight_names", [])]
-            else:
-                stored = [tuple(found[k].shape) for k in sorted(found, key=int)]
-            out.append((layer.name, shapes, stored))
+            if shapes:
+                found = file.get(f"layers/{group}/vars")
+                stored = [tuple(found[k].shape) for k in sorted(found, key=int)] if found is not None else []
+                out.append((layer.name, shapes, stored))
     return out
 
 
@@ -245,7 +245,7 @@ class FineTuning(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if logs is not None:
-            logs["phase"] = float(self.phase)
+            logs[PHASE_METRIC] = float(self.phase)
 
 
 def _values(param: Parameter) -> list[Any]:

@@ -161,3 +161,15 @@ def test_an_unknown_layer_name_gets_a_suggestion():
         r"\(did you mean 'expanded_conv_3_project'\?\)",
     ):
         check_backbones(_space(fine_tune_at="expanded_conv_3_projct"), SHAPE)
+
+
+def test_an_hdf5_file_without_keras_3_layers_is_refused(tmp_path):
+    import h5py
+
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as file:
+        file.create_dataset("kernel", data=np.zeros((3, 3)))
+    with pytest.raises(
+        ConfigError, match=r"weights: '.*other\.h5' is not a Keras 3 weights file \(no 'layers' group\)"
+    ):
+        check_backbones(_space(weights=str(other)), SHAPE)
