@@ -79,26 +79,22 @@ def fine_tune_of(layer: Mapping[str, Any]) -> FineTune:
     return FineTune(int(layer["head_epochs"]), layer["fine_tune_at"], float(layer["fine_tune_lr_factor"]))
 
 
-def _backbone(layer: Mapping[str, Any], input_shape: Sequence[int | None]) -> keras.Model:
-    """The backbone without its top, pooled, randomly initialized, named `BACKBONE_LAYER`."""
-    family = _FAMILIES[layer["name"]]
-    model = family.make(
-        include_top=False, weights=None, input_shape=tuple(input_shape), pooling=layer["pooling"]
+def _backbone(
+    layer: Mapping[str, Any], input_shape: Sequence[int | None], weights: str | None = None
+) -> keras.Model:
+    """The backbone without its top, pooled, named `BACKBONE_LAYER`; ``weights`` ``None`` or ``"imagenet"``."""
+    model = _FAMILIES[layer["name"]].make(
+        include_top=False, weights=weights, input_shape=tuple(input_shape), pooling=layer["pooling"]
     )
     # keras.applications names each model after its family; the trial's model looks it up by this name.
     return keras.Model(model.input, model.output, name=BACKBONE_LAYER)
 
 
 def build_backbone(x: Any, layer: Mapping[str, Any], field: str) -> Any:
-    """The preprocessing and the frozen backbone on the raw images ``x``; its weights loaded."""
-    backbone = _backbone(layer, tuple(x.shape[1:]))
+    """The preprocessing and the frozen backbone on the raw images ``x``, its weights loaded."""
     weights = layer["weights"]
-    if weights == "imagenet":
-        pretrained = _FAMILIES[layer["name"]].make(
-            include_top=False, weights="imagenet", input_shape=tuple(x.shape[1:]), pooling=layer["pooling"]
-        )
-        backbone.set_weights(pretrained.get_weights())
-    elif weights is not None:
+    backbone = _backbone(layer, tuple(x.shape[1:]), "imagenet" if weights == "imagenet" else None)
+    if weights not in (None, "imagenet"):
         check_weights_file(backbone, Path(weights), f"{field}.weights")
         backbone.load_weights(weights)
     backbone.trainable = False
