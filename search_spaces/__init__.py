@@ -9,6 +9,7 @@ from search_spaces._hyperparameters import HyperParameters
 from search_spaces._layers import (
     GRU,
     LSTM,
+    Backbone,
     BatchNormalization,
     Conv1D,
     Conv2D,
@@ -28,6 +29,7 @@ __all__ = [
     "GRU",
     "LSTM",
     "AutoMLError",
+    "Backbone",
     "BatchNormalization",
     "Boolean",
     "Categorical",

@@ -9,6 +9,7 @@ against the layer vocabulary the trainer builds from (`search_spaces._schema`).
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "GRU",
     "LSTM",
+    "Backbone",
     "BatchNormalization",
     "Conv1D",
     "Conv2D",
@@ -60,7 +62,9 @@ def _check(arg: Arg, param: Parameter) -> None:
         values = (False, True)
     for value in values:
         if not (rule.accepts(value) or (value is None and arg.nullable)):
-            raise ConfigError(f"expected {rule.describe()}, but got {value!r}.")
+            names = rule.choices is not None and isinstance(value, str) and rule.suggest
+            hint = did_you_mean(value, rule.choices or ()) if names else ""
+            raise ConfigError(f"expected {rule.describe()}, but got {value!r}{hint}.")
 
 
 class LayerTemplate:
@@ -319,6 +323,78 @@ class Embedding(LayerTemplate):
     input_dim: Any = default_of("embedding", "input_dim")
 
 
+@dataclasses.dataclass(frozen=True, repr=False)
+class Backbone(LayerTemplate):
+    """A ``keras.applications`` model as the base of an image model, then fine-tuned in the trial.
+
+    Only valid as the first layer of the model, on images ``(height, width, 3)``
+    of raw pixel values (0–255): the backbone's own input preprocessing is part of
+    the model, so the saved model takes raw images. Its output is pooled to one
+    vector per image; the layers after it (e.g. `Dropout`, `Dense`) and the head
+    are the new top.
+
+    The trial trains in two phases, counted as one run of epochs: for
+    ``head_epochs`` epochs the backbone is frozen and only the top learns; then
+    the backbone's layers from ``fine_tune_at`` on are unfrozen and the model is
+    compiled again with the learning rate times ``fine_tune_lr_factor``. Its
+    BatchNormalization layers stay frozen, in inference mode, throughout, as the
+    Keras transfer-learning guide advises.
+
+    Args:
+        name: The backbone: one of ``EfficientNetB0`` to ``EfficientNetB3``,
+            ``MobileNetV2``, ``MobileNetV3Small``, ``MobileNetV3Large``,
+            ``ResNet50V2``, ``ConvNeXtTiny``.
+        weights: ``None`` (random initialization), the path of a weights file
+            of that backbone without its top (``backbone.save_weights(...)``;
+            a relative path is taken from the current directory), or
+            ``"imagenet"`` (downloaded by Keras: needs network access).
+            Defaults to `None`.
+        pooling: ``"avg"`` or ``"max"``: global pooling of the backbone's
+            feature maps. Defaults to `"avg"`.
+        head_epochs: Epochs of the first phase (backbone frozen, >= 0);
+            ``0`` fine-tunes from the first epoch. Defaults to `2`.
+        fine_tune_at: Where the second phase unfreezes from: a fraction of
+            the backbone's layers in (0, 1] (``0.7`` trains the top 30 %;
+            ``1.0`` only the last layer), a layer index (an int, as in the
+            Keras guide's ``fine_tune_at = 100``), or a layer name.
+            Defaults to `0.7`.
+        fine_tune_lr_factor: The second phase's learning rate is the
+            config's times this (> 0). Defaults to `0.1`.
+
+    Examples:
+        >>> from search_spaces import Categorical, Float
+        >>> Backbone(name=Categorical(["MobileNetV3Small", "EfficientNetB0"]), fine_tune_at=Float(0.5, 0.9))
+        Backbone(name=Categorical(choices=['MobileNetV3Small', 'EfficientNetB0']), weights=None, pooling='avg', head_epochs=2, fine_tune_at=Float(low=0.5, high=0.9), fine_tune_lr_factor=0.1)
+    """
+
+    kind: ClassVar[str] = "backbone"
+    name: Any
+    weights: Any = default_of("backbone", "weights")
+    pooling: Any = default_of("backbone", "pooling")
+    head_epochs: Any = default_of("backbone", "head_epochs")
+    fine_tune_at: Any = default_of("backbone", "fine_tune_at")
+    fine_tune_lr_factor: Any = default_of("backbone", "fine_tune_lr_factor")
+
+    def __post_init__(self) -> None:
+        # Trials run in other directories (Ray's workers): a relative weights path is taken from here.
+        weights = self.weights
+        if isinstance(weights, Categorical):
+            weights = dataclasses.replace(weights, choices=[_absolute(c) for c in weights.choices])
+        elif isinstance(weights, Fixed):
+            weights = dataclasses.replace(weights, value=_absolute(weights.value))
+        else:
+            weights = _absolute(weights)
+        object.__setattr__(self, "weights", weights)
+        super().__post_init__()
+
+
+def _absolute(weights: Any) -> Any:
+    """A weights file's path made absolute; ``None``, ``"imagenet"`` and other values as they are."""
+    if isinstance(weights, str) and weights not in ("", "imagenet"):
+        return os.path.abspath(weights)
+    return weights
+
+
 TEMPLATES: dict[str, type[LayerTemplate]] = {
     cls.kind: cls
     for cls in (
@@ -332,6 +408,7 @@ TEMPLATES: dict[str, type[LayerTemplate]] = {
         LSTM,
         GRU,
         Embedding,
+        Backbone,
     )
 }
 

@@ -9,6 +9,7 @@ trainer's tests check that Keras knows every name (activations) it lists.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any, Final
 
 from search_spaces._checks import is_int, is_number
@@ -17,6 +18,7 @@ from search_spaces._suggest import did_you_mean
 
 __all__ = [
     "ACTIVATIONS",
+    "BACKBONES",
     "FIRST_ONLY",
     "LAYERS",
     "REQUIRED",
@@ -38,6 +40,7 @@ class Rule:
         what: The argument's noun in "unknown <what> 'x'" (choices of names).
         words: What the trainer says it expects, where the derived words do not fit.
         suggest: Whether an unknown name gets a "did you mean" (the choices are the message otherwise).
+        test: Decides alone when set (values of several kinds); ``words`` then says what it accepts.
     """
 
     low: float | None = None
@@ -49,8 +52,11 @@ class Rule:
     what: str = ""
     words: str = ""
     suggest: bool = True
+    test: Callable[[Any], bool] | None = None
 
     def accepts(self, value: Any) -> bool:
+        if self.test is not None:
+            return self.test(value)
         if self.choices is not None:
             return any(value == c and type(value) is type(c) for c in self.choices)
         if not (is_int(value) if self.integer else is_number(value)):
@@ -62,6 +68,8 @@ class Rule:
 
     def describe(self) -> str:
         """The words of a search-space template's message: ``"a number >= 0.0, < 1.0"``."""
+        if self.test is not None:
+            return self.words
         if self.choices is not None:
             return f"one of {list(self.choices)}"
         kind = "an int" if self.integer else "a number"
@@ -151,6 +159,46 @@ _CONV: dict[str, Arg] = {
     "pool": Arg(one_of("pool", "max", "average", "none"), "max"),
     "pool_size": Arg(POSITIVE_INT, 2, when=("pool", ("max", "average"))),
 }
+# keras.applications backbones (`Backbone`): name → the smallest height and width each builds on.
+BACKBONES: dict[str, int] = {
+    "EfficientNetB0": 32,
+    "EfficientNetB1": 32,
+    "EfficientNetB2": 32,
+    "EfficientNetB3": 32,
+    "MobileNetV2": 32,
+    "MobileNetV3Small": 32,
+    "MobileNetV3Large": 32,
+    "ResNet50V2": 32,
+    "ConvNeXtTiny": 32,
+}
+
+
+def _weights(value: Any) -> bool:
+    return isinstance(value, str) and value != ""
+
+
+def _fine_tune_at(value: Any) -> bool:
+    if isinstance(value, str):
+        return value != ""
+    if is_int(value):
+        return value >= 0
+    return is_number(value) and 0 < value <= 1
+
+
+_BACKBONE: dict[str, Arg] = {
+    "name": Arg(one_of("backbone", *BACKBONES)),
+    "weights": Arg(Rule(test=_weights, words="None, 'imagenet' or the path of a weights file"), None),
+    "pooling": Arg(one_of("pooling", "avg", "max"), "avg"),
+    "head_epochs": Arg(NON_NEGATIVE_INT, 2),
+    "fine_tune_at": Arg(
+        Rule(
+            test=_fine_tune_at,
+            words="a fraction of the backbone's depth in (0, 1], a layer index (an int >= 0) or a layer name",
+        ),
+        0.7,
+    ),
+    "fine_tune_lr_factor": Arg(Rule(low=0, low_open=True), 0.1),
+}
 _RECURRENT: dict[str, Arg] = {
     "units": Arg(POSITIVE_INT),
     "dropout": Arg(RATE, 0.0),
@@ -168,9 +216,10 @@ LAYERS: dict[str, dict[str, Arg]] = {
     "lstm": _RECURRENT,
     "gru": _RECURRENT,
     "embedding": {"output_dim": Arg(POSITIVE_INT), "input_dim": Arg(POSITIVE_INT, None)},
+    "backbone": _BACKBONE,
 }
 # Layers that take the raw features, so only the first layer of a model body may be one.
-FIRST_ONLY = ("embedding", "normalization")
+FIRST_ONLY = ("embedding", "normalization", "backbone")
 
 
 def default_of(kind: str, name: str) -> Any:

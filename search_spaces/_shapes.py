@@ -16,7 +16,7 @@ from search_spaces._checks import is_int
 from search_spaces._errors import ConfigError, located
 from search_spaces._layers import LayerTemplate
 from search_spaces._params import Categorical, Fixed, Float, Int, Parameter
-from search_spaces._schema import FIRST_ONLY
+from search_spaces._schema import BACKBONES, FIRST_ONLY
 from search_spaces._stack import LayerStack, Repeat
 
 __all__ = ["Shape", "check_layers", "check_stacks", "layer_output", "propagate"]
@@ -44,6 +44,24 @@ def _shrink(size: int | None, layer: Mapping[str, Any], axis: str) -> int | None
             f"{size} below 1; use {' or '.join(fixes)}."
         )
     return out
+
+
+def _backbone_output(layer: Mapping[str, Any], shape: Shape) -> Shape:
+    """A backbone takes RGB images at least its minimum in height and width; it gives one vector."""
+    name = layer.get("name")
+    if len(shape) != 3 or shape[-1] != 3:
+        raise ConfigError(
+            f"the {name} backbone needs RGB images of shape (height, width, 3) per sample, but gets {shape}; "
+            "give grayscale images three channels (e.g. np.repeat(x, 3, axis=-1))."
+        )
+    least = BACKBONES.get(str(name), 1)
+    small = [size for size in shape[:2] if size is not None and size < least]
+    if small:
+        raise ConfigError(
+            f"the {name} backbone needs images of at least {least}x{least} pixels, but the input has shape "
+            f"{shape}; resize the images (e.g. with a Resizing step when the data are made)."
+        )
+    return (None,)
 
 
 def layer_output(layer: Mapping[str, Any], shape: Shape, *, first: bool) -> Shape:
@@ -74,6 +92,8 @@ def layer_output(layer: Mapping[str, Any], shape: Shape, *, first: bool) -> Shap
         names = ("steps",) if rank == 2 else ("height", "width")
         spatial = tuple(_shrink(size, layer, name) for size, name in zip(shape[:-1], names, strict=True))
         return (*spatial, layer.get("filters"))
+    if kind == "backbone":
+        return _backbone_output(layer, shape)
     if kind == "dense":
         return (layer.get("units"),)
     return shape  # dropout and normalizations keep the shape
@@ -112,6 +132,9 @@ def _worst_case(template: LayerTemplate) -> dict[str, Any]:
     layer: dict[str, Any] = {"type": template.kind}
     for name, param in params.items():
         layer[name] = None if name in ("units", "filters", "output_dim") else _worst(param)
+    names = params.get("name")
+    if template.kind == "backbone" and isinstance(names, Categorical):
+        layer["name"] = max(names.choices, key=lambda n: BACKBONES.get(str(n), 0))  # the largest minimum size
     for name, prefer in (("padding", "valid"), ("pool", "max"), ("pool", "average")):
         choice = params.get(name)
         if isinstance(choice, Categorical) and prefer in choice.choices:

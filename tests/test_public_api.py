@@ -27,6 +27,7 @@ def test_search_spaces_all():
     assert sorted(search_spaces.__all__) == sorted(
         [
             "AutoMLError",
+            "Backbone",
             "Boolean",
             "Categorical",
             "ConfigError",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -211,9 +211,11 @@ class ProgressWriter(keras.callbacks.Callback):
         learning_rate: float,
         plateau: keras.callbacks.ReduceLROnPlateau | None = None,
         last: LastCheckpoint | None = None,
+        phase: Callable[[], int] | None = None,
     ) -> None:
         super().__init__()
         self._dir = checkpoint_dir
+        self._phase = phase
         self._last = last
         self._learning_rate = learning_rate
         self._stopping = stopping
@@ -242,6 +244,7 @@ class ProgressWriter(keras.callbacks.Callback):
             plateau_best=float(plateau.best) if plateau else None,
             plateau_cooldown=int(plateau.cooldown_counter) if plateau else 0,
             learning_rate=self._learning_rate,
+            phase=self._phase() if self._phase else 1,
         ).write(self._dir)
 
 

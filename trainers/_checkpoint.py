@@ -2,7 +2,8 @@
 
 best.keras   the best model so far (ModelCheckpoint, save_best_only)
 last.keras   the model after the latest epoch, optimizer state included
-state.json   epochs done, metric history, early-stopping, best-checkpoint and plateau state
+state.json   epochs done, metric history, early-stopping, best-checkpoint and plateau state,
+             and a backbone's fine-tuning phase
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ class Progress:
     # The config's learning rate the checkpoint was trained with: a trial resumed
     # with another one (Population Based Training) scales the optimizer's rate.
     learning_rate: float | None = None
+    # A backbone's trial: 1 while the backbone is frozen, 2 once it is fine-tuned (last.keras holds which).
+    phase: int = 1
 
     def write(self, directory: Path) -> None:
         """Writes ``state.json`` atomically (a crash never leaves half a file)."""

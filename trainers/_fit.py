@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from search_spaces import ConfigError
 from search_spaces._hypermodel import FIT_KEYWORDS
+from trainers._backbones import FineTuning, backbone_of, fine_tune_of
 from trainers._callbacks import (
     EagerFirstValidation,
     EpochLearningRate,
@@ -36,7 +37,7 @@ from trainers._keras_compat import build_variables_ahead
 from trainers._model import BuildFn, build_custom, build_model, compile_model
 from trainers._reporter import Reporter
 from trainers._schedule import EpochSchedule
-from trainers._settings import CheckedConfig, FitSettings, best_of, check_config, one_hot_targets
+from trainers._settings import CheckedConfig, FitSettings, best_of, body_layers, check_config, one_hot_targets
 from trainers._stream import OpenedStream, StreamingData, fit_pipelines, loader_keys, open_stream
 
 __all__ = ["FitFn", "TrainOutcome", "fit_history", "reported_by_model", "train", "users_fit"]
@@ -76,6 +77,7 @@ def _callbacks(
     schedule: EpochSchedule,
     learning_rate: float,
     eager_validation_passes: int,
+    fine_tuning: FineTuning | None = None,
 ) -> list[keras.callbacks.Callback]:
     monitor = {"monitor": settings.monitor, "mode": settings.mode}
     stopping = ResumableEarlyStopping(
@@ -103,6 +105,7 @@ def _callbacks(
         )
     last = LastCheckpoint(checkpoint_dir, settings.checkpoint_interval_s)
     callbacks: list[keras.callbacks.Callback] = [
+        *([fine_tuning] if fine_tuning else []),  # first: the epoch's phase, and its model, for all others
         *([EagerFirstValidation(eager_validation_passes)] if eager_validation_passes else []),
         MonitoredMetric(settings.monitor),
         *([] if schedule.is_constant else [EpochLearningRate(schedule)]),  # first: sets this epoch's rate
@@ -120,6 +123,7 @@ def _callbacks(
             learning_rate=learning_rate,
             plateau=plateau,
             last=last,
+            phase=(lambda: fine_tuning.phase) if fine_tuning else None,
         ),
     ]
     if reporter is not None:  # last: the checkpoint it hands over is complete
@@ -502,6 +506,7 @@ def train(
     schedule = EpochSchedule.from_config(full, epochs=epochs)
     settings.check_schedule(full)
     validation_batch, eager_passes = _validation_batching(model, data, full["batch_size"], replicas, strategy)
+    fine_tuning = None if build is not None else _fine_tuning(full, data, settings, schedule, y_train, resume)
     # Each trial gets its own copies: callbacks keep state (KerasTuner does the same).
     trial_callbacks = _callbacks(
         settings,
@@ -512,12 +517,18 @@ def train(
         schedule,
         learning_rate=full["learning_rate"],
         eager_validation_passes=eager_passes,
+        fine_tuning=fine_tuning,
     )
     with _epochs_of_unknown_length(data):
         if fit is None:
             fitted = model.fit(
                 **_fit_data(
-                    data, y_train, y_val, full["batch_size"], validation_batch, one_hot=_one_hot(full, data, model)
+                    data,
+                    y_train,
+                    y_val,
+                    full["batch_size"],
+                    validation_batch,
+                    one_hot=_one_hot(full, data, model),
                 ),
                 initial_epoch=initial_epoch,
                 epochs=epochs,
@@ -527,7 +538,9 @@ def train(
             ).history
         else:
             if isinstance(data, OpenedStream):  # planning refuses it; a direct caller hears why
-                raise ConfigError("a HyperModel.fit takes in-memory data, not files streamed in the worker.", field="data")
+                raise ConfigError(
+                    "a HyperModel.fit takes in-memory data, not files streamed in the worker.", field="data"
+                )
             fitted = users_fit(
                 fit,
                 model,
@@ -656,6 +669,27 @@ def _compiled_model(
     model = build_model(full, data)
     compile_model(model, full, data, settings=settings)
     return model
+
+
+def _fine_tuning(
+    full: CheckedConfig,
+    data: TrainingData | StreamingData,
+    settings: FitSettings,
+    schedule: EpochSchedule,
+    y_train: np.ndarray,
+    resume: Progress | None,
+) -> FineTuning | None:
+    """A backbone's switch to its second phase (`FineTuning`); ``None`` for a model without one."""
+    backbone = backbone_of(body_layers(full))
+    if backbone is None:
+        return None
+
+    def recompile(model: keras.Model, epoch: int) -> None:
+        compile_model(model, {**full, "learning_rate": schedule(epoch)}, data, settings=settings)
+        _make_variables_before_the_trace(model, _rows(data)[0], y_train)
+        model.make_train_function(force=True)  # compile dropped the one fit is running
+
+    return FineTuning(fine_tune_of(backbone[1]), recompile, phase=resume.phase if resume else 1)
 
 
 def _validation_batching(

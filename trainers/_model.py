@@ -15,6 +15,7 @@ import keras
 import numpy as np
 
 from search_spaces import ConfigError
+from trainers._backbones import build_backbone
 from trainers._data import TrainingData
 from trainers._settings import FitSettings, body_layers, check_config, one_hot_targets
 from trainers._stream import OpenedStream, StreamingData
@@ -250,7 +251,8 @@ def build_model(config: Mapping[str, Any], data: TrainingData | StreamingData) -
 
     The first layer standardizes the raw features with the training set's mean
     and variance, so the saved model takes raw rows; a body that starts with an
-    ``embedding`` (token ids) or an explicit ``normalization`` layer replaces it.
+    ``embedding`` (token ids), an explicit ``normalization`` layer or a
+    ``backbone`` (raw pixels, its own preprocessing; frozen) replaces it.
     Data with categorical columns (`trainers.from_frame`) get those one-hot
     encoded next to the standardized numeric ones.
     Inputs of rank > 1 are flattened only before a dense layer or the head.
@@ -267,11 +269,13 @@ def build_model(config: Mapping[str, Any], data: TrainingData | StreamingData) -
     first = body[0][1]["type"] if body else None
     if first == "embedding":
         x = _embedding(body[0][1], body[0][0], data)(inputs)
+    elif first == "backbone":  # raw pixels: the backbone's own preprocessing comes first
+        x = build_backbone(inputs, body[0][1], body[0][0])
     elif data.categorical:
         x = _tabular(inputs, data)
     else:
         x = _normalization(data)(inputs)
-    if first in ("embedding", "normalization"):
+    if first in ("embedding", "normalization", "backbone"):
         body = body[1:]
     layers = [layer for _, layer in body]
     for i, (field, layer) in enumerate(body):

@@ -13,6 +13,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from trainers._settings import body_layers
+
 __all__ = ["EpochSchedule"]
 
 
@@ -27,6 +29,9 @@ class EpochSchedule:
             ``base * (e + 1) / (warmup + 1)``.
         decay: Per-epoch factor of the exponential schedule.
         epochs: The trial's epoch cap: cosine reaches 0 there.
+        fine_tune_epoch: A backbone's first fine-tuning epoch, from which
+            every rate is multiplied by ``fine_tune_factor``; ``None``: no backbone.
+        fine_tune_factor: The backbone's ``fine_tune_lr_factor``.
     """
 
     base: float
@@ -34,23 +39,35 @@ class EpochSchedule:
     warmup: int
     decay: float
     epochs: int
+    fine_tune_epoch: int | None = None
+    fine_tune_factor: float = 1.0
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], *, epochs: int) -> EpochSchedule:
         """Reads a config returned by `check_config`."""
+        backbone = next((layer for _, layer in body_layers(config) if layer["type"] == "backbone"), None)
         return cls(
             base=float(config["learning_rate"]),
             kind=config["lr_schedule"],
             warmup=int(config["warmup_epochs"]),
             decay=float(config["lr_decay"] or 1.0),
             epochs=epochs,
+            fine_tune_epoch=None if backbone is None else int(backbone["head_epochs"]),
+            fine_tune_factor=1.0 if backbone is None else float(backbone["fine_tune_lr_factor"]),
         )
 
     @property
     def is_constant(self) -> bool:
+        """Whether no epoch needs its rate set (a backbone's switch to fine-tuning compiles at its own rate)."""
         return self.kind == "constant" and self.warmup == 0
 
     def __call__(self, epoch: int) -> float:
+        rate = self._scheduled(epoch)
+        if self.fine_tune_epoch is not None and epoch >= self.fine_tune_epoch:
+            return rate * self.fine_tune_factor
+        return rate
+
+    def _scheduled(self, epoch: int) -> float:
         if epoch < self.warmup:
             return self.base * (epoch + 1) / (self.warmup + 1)
         done = epoch - self.warmup

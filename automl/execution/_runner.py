@@ -29,6 +29,7 @@ from automl.execution._workers import RSS_KEY, WorkerPolicy
 from automl.tracking._tracking import MlflowTracker, default_tracking_uri, tracking_client
 from search_spaces import ConfigError, Space
 from trainers import FitSettings, StreamingData, TrainingData, reported_metrics
+from trainers._backbones import PHASE_METRIC
 
 if TYPE_CHECKING:  # the plan's parts, as planning makes them
     from automl.planning._choices import SchedulerChoice
@@ -119,6 +120,7 @@ class RunBase:
                 *(self.reported or reported_metrics(self.data.task, self.settings.metrics)),
                 *EXTRA_METRICS,
                 RSS_KEY,
+                PHASE_METRIC,  # a backbone's fine-tuning phase per epoch; other models do not report it
             ],
             objectives=[name for name, _ in self.extra_objectives],
             mutated=list(mutated),

@@ -53,6 +53,7 @@ from trainers import (
     text_directory,
     tfrecords,
 )
+from trainers._backbones import check_backbones
 from trainers._settings import check_metric_names
 from trainers._stream import loader_keys
 from trainers._texts import check_text_body
@@ -778,6 +779,7 @@ def _model_checks(
     reported = None
     if build is None:
         space.check_input_shape(data.input_shape)
+        check_backbones(space, data.input_shape)
         everywhere = reported_metrics(data.task, settings.metrics)
     else:
         per_variant = check_build(build, space, data, settings)

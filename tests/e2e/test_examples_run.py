@@ -42,7 +42,16 @@ def _run_yaml(name, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "name", ["digits_mlp", "digits_cnn", "sequence_rnn", "diabetes_csv", "digits_tensorboard", "kerastuner_port"]
+    "name",
+    [
+        "digits_mlp",
+        "digits_cnn",
+        "sequence_rnn",
+        "diabetes_csv",
+        "digits_tensorboard",
+        "kerastuner_port",
+        "finetune_backbone",
+    ],
 )
 def test_python_example_runs(name, ray_local, tmp_path, monkeypatch, capsys):
     _run_script(name, monkeypatch, tmp_path)
@@ -53,6 +62,8 @@ def test_python_example_runs(name, ray_local, tmp_path, monkeypatch, capsys):
     if name == "digits_tensorboard":
         assert "  automl tensorboard " in out
         assert list(tmp_path.glob("automl_runs/*/trial_*/tensorboard/train/events.out.tfevents*"))
+    if name == "finetune_backbone":  # the local weights file it wrote first, in its working directory
+        assert (tmp_path / "mobilenet_v3_small.weights.h5").is_file()
 
 
 def test_mixed_csv_yaml_exports_a_model_that_takes_raw_rows(ray_local, tmp_path, capsys):

@@ -10,6 +10,7 @@ import pytest
 from search_spaces import (
     GRU,
     LSTM,
+    Backbone,
     BatchNormalization,
     Boolean,
     Categorical,
@@ -37,6 +38,13 @@ TEMPLATE_EXAMPLES = [
     LSTM(units=Int(8, 32), dropout=Float(0.0, 0.3), bidirectional=Boolean()),
     GRU(units=16),
     Embedding(output_dim=Int(4, 16), input_dim=100),
+    Backbone(
+        name=Categorical(["MobileNetV3Small", "EfficientNetB0"]),
+        pooling=Categorical(["avg", "max"]),
+        head_epochs=Int(0, 3),
+        fine_tune_at=Categorical([0.5, 100, "block_12"]),
+        fine_tune_lr_factor=Float(0.01, 0.5, log=True),
+    ),
 ]
 
 

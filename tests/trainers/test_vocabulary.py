@@ -21,13 +21,14 @@ from trainers import FitSettings, build_model, check_config, from_arrays, load_s
 from trainers._settings import LAYER_TYPES, CheckedConfig
 
 # A value for each argument without a default, and data of the shape each layer type takes.
-REQUIRED_VALUES = {"units": 4, "rate": 0.1, "filters": 4, "output_dim": 4}
+REQUIRED_VALUES = {"units": 4, "rate": 0.1, "filters": 4, "output_dim": 4, "name": "MobileNetV3Small"}
 DATA_FOR = {
     "conv1d": "sequences",
     "lstm": "sequences",
     "gru": "sequences",
     "conv2d": "images",
     "embedding": "tokens",
+    "backbone": "rgb",
 }
 
 
@@ -51,6 +52,7 @@ def datasets():
         "images": from_arrays(x.reshape(-1, 8, 8, 1), y),
         "sequences": from_arrays(steps, (steps[:, :, 0].sum(axis=1) > 0).astype(int)),
         "tokens": from_arrays(ids, (ids == 7).any(axis=1).astype(int)),
+        "rgb": from_arrays(rng.uniform(0, 255, size=(10, 32, 32, 3)), np.arange(10) % 2),
     }
 
 
