@@ -118,6 +118,7 @@ def text_directory(
         train_rows=folders.train_rows,
         val_rows=folders.val_rows,
         tokens=(max_tokens, sequence_length),
+        lineage=folders.lineage(directory),
     )
 
 

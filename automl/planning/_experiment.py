@@ -344,6 +344,14 @@ class DataSpec:
             function=None if self.function is None else resolve_build_ref(self.function, base_dir, field="data.function"),
         )
 
+    def paths(self) -> dict[str, str]:
+        """The given file paths, globs, URLs and ``'file.py:function'`` references, by key."""
+        keys = (
+            *("csv", "npz", "parquet", "image_directory", "text_directory", "validation_directory"),
+            *("tfrecord", "validation", "function"),
+        )
+        return {key: getattr(self, key) for key in keys if getattr(self, key) is not None}
+
     def to_dict(self) -> dict[str, Any]:
         return {
             f.name: getattr(self, f.name)
