@@ -39,6 +39,7 @@ __all__ = [
     "file_lineage",
     "loader_keys",
     "open_stream",
+    "text_tokens",
     "evaluation_batches",
 ]
 
@@ -58,12 +59,39 @@ TEST_BATCH = 256
 LOADER_PREFIX = "data_"
 
 
+# Config keys that make a text folder's vectorizer a hyperparameter: its vocabulary size and sequence length.
+TOKEN_KEYS = ("data_max_tokens", "data_sequence_length")
+
+
 def loader_keys(config: Mapping[str, Any], data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``config`` without a loader's own keys (`LOADER_PREFIX`), and those keys; as is for other data."""
-    if not isinstance(data, StreamingData) or not isinstance(data.source, _Loader):
+    """``config`` without the data's own keys, and those keys: a loader's (`LOADER_PREFIX`), a text
+    folder's `TOKEN_KEYS`; as is for other data."""
+    if not isinstance(data, StreamingData):
         return dict(config), {}
-    own = {k: v for k, v in config.items() if k.startswith(LOADER_PREFIX)}
+    if isinstance(data.source, _Loader):
+        own = {k: v for k, v in config.items() if k.startswith(LOADER_PREFIX)}
+    elif data.tokens is not None:
+        own = {k: v for k, v in config.items() if k in TOKEN_KEYS}
+    else:
+        return dict(config), {}
     return {k: v for k, v in config.items() if k not in own}, own
+
+
+def text_tokens(config: Mapping[str, Any], data: StreamingData) -> tuple[int, int]:
+    """A text folder's ``(max_tokens, sequence_length)`` for a trial: the config's `TOKEN_KEYS`, else as declared.
+
+    Raises:
+        ConfigError: A value that is not an int (at least 3 tokens, 1 token id per text).
+    """
+    from search_spaces._checks import check_int
+
+    declared = data.tokens or (0, 0)
+    made = []
+    for key, low, default in zip(TOKEN_KEYS, (3, 1), declared, strict=True):
+        value = config.get(key, default)
+        check_int(value, key, low=low)
+        made.append(int(value))
+    return made[0], made[1]
 
 
 class Source(Protocol):
@@ -310,7 +338,9 @@ def open_stream(
     else:
         rows_train, rows_val = data.source.datasets(config)
         if data.tokens is not None:  # texts: the model vectorizes them, with this vocabulary
-            vocabulary = _vocabulary(rows_train, *data.tokens)
+            tokens = text_tokens(config, data)
+            data = dataclasses.replace(data, tokens=tokens, input_shape=(tokens[1],))
+            vocabulary = _vocabulary(rows_train, *tokens)
         else:  # before the cache, which a partial pass would discard
             mean, variance = data.moments if data.moments is not None else _moments(rows_train)
         train = _cache(rows_train, data, data.train_rows, _cache_file(data, cache_dir, "train"))

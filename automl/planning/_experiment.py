@@ -54,7 +54,7 @@ from trainers import (
     tfrecords,
 )
 from trainers._settings import check_metric_names
-from trainers._stream import loader_keys
+from trainers._stream import loader_keys, text_tokens
 from trainers._texts import check_text_body
 
 __all__ = ["DataSpec", "Experiment", "PRESETS"]
@@ -783,6 +783,8 @@ def _model_checks(
         _check_class_weight(checked, data)
         if build is None:
             check_text_body(checked, data)
+        if isinstance(data, StreamingData) and data.tokens is not None:
+            text_tokens(config, data)
     reported = None
     if build is None:
         space.check_input_shape(data.input_shape)

@@ -133,11 +133,15 @@ def test_a_streamed_csv_is_tuned_in_chunks_and_its_columns_logged(ray_local, tmp
 
 def test_a_text_folder_is_tuned_with_a_vectorizer_in_the_model(ray_local, tmp_path):
     write_texts(tmp_path / "reviews")
-    space = json.dumps(TEXT_SPACE)  # YAML reads JSON
+    # The sequence length is searched: each trial's vectorizer is adapted in its worker with its own.
+    space = json.dumps({**TEXT_SPACE, "data_sequence_length": {"type": "categorical", "choices": [6, 12]}})
     result = _tune_file(
         tmp_path, "{text_directory: reviews, max_tokens: 50, sequence_length: 12}", space, epochs=1
     )
     model = keras.saving.load_model(result.best_model_path)
     assert model.predict(np.array(["good great", "bad sad"], dtype=object), verbose=0).shape == (2, 1)
+    vectorizer = next(layer for layer in model.layers if isinstance(layer, keras.layers.TextVectorization))
+    length = result.best_config["data_sequence_length"]
+    assert vectorizer(np.array(["good great"], dtype=object)).shape == (1, length)
     assert main(["resume", str(result.run_dir), "--quiet"]) == 0
     assert set(result.evaluate(str(write_texts(tmp_path / "test", per_class=6, seed=2)))) == {"loss", "accuracy"}
