@@ -40,6 +40,7 @@ __all__ = [
     "loader_keys",
     "open_stream",
     "text_tokens",
+    "with_validation_rows",
     "evaluation_batches",
 ]
 
@@ -102,7 +103,9 @@ class Source(Protocol):
     batches.
     """
 
-    batched: bool
+    @property
+    def batched(self) -> bool:
+        """Whether `datasets` returns batches (a loader's) rather than single rows."""
 
     def datasets(self, config: Mapping[str, Any]) -> tuple[tf.data.Dataset, tf.data.Dataset]:
         """The training and validation ``(x, y)`` datasets for a trial's config."""
@@ -282,7 +285,8 @@ def _cache_file(data: StreamingData, cache_dir: str | None, part: str) -> str | 
     declaration and its files' digest, so other data, or changed files, never read it."""
     if cache_dir is None or data.lineage is None:
         return None
-    key = hashlib.sha256(repr((data.spec(), data.lineage.digest, part)).encode()).hexdigest()[:16]
+    what = (type(data.source).__name__, data.spec(), data.lineage.digest, part)  # a retrain's rows are others
+    key = hashlib.sha256(repr(what).encode()).hexdigest()[:16]
     return os.path.join(cache_dir, f"{part}-{key}")
 
 
@@ -370,6 +374,34 @@ def evaluation_batches(data: StreamingData) -> tf.data.Dataset:
     rows = data.source.rows()
     batches = rows if data.source.batched else rows.batch(TEST_BATCH)
     return batches.prefetch(tf.data.AUTOTUNE)
+
+
+@dataclasses.dataclass(frozen=True)
+class _WithValidationRows:
+    """A source whose training pipeline also reads its validation rows (a retrain on both)."""
+
+    source: Source
+    batched: bool
+
+    def datasets(self, config: Mapping[str, Any]) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+        train, val = self.source.datasets(config)
+        return train.concatenate(val), val
+
+    def rows(self) -> tf.data.Dataset:
+        return self.source.rows()
+
+    def spec(self) -> dict[str, Any] | None:
+        return self.source.spec()
+
+
+def with_validation_rows(data: StreamingData) -> StreamingData:
+    """``data`` whose training pipeline reads its validation rows after its training rows (a retrain on both).
+
+    The validation pipeline stays as it is (Keras needs one); the rows are
+    cached, shuffled and batched as for a trial.
+    """
+    rows = None if data.train_rows is None or data.val_rows is None else data.train_rows + data.val_rows
+    return dataclasses.replace(data, source=_WithValidationRows(data.source, data.source.batched), train_rows=rows)
 
 
 # A user's loader function ------------------------------------------------------------------

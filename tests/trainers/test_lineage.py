@@ -10,7 +10,7 @@ import tensorflow as tf
 from tests.trainers.test_stream import write_images
 from tests.trainers.test_tables import write_tables
 from trainers import from_loader, image_directory, table, tfrecords
-from trainers._stream import evaluation_batches
+from trainers._stream import evaluation_batches, open_stream, with_validation_rows
 
 
 def test_the_digest_follows_the_files_names_sizes_and_times_not_their_place(tmp_path):
@@ -67,3 +67,12 @@ def test_a_loaders_digest_is_its_code_and_its_test_set_its_validation_batches():
     data = from_loader(make_data, {"batch_size": 4})
     assert data.lineage.source == "make_data" and data.lineage.files == 0
     assert sum(len(y) for _, y in evaluation_batches(data).as_numpy_iterator()) == 20  # one batch of TEST_BATCH rows
+
+
+def test_a_retrains_pipeline_reads_the_training_rows_then_the_validation_rows(tmp_path):
+    folder = image_directory(str(write_images(tmp_path / "pics")), image_size=[8, 8])
+    both = with_validation_rows(folder)
+    assert both.train_rows == 36 and both.spec() == folder.spec()
+    opened = open_stream(both, {"batch_size": 8}, seed=0)
+    assert sum(len(y) for _, y in opened.train.as_numpy_iterator()) == 36
+    assert sum(len(y) for _, y in opened.val.as_numpy_iterator()) == 7
