@@ -1,6 +1,6 @@
 """File-backed data: the driver's memory against the data's size, and epoch times from files against arrays.
 
-Two measurements, no Ray (see benchmarks/LOG.md, section 10):
+Three measurements (see benchmarks/LOG.md, section 10); the first two start no Ray:
 
 - ``driver``: the driver's part that sees the data, for an image folder and a
   TFRecord set of ``--small-mb`` and ``--large-mb`` on disk: planning the run
@@ -12,8 +12,12 @@ Two measurements, no Ray (see benchmarks/LOG.md, section 10):
   in-memory arrays, as an image folder cached in memory, and as an image folder
   cached in a file (the worker's disk cache); the time of each epoch. The
   three alternate, ``--rounds`` times.
+- ``worker`` (only with ``--only worker``; it starts Ray): one trial of an epoch
+  over an image folder 4 × ``--memory-mb`` on disk, with that memory limit
+  (`resources_per_trial`); whether it completes, and its worker's peak RSS.
 
     .venv/bin/python -m benchmarks.streaming --json benchmarks/results/streaming.json
+    flock /tmp/ray-tests.lock .venv/bin/python -m benchmarks.streaming --only worker --json /tmp/worker.json
     .venv/bin/python -m benchmarks.streaming --smoke
 """
 
@@ -227,6 +231,42 @@ def measure_throughput(root: Path, images: int, epochs: int, rounds: int) -> lis
     return rows
 
 
+# The worker: data on disk several times the trial's memory limit (Ray: run it under the lock) ----------
+
+
+def measure_worker(root: Path, memory_mb: float, factor: float, side: int) -> dict[str, Any]:
+    """One `automl.tune` trial of an epoch over an image folder ``factor`` × ``memory_mb`` on disk,
+    with ``resources_per_trial={"memory": memory_mb MiB}`` enforced; its state and peak worker RSS."""
+    import automl
+    import trainers
+    from search_spaces import cnn
+
+    folder = root / "worker"
+    count = write_image_folder(folder, memory_mb * factor, side=side)
+    on_disk = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
+    print(f"wrote {count} images of {side}x{side}, {on_disk:.0f} MiB", flush=True)
+    started = time.perf_counter()
+    result = automl.tune(
+        cnn(batch_size=64),
+        data=trainers.image_directory(str(folder), image_size=[32, 32]),
+        num_trials=1,
+        epochs=1,
+        resources_per_trial={"cpu": 1, "memory": int(memory_mb * 2**20)},
+        storage_path=root / "runs",
+        tracking_uri=f"sqlite:///{root / 'mlflow.db'}",
+        verbose=0,
+    )
+    trials = result.trials
+    return {
+        "memory_limit_mb": memory_mb,
+        "on_disk_mb": on_disk,
+        "images": count,
+        "states": list(trials["state"]),
+        "last_worker_rss_mib": [float(v) for v in trials["worker_rss_mib"]],  # the limit is checked all along
+        "wall_s": time.perf_counter() - started,
+    }
+
+
 # Report ---------------------------------------------------------------------------------------------
 
 
@@ -279,7 +319,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=int, default=4000, help="32x32 images of the throughput fit (default 4000)")
     parser.add_argument("--epochs", type=int, default=4, help="epochs of each throughput fit (default 4)")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds (default 2)")
-    parser.add_argument("--only", choices=["driver", "throughput"], help="one of the two measurements")
+    parser.add_argument(
+        "--only", choices=["driver", "throughput", "worker"], help="one measurement (worker: not by default; starts Ray)"
+    )
+    parser.add_argument("--memory-mb", type=float, default=1536.0, help="the worker run's memory limit (default 1536)")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the script runs")
     parser.add_argument("--json", type=Path, help="write the raw results here")
     parser.add_argument("--driver-child", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
@@ -299,6 +342,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.only in (None, "throughput"):
             fields["throughput"] = measure_throughput(Path(tmp), args.images, args.epochs, args.rounds)
             print("\n" + _throughput_table(fields["throughput"]), flush=True)
+        if args.only == "worker":
+            fields["worker"] = measure_worker(Path(tmp), args.memory_mb, 4.0, 256 if not args.smoke else 32)
+            print(json.dumps(fields["worker"]), flush=True)
     if args.json:
         write_results(args.json, "streaming", machine_info(argv or sys.argv[1:], "benchmarks.streaming"), **fields)
     return 0
