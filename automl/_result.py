@@ -314,20 +314,19 @@ class TuningResult:
             {'loss': 0.11, 'accuracy': 0.97}
             >>> result.evaluate("data/test_images")      # a run on an image folder
         """
+        from automl._held_out import evaluation_rows
         from trainers._fit import one_hot_for
 
-        model = self.load_best_model()
         if isinstance(x, (str, StreamingData)):
-            return self._evaluate_files(model, x, y)
-        from automl._held_out import evaluation_rows
-
+            return self._evaluate_files(x, y)
         if y is None:
             raise ConfigError("give the targets y with the features x.", field="y")
         x, y = evaluation_rows(x, y, columns=self.columns, classes=self.classes)
+        model = self.load_best_model()
         scores = model.evaluate(x, one_hot_for(model, y), verbose=0, return_dict=True)
         return {name: float(value) for name, value in scores.items()}
 
-    def _evaluate_files(self, model: keras.Model, test: str | StreamingData, y: Any) -> dict[str, float]:
+    def _evaluate_files(self, test: str | StreamingData, y: Any) -> dict[str, float]:
         import tensorflow as tf
 
         from automl._held_out import file_test_set
@@ -339,6 +338,7 @@ class TuningResult:
         data = file_test_set(
             test, spec=read_manifest(self.run_dir).get("data"), columns=self.columns, classes=self.classes
         )
+        model = self.load_best_model()
         batches = evaluation_batches(data)
         if categorical_loss(model):  # one-hot rows, as `one_hot_for` makes them from arrays
             width = int(model.output_shape[-1])
