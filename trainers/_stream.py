@@ -153,12 +153,13 @@ def file_lineage(source: str, paths: Iterable[str]) -> Lineage:
     digest = hashlib.sha256()
     total = 0
     for path in listed:
+        # Modification times in whole seconds, as tf.io.gfile gives them: a path and its file:// URL agree.
         if "://" in path:  # a URL tf.io.gfile reads
             info = tf.io.gfile.stat(path)
-            size, mtime = int(info.length), int(info.mtime_nsec)
+            size, mtime = int(info.length), int(info.mtime_nsec) // 10**9
         else:
             stat = os.stat(path)
-            size, mtime = stat.st_size, stat.st_mtime_ns
+            size, mtime = stat.st_size, int(stat.st_mtime)
         total += size
         digest.update(f"{path[len(root):]}\0{size}\0{mtime}\n".encode())
     return Lineage(source, digest.hexdigest()[:16], len(listed), total)

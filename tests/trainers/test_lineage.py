@@ -28,6 +28,8 @@ def test_the_digest_follows_the_files_names_sizes_and_times_not_their_place(tmp_
     (tmp_path / "b" / "owl" / "0.png").unlink()
     assert image_directory(str(tmp_path / "b")).lineage.digest != moved.lineage.digest
     assert first.lineage.digest != touched.lineage.digest
+    by_url = image_directory(f"file://{tmp_path / 'b'}")  # a URL tf.io.gfile reads: stat'ed through it
+    assert by_url.lineage.digest == image_directory(str(tmp_path / "b")).lineage.digest
 
 
 def test_a_test_set_reads_every_row_once_in_batches(tmp_path):
