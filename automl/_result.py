@@ -339,6 +339,13 @@ class TuningResult:
             test, spec=read_manifest(self.run_dir).get("data"), columns=self.columns, classes=self.classes
         )
         model = self.load_best_model()
+        takes = tuple(model.input_shape[1:])
+        if data.tokens is None and data.columns is None and tuple(data.input_shape) != takes:
+            raise ConfigError(
+                f"the test set's samples have shape {tuple(data.input_shape)}, but the model takes {takes}; "
+                "declare it as the run's data were (its image_size, color_mode, features), or pass a path.",
+                field="x",
+            )
         batches = evaluation_batches(data)
         if categorical_loss(model):  # one-hot rows, as `one_hot_for` makes them from arrays
             width = int(model.output_shape[-1])

@@ -170,6 +170,8 @@ def _check(record: Record) -> None:
             _items(record, "driver", {"kind": str, "size": str, "peak_rss_mb": (int, float)})
         if "throughput" in record.data:
             _items(record, "throughput", {"variant": str, "epoch_s": list})
+        if "worker" in record.data:
+            record.get("worker.states", list)
     elif record.benchmark == "logging_cost":
         for side in ("on", "off"):
             values = record.get(f"wall_s.{side}", list)

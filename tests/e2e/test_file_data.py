@@ -53,6 +53,8 @@ def test_an_image_folder_is_tuned_from_files_and_its_classes_logged(ray_local, t
     assert set(by_path) == {"loss", "accuracy"} and by_path == result.evaluate(
         trainers.image_directory(test, image_size=[8, 8])
     )
+    with pytest.raises(ConfigError, match=r"^x: the test set's samples have shape \(6, 6, 3\), but the model takes"):
+        result.evaluate(trainers.image_directory(test, image_size=[6, 6]))
     retrained = result.retrain(epochs=1)  # the training then the validation files, read as in a trial
     assert retrained.input_shape == (None, 8, 8, 3)
     with pytest.raises(ConfigError, match=r"^x: the test set's classes \['cat', 'dog'\] are not the run's"):
