@@ -6,6 +6,7 @@ import dataclasses
 import enum
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -13,7 +14,7 @@ import pandas as pd
 
 from search_spaces import ConfigError, Space
 from search_spaces._checks import is_int
-from trainers import Column
+from trainers import Column, StreamingData
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -288,29 +289,71 @@ class TuningResult:
 
         return retrain(self, data=data, epochs=epochs, rank=rank, build=build, verbose=verbose).model
 
-    def evaluate(self, x: Any, y: Any) -> dict[str, float]:
+    def evaluate(self, x: Any, y: Any = None) -> dict[str, float]:
         """Evaluates the best model on held-out rows (Keras's ``evaluate``): loss and each compiled metric.
 
         Args:
             x: Features as the model trained on them, or, for a run on a
                 DataFrame, a DataFrame with its feature columns (raw values;
-                they are encoded as in training).
-            y: Targets: class ids or values, or class names for a text target.
+                they are encoded as in training). Or a file-backed test set:
+                a `trainers.StreamingData`, or, for a run on files, a path
+                (a directory, file or glob) read as the run's data were
+                declared (its ``image_size``, ``features``, ``target``, ...);
+                every row of it is evaluated, read in batches.
+            y: Targets: class ids or values, or class names for a text
+                target. Not given with a file-backed test set. Defaults to `None`.
 
         Raises:
             ConfigError: ``x`` is a DataFrame but the run's data were not,
-                ``y`` holds a class the run never saw, or the lengths differ.
+                ``y`` holds a class the run never saw, or the lengths differ;
+                a path that does not read as the run's data, or a test set
+                whose classes are not the run's.
 
         Examples:
             >>> result.evaluate(test.x, test.y)
             {'loss': 0.11, 'accuracy': 0.97}
+            >>> result.evaluate("data/test_images")      # a run on an image folder
         """
         from automl._held_out import evaluation_rows
         from trainers._fit import one_hot_for
 
+        if isinstance(x, (str, StreamingData)):
+            return self._evaluate_files(x, y)
+        if y is None:
+            raise ConfigError("give the targets y with the features x.", field="y")
         x, y = evaluation_rows(x, y, columns=self.columns, classes=self.classes)
         model = self.load_best_model()
         scores = model.evaluate(x, one_hot_for(model, y), verbose=0, return_dict=True)
+        return {name: float(value) for name, value in scores.items()}
+
+    def _evaluate_files(self, test: str | StreamingData, y: Any) -> dict[str, float]:
+        import tensorflow as tf
+
+        from automl._held_out import file_test_set
+        from trainers._fit import categorical_loss
+        from trainers._stream import evaluation_batches
+
+        if y is not None:
+            raise ConfigError("a file-backed test set holds its targets; give no y.", field="y")
+        data = file_test_set(
+            test, spec=read_manifest(self.run_dir).get("data"), columns=self.columns, classes=self.classes
+        )
+        model = self.load_best_model()
+        takes = tuple(model.input_shape[1:])
+        if data.tokens is None and data.columns is None and tuple(data.input_shape) != takes:
+            raise ConfigError(
+                f"the test set's samples have shape {tuple(data.input_shape)}, but the model takes {takes}; "
+                "declare it as the run's data were (its image_size, color_mode, features), or pass a path.",
+                field="x",
+            )
+        batches = evaluation_batches(data)
+        if categorical_loss(model):  # one-hot rows, as `one_hot_for` makes them from arrays
+            width = int(model.output_shape[-1])
+            batches = batches.map(lambda x, y: (x, tf.one_hot(tf.cast(tf.reshape(y, [-1]), tf.int32), width)))
+        with warnings.catch_warnings():
+            if int(batches.cardinality()) < 0:  # of unknown length: its end, which Keras warns about, is intended
+                warnings.filterwarnings("ignore", message="Your input ran out of data", category=UserWarning)
+            scores = model.evaluate(batches, verbose=0, return_dict=True)
         return {name: float(value) for name, value in scores.items()}
 
     def load_best_model(self, *, raw_rows: bool = False) -> keras.Model:

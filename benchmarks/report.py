@@ -34,7 +34,7 @@ RESULTS_DIR = HERE / "results"
 PLOTS_DIR = HERE / "plots"
 README = HERE / "README.md"
 
-BENCHMARKS = ("overhead", "search_efficiency", "scale", "memory", "logging_cost")
+BENCHMARKS = ("overhead", "search_efficiency", "scale", "memory", "logging_cost", "streaming")
 HEADER_FIELDS = ("source", "date", "command", "machine", "versions")
 _MARKER = re.compile(r"(<!-- report:(?P<name>[a-z_]+) -->\n)(?P<body>.*?)(<!-- /report -->)", re.DOTALL)
 _LOAD = re.compile(r"load average ([0-9.]+(?:[-–][0-9.]+)?)")  # the first figure: at the run's start
@@ -164,6 +164,14 @@ def _check(record: Record) -> None:
         record.number("trials")
         keys = {"recycling": str, "workers": int, "growth_pct": (int, float), "wall_s": (int, float)}
         _items(record, "policies", keys)
+    elif record.benchmark == "streaming":
+        # Its figures are in benchmarks/LOG.md, section 10; the report only checks the record.
+        if "driver" in record.data:
+            _items(record, "driver", {"kind": str, "size": str, "peak_rss_mb": (int, float)})
+        if "throughput" in record.data:
+            _items(record, "throughput", {"variant": str, "epoch_s": list})
+        if "worker" in record.data:
+            record.get("worker.states", list)
     elif record.benchmark == "logging_cost":
         for side in ("on", "off"):
             values = record.get(f"wall_s.{side}", list)

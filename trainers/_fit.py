@@ -308,7 +308,7 @@ def _raise_if_diverged(history: Mapping[str, list[float]]) -> None:
         )
 
 
-def _categorical_loss(model: keras.Model) -> bool:
+def categorical_loss(model: keras.Model) -> bool:
     """Whether the compiled loss takes one-hot rows (a model the user compiled in build(config) included)."""
     loss = model.loss
     name = loss if isinstance(loss, str) else getattr(loss, "name", None) or getattr(loss, "__name__", "")
@@ -317,14 +317,14 @@ def _categorical_loss(model: keras.Model) -> bool:
 
 def one_hot_for(model: keras.Model, y: np.ndarray) -> np.ndarray:
     """``y`` as the model's compiled loss takes it: one-hot rows for a categorical loss, else as is."""
-    if not _categorical_loss(model) or np.ndim(y) != 1:
+    if not categorical_loss(model) or np.ndim(y) != 1:
         return y
     return np.eye(model.outputs[0].shape[-1], dtype=np.float32)[y]
 
 
 def _one_hot(config: Mapping[str, Any], data: TrainingData | StreamingData, model: keras.Model) -> bool:
     """Whether the fit takes one-hot targets: categorical losses and label smoothing on many classes."""
-    return data.task == "multiclass" and (one_hot_targets(config, data.task) or _categorical_loss(model))
+    return data.task == "multiclass" and (one_hot_targets(config, data.task) or categorical_loss(model))
 
 
 def _targets(
@@ -412,6 +412,7 @@ def train(
     strategy: tf.distribute.Strategy | None = None,
     verbose: int = 0,
     fit: FitFn | None = None,
+    cache_dir: str | Path | None = None,
 ) -> TrainOutcome:
     """Runs one trial: build → compile → fit with callbacks.
 
@@ -465,6 +466,11 @@ def train(
             ``HyperModel.fit``); it must run ``model.fit`` with those
             callbacks and return its ``History`` (or a dict of metrics
             holding the monitored one). Defaults to `None` (``model.fit``).
+        cache_dir: An existing local directory where file-backed rows too
+            large for memory are cached after their first epoch, and read by
+            later trials given the same directory (see `open_stream`); its
+            owner removes it. Defaults to `None` (such rows are read from
+            their files every epoch).
 
     Raises:
         ConfigError: The config or the monitored metric does not fit the trainer.
@@ -497,7 +503,8 @@ def train(
         # A resumed fit draws new batch orders rather than replaying those of its first epochs.
         keras.utils.set_random_seed((settings.seed + initial_epoch) % 2**32)
     if isinstance(data, StreamingData):  # in the worker: the files are read from here on
-        data = open_stream(data, {**full, **loader_own}, seed=settings.seed)
+        cache = None if cache_dir is None else str(cache_dir)
+        data = open_stream(data, {**full, **loader_own}, seed=settings.seed, cache_dir=cache)
     # Variables made in the strategy's scope are mirrored across its devices.
     with (strategy or tf.distribute.get_strategy()).scope(), _dtype_policy(settings):
         model = _compiled_model(full, data, settings, build, directory, resume)

@@ -13,7 +13,7 @@ import numpy as np
 from search_spaces import ConfigError
 from search_spaces._checks import check_int, is_real
 from trainers._data import Task
-from trainers._stream import StreamingData
+from trainers._stream import Lineage, StreamingData, file_lineage
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -75,6 +75,12 @@ class FolderSource(abc.ABC):
             return self._read(self.directory, None), self._read(self.validation_directory, None)
         # The run's seed, not the trial's: every trial holds out the same files.
         return self._read(self.directory, "training"), self._read(self.directory, "validation")
+
+    def rows(self) -> tf.data.Dataset:
+        rows = self._read(self.directory, None)
+        if self.validation_directory is not None:
+            rows = rows.concatenate(self._read(self.validation_directory, None))
+        return rows
 
     def spec(self) -> dict[str, Any]:
         held_out: dict[str, Any] = (
@@ -192,6 +198,11 @@ class ClassFolders:
     @property
     def classes(self) -> tuple[str, ...]:
         return tuple(self.train)
+
+    def lineage(self, directory: str) -> Lineage:
+        """The listed files' `Lineage` (validation folder's included)."""
+        listed = [f for files in (*self.train.values(), *(self.validation or {}).values()) for f in files]
+        return file_lineage(directory, listed)
 
     @property
     def counts(self) -> tuple[int, ...]:
@@ -323,4 +334,5 @@ def image_directory(
         train_rows=folders.train_rows,
         val_rows=folders.val_rows,
         row_bytes=4 * size[0] * size[1] * channels,
+        lineage=folders.lineage(directory),
     )

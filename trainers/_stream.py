@@ -12,7 +12,11 @@ faster path.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+import hashlib
+import inspect
+import os
+import shutil
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -26,13 +30,18 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LOADER_PREFIX",
+    "Lineage",
     "OpenedStream",
     "Source",
     "StreamingData",
     "fit_pipelines",
     "from_loader",
+    "file_lineage",
     "loader_keys",
     "open_stream",
+    "text_tokens",
+    "with_validation_rows",
+    "evaluation_batches",
 ]
 
 # Rows read from the training pipeline for the input normalization's mean and variance.
@@ -45,16 +54,45 @@ CACHE_BYTES = 256 * 2**20
 CHECK_BATCHES = 8
 # Training texts a text folder's vectorizer is adapted on, in each trial.
 ADAPT_ROWS = 10_000
+# Rows per batch when a file-backed test set is evaluated.
+TEST_BATCH = 256
 # Config keys with this prefix are a loader function's own hyperparameters: the trainer leaves them to it.
 LOADER_PREFIX = "data_"
 
 
+# Config keys that make a text folder's vectorizer a hyperparameter: its vocabulary size and sequence length.
+TOKEN_KEYS = ("data_max_tokens", "data_sequence_length")
+
+
 def loader_keys(config: Mapping[str, Any], data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``config`` without a loader's own keys (`LOADER_PREFIX`), and those keys; as is for other data."""
-    if not isinstance(data, StreamingData) or not isinstance(data.source, _Loader):
+    """``config`` without the data's own keys, and those keys: a loader's (`LOADER_PREFIX`), a text
+    folder's `TOKEN_KEYS`; as is for other data."""
+    if not isinstance(data, StreamingData):
         return dict(config), {}
-    own = {k: v for k, v in config.items() if k.startswith(LOADER_PREFIX)}
+    if isinstance(data.source, _Loader):
+        own = {k: v for k, v in config.items() if k.startswith(LOADER_PREFIX)}
+    elif data.tokens is not None:
+        own = {k: v for k, v in config.items() if k in TOKEN_KEYS}
+    else:
+        return dict(config), {}
     return {k: v for k, v in config.items() if k not in own}, own
+
+
+def text_tokens(config: Mapping[str, Any], data: StreamingData) -> tuple[int, int]:
+    """A text folder's ``(max_tokens, sequence_length)`` for a trial: the config's `TOKEN_KEYS`, else as declared.
+
+    Raises:
+        ConfigError: A value that is not an int (at least 3 tokens, 1 token id per text).
+    """
+    from search_spaces._checks import check_int
+
+    declared = data.tokens or (0, 0)
+    made = []
+    for key, low, default in zip(TOKEN_KEYS, (3, 1), declared, strict=True):
+        value = config.get(key, default)
+        check_int(value, key, low=low)
+        made.append(int(value))
+    return made[0], made[1]
 
 
 class Source(Protocol):
@@ -65,13 +103,76 @@ class Source(Protocol):
     batches.
     """
 
-    batched: bool
+    @property
+    def batched(self) -> bool:
+        """Whether `datasets` returns batches (a loader's) rather than single rows."""
 
     def datasets(self, config: Mapping[str, Any]) -> tuple[tf.data.Dataset, tf.data.Dataset]:
         """The training and validation ``(x, y)`` datasets for a trial's config."""
 
+    def rows(self) -> tf.data.Dataset:
+        """Every row once, training and validation ones, in order (a loader's: its validation batches)."""
+
     def spec(self) -> dict[str, Any] | None:
         """The experiment file's ``data:`` mapping that declares this source, for the run's record."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Lineage:
+    """Where file-backed data is, and a digest of its files, as MLflow records a dataset input.
+
+    Attributes:
+        source: The directory, glob or URL the data is read from (a loader's
+            ``'file.py:function'`` or name).
+        digest: A hash of the files' names (relative to their common
+            folder), sizes and modification times: it changes when a file
+            is added, removed or rewritten, without any file being read. A
+            loader's hashes its code.
+        files: How many files (0 for a loader).
+        size_bytes: Their total size.
+    """
+
+    source: str
+    digest: str
+    files: int = 0
+    size_bytes: int = 0
+
+
+def _common_folder(paths: list[str]) -> str:
+    """The longest prefix of ``paths`` that ends with ``/``."""
+    prefix = os.path.commonprefix(paths)
+    return prefix[: prefix.rfind("/") + 1]
+
+
+def file_lineage(source: str, paths: Iterable[str]) -> Lineage:
+    """``paths``' `Lineage`, from their listing and metadata only (one ``stat`` each; no file is read)."""
+    import tensorflow as tf
+
+    listed = sorted(paths)
+    root = _common_folder(listed)
+    digest = hashlib.sha256()
+    total = 0
+    for path in listed:
+        # Modification times in whole seconds, as tf.io.gfile gives them: a path and its file:// URL agree.
+        if "://" in path:  # a URL tf.io.gfile reads
+            info = tf.io.gfile.stat(path)
+            size, mtime = int(info.length), int(info.mtime_nsec) // 10**9
+        else:
+            stat = os.stat(path)
+            size, mtime = stat.st_size, int(stat.st_mtime)
+        total += size
+        digest.update(f"{path[len(root):]}\0{size}\0{mtime}\n".encode())
+    return Lineage(source, digest.hexdigest()[:16], len(listed), total)
+
+
+def _code_lineage(function: Callable[..., Any], ref: str | None) -> Lineage:
+    """A loader's `Lineage`: its reference (or name) and a hash of its code."""
+    name = str(ref or getattr(function, "__qualname__", repr(function)))
+    try:
+        code = inspect.getsource(function)
+    except (OSError, TypeError):  # defined in a REPL, or a callable object
+        code = name
+    return Lineage(name, hashlib.sha256(code.encode()).hexdigest()[:16])
 
 
 @dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
@@ -102,6 +203,8 @@ class StreamingData:
             Defaults to `None` (each trial computes them on its first rows).
         tokens: ``(max_tokens, sequence_length)`` of texts the model
             vectorizes itself (a text folder's). Defaults to `None`.
+        lineage: Where the files are and their digest, for MLflow's
+            dataset inputs. Defaults to `None`.
     """
 
     source: Source
@@ -118,6 +221,7 @@ class StreamingData:
     columns: tuple[Column, ...] | None = None
     moments: tuple[np.ndarray, np.ndarray] | None = None
     tokens: tuple[int, int] | None = None
+    lineage: Lineage | None = None
 
     @property
     def categorical(self) -> bool:
@@ -157,11 +261,34 @@ class OpenedStream(StreamingData):
     vocabulary: list[str] | None = None
 
 
-def _cache(rows: tf.data.Dataset, data: StreamingData, count: int | None) -> tf.data.Dataset:
-    """``rows`` cached in memory after their first pass, when their decoded size is known to fit."""
-    if count is None or data.row_bytes is None or count * data.row_bytes > CACHE_BYTES:
+def _cache(
+    rows: tf.data.Dataset, data: StreamingData, count: int | None, file: str | None
+) -> tf.data.Dataset:
+    """``rows`` cached after their first full pass: in memory when their decoded size fits in
+    `CACHE_BYTES`, else in ``file`` when one is given and the disk holds twice their size.
+
+    A cache file that a full pass completed is read by later pipelines of the same rows (a
+    later trial in the same worker); a pass left unfinished (a trial stopped mid-epoch)
+    leaves no file behind.
+    """
+    if count is None or data.row_bytes is None:
         return rows
-    return rows.cache()
+    size = count * data.row_bytes
+    if size <= CACHE_BYTES:
+        return rows.cache()
+    if file is None or shutil.disk_usage(os.path.dirname(file)).free < 2 * size:
+        return rows
+    return rows.cache(file)
+
+
+def _cache_file(data: StreamingData, cache_dir: str | None, part: str) -> str | None:
+    """Where ``part`` (``train``/``val``) of ``data`` is cached in ``cache_dir``: named by its
+    declaration and its files' digest, so other data, or changed files, never read it."""
+    if cache_dir is None or data.lineage is None:
+        return None
+    what = (type(data.source).__name__, data.spec(), data.lineage.digest, part)  # a retrain's rows are others
+    key = hashlib.sha256(repr(what).encode()).hexdigest()[:16]
+    return os.path.join(cache_dir, f"{part}-{key}")
 
 
 def _moments(rows: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
@@ -194,10 +321,13 @@ def _vocabulary(rows: tf.data.Dataset, max_tokens: int, sequence_length: int) ->
     return [str(token) for token in layer.get_vocabulary()]
 
 
-def open_stream(data: StreamingData, config: Mapping[str, Any], *, seed: int | None) -> OpenedStream:
+def open_stream(
+    data: StreamingData, config: Mapping[str, Any], *, seed: int | None, cache_dir: str | None = None
+) -> OpenedStream:
     """Builds one trial's pipelines, inside its worker.
 
-    Rows are cached (when they fit in `CACHE_BYTES`), shuffled in a buffer
+    Rows are cached (in memory when they fit in `CACHE_BYTES`, else in a
+    file of ``cache_dir`` when given: see `_cache`), shuffled in a buffer
     of `SHUFFLE_ROWS` (reshuffled each epoch), batched with the config's
     ``batch_size``; a loader's batches are taken as it returns them. See
     `fit_pipelines` for the targets and the prefetch.
@@ -213,12 +343,14 @@ def open_stream(data: StreamingData, config: Mapping[str, Any], *, seed: int | N
     else:
         rows_train, rows_val = data.source.datasets(config)
         if data.tokens is not None:  # texts: the model vectorizes them, with this vocabulary
-            vocabulary = _vocabulary(rows_train, *data.tokens)
+            tokens = text_tokens(config, data)
+            data = dataclasses.replace(data, tokens=tokens, input_shape=(tokens[1],))
+            vocabulary = _vocabulary(rows_train, *tokens)
         else:  # before the cache, which a partial pass would discard
             mean, variance = data.moments if data.moments is not None else _moments(rows_train)
-        train = _cache(rows_train, data, data.train_rows)
+        train = _cache(rows_train, data, data.train_rows, _cache_file(data, cache_dir, "train"))
         train = train.shuffle(SHUFFLE_ROWS, seed=seed, reshuffle_each_iteration=True).batch(batch_size)
-        val = _cache(rows_val, data, data.val_rows).batch(batch_size)
+        val = _cache(rows_val, data, data.val_rows, _cache_file(data, cache_dir, "val")).batch(batch_size)
     cardinality = int(train.cardinality())
     fields = {f.name: getattr(data, f.name) for f in dataclasses.fields(StreamingData)}
     return OpenedStream(
@@ -230,6 +362,47 @@ def open_stream(data: StreamingData, config: Mapping[str, Any], *, seed: int | N
         train_batches=cardinality if cardinality > 0 else None,
         vocabulary=vocabulary,
     )
+
+
+def evaluation_batches(data: StreamingData) -> tf.data.Dataset:
+    """Every row of ``data`` once, in batches of `TEST_BATCH`, as a file-backed test set is evaluated.
+
+    A folder's, table's or TFRecords' training and validation rows
+    together; a loader's validation batches (``val_ds``), as it returns them.
+    """
+    import tensorflow as tf
+
+    rows = data.source.rows()
+    batches = rows if data.source.batched else rows.batch(TEST_BATCH)
+    return batches.prefetch(tf.data.AUTOTUNE)
+
+
+@dataclasses.dataclass(frozen=True)
+class _WithValidationRows:
+    """A source whose training pipeline also reads its validation rows (a retrain on both)."""
+
+    source: Source
+    batched: bool
+
+    def datasets(self, config: Mapping[str, Any]) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+        train, val = self.source.datasets(config)
+        return train.concatenate(val), val
+
+    def rows(self) -> tf.data.Dataset:
+        return self.source.rows()
+
+    def spec(self) -> dict[str, Any] | None:
+        return self.source.spec()
+
+
+def with_validation_rows(data: StreamingData) -> StreamingData:
+    """``data`` whose training pipeline reads its validation rows after its training rows (a retrain on both).
+
+    The validation pipeline stays as it is (Keras needs one); the rows are
+    cached, shuffled and batched as for a trial.
+    """
+    rows = None if data.train_rows is None or data.val_rows is None else data.train_rows + data.val_rows
+    return dataclasses.replace(data, source=_WithValidationRows(data.source, data.source.batched), train_rows=rows)
 
 
 # A user's loader function ------------------------------------------------------------------
@@ -244,6 +417,9 @@ class _Loader:
 
     def datasets(self, config: Mapping[str, Any]) -> tuple[tf.data.Dataset, tf.data.Dataset]:
         return call_loader(self.function, config, field="data.function")
+
+    def rows(self) -> tf.data.Dataset:
+        return self.datasets({"batch_size": TEST_BATCH})[1]
 
     def spec(self) -> dict[str, Any] | None:
         return None if self.ref is None else {"function": self.ref}
@@ -367,4 +543,5 @@ def from_loader(
         input_shape=tuple(int(d) for d in x.shape[1:]),
         name=getattr(function, "__name__", "loader"),
         example=x[:5].astype(np.float32),
+        lineage=_code_lineage(function, ref),
     )

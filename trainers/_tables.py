@@ -21,7 +21,7 @@ from search_spaces import ConfigError
 from search_spaces._checks import check_int, is_real
 from search_spaces._suggest import did_you_mean
 from trainers._data import Task
-from trainers._stream import StreamingData, infer_task
+from trainers._stream import StreamingData, file_lineage, infer_task
 from trainers._tabular import Column, _columns, _is_categorical, _matrix
 
 if TYPE_CHECKING:
@@ -84,7 +84,8 @@ class _Table:
     task: Task
     declared: tuple[tuple[str, Any], ...] = ()  # categorical / task / num_classes as given
 
-    def _encoded(self, validation: bool) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def _encoded(self, validation: bool | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The encoded chunks of the training rows, the validation rows, or (`None`) all rows."""
         import tensorflow as tf
 
         index = None if self.classes is None else {name: i for i, name in enumerate(self.classes)}
@@ -92,7 +93,7 @@ class _Table:
             for c, chunk in enumerate(_chunks(path, self.kind, CHUNK_ROWS)):
                 # The same rows are held out in every trial: a draw seeded by file and chunk.
                 held = np.random.default_rng([self.seed, f, c]).random(len(chunk)) < self.validation_split
-                keep = chunk[held] if validation else chunk[~held]
+                keep = chunk if validation is None else chunk[held] if validation else chunk[~held]
                 x = _matrix(keep, self.columns).astype(np.float32)
                 y = keep[self.target]
                 if index is None:
@@ -106,7 +107,7 @@ class _Table:
                     )
                 yield x, np.array([index[str(v)] for v in y], dtype=np.int32)
 
-    def _rows(self, validation: bool) -> tf.data.Dataset:
+    def _rows(self, validation: bool | None) -> tf.data.Dataset:
         import tensorflow as tf
 
         width = len(self.columns)
@@ -117,6 +118,9 @@ class _Table:
 
     def datasets(self, config: Mapping[str, Any]) -> tuple[tf.data.Dataset, tf.data.Dataset]:
         return self._rows(False), self._rows(True)
+
+    def rows(self) -> tf.data.Dataset:
+        return self._rows(None)
 
     def spec(self) -> dict[str, Any]:
         return {
@@ -214,4 +218,5 @@ def table(
         columns=columns,
         moments=(checked.mean(axis=0), variance),
         row_bytes=4 * len(columns),
+        lineage=file_lineage(pattern, files),
     )

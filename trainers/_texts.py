@@ -103,6 +103,7 @@ def text_directory(
         kind="text",
     )
     texts = [_first_text(files[0], _FIELD) for files in folders.train.values()]
+    lineage = folders.lineage(directory)
     source = _TextFolder(
         directory, validation_split, validation_directory, seed, folders.classes, max_tokens, sequence_length
     )
@@ -118,6 +119,8 @@ def text_directory(
         train_rows=folders.train_rows,
         val_rows=folders.val_rows,
         tokens=(max_tokens, sequence_length),
+        lineage=lineage,
+        row_bytes=lineage.size_bytes // max(1, lineage.files) + 64,  # a text's bytes, and a string's overhead
     )
 
 

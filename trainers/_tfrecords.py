@@ -12,7 +12,7 @@ import numpy as np
 from search_spaces import ConfigError
 from search_spaces._checks import check_int
 from trainers._data import Task
-from trainers._stream import StreamingData, infer_task
+from trainers._stream import StreamingData, file_lineage, infer_task
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -77,6 +77,12 @@ class _TFRecords:
 
     def datasets(self, config: Mapping[str, Any]) -> tuple[tf.data.Dataset, tf.data.Dataset]:
         return self._read(self.pattern, shuffle=True), self._read(self.validation, shuffle=False)
+
+    def rows(self) -> tf.data.Dataset:
+        rows = self._read(self.pattern, shuffle=False)
+        if self.validation != self.pattern:  # a test set may name its shards twice
+            rows = rows.concatenate(self._read(self.validation, shuffle=False))
+        return rows
 
     def spec(self) -> dict[str, Any]:
         return {
@@ -267,4 +273,5 @@ def tfrecords(
         name=pattern.rsplit("/", 1)[-1],
         example=np.stack(xs[:5]).astype(np.float32),
         row_bytes=4 * math.prod(shape),
+        lineage=file_lineage(pattern, {*train_files, *val_files}),
     )

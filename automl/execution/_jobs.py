@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
 import shlex
 import socket
 import sys
 import time
 import urllib.parse
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,8 @@ __all__ = ["job_logs", "job_status", "submit"]
 
 REACH_TIMEOUT_S = 5.0
 AGENT_WAIT_S = 60.0
+# The largest working directory Ray's job submission uploads (its package size limit).
+UPLOAD_LIMIT_BYTES = 512 * 2**20
 
 
 def _client(address: str) -> Any:
@@ -49,17 +53,28 @@ def _client(address: str) -> Any:
     return JobSubmissionClient(address)
 
 
-def submit(experiment: Path, *, address: str, overrides: Sequence[str] = ()) -> str:
+def submit(
+    experiment: Path, *, address: str, overrides: Sequence[str] = (), data_paths: Mapping[str, str] | None = None
+) -> str:
     """Submits ``automl tune EXPERIMENT`` as a Ray job; returns the job id.
 
     The experiment file's directory is the job's working directory (so data
     paths relative to the file work), and this installation's `automl`,
     `search_spaces` and `trainers` packages are shipped with it, so the
-    cluster runs the same code as the submitter.
+    cluster runs the same code as the submitter. Data outside that
+    directory does not travel: its paths (``data_paths``, key → path as
+    resolved here) are passed to the job as they are, and must be visible
+    to every node (a shared filesystem, or a URL).
+
+    Raises:
+        ConfigError: The working directory is over Ray's upload limit (said
+            before anything is sent), or the address does not answer.
     """
     experiment = experiment.resolve()
+    check_upload_size(experiment.parent)
     client = _client(address)
-    sets = [f"--set={o}" for o in ("address=auto", *overrides)]
+    passed = outside_paths(experiment.parent, data_paths or {})
+    sets = [f"--set={o}" for o in ("address=auto", *overrides, *passed)]
     entrypoint = shlex.join(["python", "-m", "automl.cli", "tune", experiment.name, "--quiet", *sets])
     runtime_env = {
         "working_dir": str(experiment.parent),
@@ -74,6 +89,43 @@ def submit(experiment: Path, *, address: str, overrides: Sequence[str] = ()) -> 
             if "No available agent" not in str(exc) or time.monotonic() > deadline:
                 raise AutoMLError(f"the Ray job server at {address} refused the job: {exc}") from exc
             time.sleep(1.0)
+
+
+def outside_paths(working_dir: Path, data_paths: Mapping[str, str]) -> list[str]:
+    """Overrides giving the job the data paths outside ``working_dir`` as they are here (absolute).
+
+    A path inside travels with the working directory and is resolved there
+    again; one outside (``../shared/images``, ``/mnt/data/*.tfrecord``) is
+    passed through, so a cluster sharing the filesystem reads the same files.
+    """
+    inside = str(working_dir) + "/"
+    return [
+        f"data.{key}={json.dumps(path)}"  # a JSON string is a YAML string
+        for key, path in data_paths.items()
+        if "://" not in path and not path.startswith(inside)
+    ]
+
+
+def check_upload_size(working_dir: Path) -> None:
+    """Refuses, before anything is sent, a working directory larger than Ray uploads.
+
+    Raises:
+        ConfigError: The directory's files add up to more than `UPLOAD_LIMIT_BYTES`.
+    """
+    total = 0
+    for root, dirs, files in os.walk(working_dir):
+        dirs[:] = [d for d in dirs if d != ".git"]  # never uploaded
+        for name in files:
+            with contextlib.suppress(OSError):  # a file removed meanwhile, a dangling link
+                total += os.lstat(os.path.join(root, name)).st_size
+    if total > UPLOAD_LIMIT_BYTES:
+        raise ConfigError(
+            f"the job's working directory {working_dir} (the experiment file's) holds {total / 2**20:.0f} MiB, "
+            f"more than the {UPLOAD_LIMIT_BYTES / 2**20:.0f} MiB Ray uploads to a cluster; keep large data "
+            "outside it, on a filesystem every node sees (or a URL), and point the experiment file at it with "
+            "an absolute path, or move the file into a directory of its own.",
+            field="working_dir",
+        )
 
 
 def job_status(job_id: str, *, address: str) -> tuple[str, str]:

@@ -22,6 +22,7 @@ from automl._objectives import best_on_front, pareto_front
 from automl._result import RunInterrupted, TrialState, TuningResult
 from automl.execution._ray_compat import plain_trial_actors, ray_console_replaced
 from automl.execution._run_record import RunRecord
+from automl.execution._scratch import remove_run_caches
 from automl.execution._tuner import trial_id
 from automl.execution._workers import reusing_workers
 from automl.tracking._artifacts import log_best_model, log_study_plots, optuna_study
@@ -98,6 +99,7 @@ class RunEnd:
             status = "FINISHED"
             return result
         finally:
+            remove_run_caches(self.record.run_dir)  # the workers' caches of file-backed data, on this node
             self._close("KILLED" if interrupted else status, interrupted=interrupted)
 
     def _cut_short(self, elapsed_s: float) -> bool:

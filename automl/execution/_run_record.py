@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mlflow.entities import Param
+from mlflow.entities import DatasetInput, Param
 from mlflow.tracking import MlflowClient
 
 from automl._result import MANIFEST_FILE
@@ -46,6 +46,7 @@ class RunRecord:
         experiment_name: str,
         params: Mapping[str, str],
         space: Space,
+        dataset: DatasetInput | None = None,
     ) -> RunRecord:
         """Makes the run's directory, ``storage_path / name``, and its parent MLflow run, with the run's settings as params.
 
@@ -67,6 +68,8 @@ class RunRecord:
         parent_id = client.create_run(experiment_id, run_name=name, tags=tags).info.run_id
         client.log_batch(parent_id, params=[Param(k, v) for k, v in params.items()])
         client.log_text(parent_id, space.to_yaml(), "space.yaml")
+        if dataset is not None:  # file-backed data: the runs table's Dataset column
+            client.log_inputs(parent_id, datasets=[dataset])
         return cls(
             run_dir=run_dir,
             client=client,

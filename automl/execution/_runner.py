@@ -26,6 +26,7 @@ from automl.execution._run_record import RunRecord
 from automl.execution._trainable import restore_missing_checkpoints
 from automl.execution._tuner import new_tuner, ray_resources, trainable
 from automl.execution._workers import RSS_KEY, WorkerPolicy
+from automl.tracking._lineage import dataset_input
 from automl.tracking._tracking import MlflowTracker, default_tracking_uri, tracking_client
 from search_spaces import ConfigError, Space
 from trainers import FitSettings, StreamingData, TrainingData, reported_metrics
@@ -128,6 +129,7 @@ class RunBase:
             time_budget_s=self.time_budget_s,
             tensorboard_artifacts=self.log_tensorboard_to_mlflow,
             journal=record.journal,
+            dataset=dataset_input(self.data),
             verbose=verbose,
         )
 
@@ -168,6 +170,7 @@ class Run(RunBase):
             experiment_name=self.experiment_name,
             params=self._run_params(),
             space=self.space,
+            dataset=dataset_input(self.data),
         )
         record.write_manifest(self.manifest(name=name, record=record))
         tracker = self._tracker(record, verbose, mutated=list(self.scheduler.mutations))

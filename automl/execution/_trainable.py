@@ -18,7 +18,7 @@ import ray
 from ray import tune
 
 from automl._result import TRIAL_DIR_PREFIX
-from automl.execution._scratch import scratch_dir
+from automl.execution._scratch import scratch_dir, worker_cache_dir
 from automl.execution._tensorboard import trial_tensorboard
 from automl.execution._workers import RSS_KEY, worker_rss_mib
 from search_spaces import Space
@@ -244,4 +244,5 @@ def run_trial(
             build=build,
             strategy=strategy,
             fit=fit,
+            cache_dir=worker_cache_dir(run_dir) if isinstance(data, StreamingData) else None,
         )

@@ -55,7 +55,7 @@ from trainers import (
 )
 from trainers._backbones import check_backbones
 from trainers._settings import check_metric_names
-from trainers._stream import loader_keys
+from trainers._stream import loader_keys, text_tokens
 from trainers._texts import check_text_body
 
 __all__ = ["DataSpec", "Experiment", "PRESETS"]
@@ -344,6 +344,14 @@ class DataSpec:
             validation=absolute(self.validation),
             function=None if self.function is None else resolve_build_ref(self.function, base_dir, field="data.function"),
         )
+
+    def paths(self) -> dict[str, str]:
+        """The given file paths, globs, URLs and ``'file.py:function'`` references, by key."""
+        keys = (
+            *("csv", "npz", "parquet", "image_directory", "text_directory", "validation_directory"),
+            *("tfrecord", "validation", "function"),
+        )
+        return {key: getattr(self, key) for key in keys if getattr(self, key) is not None}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -776,6 +784,8 @@ def _model_checks(
         _check_class_weight(checked, data)
         if build is None:
             check_text_body(checked, data)
+        if isinstance(data, StreamingData) and data.tokens is not None:
+            text_tokens(config, data)
     reported = None
     if build is None:
         space.check_input_shape(data.input_shape)

@@ -29,6 +29,7 @@ from search_spaces._checks import is_int
 from search_spaces._hypermodel import HyperModelSpace
 from trainers import FitSettings, StreamingData, TrainingData
 from trainers._checkpoint import LAST_FILE
+from trainers._stream import with_validation_rows
 
 if TYPE_CHECKING:
     import keras
@@ -78,15 +79,13 @@ def _epochs(epochs: int | Literal["best"], trial: TrialSummary) -> int:
     return epochs
 
 
-def _all_rows(data: TrainingData | StreamingData) -> TrainingData:
-    """The training rows followed by the validation rows; the validation rows stay as they are (Keras needs some)."""
-    if not isinstance(data, TrainingData):
-        raise ConfigError(
-            f"retrain fits the training and validation rows together, which needs them in memory; "
-            f"{data.name!r} is read from files in the trials. Train the best config yourself on them: "
-            "trainers.train(result.best_config, data, ...).",
-            field="data",
-        )
+def _all_rows(data: TrainingData | StreamingData) -> TrainingData | StreamingData:
+    """The training rows followed by the validation rows; the validation rows stay as they are (Keras needs some).
+
+    File-backed data stays in its files: the retrain's training pipeline reads both parts.
+    """
+    if isinstance(data, StreamingData):
+        return with_validation_rows(data)
     return dataclasses.replace(
         data,
         x_train=np.concatenate([data.x_train, data.x_val]),

@@ -25,7 +25,7 @@ import threading
 from pathlib import Path
 from typing import IO, Any
 
-from mlflow.entities import Metric, Param, RunTag
+from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.protos import databricks_pb2
 from mlflow.tracking import MlflowClient
@@ -43,6 +43,9 @@ def plain(value: Any) -> Any:
     """MLflow entities as JSON-able dicts (the journal's format too)."""
     if isinstance(value, (Metric, Param, RunTag)):
         return {"entity": type(value).__name__, **dict(value)}
+    if isinstance(value, DatasetInput):
+        tags = [dict(tag) for tag in value.tags]
+        return {"entity": "DatasetInput", "dataset": dict(value.dataset), "tags": tags}
     if isinstance(value, list):
         return [plain(v) for v in value]
     if isinstance(value, dict):
@@ -54,6 +57,8 @@ def entity(value: Any) -> Any:
     """The inverse of `plain`."""
     if isinstance(value, dict) and "entity" in value:
         fields = {k: v for k, v in value.items() if k != "entity"}
+        if value["entity"] == "DatasetInput":
+            return DatasetInput(Dataset(**fields["dataset"]), [InputTag(**tag) for tag in fields["tags"]])
         return {"Metric": Metric, "Param": Param, "RunTag": RunTag}[value["entity"]](**fields)
     if isinstance(value, list):
         return [entity(v) for v in value]

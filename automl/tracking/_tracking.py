@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
+from mlflow.entities import DatasetInput
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from ray.tune import Callback
@@ -169,6 +170,10 @@ class MlflowTracker(Callback):
         drain_timeout_s: How long the end of a run waits for an unreachable
             store before leaving the unsent writes to the journal. Defaults
             to the environment variable ``AUTOML_TRACKING_WAIT_S``, else `60`.
+        tensorboard_artifacts: Whether each trial's TensorBoard files are
+            attached to its run. Defaults to `False`.
+        dataset: File-backed data as an MLflow dataset input, logged to each
+            trial's run. Defaults to `None`.
         verbose: 0 silent, 1 one line per finished trial, and a status line
             after `status_every_s` seconds without one. An attribute too: a
             resumed run sets it on the copy Ray restores.
@@ -200,9 +205,11 @@ class MlflowTracker(Callback):
         drain_timeout_s: float | None = None,
         time_budget_s: float | None = None,
         tensorboard_artifacts: bool = False,
+        dataset: DatasetInput | None = None,
         verbose: int = 1,
     ) -> None:
         self._tracking_uri = client.tracking_uri
+        self._dataset = dataset
         self._tensorboard_artifacts = tensorboard_artifacts
         self._experiment_id = experiment_id
         self._parent = parent_run_id
@@ -228,6 +235,7 @@ class MlflowTracker(Callback):
             metric=self.ranking.metric,
             mutated=self._mutated,
             tensorboard_artifacts=self._tensorboard_artifacts,
+            dataset=self._dataset,
         )
         self._trials = Trials(
             self._runs,

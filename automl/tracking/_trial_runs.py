@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mlflow.entities import Metric, Param, RunTag
+from mlflow.entities import DatasetInput, Metric, Param, RunTag
 
 from automl._result import TrialState
 from automl._trial_names import TENSORBOARD_DIR, TRIAL_NAME_FILE, trial_run_name
@@ -71,8 +71,10 @@ class TrialRuns:
         metric: str,
         mutated: Sequence[str] = (),
         tensorboard_artifacts: bool = False,
+        dataset: DatasetInput | None = None,
     ) -> None:
         self._writer = writer
+        self._dataset = dataset
         self._tensorboard_artifacts = tensorboard_artifacts
         self._experiment_id = experiment_id
         self.parent = RunRef("parent", parent_run_id)
@@ -95,6 +97,8 @@ class TrialRuns:
         )
         for batch in param_batches(params):
             self._writer.call("log_batch", run, params=batch)
+        if self._dataset is not None:
+            self._writer.call("log_inputs", run, datasets=[self._dataset])
         return run
 
     def reopen(self, record: TrialRecord) -> None:

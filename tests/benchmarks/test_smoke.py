@@ -17,6 +17,7 @@ from benchmarks import (
     report,
     scale,
     search_efficiency,
+    streaming,
     trainer_epoch,
 )
 
@@ -119,3 +120,10 @@ def test_search_efficiency_smoke(capsys, tmp_path):
         ("kt-hyperband", 0),
         ("optuna", 0),
     ]
+
+
+def test_streaming_smoke(capsys, tmp_path):
+    assert streaming.main(["--smoke", "--json", str(tmp_path / "streaming.json")]) == 0
+    out = capsys.readouterr().out
+    assert "| data | on disk MiB | files/records |" in out and "| files, disk cache |" in out
+    assert _report_reads(tmp_path, "streaming.json").benchmark == "streaming"

@@ -122,6 +122,7 @@ def test_sequence_yaml_trains_recurrent_layers_on_the_committed_file(ray_local, 
     [
         ("images_folder", "digits_png", "image_directory", "classes ('0', '1', '2'", (None, 16, 16, 3)),
         ("tfrecords", "shards", "tfrecord", "multiclass, samples of shape (64,), 10 classes", (None, 64)),
+        ("text_folder", "reviews", "text_directory", "classes ('neg', 'pos')", (None,)),
     ],
 )
 def test_a_file_backed_example_runs_as_a_script_and_as_yaml(
@@ -153,3 +154,11 @@ def test_a_file_backed_example_runs_as_a_script_and_as_yaml(
     result = TuningResult.load(tmp_path / name)
     assert list(result.trials["state"]) == ["COMPLETE"] * 2
     assert keras.saving.load_model(result.best_model_path).input_shape == input_shape
+
+
+def test_the_custom_loader_example_runs_as_a_script_and_as_yaml(ray_local, tmp_path, monkeypatch, capsys):
+    _run_script("custom_loader", monkeypatch, tmp_path)
+    out = capsys.readouterr().out
+    assert "Best val_accuracy" in out and "best data_noise: " in out
+    result, model = _run_yaml("custom_loader", tmp_path)
+    assert model.input_shape == (None, 64) and "data_noise" in result.best_config

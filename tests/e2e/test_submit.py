@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
 
+from automl import TuningResult
 from automl.cli import main
+from tests.trainers.test_stream import write_images
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
@@ -57,3 +60,21 @@ def test_the_cluster_example_submits_follows_and_reports_status(example, head, t
 def test_status_of_an_unknown_job(head, capsys):
     assert main(["status", "raysubmit_doesnotexist", "--address", head]) == 2
     assert f"job_id: no job 'raysubmit_doesnotexist' on {head}." in capsys.readouterr().err
+
+
+def test_file_data_travels_with_the_working_directory_or_is_passed_through(head, tmp_path, capsys):
+    job = tmp_path / "job"
+    write_images(job / "pics")  # beside the file: uploaded with the job's working directory
+    write_images(tmp_path / "shared" / "val", per_class=4, seed=1)  # outside: read where it is (shared here)
+    (job / "exp.yaml").write_text(
+        "data: {image_directory: pics, validation_directory: ../shared/val, image_size: [8, 8]}\n"
+        "space: {preset: mlp}\nnum_trials: 2\nepochs: 1\nscheduler: fifo\nname: files\n"
+        f"storage_path: {tmp_path / 'runs'}\ntracking_uri: sqlite:///{tmp_path / 'mlflow.db'}\n"
+    )
+    assert main(["submit", str(job / "exp.yaml"), "--address", head, "--follow"]) == 0
+    assert ": SUCCEEDED" in capsys.readouterr().out
+    result = TuningResult.load(tmp_path / "runs" / "files")
+    assert list(result.trials["state"]) == ["COMPLETE"] * 2 and result.classes == ("cat", "dog", "owl")
+    data = json.loads((result.run_dir / "run.json").read_text())["data"]
+    assert data["validation_directory"] == str(tmp_path / "shared" / "val")
+    assert not data["image_directory"].startswith(str(job))  # the uploaded copy, on the cluster's side

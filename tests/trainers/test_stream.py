@@ -200,3 +200,26 @@ def test_a_loaders_own_keys_reach_it_and_the_trainer_leaves_them(tmp_path):
     folder = image_directory(str(write_images(tmp_path / "pics")))
     with pytest.raises(ConfigError, match=r"data_scale"):  # only a loader has keys of its own
         train({**CONFIG, "data_scale": 3.0}, folder, settings=SETTINGS, checkpoint_dir=tmp_path)
+
+
+def test_rows_too_large_for_memory_are_cached_in_a_file_that_later_trials_read(tmp_path, monkeypatch):
+    import trainers._stream as stream
+
+    monkeypatch.setattr(stream, "CACHE_BYTES", 1024)  # these 36 8×8 RGB images: 27 KiB decoded
+    data = image_directory(str(write_images(tmp_path / "pics")), image_size=[8, 8])
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    train(CONFIG, data, settings=SETTINGS, checkpoint_dir=tmp_path / "t1", cache_dir=cache)
+    written = {p.name: p.stat().st_mtime_ns for p in cache.iterdir()}
+    assert sorted(name.split("-")[0] + name[name.index("."):] for name in written) == [
+        "train.data-00000-of-00001",
+        "train.index",
+        "val.data-00000-of-00001",
+        "val.index",
+    ]
+    outcome = train(CONFIG, data, settings=SETTINGS, checkpoint_dir=tmp_path / "t2", cache_dir=cache)
+    assert outcome.epochs_run == 2
+    assert {p.name: p.stat().st_mtime_ns for p in cache.iterdir()} == written  # read, not written again
+    other = image_directory(str(tmp_path / "pics"), image_size=[6, 6])  # other rows: other files
+    train(CONFIG, other, settings=SETTINGS, checkpoint_dir=tmp_path / "t3", cache_dir=cache)
+    assert len(list(cache.iterdir())) == 8

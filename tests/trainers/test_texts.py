@@ -85,3 +85,17 @@ def test_bad_text_folders_and_bodies_are_refused(tmp_path):
         ConfigError, match=r"layers\.0: texts reach the model as token ids .* starts with dense"
     ):
         check_text_body({"layers": [{"type": "dense", "units": 4}]}, data)
+
+
+def test_the_vocabulary_size_and_sequence_length_sampled_for_a_trial_reach_its_vectorizer(tmp_path):
+    data = text_directory(str(write_texts(tmp_path / "reviews")), max_tokens=50, sequence_length=12)
+    config = {**CONFIG, "data_max_tokens": 6, "data_sequence_length": 4}
+    outcome = train(config, data, settings=FitSettings(epochs=1), checkpoint_dir=tmp_path / "t")
+    model = keras.saving.load_model(outcome.checkpoint)
+    vectorizer = next(layer for layer in model.layers if isinstance(layer, keras.layers.TextVectorization))
+    assert len(vectorizer.get_vocabulary()) == 6  # the padding and unknown tokens, and the 4 most frequent words
+    assert vectorizer(np.array(["good great nice fine bad sad"], dtype=object)).shape == (1, 4)
+    embedding = next(layer for layer in model.layers if isinstance(layer, keras.layers.Embedding))
+    assert embedding.input_dim == 6
+    with pytest.raises(ConfigError, match=r"^data_sequence_length: expected an int >= 1, but got 0"):
+        open_stream(data, check_config({"batch_size": 5}) | {"data_sequence_length": 0}, seed=0)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from automl.execution._scratch import PREFIX, scratch_dir
+from automl.execution._scratch import CACHE_PREFIX, PREFIX, remove_run_caches, scratch_dir
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="no flock: trials remove their own only")
 
@@ -55,5 +55,49 @@ def test_the_next_trial_removes_a_killed_workers_directory_and_leaves_the_live_o
         assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live_dir.name, foreign.name])
     finally:
         for process in (killed, live):
+            process.kill()
+            process.communicate(timeout=30)
+
+
+# A worker that ran a trial of the run in `sys.argv[1]`: its cache directory stays while it lives.
+_CACHING_WORKER = (
+    "import sys, time\n"
+    "from pathlib import Path\n"
+    "from automl.execution._scratch import worker_cache_dir\n"
+    "d = worker_cache_dir(Path(sys.argv[1]))\n"
+    "assert worker_cache_dir(Path(sys.argv[1])) == d  # its next trial of the run: the same\n"
+    "(d / 'train-x.index').write_bytes(b'0')\n"
+    "print(d, flush=True)\n"
+    "if sys.argv[2] == 'stay':\n"
+    "    time.sleep(600)\n"
+)
+
+
+def test_a_workers_cache_lives_with_it_and_the_runs_end_removes_those_of_gone_workers(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+
+    def worker(run: str, stay: str) -> tuple[subprocess.Popen, Path]:
+        process = subprocess.Popen(
+            [sys.executable, "-c", _CACHING_WORKER, str(tmp_path / run), stay], stdout=subprocess.PIPE, text=True, env=env
+        )
+        assert process.stdout is not None
+        return process, Path(process.stdout.readline().strip())
+
+    done, done_dir = worker("run-a", "exit")
+    live, live_dir = worker("run-a", "stay")
+    other, other_dir = worker("run-b", "stay")
+    try:
+        done.communicate(timeout=30)
+        assert done_dir.name.startswith(CACHE_PREFIX) and (done_dir / "train-x.index").exists()
+        remove_run_caches(tmp_path / "run-a")
+        assert not done_dir.exists()
+        assert (live_dir / "train-x.index").exists() and (other_dir / "train-x.index").exists()
+        live.kill()
+        live.wait(timeout=30)
+        with scratch_dir():  # a later trial on the node sweeps the cache of a worker that is gone
+            assert not live_dir.exists() and other_dir.exists()
+    finally:
+        for process in (live, other):
             process.kill()
             process.communicate(timeout=30)

@@ -15,13 +15,15 @@ def _written_data(path, tmp_path):
     """Overrides pointing a file-backed example at the files its script writes (here, into ``tmp_path``)."""
     import importlib.util
 
-    if path.stem not in ("images_folder", "tfrecords"):
+    if path.stem not in ("images_folder", "tfrecords", "text_folder"):
         return []
     spec = importlib.util.spec_from_file_location(f"example_{path.stem}", path.with_suffix(".py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     if path.stem == "images_folder":
         return [f"data.image_directory={module.write_digit_images(tmp_path / 'png', per_class=4)}"]
+    if path.stem == "text_folder":
+        return [f"data.text_directory={module.write_reviews(tmp_path / 'reviews', per_class=4)}"]
     train, val = module.write_digit_shards(tmp_path / "shards")
     return [f"data.tfrecord={train}", f"data.validation={val}"]
 

@@ -178,3 +178,15 @@ def test_a_text_folder_needs_a_body_that_starts_with_an_embedding(tmp_path):
         _experiment(data, tmp_path)  # the mlp preset starts with a dense layer
     with pytest.raises(ConfigError, match=r"^data\.max_tokens: `max_tokens` goes with `text_directory`"):
         _experiment({"sklearn": "digits", "max_tokens": 10}, tmp_path)
+
+
+def test_a_text_folders_vocabulary_size_and_sequence_length_can_be_searched(tmp_path):
+    write_texts(tmp_path / "reviews")
+    data = {"text_directory": "reviews", "max_tokens": 50, "sequence_length": 12}
+    space = {**TEXT_SPACE, "data_max_tokens": {"type": "categorical", "choices": [20, 50]}}
+    settings = {"space": space, "data": data, "num_trials": 2, "epochs": 1}
+    run = Experiment.from_dict(settings, base_dir=tmp_path)._planned
+    assert "data_max_tokens" in run.space.flat_keys()
+    bad = {**space, "data_sequence_length": {"type": "categorical", "choices": [8, 0]}}
+    with pytest.raises(ConfigError, match=r"^data_sequence_length: expected an int >= 1, but got 0"):
+        Experiment.from_dict({**settings, "space": bad}, base_dir=tmp_path)
