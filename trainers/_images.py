@@ -13,7 +13,7 @@ import numpy as np
 from search_spaces import ConfigError
 from search_spaces._checks import check_int, is_real
 from trainers._data import Task
-from trainers._stream import Lineage, StreamingData, file_lineage
+from trainers._stream import Lineage, StreamingData, absolute, file_lineage
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -314,6 +314,7 @@ def image_directory(
         ('multiclass', (64, 64, 3))
     """
     check_int(seed, "data.seed", plain=True)
+    directory, validation_directory = absolute(directory), absolute(validation_directory)
     folders = ClassFolders.check(directory, validation_split, validation_directory, field=_FIELD)
     images = _first_images(folders.train, _FIELD)
     if folders.validation is not None:

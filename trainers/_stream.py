@@ -64,6 +64,16 @@ LOADER_PREFIX = "data_"
 TOKEN_KEYS = ("data_max_tokens", "data_sequence_length")
 
 
+def absolute(path: Any) -> Any:
+    """A local path or glob made absolute: trials read it from their own working directories.
+
+    URLs (``gs://``, ``file://``, ...) and non-strings stay as they are (the checks name those).
+    """
+    if not isinstance(path, str) or not path or "://" in path:
+        return path
+    return os.path.abspath(os.path.expanduser(path))
+
+
 def loader_keys(config: Mapping[str, Any], data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """``config`` without the data's own keys, and those keys: a loader's (`LOADER_PREFIX`), a text
     folder's `TOKEN_KEYS`; as is for other data."""

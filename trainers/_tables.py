@@ -21,7 +21,7 @@ from search_spaces import ConfigError
 from search_spaces._checks import check_int, is_real
 from search_spaces._suggest import did_you_mean
 from trainers._data import Task
-from trainers._stream import StreamingData, file_lineage, infer_task
+from trainers._stream import StreamingData, absolute, file_lineage, infer_task
 from trainers._tabular import Column, _columns, _is_categorical, _matrix
 
 if TYPE_CHECKING:
@@ -170,6 +170,7 @@ def table(
             target or categorical column absent from it, or a numeric column
             with missing values in the checked rows.
     """
+    pattern = absolute(pattern)
     files = _files(pattern, kind)
     if not is_real(validation_split, plain=True) or not 0.0 < validation_split < 1.0:
         raise ConfigError(

@@ -19,7 +19,7 @@ from search_spaces._checks import check_int
 from trainers._data import TrainingData
 from trainers._images import ClassFolders, FolderSource
 from trainers._settings import body_layers, check_config
-from trainers._stream import StreamingData
+from trainers._stream import StreamingData, absolute
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -94,6 +94,7 @@ def text_directory(
     check_int(max_tokens, "data.max_tokens", low=3, plain=True)
     check_int(sequence_length, "data.sequence_length", low=1, plain=True)
     check_int(seed, "data.seed", plain=True)
+    directory, validation_directory = absolute(directory), absolute(validation_directory)
     folders = ClassFolders.check(
         directory,
         validation_split,

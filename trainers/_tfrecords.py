@@ -12,7 +12,7 @@ import numpy as np
 from search_spaces import ConfigError
 from search_spaces._checks import check_int
 from trainers._data import Task
-from trainers._stream import StreamingData, file_lineage, infer_task
+from trainers._stream import StreamingData, absolute, file_lineage, infer_task
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -224,6 +224,7 @@ def tfrecords(
         >>> data = tfrecords("shards/train-*.tfrecord", features={"x": {"dtype": "float32", "shape": [8]},
         ...                  "y": {"dtype": "int64"}}, label="y", validation="shards/val-*.tfrecord")
     """
+    pattern, validation = absolute(pattern), absolute(validation)
     declared = _features(features)
     spec = dict(declared)
     if label not in spec:

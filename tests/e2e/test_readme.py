@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -65,7 +66,7 @@ def test_readme_links_point_at_files_that_exist():
 def test_readme_python_example_runs_as_written_and_prints_what_its_excerpt_shows(
     ray_local, tmp_path, monkeypatch, capsys
 ):
-    (block,) = _blocks("python")
+    block = _blocks("python")[0]
     monkeypatch.chdir(tmp_path)  # its mlflow.db and automl_runs/ land here
     exec(compile(block, str(README), "exec"), {})
     lines = capsys.readouterr().out.splitlines()
@@ -73,3 +74,22 @@ def test_readme_python_example_runs_as_written_and_prints_what_its_excerpt_shows
     assert len([line for line in lines if line.startswith("[automl] trial")]) == 8
     assert TABLE_HEADER in {" ".join(line.split()) for line in lines}
     assert (tmp_path / "mlflow.db").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_readme_files_example_runs_as_written_on_the_folder_the_images_example_writes(
+    ray_local, tmp_path, monkeypatch, capsys
+):
+    from examples.images_folder import FOLDER, write_digit_images
+
+    block = _blocks("python")[1]
+    relative = FOLDER.relative_to(ROOT)
+    assert f'"{relative}"' in block
+    monkeypatch.chdir(tmp_path)
+    write_digit_images(tmp_path / relative)
+    exec(compile(block, str(README), "exec"), {})
+    lines = capsys.readouterr().out.splitlines()
+    assert len([line for line in lines if line.startswith("[automl] trial")]) == 2
+    scores = ast.literal_eval(lines[-1])
+    assert set(scores) == {"loss", "accuracy"} and 0 <= scores["accuracy"] <= 1

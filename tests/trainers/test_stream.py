@@ -42,6 +42,16 @@ def test_a_folder_is_checked_on_its_first_files_and_declares_the_task(tmp_path):
     assert (two.task, two.input_shape, two.spec()["color_mode"]) == ("binary", (8, 8, 1), "grayscale")
 
 
+def test_a_relative_folder_is_recorded_absolute_for_trials_in_other_directories(tmp_path, monkeypatch):
+    write_images(tmp_path / "pics")
+    monkeypatch.chdir(tmp_path)
+    data = image_directory("pics", validation_directory="./pics")
+    assert data.spec()["image_directory"] == data.spec()["validation_directory"] == str(tmp_path / "pics")
+    monkeypatch.chdir("/")  # as a Ray worker: its own working directory
+    opened = open_stream(data, check_config({**CONFIG, "batch_size": 8}), seed=0)
+    assert sum(int(x.shape[0]) for x, _ in opened.train) == 36
+
+
 def test_train_reads_the_folder_in_its_own_pipelines(tmp_path):
     data = image_directory(str(write_images(tmp_path / "pics")), image_size=[8, 8])
     settings = FitSettings(epochs=5, monitor="val_accuracy", mode="max", patience=5, seed=0)
