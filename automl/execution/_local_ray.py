@@ -14,18 +14,14 @@ from pathlib import Path
 from automl._environ import environment_variable
 from automl.execution._ray_compat import init_local_ray_on_loopback
 
-__all__ = ["PRELOAD_ENV", "PRELOADED_MODULES", "RAY_TOKEN_FILE", "start_local_ray"]
+__all__ = ["RAY_TOKEN_FILE", "start_local_ray"]
 
 # Where Ray keeps the token of the clusters it starts, and writes a new one (Ray's token-auth docs).
 RAY_TOKEN_FILE = Path("~/.ray/auth_token")
-# Ray's setting (read by its raylet from the environment) of modules every worker imports as it
-# starts, before it takes work: Ray's documented `preload_python_modules` system setting.
-PRELOAD_ENV = "RAY_preload_python_modules"
-PRELOADED_MODULES = "keras"  # and with it TensorFlow: what every trial imports first
 
 
 def start_local_ray(*, log_to_driver: bool) -> None:
-    """Starts a fresh local Ray whose services listen on 127.0.0.1 only, its workers importing Keras as they start.
+    """Starts a fresh local Ray whose services listen on 127.0.0.1 only.
 
     A token file Ray creates is made readable by its owner only; one that
     was there before and others can read is named in a warning.
@@ -36,12 +32,7 @@ def start_local_ray(*, log_to_driver: bool) -> None:
     # Ray's processes inherit rather than a runtime_env: the idle workers Ray starts
     # ahead of time never serve an actor of a job that has a runtime_env.
     level = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")
-    # The workers Ray starts import Keras as they start, while the driver is still setting up:
-    # a trial then finds TensorFlow imported, and a second run in the same process (a notebook's
-    # next cell) starts its trials in the idle workers left from the first. A value set by the
-    # user is kept.
-    preload = os.environ.get(PRELOAD_ENV, PRELOADED_MODULES)
-    with environment_variable("TF_CPP_MIN_LOG_LEVEL", level), environment_variable(PRELOAD_ENV, preload):
+    with environment_variable("TF_CPP_MIN_LOG_LEVEL", level):
         init_local_ray_on_loopback(
             # "local" always starts a fresh instance; a bare ray.init() would join whatever
             # cluster /tmp/ray/ray_current_cluster names, even a dead one.

@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import textwrap
-
-import pytest
-
-from automl.execution._local_ray import PRELOAD_ENV, keep_token_private
+from automl.execution._local_ray import keep_token_private
 
 
 def test_a_token_the_run_created_becomes_readable_by_its_owner_only(tmp_path, capsys):
@@ -38,38 +31,3 @@ def test_a_private_or_missing_token_says_nothing(tmp_path, capsys):
     token.chmod(0o600)
     keep_token_private(token, created=False)
     assert capsys.readouterr().err == ""
-
-
-@pytest.mark.ray
-def test_the_workers_of_a_local_ray_import_keras_before_their_first_trial(tmp_path):
-    # In its own process: the pytest process may hold another Ray. The driver itself never imports Keras here.
-    driver = textwrap.dedent(
-        """
-        import os, sys
-        import ray
-        from automl.execution._local_ray import PRELOAD_ENV, start_local_ray
-
-        start_local_ray(log_to_driver=False)
-
-        @ray.remote(num_cpus=1)
-        class Trial:
-            def modules(self):
-                return sorted(m for m in ("keras", "tensorflow") if m in sys.modules)
-
-        print(ray.get(Trial.remote().modules.remote()), "keras" in sys.modules, PRELOAD_ENV in os.environ)
-        ray.shutdown()
-        """
-    )
-    (tmp_path / "home").mkdir()
-    env = {k: v for k, v in os.environ.items() if k != PRELOAD_ENV}
-    done = subprocess.run(
-        [sys.executable, "-c", driver],
-        env={**env, "HOME": str(tmp_path / "home")},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    assert (
-        done.stdout.split("\n")[-2] == "['keras', 'tensorflow'] False False"
-    )  # and the setting is not left behind
