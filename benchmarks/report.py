@@ -328,6 +328,8 @@ def _startup_pairs(runs: Sequence[Mapping[str, Any]], baseline: str) -> list[tup
 
 def _median_spread(values: Sequence[float], unit: str) -> str:
     middle = statistics.median(values)
+    if len(values) == 1:
+        return f"{middle:.2f}{unit} (1 round)"
     return f"{middle:.2f}{unit} ({min(values):.2f}–{max(values):.2f}, {len(values)} rounds)"
 
 
