@@ -34,7 +34,7 @@ RESULTS_DIR = HERE / "results"
 PLOTS_DIR = HERE / "plots"
 README = HERE / "README.md"
 
-BENCHMARKS = ("overhead", "search_efficiency", "scale", "memory", "logging_cost", "streaming")
+BENCHMARKS = ("overhead", "search_efficiency", "scale", "memory", "logging_cost", "streaming", "startup")
 HEADER_FIELDS = ("source", "date", "command", "machine", "versions")
 _MARKER = re.compile(r"(<!-- report:(?P<name>[a-z_]+) -->\n)(?P<body>.*?)(<!-- /report -->)", re.DOTALL)
 _LOAD = re.compile(r"load average ([0-9.]+(?:[-–][0-9.]+)?)")  # the first figure: at the run's start
@@ -172,6 +172,9 @@ def _check(record: Record) -> None:
             _items(record, "throughput", {"variant": str, "epoch_s": list})
         if "worker" in record.data:
             record.get("worker.states", list)
+    elif record.benchmark == "startup":
+        record.get("job", str)
+        _items(record, "runs", {"round": int, "contender": str, "load": str, "wall": (int, float)})
     elif record.benchmark == "logging_cost":
         for side in ("on", "off"):
             values = record.get(f"wall_s.{side}", list)
@@ -319,6 +322,76 @@ def _overhead_rows(records: Sequence[Record]) -> list[tuple[str, str, str, str]]
     return rows
 
 
+def _startup_pairs(runs: Sequence[Mapping[str, Any]], baseline: str) -> list[tuple[Mapping[str, Any], float]]:
+    """Each automl run with its round's ``baseline`` process time (the ratios are taken within a round)."""
+    rounds: dict[Any, dict[str, Mapping[str, Any]]] = {}
+    for run in runs:
+        rounds.setdefault((run.get("invocation", 0), run["round"]), {})[run["contender"]] = run
+    return [
+        (pair["automl"], pair[baseline]["wall"])
+        for pair in rounds.values()
+        if {"automl", baseline} <= set(pair)
+    ]
+
+
+def _median_spread(values: Sequence[float], unit: str) -> str:
+    middle = statistics.median(values)
+    if len(values) == 1:
+        return f"{middle:.2f}{unit} (1 round)"
+    return f"{middle:.2f}{unit} ({min(values):.2f}–{max(values):.2f}, {len(values)} rounds)"
+
+
+def _loads(records: Sequence[Record], runs: Sequence[Mapping[str, Any]]) -> str:
+    loads = sorted(float(run["load"]) for run in runs)
+    return f"{_label(records[0])}, {records[0].date[:10]}, load {loads[0]:.1f}-{loads[-1]:.1f}"
+
+
+def _startup_rows(records: Sequence[Record]) -> list[tuple[str, str, str, str]]:
+    """Whole-process times of the smallest jobs against their baselines, pooled over a job's records."""
+    rows = []
+    for job, baseline in (("one", "kt-random"), ("12", "plain2"), ("48", "plain2")):
+        mine = [r for r in records if r.get("job", str) == job]
+        runs = [{**run, "invocation": i} for i, r in enumerate(mine) for run in r.data["runs"]]
+        pairs = _startup_pairs(runs, baseline)
+        if not pairs:
+            continue
+        ratios = [automl["wall"] / base for automl, base in pairs]
+        bases = [base for _, base in pairs]
+        if job == "one":
+            firsts = [a["marks"]["first_epoch"] - a["marks"]["tune.begin"] for a, _ in pairs]
+            warm = [(a["marks"]["warm.tune.end"] - a["marks"]["warm.tune.begin"]) / b for a, b in pairs]
+            rows += [
+                (
+                    "Fixed costs: a one-trial, one-epoch digits job, whole process",
+                    f"automl **{_median_spread(ratios, '×')}** KerasTuner's",
+                    f"KerasTuner RandomSearch, max_trials=1: {statistics.median(bases):.1f} s",
+                    _loads(mine, runs),
+                ),
+                (
+                    "… a second `automl.tune` in the same process",
+                    f"**{_median_spread(warm, '×')}** KerasTuner's whole process",
+                    "the same KerasTuner processes",
+                    _loads(mine, runs),
+                ),
+                (
+                    "… first epoch after `tune()` is called",
+                    f"**{_median_spread(firsts, ' s')}**",
+                    "–",
+                    _loads(mine, runs),
+                ),
+            ]
+        else:
+            rows.append(
+                (
+                    f"Fixed costs: {job} digits MLPs, 2 at a time, whole process (Ray start included)",
+                    f"automl **{_median_spread(ratios, '×')}** the two-process floor",
+                    f"2 plain Keras processes {statistics.median(bases):.1f} s",
+                    _loads(mine, runs),
+                )
+            )
+    return rows
+
+
 def _search_rows(records: Sequence[Record]) -> list[tuple[str, str, str, str]]:
     rows = []
     for record in _search_records(records)[:_SEARCH_HEADLINE_RECORDS]:
@@ -397,6 +470,7 @@ def headline(results: Mapping[str, Sequence[Record]]) -> str:
         "scale": _scale_rows,
         "memory": _memory_rows,
         "logging_cost": _logging_rows,
+        "startup": _startup_rows,
     }
     rows = [row for name, make in makers.items() for row in make(results[name])]
     return markdown_table(("measure", "automl", "compared with", "from"), rows)
