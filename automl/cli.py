@@ -217,7 +217,8 @@ def _exit_on_signal(signum: int, frame: object) -> None:
 
 def _cmd_submit(args: argparse.Namespace) -> int:
     _experiment(args)  # bad input fails here, before anything reaches the cluster
-    job_id = submit(args.experiment, address=args.address, overrides=args.set)
+    # The tracking store's credentials go in the job's environment (the one place the CLI reads them).
+    job_id = submit(args.experiment, address=args.address, overrides=args.set, environment=os.environ)
     print(f"Submitted job {job_id} to {args.address}")
     print(f"  automl status {job_id} --address {args.address}")
     print(f"  automl logs {job_id} --address {args.address} --follow")

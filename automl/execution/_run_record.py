@@ -13,6 +13,7 @@ from mlflow.tracking import MlflowClient
 
 from automl._result import MANIFEST_FILE
 from automl.tracking._artifacts import git_commit
+from automl.tracking._credentials import public_uri
 from automl.tracking._tracking import open_experiment
 from automl.tracking._writer import PENDING_FILE, replay
 from search_spaces import ConfigError, Space
@@ -29,6 +30,11 @@ class RunRecord:
     tracking_uri: str
     experiment_id: str
     parent_run_id: str
+
+    @property
+    def public_uri(self) -> str:
+        """The tracking URI as printed and recorded: without a password."""
+        return public_uri(self.tracking_uri)
 
     @property
     def journal(self) -> Path:
@@ -98,6 +104,6 @@ class RunRecord:
 
     def print_where(self, experiment_name: str) -> None:
         print(
-            f"[automl] run directory {self.run_dir} | MLflow experiment {experiment_name!r} at {self.tracking_uri}",
+            f"[automl] run directory {self.run_dir} | MLflow experiment {experiment_name!r} at {self.public_uri}",
             flush=True,
         )
