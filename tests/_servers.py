@@ -201,7 +201,9 @@ def _postgres_owner() -> tuple[str | None, int, int]:
     try:
         account = pwd.getpwnam("postgres")  # made by Debian's package
     except KeyError:
-        pytest.fail("PostgreSQL refuses to run as root and there is no `postgres` account: apt-get install postgresql")
+        pytest.fail(
+            "PostgreSQL refuses to run as root and there is no `postgres` account: apt-get install postgresql"
+        )
     return "postgres", account.pw_uid, account.pw_gid
 
 
@@ -223,7 +225,16 @@ def running_postgres() -> Iterator[Postgres]:
     server = Postgres(port=free_port(), directory=directory, bin=bin, owner=owner)
     try:
         server.run(
-            "initdb", "-D", "data", "-U", "postgres", "--no-sync", "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8"
+            "initdb",
+            "-D",
+            "data",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            "-E",
+            "UTF8",
         )
         server.start()
         try:
@@ -273,7 +284,10 @@ class TeamServer:
             self.port,
             backend_uri=self.backend_uri,
             options=["--serve-artifacts", "--app-name", "basic-auth"],
-            env={"MLFLOW_AUTH_CONFIG_PATH": str(self.auth_config), "MLFLOW_FLASK_SERVER_SECRET_KEY": self.flask_secret},
+            env={
+                "MLFLOW_AUTH_CONFIG_PATH": str(self.auth_config),
+                "MLFLOW_FLASK_SERVER_SECRET_KEY": self.flask_secret,
+            },
         )
 
     def stop(self) -> None:
@@ -286,7 +300,10 @@ class TeamServer:
         request = urllib.request.Request(
             f"{self.url}/api/2.0/mlflow/users/create",
             data=json.dumps({"username": name, "password": password}).encode(),
-            headers={"Content-Type": "application/json", "Authorization": _basic("admin", self.admin_password)},
+            headers={
+                "Content-Type": "application/json",
+                "Authorization": _basic("admin", self.admin_password),
+            },
             method="POST",
         )
         with urllib.request.urlopen(request, timeout=30):
@@ -300,6 +317,7 @@ def _basic(user: str, password: str) -> str:
 @contextlib.contextmanager
 def running_team_server(postgres: Postgres, directory: Path, *, name: str) -> Iterator[TeamServer]:
     """A new team server (databases ``name`` and ``name_auth`` on ``postgres``) with one account, ``alice``."""
+    directory.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(12)
     backend = postgres.database(name, user=f"{name}_owner", password=secret)
     auth = backend.rsplit("/", 1)[0] + f"/{name}_auth"

@@ -13,7 +13,7 @@ from mlflow.tracking import MlflowClient
 
 from automl._result import MANIFEST_FILE
 from automl.tracking._artifacts import git_commit
-from automl.tracking._credentials import public_uri
+from automl.tracking._credentials import check_store, is_local_store, public_uri
 from automl.tracking._tracking import open_experiment
 from automl.tracking._writer import PENDING_FILE, replay
 from search_spaces import ConfigError, Space
@@ -85,6 +85,8 @@ class RunRecord:
     def reopen(cls, run_dir: Path, manifest: Mapping[str, Any]) -> RunRecord:
         """The record of an interrupted run: its unsent MLflow writes sent first, its parent run RUNNING again."""
         tracking_uri = manifest["tracking_uri"]
+        if not is_local_store(tracking_uri):  # down, or the credentials (from the environment) refused
+            check_store(tracking_uri)
         journal = run_dir / PENDING_FILE
         if journal.exists():  # writes the interrupted driver had not sent yet
             replay(journal, tracking_uri)
