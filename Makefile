@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 # The docs site's tools (MkDocs, Material, mkdocstrings); `make test` builds the docs too.
 DOCS_STAMP := $(VENV)/.installed-docs
 
-.PHONY: demo test test-fast lint docs clean
+.PHONY: demo test test-fast lint docs clean postgres
 
 $(RUN_STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,10 +37,16 @@ demo: $(RUN_STAMP)
 # exited beside the other Ray, and the worker-reuse test saw no earlier model.)
 # --durations lists the slowest tests in the CI log, where the suite's time goes.
 # The docs site is built first, so a broken link or API reference fails CI too.
-test: $(STAMP)
+test: $(STAMP) postgres
 	$(MAKE) docs
 	$(PY) -m pytest -m "not ray" -n 2 --durations=10
 	$(PY) -m pytest -m ray --durations=25
+
+# The shared-MLflow-server tests start Debian's PostgreSQL server (/usr/lib/postgresql/N/bin,
+# run as the `postgres` account): installed here when absent (CI runs as root).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null || \
+		{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; }
 
 # Everything but the slow end-to-end tests, two at a time.
 test-fast: $(STAMP)

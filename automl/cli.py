@@ -218,7 +218,10 @@ def _exit_on_signal(signum: int, frame: object) -> None:
 def _cmd_submit(args: argparse.Namespace) -> int:
     experiment = _experiment(args)  # bad input fails here, before anything reaches the cluster
     paths = experiment.data.paths() if isinstance(experiment.data, DataSpec) else {}
-    job_id = submit(args.experiment, address=args.address, overrides=args.set, data_paths=paths)
+    # The tracking store's credentials go in the job's environment (the one place the CLI reads them).
+    job_id = submit(
+        args.experiment, address=args.address, overrides=args.set, data_paths=paths, environment=os.environ
+    )
     print(f"Submitted job {job_id} to {args.address}")
     print(f"  automl status {job_id} --address {args.address}")
     print(f"  automl logs {job_id} --address {args.address} --follow")

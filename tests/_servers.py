@@ -1,15 +1,25 @@
-"""Helpers for tests that start real servers (Ray head, MLflow) on 127.0.0.1, and find their processes."""
+"""Helpers for tests that start real servers (Ray head, MLflow, PostgreSQL) on 127.0.0.1, and find their processes."""
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import dataclasses
+import glob
+import json
 import os
+import pwd
+import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -43,20 +53,43 @@ def wait_until_serving(url: str, process: subprocess.Popen, *, what: str, timeou
             time.sleep(0.5)
 
 
-def start_mlflow_server(directory: Path, port: int) -> subprocess.Popen:
-    """Starts `mlflow server` on 127.0.0.1:``port`` with a sqlite backend in ``directory``; waits until it serves.
+def start_mlflow_server(
+    directory: Path,
+    port: int,
+    *,
+    backend_uri: str | None = None,
+    options: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen:
+    """Starts `mlflow server` on 127.0.0.1:``port``; waits until it serves.
 
-    The same directory and port after a stop bring back the same store.
-    Stop it with `stop_process_group`.
+    The backend is ``backend_uri``, else a sqlite file in ``directory``; the
+    artifacts go to ``directory / "artifacts"``. ``options`` are more of the
+    server's arguments, ``env`` more environment variables. The same
+    directory and port after a stop bring back the same store. Stop it with
+    `stop_process_group`.
     """
-    process = subprocess.Popen(
+    directory.mkdir(parents=True, exist_ok=True)
+    with (directory / "server.log").open("ab") as log:  # appended to by a restart
+        process = _popen_mlflow_server(directory, port, backend_uri, options, env, log)
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}/health", process, what="mlflow server")
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        raise
+    return process
+
+
+def _popen_mlflow_server(directory, port, backend_uri, options, env, log) -> subprocess.Popen:
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
             "mlflow",
             "server",
             "--backend-store-uri",
-            f"sqlite:///{directory / 'backend.db'}",
+            backend_uri or f"sqlite:///{directory / 'backend.db'}",
             "--artifacts-destination",
             str(directory / "artifacts"),
             "--host",
@@ -65,19 +98,14 @@ def start_mlflow_server(directory: Path, port: int) -> subprocess.Popen:
             str(port),
             "--workers",
             "1",
+            *options,
         ],
         start_new_session=True,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log,
         # No GenAI job runners: seven more processes that slow the start and compete with trials.
-        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})},
     )
-    try:
-        wait_until_serving(f"http://127.0.0.1:{port}/health", process, what="mlflow server")
-    except BaseException:
-        os.killpg(process.pid, signal.SIGKILL)
-        raise
-    return process
 
 
 def stop_process_group(process: subprocess.Popen) -> None:
@@ -116,3 +144,206 @@ def own_processes(title: str) -> set[int]:
         except OSError:
             continue
     return found
+
+
+# PostgreSQL ------------------------------------------------------------------------------------
+
+
+def postgres_bin() -> Path | None:
+    """The newest of Debian's PostgreSQL server directories (``/usr/lib/postgresql/N/bin``), if any."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=lambda p: int(Path(p).parts[-3]))
+    if found:
+        return Path(found[-1]).parent
+    on_path = shutil.which("pg_ctl")
+    return Path(on_path).resolve().parent if on_path else None
+
+
+@dataclasses.dataclass(frozen=True)
+class Postgres:
+    """A PostgreSQL server of the test session: on 127.0.0.1:``port``, its socket and data in ``directory``."""
+
+    port: int
+    directory: Path
+    bin: Path
+    owner: str | None  # the account it runs as (PostgreSQL refuses root), None: this process's
+
+    def run(self, *command: str, **kwargs) -> subprocess.CompletedProcess:
+        """Runs one of PostgreSQL's programs as the server's owner (output captured, failure raises)."""
+        argv = [str(self.bin / command[0]), *command[1:]]
+        if self.owner is not None:
+            argv = ["runuser", "-u", self.owner, "--", *argv]
+        return subprocess.run(argv, check=True, capture_output=True, text=True, cwd=self.directory, **kwargs)
+
+    def sql(self, statement: str) -> str:
+        """Runs ``statement`` as the superuser over the unix socket (trusted there); returns psql's output."""
+        host = ["-h", str(self.directory), "-p", str(self.port), "-U", "postgres", "-d", "postgres"]
+        return self.run("psql", *host, "-v", "ON_ERROR_STOP=1", "-Atc", statement).stdout
+
+    def database(self, name: str, *, user: str, password: str) -> str:
+        """Creates database ``name`` owned by a new login ``user``; returns its SQLAlchemy URI (password included)."""
+        self.sql(f"CREATE ROLE {user} LOGIN PASSWORD '{password}'")
+        self.sql(f"CREATE DATABASE {name} OWNER {user}")
+        return f"postgresql://{user}:{password}@127.0.0.1:{self.port}/{name}"
+
+    def start(self) -> None:
+        """Starts the server and waits until it accepts connections."""
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.directory}"
+        self.run("pg_ctl", "-D", "data", "-l", "server.log", "-o", options, "-w", "-t", "60", "start")
+
+    def stop(self) -> None:
+        """Stops the server (fast shutdown: open sessions are ended)."""
+        self.run("pg_ctl", "-D", "data", "-m", "fast", "-w", "stop")
+
+
+def _postgres_owner() -> tuple[str | None, int, int]:
+    if os.geteuid() != 0:
+        return None, os.getuid(), os.getgid()
+    try:
+        account = pwd.getpwnam("postgres")  # made by Debian's package
+    except KeyError:
+        pytest.fail(
+            "PostgreSQL refuses to run as root and there is no `postgres` account: apt-get install postgresql"
+        )
+    return "postgres", account.pw_uid, account.pw_gid
+
+
+@contextlib.contextmanager
+def running_postgres() -> Iterator[Postgres]:
+    """A new PostgreSQL cluster in a temporary directory, on a free port of 127.0.0.1; removed after.
+
+    As root the server runs as the ``postgres`` account, which owns the directory.
+    Connections over TCP need a password; the superuser connects over the unix
+    socket in the directory only.
+    """
+    bin = postgres_bin()
+    if bin is None:
+        pytest.fail("PostgreSQL is not installed (`make test` installs it: apt-get install postgresql)")
+    owner, uid, gid = _postgres_owner()
+    # Not under pytest's tmp_path: its parents are closed to other accounts.
+    directory = Path(tempfile.mkdtemp(prefix="automl-postgres-"))
+    os.chown(directory, uid, gid)
+    server = Postgres(port=free_port(), directory=directory, bin=bin, owner=owner)
+    try:
+        server.run(
+            "initdb",
+            "-D",
+            "data",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            "-E",
+            "UTF8",
+        )
+        server.start()
+        try:
+            yield server
+        finally:
+            with contextlib.suppress(subprocess.CalledProcessError):  # stopped already
+                server.stop()
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """One PostgreSQL server for the session's tests (each makes its own database)."""
+    with running_postgres() as server:
+        yield server
+
+
+# A team's MLflow server: PostgreSQL behind it, artifacts through it, basic auth in front -------
+
+
+@dataclasses.dataclass
+class TeamServer:
+    """`mlflow server --app-name basic-auth` on a PostgreSQL store, with proxied artifacts, on 127.0.0.1.
+
+    ``url`` has no credentials; ``user``/``password`` are a non-admin account's.
+    """
+
+    directory: Path
+    port: int
+    backend_uri: str  # PostgreSQL's URI, its password included
+    auth_config: Path
+    user: str
+    password: str
+    admin_password: str
+    # The basic-auth app's CSRF key: the same across restarts.
+    flask_secret: str = dataclasses.field(default_factory=lambda: secrets.token_hex(16))
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.process = start_mlflow_server(
+            self.directory,
+            self.port,
+            backend_uri=self.backend_uri,
+            options=["--serve-artifacts", "--app-name", "basic-auth"],
+            env={
+                "MLFLOW_AUTH_CONFIG_PATH": str(self.auth_config),
+                "MLFLOW_FLASK_SERVER_SECRET_KEY": self.flask_secret,
+            },
+        )
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process_group(self.process)
+            self.process = None
+
+    def add_user(self, name: str, password: str) -> None:
+        """Creates a (non-admin) account through the server's REST API, as its admin."""
+        request = urllib.request.Request(
+            f"{self.url}/api/2.0/mlflow/users/create",
+            data=json.dumps({"username": name, "password": password}).encode(),
+            headers={
+                "Content-Type": "application/json",
+                "Authorization": _basic("admin", self.admin_password),
+            },
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=30):
+            pass
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+@contextlib.contextmanager
+def running_team_server(postgres: Postgres, directory: Path, *, name: str) -> Iterator[TeamServer]:
+    """A new team server (databases ``name`` and ``name_auth`` on ``postgres``) with one account, ``alice``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(12)
+    backend = postgres.database(name, user=f"{name}_owner", password=secret)
+    auth = backend.rsplit("/", 1)[0] + f"/{name}_auth"
+    postgres.sql(f"CREATE DATABASE {name}_auth OWNER {name}_owner")
+    admin_password = secrets.token_urlsafe(12)
+    config = directory / "basic_auth.ini"
+    config.write_text(
+        "[mlflow]\n"
+        "default_permission = READ\n"
+        f"database_uri = {auth}\n"
+        "admin_username = admin\n"
+        f"admin_password = {admin_password}\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+    )
+    server = TeamServer(
+        directory=directory,
+        port=free_port(),
+        backend_uri=backend,
+        auth_config=config,
+        user="alice",
+        password=secrets.token_urlsafe(12),
+        admin_password=admin_password,
+    )
+    server.start()
+    try:
+        server.add_user(server.user, server.password)
+        yield server
+    finally:
+        server.stop()

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests._servers import postgres  # noqa: F401 - the session's PostgreSQL server, a fixture for every test
+
 # Quiet TensorFlow's C++ start-up banner; set before anything imports TF.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

@@ -18,6 +18,7 @@ from typing import Any
 import automl
 import search_spaces
 import trainers
+from automl.tracking._credentials import public_uri
 from search_spaces import AutoMLError, ConfigError
 
 __all__ = ["job_logs", "job_status", "submit"]
@@ -53,8 +54,17 @@ def _client(address: str) -> Any:
     return JobSubmissionClient(address)
 
 
+# The tracking store's credentials a job takes from the submitter's environment (MLflow's and libpq's names).
+CREDENTIAL_VARIABLES = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN", "PGPASSWORD")
+
+
 def submit(
-    experiment: Path, *, address: str, overrides: Sequence[str] = (), data_paths: Mapping[str, str] | None = None
+    experiment: Path,
+    *,
+    address: str,
+    overrides: Sequence[str] = (),
+    data_paths: Mapping[str, str] | None = None,
+    environment: Mapping[str, str] | None = None,
 ) -> str:
     """Submits ``automl tune EXPERIMENT`` as a Ray job; returns the job id.
 
@@ -66,20 +76,31 @@ def submit(
     resolved here) are passed to the job as they are, and must be visible
     to every node (a shared filesystem, or a URL).
 
+    The tracking store's credentials travel in the job's environment, never
+    in its entrypoint (which Ray prints and lists): those of
+    `CREDENTIAL_VARIABLES` set in ``environment``, and the password of a
+    ``tracking_uri=`` override, which the entrypoint gets without it.
+
     Raises:
         ConfigError: The working directory is over Ray's upload limit (said
-            before anything is sent), or the address does not answer.
+            before anything is sent), the address does not answer, or a
+            ``tracking_uri`` override holds a password for a store that
+            takes none from the environment.
     """
     experiment = experiment.resolve()
     check_upload_size(experiment.parent)
     client = _client(address)
     passed = outside_paths(experiment.parent, data_paths or {})
+    env = {k: v for k, v in (environment or {}).items() if k in CREDENTIAL_VARIABLES}
+    overrides = [_credentials_out(o, env) for o in overrides]
     sets = [f"--set={o}" for o in ("address=auto", *overrides, *passed)]
     entrypoint = shlex.join(["python", "-m", "automl.cli", "tune", experiment.name, "--quiet", *sets])
-    runtime_env = {
+    runtime_env: dict[str, Any] = {
         "working_dir": str(experiment.parent),
         "py_modules": [str(Path(m.__file__).parent) for m in (automl, search_spaces, trainers)],  # type: ignore[arg-type]
     }
+    if env:
+        runtime_env["env_vars"] = env
     # A head that just started serves HTTP before its job agent is ready, and says so.
     deadline = time.monotonic() + AGENT_WAIT_S
     while True:
@@ -126,6 +147,28 @@ def check_upload_size(working_dir: Path) -> None:
             "an absolute path, or move the file into a directory of its own.",
             field="working_dir",
         )
+
+
+def _credentials_out(override: str, env: dict[str, str]) -> str:
+    """A ``tracking_uri=URI`` override without the URI's password, which goes into ``env``."""
+    key, _, uri = override.partition("=")
+    parts = urllib.parse.urlsplit(uri.strip())
+    if key.strip() != "tracking_uri" or parts.password is None:
+        return override
+    if parts.scheme in ("http", "https"):
+        env["MLFLOW_TRACKING_USERNAME"] = urllib.parse.unquote(parts.username or "")
+        env["MLFLOW_TRACKING_PASSWORD"] = urllib.parse.unquote(parts.password)
+        host = parts.netloc.rpartition("@")[2]
+        return f"tracking_uri={urllib.parse.urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))}"
+    if parts.scheme.startswith("postgresql"):
+        env["PGPASSWORD"] = urllib.parse.unquote(parts.password)
+        return f"tracking_uri={public_uri(uri.strip())}"
+    raise ConfigError(
+        f"a job's entrypoint is shown to everyone on the cluster, so it cannot hold the password of "
+        f"{public_uri(uri.strip())}; give a {parts.scheme} store's password to its driver through its own "
+        "configuration, or use an MLflow server (MLFLOW_TRACKING_PASSWORD).",
+        field="tracking_uri",
+    )
 
 
 def job_status(job_id: str, *, address: str) -> tuple[str, str]:

@@ -129,7 +129,7 @@ class RunEnd:
             logger.warning(
                 "MLflow at %s is unreachable: the best model and the plots were not logged to it; "
                 "the model is at %s.",
-                self.record.tracking_uri,
+                self.record.public_uri,
                 result.best_model_path,
             )
         return result
@@ -179,7 +179,7 @@ class RunEnd:
             trials=frame,
             best_model_path=best_model,
             run_dir=record.run_dir,
-            tracking_uri=record.tracking_uri,
+            tracking_uri=record.public_uri,
             experiment_id=record.experiment_id,
             parent_run_id=record.parent_run_id,
             objectives=run.objectives,

@@ -13,6 +13,7 @@ from mlflow.tracking import MlflowClient
 
 from automl._result import MANIFEST_FILE
 from automl.tracking._artifacts import git_commit
+from automl.tracking._credentials import check_store, is_local_store, public_uri
 from automl.tracking._tracking import open_experiment
 from automl.tracking._writer import PENDING_FILE, replay
 from search_spaces import ConfigError, Space
@@ -29,6 +30,11 @@ class RunRecord:
     tracking_uri: str
     experiment_id: str
     parent_run_id: str
+
+    @property
+    def public_uri(self) -> str:
+        """The tracking URI as printed and recorded: without a password."""
+        return public_uri(self.tracking_uri)
 
     @property
     def journal(self) -> Path:
@@ -82,6 +88,8 @@ class RunRecord:
     def reopen(cls, run_dir: Path, manifest: Mapping[str, Any]) -> RunRecord:
         """The record of an interrupted run: its unsent MLflow writes sent first, its parent run RUNNING again."""
         tracking_uri = manifest["tracking_uri"]
+        if not is_local_store(tracking_uri):  # down, or the credentials (from the environment) refused
+            check_store(tracking_uri)
         journal = run_dir / PENDING_FILE
         if journal.exists():  # writes the interrupted driver had not sent yet
             replay(journal, tracking_uri)
@@ -101,6 +109,6 @@ class RunRecord:
 
     def print_where(self, experiment_name: str) -> None:
         print(
-            f"[automl] run directory {self.run_dir} | MLflow experiment {experiment_name!r} at {self.tracking_uri}",
+            f"[automl] run directory {self.run_dir} | MLflow experiment {experiment_name!r} at {self.public_uri}",
             flush=True,
         )

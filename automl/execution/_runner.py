@@ -198,7 +198,7 @@ class Run(RunBase):
             "build": self.build_ref or (_qualname(self.build) if self.build else None),
             "build_is_ref": self.build_ref is not None,
             "reported": list(self.reported) if self.reported is not None else None,
-            "tracking_uri": record.tracking_uri,
+            "tracking_uri": record.public_uri,  # a password comes from the environment on resume
             "experiment_id": record.experiment_id,
             "experiment_name": self.experiment_name,
             "registered_model_name": self.registered_model_name,

@@ -30,6 +30,7 @@ from automl.planning._choices import GridSampler, SchedulerChoice, make_sampler,
 from automl.planning._hypermodel import check_hypermodel, hypermodel_space, resolve_hypermodel_ref
 from automl.planning._objectives import EXTRA_METRICS, Objective, parse_objectives
 from automl.planning._warm_start import known_points
+from automl.tracking._credentials import is_local_store
 from automl.tracking._tracking import tracking_client, tracking_wait_s
 from search_spaces import ConfigError, Space, cnn, mlp, rnn
 from search_spaces._checks import check_int, is_int, is_real
@@ -654,6 +655,8 @@ class Experiment:
         with third_party_lines(Path(run.storage_path) / name, verbose=verbose, new=True):
             with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="automl-tracking") as pool:
                 opening = pool.submit(tracking_client, run.resolved_tracking_uri())
+                if not is_local_store(run.resolved_tracking_uri()):
+                    opening.result()  # a server or database that is down or refuses us fails before Ray starts
                 _start_ray(self.address, verbose=verbose)
                 client = opening.result()
             with optuna_warnings_only():

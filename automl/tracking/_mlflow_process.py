@@ -65,6 +65,9 @@ def entity(value: Any) -> Any:
     return value
 
 
+_URI_VARIABLE = "AUTOML_MLFLOW_PROCESS_URI"  # the child's tracking URI, from its parent
+
+
 class ClientProcess:
     """Calls `MlflowClient` methods in a child process, one at a time, from one thread.
 
@@ -81,14 +84,15 @@ class ClientProcess:
     """
 
     def __init__(self, tracking_uri: str, *, log_file: Path, wait: bool = True) -> None:
-        env = dict(os.environ)
+        # The URI goes through the environment, not the command line that `ps` shows: it may hold a password.
+        env = {**os.environ, _URI_VARIABLE: tracking_uri}
         root = _import_root()
         if root is not None:
             env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         self._log_file = log_file
         with log_file.open("ab") as log:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "automl.tracking._mlflow_process", tracking_uri],
+                [sys.executable, "-m", "automl.tracking._mlflow_process"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log,
@@ -249,4 +253,4 @@ def main(tracking_uri: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(os.environ.pop(_URI_VARIABLE))

@@ -12,6 +12,7 @@ from pathlib import Path
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from automl.tracking._credentials import hide_password
 from automl.tracking._journal import existing_run
 from automl.tracking._mlflow_process import ClientProcess, ClientProcessError, call_client
 from automl.tracking._ops import Op
@@ -89,17 +90,21 @@ class Sender:
             return Outcome.SENT
         except MlflowException as exc:
             if exc.error_code in _PERMANENT:
-                logger.warning("MLflow refused %s: %s", op.describe(), exc)
+                logger.warning("MLflow refused %s: %s", op.describe(), self._hidden(exc))
                 return Outcome.REFUSED
-            logger.debug("MLflow unreachable (%s); will retry", exc)
+            logger.debug("MLflow unreachable (%s); will retry", self._hidden(exc))
             return Outcome.RETRY
         except ClientProcessError as exc:
             logger.warning("%s; the writes go on from the driver's thread", exc)
             self._drop_process()
             return Outcome.RETRY
         except Exception as exc:  # noqa: BLE001 - connection errors come in many types; retry them all
-            logger.debug("MLflow unreachable (%s); will retry", exc)
+            logger.debug("MLflow unreachable (%s); will retry", self._hidden(exc))
             return Outcome.RETRY
+
+    def _hidden(self, exc: Exception) -> str:
+        """The error's text without the URI's password (MLflow's messages quote the request's URL)."""
+        return hide_password(str(exc), self.tracking_uri)
 
     def _call(self, op: Op) -> None:
         op.attempts += 1

@@ -24,6 +24,7 @@ from ray.tune.experiment import Trial
 
 from automl._result import TrialState
 from automl._trial_names import write_trial_name
+from automl.tracking._credentials import check_store, is_local_store, public_uri
 from automl.tracking._progress import Progress
 from automl.tracking._ranking import Ranking
 from automl.tracking._records import TrialRecord
@@ -78,10 +79,13 @@ def tracking_client(tracking_uri: str) -> MlflowClient:
     migrate it, and one fails ("table experiments already exists"). A new file
     starts as a copy of an empty store (`automl.tracking._store_template`), which MLflow
     then opens as an existing one. Other stores (a server, a database service)
-    set themselves up.
+    set themselves up; they are checked to answer and take the credentials first.
+
+    Raises:
+        ConfigError: A server or database store is unreachable or refuses the credentials.
     """
     if not tracking_uri.startswith("sqlite:///"):
-        return MlflowClient(tracking_uri)
+        return MlflowClient(tracking_uri) if is_local_store(tracking_uri) else check_store(tracking_uri)
     path = Path(tracking_uri.removeprefix("sqlite:///")).resolve()
     # MLflow logs building the tables ("Creating initial MLflow database tables...") at
     # INFO: part of the run's start, which automl's own first lines already describe.
@@ -252,7 +256,10 @@ class MlflowTracker(Callback):
         return MlflowWriter(self._tracking_uri, journal=self._journal, offload=offload)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k not in self._UNPICKLED}
+        # Ray writes the pickle into the run directory: no password there (a resumed
+        # run's client takes it from the environment, as MLflow documents).
+        state = {k: v for k, v in self.__dict__.items() if k not in self._UNPICKLED}
+        return {**state, "_tracking_uri": public_uri(self._tracking_uri)}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)

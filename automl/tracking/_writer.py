@@ -33,6 +33,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from automl.tracking._credentials import public_uri
 from automl.tracking._journal import PENDING_FILE, Journal, replay, unsent
 from automl.tracking._mlflow_process import ClientProcess
 from automl.tracking._ops import Op, RunRef, batch_from, merged
@@ -256,7 +257,7 @@ class MlflowWriter:
             logger.warning(
                 "MLflow at %s stayed unreachable: %d writes were not sent (%s); they are kept in %s and "
                 "`automl sync %s` sends them once the store is back.",
-                self.tracking_uri,
+                public_uri(self.tracking_uri),
                 len(left),
                 "; ".join(f"{n}x {what}" for what, n in summary.most_common(5)),
                 self.journal,

@@ -78,3 +78,39 @@ def test_file_data_travels_with_the_working_directory_or_is_passed_through(head,
     data = json.loads((result.run_dir / "run.json").read_text())["data"]
     assert data["validation_directory"] == str(tmp_path / "shared" / "val")
     assert not data["image_directory"].startswith(str(job))  # the uploaded copy, on the cluster's side
+
+
+@pytest.fixture
+def team(postgres, tmp_path):
+    from tests._servers import running_team_server
+
+    with running_team_server(postgres, tmp_path / "team", name="team_submit") as server:
+        yield server
+
+
+def test_a_job_on_the_team_server_carries_the_password_in_its_environment_only(
+    head, team, tmp_path, monkeypatch, capsys
+):
+    from ray.job_submission import JobSubmissionClient
+
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", team.user)
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", team.password)
+    overrides = [
+        f"tracking_uri={team.url}",
+        f"storage_path={tmp_path / 'runs'}",
+        "name=team-job",
+        "num_trials=1",
+        "epochs=1",
+        "experiment_name=team-job",
+    ]
+    args = ["submit", str(EXAMPLES / "digits_mlp.yaml"), "--address", head, "--follow"]
+    assert main([*args, *(a for o in overrides for a in ("--set", o))]) == 0
+    out, err = capsys.readouterr()
+    job_id = out.split("Submitted job ", 1)[1].split()[0]
+    assert f"{job_id}: SUCCEEDED" in out and team.password not in out + err
+    info = JobSubmissionClient(head).get_job_info(job_id)
+    assert team.password not in info.entrypoint
+    assert info.runtime_env["env_vars"]["MLFLOW_TRACKING_PASSWORD"] == team.password
+    admin = MlflowClient(f"http://admin:{team.admin_password}@127.0.0.1:{team.port}")
+    (parent,) = admin.search_runs([admin.get_experiment_by_name("team-job").experiment_id], "tags.automl.kind = 'tuning-run'")
+    assert parent.info.status == "FINISHED"

@@ -117,7 +117,7 @@ def answer_unless_a_run_was_made(replies, reply):
         os._exit(1)
     answer(replies, reply)
 child._answer = answer_unless_a_run_was_made
-child.main(sys.argv[-1])
+child.main(os.environ[child._URI_VARIABLE])
 """
 
 
@@ -149,10 +149,11 @@ def test_the_child_process_ends_with_a_killed_driver_and_ignores_ctrl_c(store, t
             "-c",
             textwrap.dedent(
                 f"""
-                import subprocess, sys, time
+                import os, subprocess, sys, time
                 child = subprocess.Popen(
-                    [sys.executable, "-m", "automl.tracking._mlflow_process", {uri!r}],
+                    [sys.executable, "-m", "automl.tracking._mlflow_process"],
                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                    env={{**os.environ, "AUTOML_MLFLOW_PROCESS_URI": {uri!r}}},
                 )
                 child.stdout.readline()  # ready
                 print(child.pid, flush=True)
