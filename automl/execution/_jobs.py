@@ -9,7 +9,7 @@ import socket
 import sys
 import time
 import urllib.parse
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,24 +41,55 @@ def _client(address: str) -> Any:
             "start a head with `ray start --head` (its dashboard serves jobs on port 8265) or fix --address.",
             field="address",
         ) from exc
+    from ray.exceptions import AuthenticationError
     from ray.job_submission import JobSubmissionClient
 
     from automl.execution._ray_compat import use_local_auth_token
 
     use_local_auth_token()  # the token `ray.init` would send, for a cluster with token auth
-    return JobSubmissionClient(address)
+    try:
+        return JobSubmissionClient(address)  # asks the server its version: a refused token fails here
+    except AuthenticationError as exc:
+        raise _refused(address, exc) from None
 
 
-def submit(experiment: Path, *, address: str, overrides: Sequence[str] = ()) -> str:
+def _refused(address: str, exc: Exception) -> ConfigError:
+    """The one-line error for a job server that refuses this client's token (Ray's spans lines)."""
+    status = "wrong token (403)" if "invalid" in str(exc).lower() else "missing token (401)"
+    return ConfigError(
+        f"the Ray cluster at {address} refused this client's token: {status}; copy the head's token "
+        "(`ray get-auth-token` there) to ~/.ray/auth_token, or name its file in RAY_AUTH_TOKEN_PATH "
+        "or give it in RAY_AUTH_TOKEN.",
+        field="address",
+    )
+
+
+def _check_cluster_fits(address: str, resources: Mapping[str, float]) -> None:
+    """Raises a ConfigError unless a live node of the cluster at ``address`` can hold one trial."""
+    from ray.util.state import list_nodes
+
+    from automl.execution._resources import check_fits
+
+    nodes = list_nodes(address=address, filters=[("state", "=", "ALIVE")], detail=True)
+    check_fits(resources, (node.resources_total for node in nodes))
+
+
+def submit(
+    experiment: Path, *, address: str, overrides: Sequence[str] = (), resources: Mapping[str, float] | None = None
+) -> str:
     """Submits ``automl tune EXPERIMENT`` as a Ray job; returns the job id.
 
     The experiment file's directory is the job's working directory (so data
     paths relative to the file work), and this installation's `automl`,
     `search_spaces` and `trainers` packages are shipped with it, so the
-    cluster runs the same code as the submitter.
+    cluster runs the same code as the submitter. With ``resources`` (a
+    trial's), a cluster none of whose nodes can hold a trial is refused
+    before anything is submitted.
     """
     experiment = experiment.resolve()
     client = _client(address)
+    if resources is not None:
+        _check_cluster_fits(address, resources)
     sets = [f"--set={o}" for o in ("address=auto", *overrides)]
     entrypoint = shlex.join(["python", "-m", "automl.cli", "tune", experiment.name, "--quiet", *sets])
     runtime_env = {
