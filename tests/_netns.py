@@ -71,7 +71,7 @@ def _pid_alive(pid: int) -> bool:
 
 
 def sweep_stale() -> None:
-    """Removes the namespaces and bridges of earlier sessions whose process is gone."""
+    """Removes the namespaces, bridges and Ray directories of earlier sessions whose process is gone."""
     names = subprocess.run([IP, "netns", "list"], capture_output=True, text=True).stdout.split()
     links = subprocess.run([IP, "-o", "link", "show"], capture_output=True, text=True).stdout.splitlines()
     for name in names:
@@ -84,6 +84,25 @@ def sweep_stale() -> None:
         owner = _owner(link)
         if owner is not None and not _pid_alive(owner):
             subprocess.run([IP, "link", "del", link], capture_output=True)
+    for path in Path(tempfile.gettempdir()).glob(f"{PREFIX}*"):
+        owner = _owner(path.name)
+        if owner is not None and not _pid_alive(owner):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def clean_up_on_sigterm() -> None:
+    """On SIGTERM (a `timeout` around pytest), removes this process's networks before it ends.
+
+    Fixture teardown does not run then; atexit does not either.
+    """
+
+    def terminated(signum: int, frame: object) -> None:
+        for net in list(_open):
+            net.close()
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    signal.signal(signal.SIGTERM, terminated)
 
 
 def _owner(name: str) -> int | None:
@@ -114,6 +133,7 @@ def _used_subnets() -> set[str]:
 
 
 _counter = iter(range(1, 1000))
+_open: list[Network] = []  # this process's networks not closed yet
 
 
 @dataclass
@@ -159,6 +179,7 @@ class Network:
             self.subnet = f"10.{rng.randint(160, 250)}.{rng.randint(1, 254)}"
         self.address = f"{self.subnet}.1"
         self.bridge = f"{self.tag}b"
+        _open.append(self)
         try:
             self._ip("link", "add", self.bridge, "type", "bridge")
             self._ip("addr", "add", f"{self.address}/24", "dev", self.bridge)
@@ -193,6 +214,8 @@ class Network:
 
     def close(self) -> None:
         """Kills every process in the hosts, removes them, their links and the bridge."""
+        if self in _open:
+            _open.remove(self)
         for host in self.hosts:
             _kill_namespace(host.name)
         for host in self.hosts:
@@ -234,7 +257,7 @@ class RayCluster:
 
     net: Network
     system: dict[str, str] = field(default_factory=dict)  # RAY_* settings for every node
-    root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="amray")))
+    root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}xray")))
     head: Host | None = None
 
     def __post_init__(self) -> None:

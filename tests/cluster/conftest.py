@@ -16,6 +16,7 @@ def namespaces() -> None:
     if reason is not None:
         pytest.skip(f"no test hosts: {reason}")
     _netns.sweep_stale()
+    _netns.clean_up_on_sigterm()
 
 
 @pytest.fixture

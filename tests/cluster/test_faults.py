@@ -124,6 +124,17 @@ class Study:
         return trials
 
 
+# Ray's health checks of a node, shortened so that a killed raylet or a cut link marks it dead
+# within seconds (defaults: a check every 3 s, failed after 10 s, dead after 5 failures in a row).
+# Not shorter: on a loaded machine a live node must still answer in time.
+HEALTH_CHECKS = {
+    "RAY_health_check_initial_delay_ms": "1000",
+    "RAY_health_check_period_ms": "1000",
+    "RAY_health_check_timeout_ms": "1500",
+    "RAY_health_check_failure_threshold": "3",
+}
+
+
 def _moved_from_checkpoint(trial: dict, head: _netns.Host) -> None:
     """The trial finished on the head, retried once, from a checkpoint (not epoch 1 again)."""
     assert trial["node_ip"] == head.address
@@ -134,7 +145,7 @@ def _moved_from_checkpoint(trial: dict, head: _netns.Host) -> None:
 
 
 def test_a_worker_raylet_killed_mid_trial_its_trial_resumes_on_the_head(network, tmp_path):
-    cluster = make_cluster(network, workers=1)
+    cluster = make_cluster(network, workers=1, **HEALTH_CHECKS)
     head, worker = network.hosts
     try:
         study = Study(cluster, tmp_path, hold=worker, hold_epoch=2, trials=2)
@@ -167,17 +178,6 @@ def test_a_worker_joining_mid_run_takes_the_next_trials(network, tmp_path):
         assert all(t["retries"] is None for t in trials)
     finally:
         cluster.close()
-
-
-# Ray's health checks of a node, shortened so that a cut link marks it dead within seconds
-# (defaults: a check every 3 s, failed after 10 s, dead after 5 failures in a row). Not shorter:
-# on a loaded machine a live node must still answer in time.
-HEALTH_CHECKS = {
-    "RAY_health_check_initial_delay_ms": "1000",
-    "RAY_health_check_period_ms": "1000",
-    "RAY_health_check_timeout_ms": "2000",
-    "RAY_health_check_failure_threshold": "4",
-}
 
 
 def test_a_worker_cut_off_longer_than_the_health_checks_allow_its_trial_resumes_on_the_head(network, tmp_path):
