@@ -71,7 +71,8 @@ def _check_cluster_fits(address: str, resources: Mapping[str, float]) -> None:
     from automl.execution._resources import check_fits
 
     nodes = list_nodes(address=address, filters=[("state", "=", "ALIVE")], detail=True)
-    check_fits(resources, (node.resources_total for node in nodes))
+    if nodes:  # none listed yet (a head still starting): the job's own check, on the cluster, decides
+        check_fits(resources, (node.resources_total for node in nodes))
 
 
 def submit(
