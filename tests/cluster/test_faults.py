@@ -144,20 +144,29 @@ def _moved_from_checkpoint(trial: dict, head: _netns.Host) -> None:
     assert max(epochs) == EPOCHS
 
 
-def test_a_worker_raylet_killed_mid_trial_its_trial_resumes_on_the_head(network, tmp_path):
+@pytest.fixture
+def held_on_worker(network, tmp_path):
+    """A head and a worker; the study's trial on the worker held at epoch 3, its epoch 2 in
+    MLflow (so the driver knows its checkpoint). Yields the cluster, the study and that run's id."""
     cluster = make_cluster(network, workers=1, **HEALTH_CHECKS)
-    head, worker = network.hosts
+    _, worker = network.hosts
     try:
         study = Study(cluster, tmp_path, hold=worker, hold_epoch=2, trials=2)
         _netns.wait_for(study.reached, "the trial on the worker to reach epoch 3", timeout=180)
         (run_id,) = _netns.wait_for(lambda: study.runs_on(worker.address, 2), "epoch 2 on the worker in MLflow")
-        subprocess.run(["kill", "-9", str(cluster.raylet_pid(worker))], check=True)
-
-        trials = study.summary()
-        (moved,) = [t for t in trials if t["run_id"] == run_id]
-        _moved_from_checkpoint(moved, head)
+        yield cluster, study, run_id
     finally:
         cluster.close()
+
+
+def test_a_worker_raylet_killed_mid_trial_its_trial_resumes_on_the_head(network, held_on_worker):
+    cluster, study, run_id = held_on_worker
+    head, worker = network.hosts
+    subprocess.run(["kill", "-9", str(cluster.raylet_pid(worker))], check=True)
+
+    trials = study.summary()
+    (moved,) = [t for t in trials if t["run_id"] == run_id]
+    _moved_from_checkpoint(moved, head)
 
 
 def test_a_worker_joining_mid_run_takes_the_next_trials(network, tmp_path):
@@ -180,25 +189,19 @@ def test_a_worker_joining_mid_run_takes_the_next_trials(network, tmp_path):
         cluster.close()
 
 
-def test_a_worker_cut_off_longer_than_the_health_checks_allow_its_trial_resumes_on_the_head(network, tmp_path):
-    cluster = make_cluster(network, workers=1, **HEALTH_CHECKS)
+def test_a_worker_cut_off_longer_than_the_health_checks_allow_its_trial_resumes_on_the_head(network, held_on_worker):
+    cluster, study, run_id = held_on_worker
     head, worker = network.hosts
-    try:
-        study = Study(cluster, tmp_path, hold=worker, hold_epoch=2, trials=2)
-        _netns.wait_for(study.reached, "the trial on the worker to reach epoch 3", timeout=180)
-        (run_id,) = _netns.wait_for(lambda: study.runs_on(worker.address, 2), "epoch 2 on the worker in MLflow")
-        worker.cut()
-        _netns.wait_for(lambda: cluster.alive() == {head.address}, "Ray to declare the cut-off worker dead")
-        worker.restore()
+    worker.cut()
+    _netns.wait_for(lambda: cluster.alive() == {head.address}, "Ray to declare the cut-off worker dead")
+    worker.restore()
 
-        trials = study.summary()
-        (moved,) = [t for t in trials if t["run_id"] == run_id]
-        _moved_from_checkpoint(moved, head)
-        # Back on the network, the worker learns it was declared dead: its raylet exits.
-        _netns.wait_for(lambda: not _has_raylet(cluster, worker), "the cut-off worker's raylet to exit")
-        assert cluster.alive() == {head.address}
-    finally:
-        cluster.close()
+    trials = study.summary()
+    (moved,) = [t for t in trials if t["run_id"] == run_id]
+    _moved_from_checkpoint(moved, head)
+    # Back on the network, the worker learns it was declared dead: its raylet exits.
+    _netns.wait_for(lambda: not _has_raylet(cluster, worker), "the cut-off worker's raylet to exit")
+    assert cluster.alive() == {head.address}
 
 
 def _has_raylet(cluster: _netns.RayCluster, host: _netns.Host) -> bool:
