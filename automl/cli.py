@@ -26,7 +26,7 @@ from automl._tensorboard import tensorboard_command
 from automl._trial_names import trial_names
 from automl.execution._jobs import job_logs, job_status, submit
 from automl.execution._quiet import held_native_stderr, keep_in_log, third_party_lines
-from automl.planning._experiment import DataSpec, Experiment
+from automl.planning._experiment import DataSpec, Experiment, trial_resources
 from automl.planning._resume import resume, trusted_manifest
 from automl.tracking._tracking import default_tracking_uri, tracking_client
 from automl.tracking._writer import PENDING_FILE, replay
@@ -220,7 +220,12 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     paths = experiment.data.paths() if isinstance(experiment.data, DataSpec) else {}
     # The tracking store's credentials go in the job's environment (the one place the CLI reads them).
     job_id = submit(
-        args.experiment, address=args.address, overrides=args.set, data_paths=paths, environment=os.environ
+        args.experiment,
+        address=args.address,
+        overrides=args.set,
+        data_paths=paths,
+        environment=os.environ,
+        resources=trial_resources(experiment),
     )
     print(f"Submitted job {job_id} to {args.address}")
     print(f"  automl status {job_id} --address {args.address}")

@@ -46,12 +46,38 @@ def _client(address: str) -> Any:
             "start a head with `ray start --head` (its dashboard serves jobs on port 8265) or fix --address.",
             field="address",
         ) from exc
+    from ray.exceptions import AuthenticationError
     from ray.job_submission import JobSubmissionClient
 
     from automl.execution._ray_compat import use_local_auth_token
 
     use_local_auth_token()  # the token `ray.init` would send, for a cluster with token auth
-    return JobSubmissionClient(address)
+    try:
+        return JobSubmissionClient(address)  # asks the server its version: a refused token fails here
+    except AuthenticationError as exc:
+        raise _refused(address, exc) from None
+
+
+def _refused(address: str, exc: Exception) -> ConfigError:
+    """The one-line error for a job server that refuses this client's token (Ray's spans lines)."""
+    status = "wrong token (403)" if "invalid" in str(exc).lower() else "missing token (401)"
+    return ConfigError(
+        f"the Ray cluster at {address} refused this client's token: {status}; copy the head's token "
+        "(`ray get-auth-token` there) to ~/.ray/auth_token, or name its file in RAY_AUTH_TOKEN_PATH "
+        "or give it in RAY_AUTH_TOKEN.",
+        field="address",
+    )
+
+
+def _check_cluster_fits(address: str, resources: Mapping[str, float]) -> None:
+    """Raises a ConfigError unless a live node of the cluster at ``address`` can hold one trial."""
+    from ray.util.state import list_nodes
+
+    from automl.execution._resources import check_fits
+
+    nodes = list_nodes(address=address, filters=[("state", "=", "ALIVE")], detail=True)
+    if nodes:  # none listed yet (a head still starting): the job's own check, on the cluster, decides
+        check_fits(resources, (node.resources_total for node in nodes))
 
 
 # The tracking store's credentials a job takes from the submitter's environment (MLflow's and libpq's names).
@@ -65,6 +91,7 @@ def submit(
     overrides: Sequence[str] = (),
     data_paths: Mapping[str, str] | None = None,
     environment: Mapping[str, str] | None = None,
+    resources: Mapping[str, float] | None = None,
 ) -> str:
     """Submits ``automl tune EXPERIMENT`` as a Ray job; returns the job id.
 
@@ -79,7 +106,9 @@ def submit(
     The tracking store's credentials travel in the job's environment, never
     in its entrypoint (which Ray prints and lists): those of
     `CREDENTIAL_VARIABLES` set in ``environment``, and the password of a
-    ``tracking_uri=`` override, which the entrypoint gets without it.
+    ``tracking_uri=`` override, which the entrypoint gets without it. With
+    ``resources`` (a trial's), a cluster none of whose nodes can hold a
+    trial is refused before anything is submitted.
 
     Raises:
         ConfigError: The working directory is over Ray's upload limit (said
@@ -90,6 +119,8 @@ def submit(
     experiment = experiment.resolve()
     check_upload_size(experiment.parent)
     client = _client(address)
+    if resources is not None:
+        _check_cluster_fits(address, resources)
     passed = outside_paths(experiment.parent, data_paths or {})
     env = {k: v for k, v in (environment or {}).items() if k in CREDENTIAL_VARIABLES}
     overrides = [_credentials_out(o, env) for o in overrides]

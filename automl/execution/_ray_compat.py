@@ -452,11 +452,17 @@ def use_local_auth_token() -> None:
     this applies the rule `ray.init` uses (RAY_AUTH_MODE unset and a token in
     ~/.ray → token auth), through Ray's private helper: no public API does it.
     """
-    from ray._private.authentication.authentication_token_setup import (
-        maybe_enable_token_auth_if_token_available,
-    )
+    from ray._private.authentication import authentication_token_setup
 
-    maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
+    # Its warning that token auth "is enabled for this Ray cluster" speaks of a cluster
+    # this process starts; a client starts none, so it is left out.
+    logger = logging.getLogger(authentication_token_setup.__name__)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        authentication_token_setup.maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
+    finally:
+        logger.setLevel(level)
 
 
 # Loopback ---------------------------------------------------------------------

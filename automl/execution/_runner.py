@@ -21,14 +21,15 @@ from ray import tune
 from automl._objectives import EXTRA_METRICS, Objective
 from automl._result import TuningResult
 from automl.execution._ray_compat import run_config_callbacks
+from automl.execution._resources import check_fits
 from automl.execution._run_end import RunEnd
 from automl.execution._run_record import RunRecord
 from automl.execution._trainable import restore_missing_checkpoints
-from automl.execution._tuner import new_tuner, ray_resources, trainable
+from automl.execution._tuner import new_tuner, trainable
 from automl.execution._workers import RSS_KEY, WorkerPolicy
 from automl.tracking._lineage import dataset_input
 from automl.tracking._tracking import MlflowTracker, default_tracking_uri, tracking_client
-from search_spaces import ConfigError, Space
+from search_spaces import Space
 from trainers import FitSettings, StreamingData, TrainingData, reported_metrics
 from trainers._backbones import PHASE_METRIC
 
@@ -87,26 +88,10 @@ class RunBase:
         return ((self.settings.monitor, self.settings.mode), *self.extra_objectives)
 
     def check_resources_fit(self) -> None:
-        """Raises unless some live node of the Ray cluster can hold one trial.
-
-        Ray would otherwise wait forever for a node that never comes (on a
-        cluster without autoscaling).
-
-        Raises:
-            ConfigError: No node has every resource a trial asks for.
-        """
+        """Raises a ConfigError unless some live node of the Ray cluster can hold one trial."""
         import ray
 
-        need = {k: v for k, v in ray_resources(self.resources).items() if v > 0}
-        nodes = [node["Resources"] for node in ray.nodes() if node.get("Alive")]
-        if any(all(node.get(k, 0) >= v for k, v in need.items()) for node in nodes):
-            return
-        shown = [{k: node.get(k, 0) for k in need} for node in nodes]
-        raise ConfigError(
-            f"a trial asks for {self.resources}, but no node of the Ray cluster has that much "
-            f"(nodes: {shown}); lower resources_per_trial or add a larger node.",
-            field="resources_per_trial",
-        )
+        check_fits(self.resources, (node["Resources"] for node in ray.nodes() if node.get("Alive")))
 
     def _tracker(self, record: RunRecord, verbose: int, *, mutated: Sequence[str] = ()) -> MlflowTracker:
         return MlflowTracker(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +11,7 @@ from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 from ray.tune.search import BasicVariantGenerator
 
 from automl._result import TRIAL_DIR_PREFIX
+from automl.execution._resources import ray_resources
 from automl.execution._searcher import STUDY_NAME, EndedTrials, FlatSample, Searcher, seeded_storage
 from automl.execution._shipped_build import RegisteringBuild
 from automl.execution._trainable import KeepNewestCheckpoints, run_trial
@@ -23,15 +23,7 @@ from search_spaces._hypermodel import HyperModelSpace
 if TYPE_CHECKING:
     from automl.execution._runner import Run, RunBase
 
-__all__ = ["new_tuner", "ray_resources", "trainable", "trial_id"]
-
-# resources_per_trial keys → Ray's resource names (a TPU is Ray's custom resource "TPU").
-_RAY_NAMES = {"cpu": "CPU", "gpu": "GPU", "tpu": "TPU", "memory": "memory"}
-
-
-def ray_resources(resources: Mapping[str, float]) -> dict[str, float]:
-    return {_RAY_NAMES[k]: float(v) for k, v in resources.items()}
-
+__all__ = ["new_tuner", "trainable", "trial_id"]
 
 def _trial_dirname(trial: Any) -> str:
     # Ray's default name spells out the whole config and overflows paths.

@@ -59,7 +59,7 @@ from trainers._settings import check_metric_names
 from trainers._stream import loader_keys, text_tokens
 from trainers._texts import check_text_body
 
-__all__ = ["DataSpec", "Experiment", "PRESETS"]
+__all__ = ["DataSpec", "Experiment", "PRESETS", "trial_resources"]
 
 # The keys of `DataSpec` that name a source; a spec names exactly one.
 _SOURCES = ("sklearn", "csv", "parquet", "npz", "image_directory", "text_directory", "tfrecord", "function")
@@ -601,7 +601,7 @@ class Experiment:
         if isinstance(self.space, HyperModelSpace) and isinstance(data, TrainingData):  # `_fit_plan` saw to it
             reported = _hypermodel_checks(self, data, settings, sampler, extra)
         scheduler, settings = _scheduler(self, objectives, settings, sampler, known)
-        resources = _trial_resources(self)
+        resources = trial_resources(self)
         return Run(
             space=self._space,
             data=data,
@@ -994,7 +994,7 @@ def _check_hyperband_concurrency(experiment: Experiment, scheduler: SchedulerCho
         )
 
 
-def _trial_resources(experiment: Experiment) -> dict[str, float]:
+def trial_resources(experiment: Experiment) -> dict[str, float]:
     """Each trial's resources, and mixed precision only where there is a GPU for it."""
     resources = _resources(experiment.resources_per_trial)
     if experiment.mixed_precision and resources.get("gpu", 0) <= 0:
