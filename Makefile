@@ -36,9 +36,8 @@ demo: $(RUN_STAMP)
 # 601 s against 767 s, with 3 failures: the submit test's `ray start --head`
 # exited beside the other Ray, and the worker-reuse test saw no earlier model.)
 # --durations lists the slowest tests in the CI log, where the suite's time goes.
-# The docs site is built first, so a broken link or API reference fails CI too.
+# tests/test_docs.py builds the docs site with --strict, so a broken link or API reference fails CI too.
 test: $(STAMP) postgres
-	$(MAKE) docs
 	$(PY) -m pytest -m "not ray" -n 2 --durations=10
 	$(PY) -m pytest -m ray --durations=25
 
