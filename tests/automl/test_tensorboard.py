@@ -155,7 +155,9 @@ def test_a_resumed_run_keeps_the_switches_its_manifest_records(tmp_path):
     from automl.planning._resume import _resumed_run
 
     run = _experiment(tensorboard=True, log_tensorboard_to_mlflow=True)._plan()
-    record = types.SimpleNamespace(tracking_uri="sqlite:///x.db", experiment_id="1", parent_run_id="p")
+    record = types.SimpleNamespace(
+        tracking_uri="sqlite:///x.db", public_uri="sqlite:///x.db", experiment_id="1", parent_run_id="p"
+    )
     manifest = json.loads(json.dumps(run.manifest(name="tb", record=record)))  # as run.json holds it
     resumed = _resumed_run(tmp_path, manifest, data="digits", callbacks=(), build=None)
     assert (resumed.tensorboard, resumed.log_tensorboard_to_mlflow) == (True, True)
