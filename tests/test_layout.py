@@ -11,6 +11,8 @@ tracking import no planning module (planning builds the run, never the reverse).
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -172,3 +174,12 @@ def test_module_level_imports_are_read_as_python_runs_them(tmp_path, code, expec
     path = tmp_path / "m.py"
     path.write_text(code)
     assert _imports(path, anywhere=False) == expected
+
+
+def test_the_cli_and_the_api_import_no_tensorflow():
+    """The driver imports TensorFlow only when it must (a build to check, a model to log): its
+    native start-up lines would reach the terminal ahead of the quiet stderr, and it costs seconds.
+    """
+    code = "import sys, automl, automl.cli; print(sorted({'tensorflow', 'keras'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

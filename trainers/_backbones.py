@@ -11,22 +11,21 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-import h5py
-import keras
+from typing import TYPE_CHECKING, Any
 
 from search_spaces import Backbone, Categorical, ConfigError, Float, Int, LayerStack, Parameter, Repeat, Space
 from search_spaces._checks import is_int
 from search_spaces._suggest import did_you_mean
 
+if TYPE_CHECKING:
+    import keras
+
 __all__ = [
     "BACKBONE_LAYER",
     "PHASE_METRIC",
     "FineTune",
-    "FineTuning",
     "backbone_of",
     "build_backbone",
     "check_backbones",
@@ -40,24 +39,20 @@ BACKBONE_LAYER = "backbone"
 PHASE_METRIC = "phase"
 
 
-@dataclasses.dataclass(frozen=True)
-class _Family:
-    make: Callable[..., keras.Model]
-    # Whether the model scales raw pixels itself (include_preprocessing, or always);
-    # otherwise its preprocess_input is mode "tf": x / 127.5 - 1, a Rescaling layer.
-    preprocesses: bool
-
-
-_FAMILIES: dict[str, _Family] = {
-    "EfficientNetB0": _Family(keras.applications.EfficientNetB0, True),
-    "EfficientNetB1": _Family(keras.applications.EfficientNetB1, True),
-    "EfficientNetB2": _Family(keras.applications.EfficientNetB2, True),
-    "EfficientNetB3": _Family(keras.applications.EfficientNetB3, True),
-    "MobileNetV2": _Family(keras.applications.MobileNetV2, False),
-    "MobileNetV3Small": _Family(keras.applications.MobileNetV3Small, True),
-    "MobileNetV3Large": _Family(keras.applications.MobileNetV3Large, True),
-    "ResNet50V2": _Family(keras.applications.ResNet50V2, False),
-    "ConvNeXtTiny": _Family(keras.applications.ConvNeXtTiny, True),
+# keras.applications backbones (each the name of its constructor there) → whether the model scales raw
+# pixels itself (include_preprocessing, or always); otherwise its preprocess_input is mode "tf":
+# x / 127.5 - 1, a Rescaling layer. Keras is imported when a backbone is built, not with this module,
+# which the driver imports to plan any run.
+_PREPROCESSES: dict[str, bool] = {
+    "EfficientNetB0": True,
+    "EfficientNetB1": True,
+    "EfficientNetB2": True,
+    "EfficientNetB3": True,
+    "MobileNetV2": False,
+    "MobileNetV3Small": True,
+    "MobileNetV3Large": True,
+    "ResNet50V2": False,
+    "ConvNeXtTiny": True,
 }
 
 
@@ -83,7 +78,9 @@ def _backbone(
     layer: Mapping[str, Any], input_shape: Sequence[int | None], weights: str | None = None
 ) -> keras.Model:
     """The backbone without its top, pooled, named `BACKBONE_LAYER`; ``weights`` ``None`` or ``"imagenet"``."""
-    model = _FAMILIES[layer["name"]].make(
+    import keras
+
+    model = getattr(keras.applications, layer["name"])(
         include_top=False, weights=weights, input_shape=tuple(input_shape), pooling=layer["pooling"]
     )
     # keras.applications names each model after its family; the trial's model looks it up by this name.
@@ -92,13 +89,15 @@ def _backbone(
 
 def build_backbone(x: Any, layer: Mapping[str, Any], field: str) -> Any:
     """The preprocessing and the frozen backbone on the raw images ``x``, its weights loaded."""
+    import keras
+
     weights = layer["weights"]
     backbone = _backbone(layer, tuple(x.shape[1:]), "imagenet" if weights == "imagenet" else None)
     if weights not in (None, "imagenet"):
         check_weights_file(backbone, Path(weights), f"{field}.weights")
         backbone.load_weights(weights)
     backbone.trainable = False
-    if not _FAMILIES[layer["name"]].preprocesses:
+    if not _PREPROCESSES[layer["name"]]:
         x = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="preprocess_input")(x)
     return backbone(x, training=False)
 
@@ -129,6 +128,8 @@ def _start(backbone: keras.Model, at: float | int | str, field: str) -> int:
 
 def unfreeze(model: keras.Model, at: float | int | str) -> None:
     """Trains the backbone's layers from ``at`` on, its BatchNormalization layers excepted."""
+    import keras
+
     backbone = model.get_layer(BACKBONE_LAYER)
     start = _start(backbone, at, "fine_tune_at")
     backbone.trainable = True
@@ -161,6 +162,8 @@ def _paths(backbone: keras.Model) -> list[tuple[str, keras.layers.Layer]]:
 
 def _stored_shapes(path: Path, backbone: keras.Model, field: str) -> list[tuple[str, list[Any], list[Any]]]:
     """(layer name, its weights' shapes, those the file holds) for each layer with weights."""
+    import h5py
+
     try:
         file = h5py.File(path, "r")
     except OSError as exc:
@@ -203,45 +206,6 @@ def check_weights_file(backbone: keras.Model, path: Path, field: str) -> None:
                 "its top (include_top=False) with the same pooling.",
                 field=field,
             )
-
-
-class FineTuning(keras.callbacks.Callback):
-    """Switches a backbone's trial to its second phase, and logs each epoch's ``phase`` (1 or 2).
-
-    At the start of epoch ``head_epochs`` (0-based, counted across a resumed
-    fit's restarts, as every callback counts) the backbone is unfrozen from
-    ``fine_tune_at`` and ``recompile(model, epoch)`` compiles the model again
-    at the lower learning rate, before the epoch's first batch. One fit, one
-    epoch counter: early stopping, checkpoints and the reporter see one run.
-    Runs first, so the other callbacks see the epoch's phase.
-
-    Args:
-        fine_tune: The backbone's schedule.
-        recompile: Compiles the unfrozen model for ``epoch`` and makes its train function.
-        phase: The phase the fit starts in: a resumed trial's checkpoint says. Defaults to `1`.
-    """
-
-    def __init__(
-        self, fine_tune: FineTune, recompile: Callable[[keras.Model, int], None], *, phase: int = 1
-    ) -> None:
-        super().__init__()
-        self._fine_tune = fine_tune
-        self._recompile = recompile
-        self._initial = phase
-        self.phase = phase
-
-    def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
-        self.phase = self._initial
-
-    def on_epoch_begin(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
-        if self.phase == 1 and epoch >= self._fine_tune.head_epochs:
-            unfreeze(self.model, self._fine_tune.fine_tune_at)
-            self._recompile(self.model, epoch)
-            self.phase = 2
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        if logs is not None:
-            logs[PHASE_METRIC] = float(self.phase)
 
 
 def _values(param: Parameter) -> list[Any]:

@@ -12,6 +12,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from trainers._backbones import PHASE_METRIC, FineTune, unfreeze
 from trainers._checkpoint import BEST_FILE, LAST_FILE, Progress
 from trainers._reporter import Reporter
 from trainers._schedule import EpochSchedule
@@ -20,6 +21,7 @@ __all__ = [
     "EagerFirstValidation",
     "EpochLearningRate",
     "EpochSummaries",
+    "FineTuning",
     "LastCheckpoint",
     "MonitoredMetric",
     "ProgressWriter",
@@ -352,3 +354,42 @@ class EpochSummaries(keras.callbacks.Callback):
         for writer in self._writers.values():
             writer.close()
         self._writers = {}
+
+
+class FineTuning(keras.callbacks.Callback):
+    """Switches a backbone's trial to its second phase, and logs each epoch's ``phase`` (1 or 2).
+
+    At the start of epoch ``head_epochs`` (0-based, counted across a resumed
+    fit's restarts, as every callback counts) the backbone is unfrozen from
+    ``fine_tune_at`` and ``recompile(model, epoch)`` compiles the model again
+    at the lower learning rate, before the epoch's first batch. One fit, one
+    epoch counter: early stopping, checkpoints and the reporter see one run.
+    Runs first, so the other callbacks see the epoch's phase.
+
+    Args:
+        fine_tune: The backbone's schedule.
+        recompile: Compiles the unfrozen model for ``epoch`` and makes its train function.
+        phase: The phase the fit starts in: a resumed trial's checkpoint says. Defaults to `1`.
+    """
+
+    def __init__(
+        self, fine_tune: FineTune, recompile: Callable[[keras.Model, int], None], *, phase: int = 1
+    ) -> None:
+        super().__init__()
+        self._fine_tune = fine_tune
+        self._recompile = recompile
+        self._initial = phase
+        self.phase = phase
+
+    def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        self.phase = self._initial
+
+    def on_epoch_begin(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        if self.phase == 1 and epoch >= self._fine_tune.head_epochs:
+            unfreeze(self.model, self._fine_tune.fine_tune_at)
+            self._recompile(self.model, epoch)
+            self.phase = 2
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if logs is not None:
+            logs[PHASE_METRIC] = float(self.phase)

@@ -19,10 +19,11 @@ import tensorflow as tf
 
 from search_spaces import ConfigError
 from search_spaces._hypermodel import FIT_KEYWORDS
-from trainers._backbones import FineTuning, backbone_of, fine_tune_of
+from trainers._backbones import backbone_of, fine_tune_of
 from trainers._callbacks import (
     EagerFirstValidation,
     EpochLearningRate,
+    FineTuning,
     LastCheckpoint,
     MonitoredMetric,
     ProgressWriter,

@@ -142,13 +142,14 @@ def test_ctrl_c_then_resume_finishes_a_hypermodel_run_from_its_experiment_file(r
         f"scheduler: fifo\nseed: 0\nmax_concurrent_trials: 1\nname: stopped\nexperiment_name: kt-resume\n"
         f"tracking_uri: {uri}\nstorage_path: {tmp_path / 'runs'}\n"
     )
-    driver = subprocess.Popen(
-        [sys.executable, "-m", "automl", "tune", str(tmp_path / "experiment.yaml"), "--quiet"],
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    log = tmp_path / "driver.err"
+    with log.open("w") as stderr:
+        driver = subprocess.Popen(
+            [sys.executable, "-m", "automl", "tune", str(tmp_path / "experiment.yaml"), "--quiet"],
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
     client = MlflowClient(uri)
 
     def finished() -> int:
@@ -166,10 +167,10 @@ def test_ctrl_c_then_resume_finishes_a_hypermodel_run_from_its_experiment_file(r
         if time.monotonic() > deadline or driver.poll() is not None:
             if driver.poll() is None:
                 os.killpg(driver.pid, signal.SIGKILL)
-            pytest.fail(f"the driver finished no trial (exit {driver.wait()}): {driver.stderr.read()}")
+            pytest.fail(f"the driver finished no trial (exit {driver.wait()}): {log.read_text()}")
         time.sleep(0.2)
     os.killpg(driver.pid, signal.SIGINT)
-    assert driver.wait(timeout=120) == 130, driver.stderr.read()
+    assert driver.wait(timeout=120) == 130, log.read_text()
     assert finished() < 4
 
     result = automl.resume(tmp_path / "runs" / "stopped", verbose=0)
