@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import os
 import signal
+from pathlib import Path
 
 import keras
 import pytest
 from mlflow.tracking import MlflowClient
+from ray import tune
 
 import automl
 from search_spaces import Dense, LayerStack, Space
@@ -26,14 +28,30 @@ class KillsItsWorkerOnce(keras.callbacks.Callback):
     run (a killer watching MLflow from outside saw epochs up to 2 s late, by
     which time a 25-epoch digits trial had ended). The marker file, written
     before the kill, holds the killed process's id and stops the retry from
-    killing its own worker.
+    killing its own worker. Each attempt also writes to ``journal`` the
+    checkpoint Ray handed it and the epochs it began: Ray's own result.json
+    is no witness, as a retry may replace it with an older copy from storage.
     """
 
-    def __init__(self, marker: str) -> None:
+    def __init__(self, marker: str, journal: str) -> None:
         super().__init__()
         self.marker = marker
+        self.journal = journal
+
+    def _write(self, **entry: object) -> None:
+        with open(self.journal, "a", encoding="utf-8") as file:
+            file.write(json.dumps({"pid": os.getpid(), **entry}) + "\n")
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        checkpoint = tune.get_checkpoint()
+        done = None
+        if checkpoint is not None:
+            with checkpoint.as_directory() as directory:
+                done = json.loads((Path(directory) / "state.json").read_text())["epoch"]
+        self._write(restored_epochs_done=done)
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._write(begins=epoch)
         if epoch == KILLED_AT and not os.path.exists(self.marker):
             with open(self.marker, "w", encoding="utf-8") as file:
                 file.write(str(os.getpid()))
@@ -43,6 +61,7 @@ class KillsItsWorkerOnce(keras.callbacks.Callback):
 def test_a_killed_worker_resumes_its_trial_from_the_checkpoint(ray_local, tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     marker = tmp_path / "killed.pid"
+    journal = tmp_path / "attempts.jsonl"
     result = automl.tune(
         Space(layers=LayerStack(Dense(units=32)), learning_rate=1e-3),
         data="digits",
@@ -54,7 +73,7 @@ def test_a_killed_worker_resumes_its_trial_from_the_checkpoint(ray_local, tmp_pa
         tracking_uri=uri,
         experiment_name="killed-worker",
         storage_path=tmp_path / "runs",
-        callbacks=[KillsItsWorkerOnce(str(marker))],
+        callbacks=[KillsItsWorkerOnce(str(marker), str(journal))],
         verbose=0,
     )
     assert marker.exists(), "the worker was never killed"
@@ -69,26 +88,13 @@ def test_a_killed_worker_resumes_its_trial_from_the_checkpoint(ray_local, tmp_pa
     steps = [m.step for m in client.get_metric_history(run.info.run_id, "val_accuracy")]
     assert sorted(steps) == list(range(1, EPOCHS + 1))  # one point per epoch, none twice
 
-    # Ray's own per-trial record: the retry continued from the newest checkpoint, not from epoch 1.
-    # An epoch that did not improve val_accuracy may have written none (checkpoint_interval_s): the
-    # retry then redoes the epochs after the one that did. (On the retry Ray may replace its
-    # result.json with the copy in storage, which it refreshes every few minutes, so earlier lines
-    # can be missing from it; MLflow has every epoch, above.)
-    lines = (result.run_dir / f"trial_{trial['trial_id']}" / "result.json").read_text().splitlines()
-    results = [json.loads(line) for line in lines]
-    before = [r for r in results if r["pid"] == killed_pid]
-    after = [r for r in results if r["pid"] != killed_pid]
-    shown = [(r["epoch"], r["pid"], r["checkpoint_dir_name"]) for r in results]
-    checkpointed = {_index(r): r["epoch"] for r in before if r["checkpoint_dir_name"]}
-    first = after[0]
-    assert checkpointed and first["epoch"] > max(checkpointed.values()), shown  # not from epoch 1
-    # Checkpoints are numbered on across the retry: the one it restored is the one before its first.
-    restored = _index(first) - 1 if first["checkpoint_dir_name"] else None
-    if restored in checkpointed:  # that line of the killed worker's was kept (see above)
-        assert first["epoch"] == checkpointed[restored] + 1, shown
-    assert [r["epoch"] for r in after] == list(range(first["epoch"], EPOCHS + 1)), shown
-
-
-def _index(result: dict) -> int:
-    """The number of a result's checkpoint (``checkpoint_000003`` -> 3)."""
-    return int(result["checkpoint_dir_name"].rsplit("_", 1)[1])
+    # Each attempt, from its own journal: the killed one began epochs 0..KILLED_AT; the retry was
+    # handed a checkpoint of the killed one's (not none: it did not start over) and began at the
+    # epoch after it, then ran each later epoch once.
+    entries = [json.loads(line) for line in journal.read_text().splitlines()]
+    killed = [e for e in entries if e["pid"] == killed_pid]
+    retry = [e for e in entries if e["pid"] != killed_pid]
+    assert [e["begins"] for e in killed if "begins" in e] == list(range(KILLED_AT + 1)), entries
+    done = retry[0]["restored_epochs_done"]
+    assert done is not None and 1 <= done <= KILLED_AT, entries
+    assert [e["begins"] for e in retry if "begins" in e] == list(range(done, EPOCHS)), entries
