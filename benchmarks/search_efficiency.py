@@ -51,6 +51,11 @@ stay well below 100%, so better configurations show.
     # automl's defaults against other settings, side by side: each --variant is one more tuner
     .venv/bin/python -m benchmarks.search_efficiency --data synthetic --budget 120 --tuners automl \
         --variant 'automl-g2r3={"scheduler": {"name": "asha", "grace_period": 2, "reduction_factor": 3}}'
+    # checks the script runs: the smoke's 4 tuners at once, automl's runs on an already running Ray
+    .venv/bin/python -m benchmarks.search_efficiency --smoke --jobs 4 --address auto
+
+``--jobs`` and ``--address`` are for such checks: tuners sharing the cores,
+or automl's clock without Ray's start, give figures not to compare.
 """
 
 from __future__ import annotations
@@ -66,6 +71,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -187,8 +193,13 @@ class _Run:
             log.write(json.dumps({"start": self.start}) + "\n")
 
 
-def _run_automl(run: _Run, settings: Mapping[str, Any], *, hypermodel: Any = None) -> None:
-    """`automl.tune` on `space()`, or on ``hypermodel`` (KerasTuner code) when given, with ``settings``."""
+def _run_automl(
+    run: _Run, settings: Mapping[str, Any], *, hypermodel: Any = None, address: str | None = None
+) -> None:
+    """`automl.tune` on `space()`, or on ``hypermodel`` (KerasTuner code) when given, with ``settings``.
+
+    With ``address``, the run joins that Ray cluster rather than starting its own.
+    """
     import automl
     from search_spaces import AutoMLError
 
@@ -210,6 +221,7 @@ def _run_automl(run: _Run, settings: Mapping[str, Any], *, hypermodel: Any = Non
             experiment_name="search-efficiency",
             storage_path=run.workdir / "automl_runs",
             verbose=0,
+            address=address,
             **settings,
         )
     except AutoMLError as exc:
@@ -353,9 +365,9 @@ def _child(args: argparse.Namespace) -> int:
         data=load_problem(args.data),
     )
     if args.child == "automl":
-        _run_automl(run, json.loads(args.automl_settings))
+        _run_automl(run, json.loads(args.automl_settings), address=args.address)
     elif args.child == "automl-hypermodel":  # the kt-* tuners' code, automl's defaults (TPE + ASHA)
-        _run_automl(run, {}, hypermodel=_kerastuner_hypermodel(run))
+        _run_automl(run, {}, hypermodel=_kerastuner_hypermodel(run), address=args.address)
     elif args.child == "optuna":
         _run_optuna(run)
     else:
@@ -541,6 +553,7 @@ def _launch(
         f"--data={args.data}",
         f"--log={log}",
         f"--workdir={workdir}",
+        *([f"--address={args.address}"] if args.address else []),
     ]
     started = time.perf_counter()
     done = subprocess.run(
@@ -637,6 +650,17 @@ def main(argv: list[str] | None = None) -> int:
         '(e.g. \'automl-mv={"sampler": {"name": "tpe", "multivariate": true}}\'); repeatable',
     )
     parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="tuners run at once (default 1, the measurement; more only to check the script runs)",
+    )
+    parser.add_argument(
+        "--address",
+        help="automl's runs join this Ray cluster (e.g. auto) instead of starting one each, "
+        "so their clocks leave Ray's start out; to check the script runs beside a running Ray",
+    )
+    parser.add_argument(
         "--json",
         metavar="PATH",
         help="also write every run's epochs (seconds since its start, val_accuracy) to PATH as JSON, "
@@ -653,8 +677,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.smoke:  # one tuner per code path (KerasTuner's share theirs), seconds each
         smoke = ["automl", "automl-hypermodel", "kt-hyperband", "optuna"]
         args.tuners, args.seeds, args.budget, args.epochs = smoke, [0], 3.0, 3
-    if args.budget <= 0 or args.epochs < 1:
-        parser.error(f"--budget must be > 0 and --epochs >= 1, got {args.budget} and {args.epochs}")
+    if args.budget <= 0 or args.epochs < 1 or args.jobs < 1:
+        parser.error(
+            f"--budget must be > 0, --epochs and --jobs >= 1, got {args.budget}, {args.epochs} and {args.jobs}"
+        )
     variants = dict(args.variant)
     if len(variants) < len(args.variant):
         parser.error(f"--variant names must differ, got {[name for name, _ in args.variant]}")
@@ -665,13 +691,15 @@ def main(argv: list[str] | None = None) -> int:
         f"- data {args.data}; budget {args.budget:.0f} s per run, ≤ {args.epochs} epochs per trial, "
         f"seeds {args.seeds}\n"
     )
-    traces = []
-    with tempfile.TemporaryDirectory(prefix="bench-search-") as tmp:
-        for seed in args.seeds:  # seed-major: machine drift spreads over every tuner alike
-            for tuner in args.tuners:
-                traces.append(_launch(tuner, seed, args, Path(tmp)))
-            for name, settings in variants.items():
-                traces.append(_launch(name, seed, args, Path(tmp), settings))
+    # Seed-major: machine drift spreads over every tuner alike. The traces keep this order.
+    runs: list[tuple[str, int, Mapping[str, Any] | None]] = [
+        run
+        for seed in args.seeds
+        for run in [(tuner, seed, None) for tuner in args.tuners]
+        + [(name, seed, settings) for name, settings in variants.items()]
+    ]
+    with tempfile.TemporaryDirectory(prefix="bench-search-") as tmp, ThreadPoolExecutor(args.jobs) as pool:
+        traces = list(pool.map(lambda run: _launch(run[0], run[1], args, Path(tmp), run[2]), runs))
     best, target = target_of(traces)
     print(report(traces, target))
     print(f"\nThe target is {best}'s median best at budget.")

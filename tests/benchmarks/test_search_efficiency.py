@@ -145,7 +145,7 @@ def test_a_variant_is_a_name_and_automl_tune_arguments_the_benchmark_does_not_fi
 @pytest.mark.slow
 def test_a_variants_arguments_reach_automl_tune_in_its_own_process(tmp_path):
     # automl refuses a bad scheduler before Ray starts: the child's error names it.
-    args = argparse.Namespace(budget=5.0, epochs=1, data="synthetic")
+    args = argparse.Namespace(budget=5.0, epochs=1, data="synthetic", address=None)
     with pytest.raises(
         RuntimeError, match=r"(?s)automl-bad run \(seed 0\) exited.*scheduler: unknown scheduler 'bogus'"
     ):
