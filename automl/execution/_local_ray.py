@@ -5,6 +5,7 @@ Joining a cluster (`ray.init(address=...)`, `automl submit`) does not go through
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import stat
@@ -41,6 +42,32 @@ def start_local_ray(*, log_to_driver: bool) -> None:
             log_to_driver=log_to_driver,
         )
     keep_token_private(token, created=not existed)
+    if not log_to_driver:
+        _shut_down_at_exit()
+
+
+def _shut_down_at_exit() -> None:
+    """Has the process shut Ray down as it exits without Ray's own half-second wait for worker logs.
+
+    Ray's exit handler, registered as Ray is imported, sleeps 0.5 s so that the
+    workers' last log lines reach the console; a Ray started with
+    ``log_to_driver=False`` sends none. A handler registered later runs first:
+    its `ray.shutdown` leaves Ray's nothing to do. Registered once per process.
+    """
+    global _exit_handler_registered
+    if not _exit_handler_registered:
+        atexit.register(_shutdown_ray)
+        _exit_handler_registered = True
+
+
+_exit_handler_registered = False
+
+
+def _shutdown_ray() -> None:
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
 
 
 def keep_token_private(token: Path, *, created: bool) -> None:

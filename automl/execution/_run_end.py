@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from ray import tune
@@ -20,6 +19,7 @@ from ray import tune
 from automl._environ import environment_variable
 from automl._objectives import best_on_front, pareto_front
 from automl._result import RunInterrupted, TrialState, TuningResult
+from automl.execution._flavor_info import example_rows, read_flavor_info
 from automl.execution._ray_compat import plain_trial_actors, ray_console_replaced
 from automl.execution._run_record import RunRecord
 from automl.execution._scratch import remove_run_caches
@@ -28,7 +28,6 @@ from automl.execution._workers import reusing_workers
 from automl.tracking._artifacts import log_best_model, log_study_plots, optuna_study
 from automl.tracking._tracking import MlflowTracker, TrialRecord
 from search_spaces import AutoMLError
-from trainers import StreamingData, TrainingData
 from trainers._checkpoint import BEST_FILE
 
 if TYPE_CHECKING:
@@ -73,6 +72,7 @@ class RunEnd:
         self.run = run
         self.record = record
         self.tracker = tracker
+        self._flavor: dict[str, Any] | None = None  # what the best trial's worker wrote for MLflow
 
     def fit(self, tuner: tune.Tuner, *, resumed: bool = False) -> TuningResult:
         """Runs the trials, then returns the run's result; an interruption says how to resume.
@@ -170,6 +170,7 @@ class RunEnd:
         best_model = record.run_dir / BEST_MODEL_NAME
         with checkpoints[best.trial_id].as_directory() as directory:
             shutil.copyfile(Path(directory) / BEST_FILE, best_model)
+            self._flavor = read_flavor_info(Path(directory))
         frame = self.tracker.dataframe()
         return TuningResult(
             best_config=run.space.unflatten(best.params),
@@ -248,7 +249,12 @@ class RunEnd:
     def _log_best_model(self, result: TuningResult) -> None:
         client, name = self.record.client, self.run.registered_model_name
         version = log_best_model(
-            client, result.parent_run_id, result.best_model_path, _example_rows(self.run.data), registered_name=name
+            client,
+            result.parent_run_id,
+            result.best_model_path,
+            example_rows(self.run.data),
+            registered_name=name,
+            flavor=self._flavor,
         )
         if version is not None:
             client.set_tag(result.parent_run_id, "automl.registered_model", f"{name}/{version}")
@@ -259,7 +265,3 @@ class RunEnd:
         for trial_run_id in front["mlflow_run_id"]:
             client.set_tag(trial_run_id, "automl.pareto_front", "true")
 
-
-def _example_rows(data: TrainingData | StreamingData) -> np.ndarray:
-    """A few input rows for the best model's MLflow signature: validation rows, or a file source's checked ones."""
-    return data.x_val if isinstance(data, TrainingData) else data.example

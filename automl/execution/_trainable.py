@@ -18,6 +18,7 @@ import ray
 from ray import tune
 
 from automl._result import TRIAL_DIR_PREFIX
+from automl.execution._flavor_info import example_rows
 from automl.execution._scratch import scratch_dir, worker_cache_dir
 from automl.execution._tensorboard import trial_tensorboard
 from automl.execution._workers import RSS_KEY, worker_rss_mib
@@ -197,7 +198,7 @@ def run_trial(
     """
     from automl.execution._heap import freeze_imports
     from automl.execution._memory_limit import MemoryLimit
-    from automl.execution._model_size import ModelSize
+    from automl.execution._model_size import FlavorInfo, ModelSize
     from trainers import (  # TensorFlow: once per worker process
         configure_threads,
         distribution_strategy,
@@ -233,11 +234,12 @@ def run_trial(
             config,
             data,
             settings=settings,
-            checkpoint_dir=workdir / "current",
+            checkpoint_dir=workdir / "current",  # FlavorInfo writes there too
             reporter=_RayReporter(),
             callbacks=(
                 *trial_tensorboard(callbacks, trial_dir, tensorboard=tensorboard),
                 ModelSize(),
+                FlavorInfo(workdir / "current", example_rows(data)),
                 *([MemoryLimit(memory_limit)] if memory_limit else []),
             ),
             resume_from=resume_from,

@@ -12,7 +12,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -60,29 +60,36 @@ def log_best_model(
     example: np.ndarray,
     *,
     registered_name: str | None,
+    flavor: Mapping[str, Any] | None = None,
 ) -> str | None:
     """Logs the best model to ``run_id`` with MLflow's Keras flavor and registers it.
 
-    The model gets a signature inferred from ``example`` and a few rows as
-    input example. Returns the registered version, if registered.
+    The model gets a signature of ``example``'s rows and of its output, and
+    those rows as input example. ``flavor`` (what the trial's worker wrote:
+    the Keras version and backend, TensorFlow's version, the output's shape
+    and dtype) spares loading the model: the files are written from
+    ``model_path`` as `mlflow.keras.save_model` writes them, and TensorFlow
+    is not imported here. Without it the model is loaded and run on
+    ``example``. Returns the registered version, if registered.
     """
-    import keras
-    import mlflow.keras
-    import tensorflow as tf
     from mlflow.models import infer_signature
 
-    model = keras.saving.load_model(model_path)  # safe_mode stays on
-    sample = example[:5]
-    signature = infer_signature(sample, np.asarray(model.predict(sample, verbose=0)))
     with tempfile.TemporaryDirectory() as local:  # mlflow writes into an existing, empty directory
-        mlflow.keras.save_model(
-            model,
-            local,
-            signature=signature,
-            input_example=sample,
-            # Pinned here: inferring requirements reloads the model in a subprocess.
-            pip_requirements=[f"tensorflow=={tf.__version__}", f"keras=={keras.__version__}"],
-        )
+        if flavor is None:
+            _save_loaded_model(model_path, example, local)
+        else:
+            from automl.tracking._mlflow_compat import save_keras_model_files
+
+            shape, dtype = flavor["output_shape"], flavor["output_dtype"]
+            save_keras_model_files(
+                Path(local),
+                model_path,
+                keras_version=flavor["keras_version"],
+                keras_backend=flavor["keras_backend"],
+                signature=infer_signature(example, np.zeros((len(example), *shape), dtype=dtype)),
+                input_example=example,
+                pip_requirements=_requirements(flavor["tensorflow_version"], flavor["keras_version"]),
+            )
         client.log_artifacts(run_id, local, "model")
     if registered_name is None:
         return None
@@ -90,6 +97,29 @@ def log_best_model(
     source = f"{client.get_run(run_id).info.artifact_uri}/model"
     version = client.create_model_version(registered_name, source=source, run_id=run_id)
     return str(version.version)
+
+
+def _requirements(tensorflow_version: str, keras_version: str) -> list[str]:
+    # Pinned here: inferring requirements reloads the model in a subprocess.
+    return [f"tensorflow=={tensorflow_version}", f"keras=={keras_version}"]
+
+
+def _save_loaded_model(model_path: Path, example: np.ndarray, local: str) -> None:
+    """`mlflow.keras.save_model` of the model at ``model_path``, loaded here (TensorFlow imported)."""
+    import keras
+    import mlflow.keras
+    import tensorflow as tf
+    from mlflow.models import infer_signature
+
+    model = keras.saving.load_model(model_path)  # safe_mode stays on
+    signature = infer_signature(example, np.asarray(model.predict(example, verbose=0)))
+    mlflow.keras.save_model(
+        model,
+        local,
+        signature=signature,
+        input_example=example,
+        pip_requirements=_requirements(tf.__version__, keras.__version__),
+    )
 
 
 def _ensure_registered_model(client: MlflowClient, name: str) -> None:
@@ -107,15 +137,20 @@ def _ensure_registered_model(client: MlflowClient, name: str) -> None:
 
 
 def _import_for_artifacts() -> None:
-    """Imports what `log_best_model` and `log_study_plots` need: TensorFlow, matplotlib, scikit-learn."""
+    """Imports what `log_best_model` and `log_study_plots` need: MLflow's model files, matplotlib, scikit-learn.
+
+    Not TensorFlow: the best model's files are written from what its worker
+    wrote (`log_best_model`'s ``flavor``).
+    """
     try:
         import matplotlib
 
         matplotlib.use("Agg")  # as log_study_plots sets it
         import matplotlib.pyplot  # noqa: F401
-        import mlflow.keras  # noqa: F401  # Keras and TensorFlow
         import optuna.importance  # noqa: F401  # the importances plot's fANOVA: scikit-learn's forests
         from optuna.visualization import matplotlib as _  # noqa: F401
+
+        import automl.tracking._mlflow_compat  # noqa: F401  # MLflow's model and environment modules
     except Exception:  # the end of the run imports them again and reports what fails
         logger.debug("Importing ahead for the end-of-run artifacts failed", exc_info=True)
 
@@ -123,13 +158,12 @@ def _import_for_artifacts() -> None:
 class ImportsForArtifacts(tune.Callback):  # type: ignore[misc]  # Ray's class is untyped
     """Imports the end-of-run artifacts' modules on a driver thread once the last trial has started.
 
-    Logging the best model in MLflow's Keras flavor needs TensorFlow in the
-    driver, and the plots need matplotlib and scikit-learn: seconds of
-    imports on one CPU, which after the last trial would add to the run's wall time
+    The plots need matplotlib and scikit-learn, and the best model MLflow's
+    model modules: seconds of imports on one CPU, which after the last trial would add to the run's wall time
     while the other CPUs idle. Once every trial has started, the imports
     share the CPUs with the last trials instead, and take over those of the
     trials that end. Earlier, the trials' workers would still be importing
-    TensorFlow themselves, or a trial waiting for a CPU would start later.
+    TensorFlow, or a trial waiting for a CPU would start later.
 
     A run with a time budget that ends it first starts them 10 s before the
     budget's end (half-way through a budget under 20 s).
@@ -151,8 +185,8 @@ class ImportsForArtifacts(tune.Callback):  # type: ignore[misc]  # Ray's class i
     def _start(self) -> None:
         if self.thread is None:
             # Not a daemon: a driver that ends mid-import (Ctrl-C) waits for it. Cut short inside
-            # h5py's import, HDF5 kept h5py's converters past Python's end and crashed the process
-            # as it exited (a segmentation fault, exit status 139).
+            # a native extension's import (h5py's, when TensorFlow was among them), the process
+            # crashed as it exited (a segmentation fault, exit status 139).
             self.thread = threading.Thread(target=_import_for_artifacts, name="automl-imports")
             self.thread.start()
 

@@ -52,7 +52,7 @@ def test_the_imports_wait_until_every_trial_has_started():
     thread.join(timeout=120)
     assert not thread.is_alive()
     assert {
-        "mlflow.keras",
+        "automl.tracking._mlflow_compat",
         "matplotlib.pyplot",
         "optuna.importance",
         "optuna.visualization.matplotlib",
@@ -95,15 +95,15 @@ import sys, time
 from automl.tracking._artifacts import ImportsForArtifacts
 ImportsForArtifacts(num_trials=1)._start()
 deadline = time.monotonic() + 60
-while "h5py" not in sys.modules and time.monotonic() < deadline:
+while "sklearn" not in sys.modules and time.monotonic() < deadline:
     time.sleep(0.001)
-sys.exit(3)  # as a Ctrl-C'd driver leaves: inside the imports, h5py's begun
+sys.exit(3)  # as a Ctrl-C'd driver leaves: inside the imports, scikit-learn's begun
 """
 
 
 def test_a_driver_that_leaves_during_the_imports_ahead_exits_with_its_own_status():
-    # The imports' thread was a daemon: cut short inside h5py's import, HDF5 called h5py's
-    # converters after Python had ended, and the process died of a segmentation fault.
+    # The imports' thread was a daemon: cut short inside h5py's import (TensorFlow's, then among
+    # them), HDF5 called h5py's converters after Python had ended: a segmentation fault.
     out = subprocess.run(
         [sys.executable, "-c", LEAVES_MID_IMPORT], capture_output=True, text=True, timeout=120
     )
