@@ -1,11 +1,13 @@
-"""A CNN tuned on a folder of PNG images, read inside each trial (the driver never holds them).
+"""A CNN with augmentation tuned on a folder of PNG images, read inside each trial (the driver never holds them).
 
 The script first writes a seeded folder of small PNGs, one subfolder per
 class: scikit-learn's 8x8 digits, upscaled to 16x16 RGB. `trainers.image_directory`
 then lists the folder and decodes the first image of each class (the task, the
 image shape and the class names are fixed there, before Ray starts); each
 trial reads the files itself with `keras.utils.image_dataset_from_directory`,
-batched with its own sampled `batch_size`. The same run as YAML is
+batched with its own sampled `batch_size`. The model starts with random
+rotations, zooms and shifts of a sampled size (Keras applies them in training
+only; no flips on digits), then the cnn preset's layers. The same run as YAML is
 examples/images_folder.yaml (run this script once first: it writes the folder).
 
     python examples/images_folder.py --trials 8 --epochs 10
@@ -21,7 +23,19 @@ from sklearn.datasets import load_digits
 
 import automl
 import trainers
-from search_spaces import Categorical, Conv2D, Int, LayerStack, cnn
+from search_spaces import (
+    Categorical,
+    Conv2D,
+    Float,
+    Int,
+    LayerStack,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+    Repeat,
+    Space,
+    cnn,
+)
 
 FOLDER = Path(__file__).resolve().parent / "data" / "digits_png"
 
@@ -56,7 +70,7 @@ def main() -> None:
     print(
         f"{data.name}: {data.train_rows} training and {data.val_rows} validation images, classes {data.classes}"
     )
-    space = cnn(
+    preset = cnn(
         conv_layers=LayerStack(
             Conv2D(filters=Int(4, 16, log=True), kernel_size=Categorical([3, 5])),
             min_layers=1,
@@ -64,6 +78,15 @@ def main() -> None:
         ),
         batch_size=Categorical([16, 32]),
     )
+    augment = Repeat(
+        [
+            RandomRotation(factor=Float(0.0, 0.05)),  # up to 18 degrees either way
+            RandomZoom(height_factor=Float(0.0, 0.1)),
+            RandomTranslation(height_factor=0.1, width_factor=0.1),
+        ]
+    )
+    # The body follows the space's order: the augmentation first, then the preset's layers.
+    space = Space({"augment_layers": augment, **{name: preset[name] for name in preset}})
     result = automl.tune(
         space,
         data=data,

@@ -19,6 +19,13 @@ from search_spaces._layers import (
     LayerNormalization,
     LayerTemplate,
     Normalization,
+    RandomContrast,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+    Rescaling,
+    Resizing,
 )
 from search_spaces._params import Boolean, Categorical, Fixed, Float, Int, Parameter
 from search_spaces._presets import cnn, mlp, rnn
@@ -48,7 +55,14 @@ __all__ = [
     "LayerTemplate",
     "Normalization",
     "Parameter",
+    "RandomContrast",
+    "RandomFlip",
+    "RandomRotation",
+    "RandomTranslation",
+    "RandomZoom",
     "Repeat",
+    "Rescaling",
+    "Resizing",
     "Space",
     "cnn",
     "load_space",

@@ -43,6 +43,13 @@ __all__ = [
     "LayerNormalization",
     "LayerTemplate",
     "Normalization",
+    "RandomContrast",
+    "RandomFlip",
+    "RandomRotation",
+    "RandomTranslation",
+    "RandomZoom",
+    "Rescaling",
+    "Resizing",
     "template_from_dict",
 ]
 
@@ -395,6 +402,158 @@ def _absolute(weights: Any) -> Any:
     return weights
 
 
+# Image preprocessing: only at the start of the model body, before any other layer (the
+# trainer applies them to the raw images, before its standardization or a backbone).
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class Rescaling(LayerTemplate):
+    """A ``keras.layers.Rescaling`` layer: ``x * scale + offset`` on the raw images.
+
+    Only valid at the start of the model body, on images ``(height, width,
+    channels)``. It replaces the standardization the trainer otherwise puts
+    first: ``Rescaling(scale=1 / 255)`` feeds the next layers pixels in [0, 1].
+
+    Args:
+        scale: The factor, a finite number other than 0.
+        offset: Added after scaling, a finite number. Defaults to `0.0`.
+
+    Examples:
+        >>> Rescaling(scale=1 / 127.5, offset=-1.0).default_config()
+        {'type': 'rescaling', 'scale': 0.00784313725490196, 'offset': -1.0}
+    """
+
+    kind: ClassVar[str] = "rescaling"
+    scale: Any
+    offset: Any = default_of("rescaling", "offset")
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class Resizing(LayerTemplate):
+    """A ``keras.layers.Resizing`` layer: images resized to ``(height, width)`` in the model.
+
+    Only valid at the start of the model body. The layers after it, and a
+    `Backbone`'s minimum size, see the new height and width; the saved model
+    takes images of the data's size.
+
+    Args:
+        height: Height of the output images (>= 1).
+        width: Width of the output images (>= 1).
+        interpolation: ``"bilinear"``, ``"nearest"``, ``"bicubic"``,
+            ``"lanczos3"``, ``"lanczos5"`` or ``"area"``. Defaults to `"bilinear"`.
+        crop_to_aspect_ratio: Crop to the output's aspect ratio before
+            resizing, rather than distort. Defaults to `False`.
+    """
+
+    kind: ClassVar[str] = "resizing"
+    height: Any
+    width: Any
+    interpolation: Any = default_of("resizing", "interpolation")
+    crop_to_aspect_ratio: Any = default_of("resizing", "crop_to_aspect_ratio")
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class RandomFlip(LayerTemplate):
+    """A ``keras.layers.RandomFlip`` layer: images flipped at random while training, unchanged at inference.
+
+    Only valid at the start of the model body.
+
+    Args:
+        mode: ``"horizontal"``, ``"vertical"`` or ``"horizontal_and_vertical"``.
+            Defaults to `"horizontal_and_vertical"`.
+    """
+
+    kind: ClassVar[str] = "random_flip"
+    mode: Any = default_of("random_flip", "mode")
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class RandomRotation(LayerTemplate):
+    """A ``keras.layers.RandomRotation`` layer: images rotated at random while training, unchanged at inference.
+
+    Only valid at the start of the model body.
+
+    Args:
+        factor: The largest rotation, a fraction of a full turn in [0, 1]:
+            each image turns by an angle drawn in ``[-factor, factor] * 360°``.
+        fill_mode: How points outside the image are filled: ``"reflect"``,
+            ``"wrap"``, ``"constant"`` (zeros) or ``"nearest"``. Defaults to `"reflect"`.
+        interpolation: ``"bilinear"`` or ``"nearest"``. Defaults to `"bilinear"`.
+
+    Examples:
+        >>> from search_spaces import Float
+        >>> RandomRotation(factor=Float(0.0, 0.1))
+        RandomRotation(factor=Float(low=0.0, high=0.1), fill_mode='reflect', interpolation='bilinear')
+    """
+
+    kind: ClassVar[str] = "random_rotation"
+    factor: Any
+    fill_mode: Any = default_of("random_rotation", "fill_mode")
+    interpolation: Any = default_of("random_rotation", "interpolation")
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class RandomZoom(LayerTemplate):
+    """A ``keras.layers.RandomZoom`` layer: images zoomed at random while training, unchanged at inference.
+
+    Only valid at the start of the model body.
+
+    Args:
+        height_factor: The largest zoom, a fraction of the height in [0, 1):
+            each image is zoomed in or out by a fraction drawn in
+            ``[-height_factor, height_factor]``.
+        width_factor: The same for the width; ``None`` keeps the aspect
+            ratio (the height's zoom). Defaults to `None`.
+        fill_mode: ``"reflect"``, ``"wrap"``, ``"constant"`` or
+            ``"nearest"``. Defaults to `"reflect"`.
+        interpolation: ``"bilinear"`` or ``"nearest"``. Defaults to `"bilinear"`.
+    """
+
+    kind: ClassVar[str] = "random_zoom"
+    height_factor: Any
+    width_factor: Any = default_of("random_zoom", "width_factor")
+    fill_mode: Any = default_of("random_zoom", "fill_mode")
+    interpolation: Any = default_of("random_zoom", "interpolation")
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class RandomTranslation(LayerTemplate):
+    """A ``keras.layers.RandomTranslation`` layer: images shifted at random while training, unchanged at inference.
+
+    Only valid at the start of the model body.
+
+    Args:
+        height_factor: The largest vertical shift, a fraction of the height
+            in [0, 1], drawn in ``[-height_factor, height_factor]``.
+        width_factor: The largest horizontal shift, a fraction of the width in [0, 1].
+        fill_mode: ``"reflect"``, ``"wrap"``, ``"constant"`` or
+            ``"nearest"``. Defaults to `"reflect"`.
+        interpolation: ``"bilinear"`` or ``"nearest"``. Defaults to `"bilinear"`.
+    """
+
+    kind: ClassVar[str] = "random_translation"
+    height_factor: Any
+    width_factor: Any
+    fill_mode: Any = default_of("random_translation", "fill_mode")
+    interpolation: Any = default_of("random_translation", "interpolation")
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class RandomContrast(LayerTemplate):
+    """A ``keras.layers.RandomContrast`` layer: contrast changed at random while training, unchanged at inference.
+
+    Only valid at the start of the model body. Keras clips its output to
+    pixel values in [0, 255], so put it before a `Rescaling`.
+
+    Args:
+        factor: The largest change, in [0, 1]: each image's contrast is
+            multiplied by a number drawn in ``[1 - factor, 1 + factor]``.
+    """
+
+    kind: ClassVar[str] = "random_contrast"
+    factor: Any
+
+
 TEMPLATES: dict[str, type[LayerTemplate]] = {
     cls.kind: cls
     for cls in (
@@ -409,6 +568,13 @@ TEMPLATES: dict[str, type[LayerTemplate]] = {
         GRU,
         Embedding,
         Backbone,
+        Rescaling,
+        Resizing,
+        RandomFlip,
+        RandomRotation,
+        RandomZoom,
+        RandomTranslation,
+        RandomContrast,
     )
 }
 

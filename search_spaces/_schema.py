@@ -21,6 +21,7 @@ __all__ = [
     "BACKBONES",
     "FIRST_ONLY",
     "LAYERS",
+    "PREPROCESSING",
     "REQUIRED",
     "Arg",
     "Rule",
@@ -199,6 +200,18 @@ _BACKBONE: dict[str, Arg] = {
     ),
     "fine_tune_lr_factor": Arg(Rule(low=0, low_open=True), 0.1),
 }
+
+
+def _nonzero(value: Any) -> bool:
+    return is_number(value) and value != 0
+
+
+# keras.layers image preprocessing: the interpolations and fills of the random affine layers.
+_INTERPOLATION = Arg(one_of("interpolation", "bilinear", "nearest"), "bilinear")
+_FILL_MODE = Arg(one_of("fill_mode", "reflect", "wrap", "constant", "nearest"), "reflect")
+# A random layer's factor: one number f >= 0, drawn in [-f, f] (Keras's bounds for each layer).
+_FRACTION = Rule(low=0.0, high=1.0)
+_ZOOM = Rule(low=0.0, high=1.0, high_open=True)  # a zoom in by 100 % leaves no image
 _RECURRENT: dict[str, Arg] = {
     "units": Arg(POSITIVE_INT),
     "dropout": Arg(RATE, 0.0),
@@ -217,8 +230,47 @@ LAYERS: dict[str, dict[str, Arg]] = {
     "gru": _RECURRENT,
     "embedding": {"output_dim": Arg(POSITIVE_INT), "input_dim": Arg(POSITIVE_INT, None)},
     "backbone": _BACKBONE,
+    "rescaling": {
+        "scale": Arg(Rule(test=_nonzero, words="a finite number other than 0")),
+        "offset": Arg(Rule(test=is_number, words="a finite number"), 0.0),
+    },
+    "resizing": {
+        "height": Arg(POSITIVE_INT),
+        "width": Arg(POSITIVE_INT),
+        "interpolation": Arg(
+            one_of("interpolation", "bilinear", "nearest", "bicubic", "lanczos3", "lanczos5", "area"),
+            "bilinear",
+        ),
+        "crop_to_aspect_ratio": Arg(BOOL, False),
+    },
+    "random_flip": {
+        "mode": Arg(
+            one_of("mode", "horizontal", "vertical", "horizontal_and_vertical"), "horizontal_and_vertical"
+        )
+    },
+    "random_rotation": {"factor": Arg(_FRACTION), "fill_mode": _FILL_MODE, "interpolation": _INTERPOLATION},
+    "random_zoom": {
+        "height_factor": Arg(_ZOOM),
+        "width_factor": Arg(_ZOOM, None),
+        "fill_mode": _FILL_MODE,
+        "interpolation": _INTERPOLATION,
+    },
+    "random_translation": {
+        "height_factor": Arg(_FRACTION),
+        "width_factor": Arg(_FRACTION),
+        "fill_mode": _FILL_MODE,
+        "interpolation": _INTERPOLATION,
+    },
+    "random_contrast": {"factor": Arg(_FRACTION)},
 }
-# Layers that take the raw features, so only the first layer of a model body may be one.
+# Image preprocessing and augmentation, applied to the raw images before any other layer
+# (Keras's random layers transform only in training; at inference they pass images through).
+PREPROCESSING = (
+    "rescaling", "resizing", "random_flip", "random_rotation", "random_zoom", "random_translation",
+    "random_contrast",
+)  # fmt: skip
+# Layers that take the raw features, so only the first layer of a model body may be one
+# (after preprocessing layers, if any).
 FIRST_ONLY = ("embedding", "normalization", "backbone")
 
 

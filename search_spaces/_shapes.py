@@ -3,8 +3,9 @@
 Shapes are per sample (no batch axis). The rules mirror how the trainer builds
 models: a Dense layer or the output head flattens what it gets; recurrent
 layers return sequences when the next layer needs them; Conv layers need
-``(steps, channels)`` or ``(height, width, channels)``; Embedding and
-Normalization only come first.
+``(steps, channels)`` or ``(height, width, channels)``; image preprocessing
+layers come before all others, on ``(height, width, channels)``; Embedding,
+Normalization and Backbone only come first (after preprocessing layers).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from search_spaces._checks import is_int
 from search_spaces._errors import ConfigError, located
 from search_spaces._layers import LayerTemplate
 from search_spaces._params import Categorical, Fixed, Float, Int, Parameter
-from search_spaces._schema import BACKBONES, FIRST_ONLY
+from search_spaces._schema import BACKBONES, FIRST_ONLY, PREPROCESSING
 from search_spaces._stack import LayerStack, Repeat
 
 __all__ = ["Shape", "check_layers", "check_stacks", "layer_output", "propagate"]
@@ -59,9 +60,27 @@ def _backbone_output(layer: Mapping[str, Any], shape: Shape) -> Shape:
     if small:
         raise ConfigError(
             f"the {name} backbone needs images of at least {least}x{least} pixels, but the input has shape "
-            f"{shape}; resize the images (e.g. with a Resizing step when the data are made)."
+            f"{shape}; resize the images (e.g. with a resizing layer before it)."
         )
     return (None,)
+
+
+def _preprocessed(layer: Mapping[str, Any], shape: Shape, *, first: bool) -> Shape:
+    """Image preprocessing takes the raw images ``(height, width, channels)``; resizing sets their size."""
+    kind = layer["type"]
+    if not first:
+        raise ConfigError(
+            f"the {kind} layer preprocesses the raw images, so it must come before every other layer of "
+            "the model, but other layers come before it; move it to the start of the first stack."
+        )
+    if len(shape) != 3:
+        raise ConfigError(
+            f"the {kind} layer works on images of shape (height, width, channels) per sample, but the "
+            f"input has shape {shape}; image preprocessing layers apply only to image data."
+        )
+    if kind == "resizing":
+        return (layer.get("height"), layer.get("width"), shape[-1])
+    return shape
 
 
 def layer_output(layer: Mapping[str, Any], shape: Shape, *, first: bool) -> Shape:
@@ -72,9 +91,12 @@ def layer_output(layer: Mapping[str, Any], shape: Shape, *, first: bool) -> Shap
             the caller adds the layer's).
     """
     kind = layer["type"]
+    if kind in PREPROCESSING:
+        return _preprocessed(layer, shape, first=first)
     if kind in FIRST_ONLY and not first:
         raise ConfigError(
-            f"the {kind} layer must be the model's first layer, but other layers come before it."
+            f"the {kind} layer must be the model's first layer, but other layers come before it (only image "
+            "preprocessing layers may)."
         )
     if kind == "embedding":
         if len(shape) != 1:
@@ -108,21 +130,24 @@ def check_layers(layers: Sequence[Mapping[str, Any]], input_shape: Shape, *, fir
     shape = tuple(input_shape)
     for i, layer in enumerate(layers):
         try:
-            shape = layer_output(layer, shape, first=first and i == 0)
+            shape = layer_output(layer, shape, first=first)
         except ConfigError as exc:
             raise exc.at(str(i)) from exc
+        first = first and layer["type"] in PREPROCESSING
     return shape
 
 
 def _worst(param: Parameter, *, largest: bool = True) -> Any:
-    """The value of ``param`` that shrinks shapes most (the largest kernel or pool)."""
+    """The value of ``param`` that shrinks shapes most (the largest kernel or pool; the smallest size)."""
     if isinstance(param, (Int, Float)):
         return param.high if largest else param.low
     if isinstance(param, Fixed):
         return param.value
     if isinstance(param, Categorical):
         numbers = [c for c in param.choices if is_int(c, plain=True)]
-        return max(numbers) if numbers else param.choices[0]
+        if not numbers:
+            return param.choices[0]
+        return max(numbers) if largest else min(numbers)
     return False
 
 
@@ -131,7 +156,10 @@ def _worst_case(template: LayerTemplate) -> dict[str, Any]:
     params = template.parameters()
     layer: dict[str, Any] = {"type": template.kind}
     for name, param in params.items():
-        layer[name] = None if name in ("units", "filters", "output_dim") else _worst(param)
+        smallest = template.kind == "resizing" and name in ("height", "width")
+        layer[name] = (
+            None if name in ("units", "filters", "output_dim") else _worst(param, largest=not smallest)
+        )
     names = params.get("name")
     if template.kind == "backbone" and isinstance(names, Categorical):
         layer["name"] = max(names.choices, key=lambda n: BACKBONES.get(str(n), 0))  # the largest minimum size
@@ -142,7 +170,7 @@ def _worst_case(template: LayerTemplate) -> dict[str, Any]:
     return layer
 
 
-State = tuple[Shape, bool]  # a shape and whether no layer came before it
+State = tuple[Shape, bool]  # a shape and whether only preprocessing layers came before it
 
 
 def propagate(templates: Sequence[LayerTemplate], states: Iterable[State]) -> set[State]:
@@ -154,7 +182,8 @@ def propagate(templates: Sequence[LayerTemplate], states: Iterable[State]) -> se
     out: set[State] = set()
     for shape, first in states:
         for template in templates:
-            out.add((layer_output(_worst_case(template), shape, first=first), False))
+            leading = first and template.kind in PREPROCESSING
+            out.add((layer_output(_worst_case(template), shape, first=first), leading))
     return out
 
 

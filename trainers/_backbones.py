@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from search_spaces import Backbone, Categorical, ConfigError, Float, Int, LayerStack, Parameter, Repeat, Space
 from search_spaces._checks import is_int
+from search_spaces._schema import BACKBONES, PREPROCESSING
 from search_spaces._suggest import did_you_mean
 
 if TYPE_CHECKING:
@@ -66,8 +67,9 @@ class FineTune:
 
 
 def backbone_of(body: Sequence[tuple[str, Mapping[str, Any]]]) -> tuple[str, Mapping[str, Any]] | None:
-    """The (field, layer dict) of the body's backbone, which can only be its first layer."""
-    return body[0] if body and body[0][1]["type"] == "backbone" else None
+    """The (field, layer dict) of the body's backbone, which can only be its first layer after preprocessing."""
+    first = next((item for item in body if item[1]["type"] not in PREPROCESSING), None)
+    return first if first is not None and first[1]["type"] == "backbone" else None
 
 
 def fine_tune_of(layer: Mapping[str, Any]) -> FineTune:
@@ -246,7 +248,12 @@ def check_backbones(space: Space, input_shape: Sequence[int | None]) -> None:
         params = template.parameters()
         pooling = params["pooling"].default_value()
         for name in _values(params["name"]):
-            backbone = _backbone({"name": name, "pooling": pooling}, input_shape)
+            # A resizing layer may enlarge small images first (`Space.check_input_shape` checks the sizes):
+            # the depth and the weights' shapes checked here do not depend on them.
+            least = BACKBONES[name]
+            height, width, channels = input_shape
+            shape = (max(height or least, least), max(width or least, least), channels)
+            backbone = _backbone({"name": name, "pooling": pooling}, shape)
             for weights in _values(params["weights"]):
                 if weights not in (None, "imagenet"):
                     check_weights_file(backbone, Path(weights), f"{field}.weights")

@@ -17,7 +17,14 @@ import numpy as np
 from search_spaces import ConfigError
 from trainers._backbones import build_backbone
 from trainers._data import TrainingData
-from trainers._settings import FitSettings, body_layers, check_config, one_hot_targets
+from trainers._settings import (
+    Body,
+    FitSettings,
+    body_layers,
+    check_config,
+    one_hot_targets,
+    split_preprocessing,
+)
 from trainers._stream import OpenedStream, StreamingData
 
 __all__ = ["BuildFn", "build_custom", "build_model", "compile_model"]
@@ -150,22 +157,50 @@ _BUILDERS: dict[str, Callable[[Any, Mapping[str, Any], str, Sequence[Mapping[str
 }
 
 
-def _normalization(data: TrainingData | StreamingData) -> keras.layers.Layer:
+# Image preprocessing layer types → their Keras layers; a layer dict's arguments are the layer's own.
+_PREPROCESSORS: dict[str, Callable[..., keras.layers.Layer]] = {
+    "rescaling": keras.layers.Rescaling,
+    "resizing": keras.layers.Resizing,
+    "random_flip": keras.layers.RandomFlip,
+    "random_rotation": keras.layers.RandomRotation,
+    "random_zoom": keras.layers.RandomZoom,
+    "random_translation": keras.layers.RandomTranslation,
+    "random_contrast": keras.layers.RandomContrast,
+}
+
+
+def _preprocess(x: Any, layer: Mapping[str, Any], field: str) -> Any:
+    """One image preprocessing layer on the raw images. Its random draws follow Keras's global seed,
+    which the trainer sets from the trial's seed before the model is built."""
+    if len(_shape(x)) != 3:
+        raise ConfigError(
+            f"{layer['type']} works on images of shape (height, width, channels) per sample, but gets shape "
+            f"{_shape(x)}; image preprocessing layers apply only to image data.",
+            field=field,
+        )
+    return _PREPROCESSORS[layer["type"]](**{k: v for k, v in layer.items() if k != "type"})(x)
+
+
+def _normalization(data: TrainingData | StreamingData, leading: Body) -> keras.layers.Layer:
     """Standardizes raw features with the training set's mean and variance (per last axis).
 
     Streamed data bring theirs: from the driver's check (a table's), else
     from a bounded pass in the trial (`open_stream`). A declaration not yet
     opened has none of the latter: its model standardizes nothing until a
-    trial builds it.
+    trial builds it. Rescaling layers before it scale the statistics alike.
     """
+    mean: Any
+    variance: Any
     if isinstance(data, OpenedStream):
-        return keras.layers.Normalization(mean=data.mean, variance=data.variance)
-    if not isinstance(data, TrainingData):
+        mean, variance = data.mean, data.variance
+    elif not isinstance(data, TrainingData):
         mean, variance = data.moments or (0.0, 1.0)
-        return keras.layers.Normalization(mean=mean, variance=variance)
-    axes = tuple(range(data.x_train.ndim - 1))
-    mean = data.x_train.mean(axis=axes)
-    variance = np.maximum(data.x_train.var(axis=axes), 1e-6)
+    else:
+        axes = tuple(range(data.x_train.ndim - 1))
+        mean, variance = data.x_train.mean(axis=axes), np.maximum(data.x_train.var(axis=axes), 1e-6)
+    for _, layer in leading:
+        if layer["type"] == "rescaling":
+            mean, variance = mean * layer["scale"] + layer["offset"], variance * layer["scale"] ** 2
     return keras.layers.Normalization(mean=mean, variance=variance)
 
 
@@ -253,6 +288,9 @@ def build_model(config: Mapping[str, Any], data: TrainingData | StreamingData) -
     and variance, so the saved model takes raw rows; a body that starts with an
     ``embedding`` (token ids), an explicit ``normalization`` layer or a
     ``backbone`` (raw pixels, its own preprocessing; frozen) replaces it.
+    Image preprocessing layers at the start of the body (``rescaling``,
+    ``resizing``, ``random_*``) come before all of that, on the raw images; a
+    ``rescaling`` among them replaces the standardization.
     Data with categorical columns (`trainers.from_frame`) get those one-hot
     encoded next to the standardized numeric ones.
     Inputs of rank > 1 are flattened only before a dense layer or the head.
@@ -262,19 +300,22 @@ def build_model(config: Mapping[str, Any], data: TrainingData | StreamingData) -
             a layer cannot take the shape it gets (the field names the layer).
     """
     config = check_config(config, task=data.task)
-    body = body_layers(config)
     if isinstance(data, StreamingData) and data.tokens is not None:
-        return _text_model(body, data)
+        return _text_model(body_layers(config), data)
+    leading, body = split_preprocessing(body_layers(config))
     inputs = keras.Input(shape=data.input_shape, name="features")
+    x = inputs
+    for field, layer in leading:
+        x = _preprocess(x, layer, field)
     first = body[0][1]["type"] if body else None
     if first == "embedding":
-        x = _embedding(body[0][1], body[0][0], data)(inputs)
+        x = _embedding(body[0][1], body[0][0], data)(x)
     elif first == "backbone":  # raw pixels: the backbone's own preprocessing comes first
-        x = build_backbone(inputs, body[0][1], body[0][0])
+        x = build_backbone(x, body[0][1], body[0][0])
     elif data.categorical:
-        x = _tabular(inputs, data)
-    else:
-        x = _normalization(data)(inputs)
+        x = _tabular(x, data)
+    elif first == "normalization" or all(layer["type"] != "rescaling" for _, layer in leading):
+        x = _normalization(data, leading)(x)
     if first in ("embedding", "normalization", "backbone"):
         body = body[1:]
     layers = [layer for _, layer in body]

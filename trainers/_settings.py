@@ -24,6 +24,7 @@ from search_spaces._schema import (
     LAYERS,
     NON_NEGATIVE_INT,
     POSITIVE_INT,
+    PREPROCESSING,
     RATE,
     REQUIRED,
     Arg,
@@ -44,6 +45,7 @@ __all__ = [
     "best_of",
     "better_sign",
     "body_layers",
+    "split_preprocessing",
     "check_config",
     "check_metric_names",
     "one_hot_targets",
@@ -185,7 +187,11 @@ def _check_stack(value: Any, key: str) -> list[dict[str, Any]]:
     return [_check_layer(layer, f"config.{key}.{i}") for i, layer in enumerate(value)]
 
 
-def body_layers(config: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+# A model body: (field path, layer dict) pairs.
+Body = list[tuple[str, dict[str, Any]]]
+
+
+def body_layers(config: Mapping[str, Any]) -> Body:
     """The model body, as (field path, layer dict) pairs in the config's key order.
 
     Takes a config returned by `check_config`.
@@ -198,13 +204,28 @@ def body_layers(config: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
+def split_preprocessing(body: Body) -> tuple[Body, Body]:
+    """The body's leading image preprocessing layers, and the layers after them."""
+    count = next((i for i, (_, layer) in enumerate(body) if layer["type"] not in PREPROCESSING), len(body))
+    return body[:count], body[count:]
+
+
 def _check_positions(config: Mapping[str, Any]) -> None:
-    for position, (field, layer) in enumerate(body_layers(config)):
-        if layer["type"] in FIRST_ONLY and position > 0:
+    body = body_layers(config)
+    leading, rest = split_preprocessing(body)
+    kinds = [layer["type"] for _, layer in body]
+    for position, (field, layer) in enumerate(rest, start=len(leading)):
+        kind = layer["type"]
+        if kind in PREPROCESSING:
             raise ConfigError(
-                f"{_a(layer['type'])} takes the raw features, so it must be the first layer of the "
-                f"model body, but it is layer {position} (0-based) of "
-                f"{[layer['type'] for _, layer in body_layers(config)]}.",
+                f"{_a(kind)} preprocesses the raw images, so it must come before every other layer of the "
+                f"model body, but it is layer {position} (0-based) of {kinds}.",
+                field=field,
+            )
+        if kind in FIRST_ONLY and position > len(leading):
+            raise ConfigError(
+                f"{_a(kind)} takes the raw features, so it must be the first layer of the model body, but it "
+                f"is layer {position} (0-based) of {kinds}; only image preprocessing layers may come before it.",
                 field=field,
             )
 

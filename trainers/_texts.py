@@ -16,6 +16,7 @@ import numpy as np
 
 from search_spaces import ConfigError
 from search_spaces._checks import check_int
+from search_spaces._schema import PREPROCESSING
 from trainers._data import TrainingData
 from trainers._images import ClassFolders, FolderSource
 from trainers._settings import body_layers, check_config
@@ -136,8 +137,10 @@ def check_text_body(config: Mapping[str, Any], data: TrainingData | StreamingDat
     body = body_layers(check_config(config, task=data.task))
     if not body or body[0][1]["type"] != "embedding":
         field = body[0][0] if body else "space.layers"
+        first = body[0][1]["type"] if body else "no layer"
+        images = f" ({first} works on images only)" if first in PREPROCESSING else ""
         raise ConfigError(
             "texts reach the model as token ids (its TextVectorization layer), so the body must start "
-            f"with an embedding, but it starts with {body[0][1]['type'] if body else 'no layer'}.",
+            f"with an embedding, but it starts with {first}{images}.",
             field=field,
         )

@@ -84,14 +84,16 @@ def _when(arg: Any) -> str:
 
 def layer_types() -> str:
     from search_spaces._layers import TEMPLATES
-    from search_spaces._schema import FIRST_ONLY, LAYERS
+    from search_spaces._schema import FIRST_ONLY, LAYERS, PREPROCESSING
 
     rows = []
     for kind, args in LAYERS.items():
         template = TEMPLATES[kind]
         what = _rst_to_md(_first_line(template.__doc__))
         if kind in FIRST_ONLY:
-            what += " (first layer of the model only)"
+            what += " (first layer of the model only, after image preprocessing)"
+        elif kind in PREPROCESSING:
+            what += " (at the start of the model only, on images)"
         head = [f"`{kind}`", f"`{template.__name__}`"]
         if not args:
             rows.append([*head, "", "", "", what])

@@ -153,7 +153,20 @@ def test_a_file_backed_example_runs_as_a_script_and_as_yaml(
     assert main(args) == 0
     result = TuningResult.load(tmp_path / name)
     assert list(result.trials["state"]) == ["COMPLETE"] * 2
-    assert keras.saving.load_model(result.best_model_path).input_shape == input_shape
+    model = keras.saving.load_model(result.best_model_path, safe_mode=True)
+    assert model.input_shape == input_shape
+    if name == "images_folder":
+        _assert_augments_only_in_training(model)
+
+
+def _assert_augments_only_in_training(model):
+    """The example's random layers are in the saved model: identity at inference, random in training."""
+    kinds = {type(layer).__name__ for layer in model.layers}
+    assert {"RandomRotation", "RandomZoom", "RandomTranslation"} <= kinds
+    x = np.random.default_rng(0).uniform(0, 255, size=(4, 16, 16, 3)).astype("float32")
+    once = model.predict(x, verbose=0)
+    np.testing.assert_array_equal(model.predict(x, verbose=0), once)
+    assert not np.allclose(keras.ops.convert_to_numpy(model(x, training=True)), once)
 
 
 def test_the_custom_loader_example_runs_as_a_script_and_as_yaml(ray_local, tmp_path, monkeypatch, capsys):

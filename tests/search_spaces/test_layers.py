@@ -24,6 +24,13 @@ from search_spaces import (
     Int,
     LayerNormalization,
     Normalization,
+    RandomContrast,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+    Rescaling,
+    Resizing,
 )
 from search_spaces._layers import TEMPLATES, template_from_dict
 
@@ -45,6 +52,13 @@ TEMPLATE_EXAMPLES = [
         fine_tune_at=Categorical([0.5, 100, "block_12"]),
         fine_tune_lr_factor=Float(0.01, 0.5, log=True),
     ),
+    Rescaling(scale=1 / 255),
+    Resizing(height=Int(16, 32, step=8), width=Categorical([16, 32]), crop_to_aspect_ratio=Boolean()),
+    RandomFlip(mode=Categorical(["horizontal", "vertical"])),
+    RandomRotation(factor=Float(0.0, 0.2), fill_mode=Categorical(["reflect", "constant"])),
+    RandomZoom(height_factor=Float(0.0, 0.3), width_factor=0.1, interpolation="nearest"),
+    RandomTranslation(height_factor=Float(0.0, 0.2), width_factor=Float(0.0, 0.2)),
+    RandomContrast(factor=Float(0.0, 0.5)),
 ]
 
 
@@ -117,6 +131,35 @@ def test_conditions_between_arguments_of_one_layer():
         (lambda: Conv1D(filters=8, kernel_size=Int(0, 3)), r"^kernel_size: expected an int >= 1, but got 0"),
         (lambda: LSTM(units=8, bidirectional="yes"), r"^bidirectional: expected one of \[False, True\]"),
         (lambda: Embedding(output_dim=8, input_dim=0), r"^input_dim: expected an int >= 1, but got 0"),
+        (lambda: Rescaling(scale=0), r"^scale: expected a finite number other than 0, but got 0\."),
+        (lambda: Rescaling(scale=1, offset=float("nan")), r"^offset\.value: expected a finite number, but got nan"),
+        (lambda: Resizing(height=0, width=8), r"^height: expected an int >= 1, but got 0"),
+        (
+            lambda: Resizing(height=8, width=8, interpolation="cubic"),
+            r"^interpolation: expected one of \['bilinear'",
+        ),
+        (
+            lambda: RandomFlip(mode="diagonal"),
+            r"^mode: expected one of \['horizontal', 'vertical', 'horizontal_and_vertical'\], but got 'diagonal'",
+        ),
+        (
+            lambda: RandomRotation(factor=Float(0.0, 1.5)),
+            r"^factor: expected a number >= 0.0, <= 1.0, but got 1.5",
+        ),
+        (lambda: RandomRotation(factor=-0.1), r"^factor: expected a number >= 0.0, <= 1.0, but got -0.1"),
+        (lambda: RandomRotation(factor=0.1, fill_mode="mirror"), r"^fill_mode: expected one of \['reflect'"),
+        (
+            lambda: RandomZoom(height_factor=1.0),
+            r"^height_factor: expected a number >= 0.0, < 1.0, but got 1.0",
+        ),
+        (
+            lambda: RandomTranslation(height_factor=0.1, width_factor=2),
+            r"^width_factor: expected a number >= 0.0, <= 1.0, but got 2",
+        ),
+        (
+            lambda: RandomContrast(factor=Categorical([0.1, 1.2])),
+            r"^factor: expected a number >= 0.0, <= 1.0, but got 1.2",
+        ),
     ],
 )
 def test_bad_arguments_name_the_field_the_value_and_what_is_accepted(make, match):

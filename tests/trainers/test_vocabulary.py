@@ -16,12 +16,24 @@ import pytest
 
 from search_spaces import ConfigError
 from search_spaces._layers import TEMPLATES
-from search_spaces._schema import ACTIVATIONS, LAYERS, REQUIRED
+from search_spaces._schema import ACTIVATIONS, LAYERS, PREPROCESSING, REQUIRED
 from trainers import FitSettings, build_model, check_config, from_arrays, load_sklearn, train
 from trainers._settings import LAYER_TYPES, CheckedConfig
 
 # A value for each argument without a default, and data of the shape each layer type takes.
-REQUIRED_VALUES = {"units": 4, "rate": 0.1, "filters": 4, "output_dim": 4, "name": "MobileNetV3Small"}
+REQUIRED_VALUES = {
+    "units": 4,
+    "rate": 0.1,
+    "filters": 4,
+    "output_dim": 4,
+    "name": "MobileNetV3Small",
+    "scale": 0.5,
+    "height": 6,
+    "width": 6,
+    "factor": 0.1,
+    "height_factor": 0.1,
+    "width_factor": 0.1,
+}
 DATA_FOR = {
     "conv1d": "sequences",
     "lstm": "sequences",
@@ -29,6 +41,7 @@ DATA_FOR = {
     "conv2d": "images",
     "embedding": "tokens",
     "backbone": "rgb",
+    **dict.fromkeys(PREPROCESSING, "images"),
 }
 
 
