@@ -34,16 +34,7 @@ RESULTS_DIR = HERE / "results"
 PLOTS_DIR = HERE / "plots"
 README = HERE / "README.md"
 
-BENCHMARKS = (
-    "overhead",
-    "search_efficiency",
-    "scale",
-    "memory",
-    "logging_cost",
-    "streaming",
-    "startup",
-    "tracking_load",
-)
+BENCHMARKS = ("overhead", "search_efficiency", "scale", "memory", "logging_cost", "streaming", "startup")
 HEADER_FIELDS = ("source", "date", "command", "machine", "versions")
 _MARKER = re.compile(r"(<!-- report:(?P<name>[a-z_]+) -->\n)(?P<body>.*?)(<!-- /report -->)", re.DOTALL)
 _LOAD = re.compile(r"load average ([0-9.]+(?:[-–][0-9.]+)?)")  # the first figure: at the run's start
@@ -184,12 +175,6 @@ def _check(record: Record) -> None:
     elif record.benchmark == "startup":
         record.get("job", str)
         _items(record, "runs", {"round": int, "contender": str, "load": str, "wall": (int, float)})
-    elif record.benchmark == "tracking_load":
-        record.get("args.store", str)
-        record.get("specs", list)
-        record.get("problems", list)
-        for name in ("writes_per_s", "write_p50_ms", "write_p99_ms", "queue_peak", "locked"):
-            record.number(name)
     elif record.benchmark == "logging_cost":
         for side in ("on", "off"):
             values = record.get(f"wall_s.{side}", list)
@@ -477,43 +462,6 @@ def _logging_rows(records: Sequence[Record]) -> list[tuple[str, str, str, str]]:
     ]
 
 
-def _load_label(record: Record) -> str:
-    specs = record.data["specs"]
-    kinds = [spec["kind"] for spec in specs]
-    studies = f"{kinds.count('short')} short-trial" + (
-        f" + {kinds.count('keras')} Keras" if "keras" in kinds else ""
-    )
-    return f"{studies} studies, {sum(spec['trials'] for spec in specs)} trials"
-
-
-def _tracking_load_rows(records: Sequence[Record]) -> list[tuple[str, str, str, str]]:
-    """The newest PostgreSQL invocation, against the newest sqlite-server one with the most drivers."""
-    postgres = [r for r in records if r.data["args"]["store"] == "postgres" and not r.data["problems"]]
-    sqlite = [r for r in records if r.data["args"]["store"] == "sqlite-server"]
-    if not postgres:
-        return []
-    newest = postgres[0]
-    restarted = ", server restarted mid-load" if newest.data.get("restart") else ""
-    compared = "–"
-    if sqlite:
-        widest = max(sqlite, key=lambda r: len(r.data["specs"]))
-        locked = widest.number("locked")
-        compared = (
-            f"sqlite server, {_load_label(widest)}: {widest.number('writes_per_s'):.0f} writes/s, "
-            f'p99 {widest.number("write_p99_ms"):.0f} ms, {locked:.0f} "database is locked" retries'
-        )
-    return [
-        (
-            f"Concurrent studies on one MLflow server on PostgreSQL ({_load_label(newest)}{restarted})",
-            f"**{newest.number('writes_per_s'):.0f} writes/s**, a write's p50/p99 "
-            f"{newest.number('write_p50_ms'):.0f}/{newest.number('write_p99_ms'):.0f} ms, "
-            f"queue peak {newest.number('queue_peak'):.0f}; nothing lost",
-            compared,
-            _from(newest),
-        )
-    ]
-
-
 def headline(results: Mapping[str, Sequence[Record]]) -> str:
     """The one table a reader needs: each benchmark's newest figures against their reference."""
     makers: dict[str, Callable[[Sequence[Record]], list[tuple[str, str, str, str]]]] = {
@@ -523,7 +471,6 @@ def headline(results: Mapping[str, Sequence[Record]]) -> str:
         "memory": _memory_rows,
         "logging_cost": _logging_rows,
         "startup": _startup_rows,
-        "tracking_load": _tracking_load_rows,
     }
     rows = [row for name, make in makers.items() for row in make(results[name])]
     return markdown_table(("measure", "automl", "compared with", "from"), rows)

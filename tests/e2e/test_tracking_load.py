@@ -4,8 +4,8 @@ Each study is its own driver process (`benchmarks._load_driver`, the driver
 `benchmarks.tracking_load` measures with), all joining the test's Ray and
 writing into one experiment, so their best models are registered as versions
 of one model at about the same time. Two studies run many short trials
-(no TensorFlow), one real Keras fits; the Keras study's first trial waits at
-its first epoch's end until the server is down, so writes are certainly made
+(no TensorFlow), one real Keras fits; the Keras study's trials wait at
+their second epoch's end until the server is down, so writes are certainly made
 during the outage. Afterwards the store must hold every trial once, every
 epoch once, a version per study, and no run left RUNNING.
 """
@@ -28,14 +28,15 @@ pytestmark = [pytest.mark.slow, pytest.mark.ray]
 SHORT, TRIALS, KERAS_TRIALS, EPOCHS = 2, 12, 2, 3
 
 # A Keras callback (the experiment's `callbacks` spelling, file:function) that holds
-# each trial at its first epoch's end until the flag file exists.
+# each trial at its second epoch's end until the flag file exists (its first epoch is
+# reported: the load waits for every study's first epoch before it stops the server).
 GATE = """
 import pathlib, time
 import keras
 
 class Gate(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
-        while epoch == 0 and not pathlib.Path({flag!r}).exists():
+        while epoch == 1 and not pathlib.Path({flag!r}).exists():
             time.sleep(0.05)
 
 def gate():
