@@ -23,25 +23,13 @@ from benchmarks.tracking_load import (
 )
 from tests._servers import running_team_server
 
+# Holds each trial at its second epoch's end until a flag file exists (its first epoch is
+# reported: the load waits for every study's first epoch before it stops the server).
+from tests.reliability.test_tracking_outage import GATE
+
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
 SHORT, TRIALS, KERAS_TRIALS, EPOCHS = 2, 12, 2, 3
-
-# A Keras callback (the experiment's `callbacks` spelling, file:function) that holds
-# each trial at its second epoch's end until the flag file exists (its first epoch is
-# reported: the load waits for every study's first epoch before it stops the server).
-GATE = """
-import pathlib, time
-import keras
-
-class Gate(keras.callbacks.Callback):
-    def on_epoch_end(self, epoch, logs=None):
-        while epoch == 1 and not pathlib.Path({flag!r}).exists():
-            time.sleep(0.05)
-
-def gate():
-    return Gate()
-"""
 
 
 def test_studies_at_once_through_a_server_restart_lose_and_duplicate_nothing(postgres, ray_local, tmp_path):
@@ -50,7 +38,7 @@ def test_studies_at_once_through_a_server_restart_lose_and_duplicate_nothing(pos
 
     with running_team_server(postgres, tmp_path / "team", name="team_load") as team:
         flag, gate = tmp_path / "server-down", tmp_path / "gate.py"
-        gate.write_text(GATE.format(flag=str(flag)))
+        gate.write_text(GATE.format(down=str(flag)))
         specs = driver_specs(
             short=SHORT,
             keras=1,
