@@ -54,7 +54,7 @@ TABLE_HEADER = (
 
 
 def make_trivial_trial(model_file: Path) -> Any:
-    """Stands in for automl.execution._trainable.run_trial: no TensorFlow, one reported epoch.
+    """Stands in for automl.execution._trainable.run_trial: no TensorFlow, one report per epoch of ``settings.epochs``.
 
     The checkpoint holds a real (tiny) .keras file made once by the driver, so
     the end of the run (best model logged to MLflow) works as for real trials.
@@ -81,9 +81,11 @@ def make_trivial_trial(model_file: Path) -> Any:
         workdir = Path(tempfile.mkdtemp(prefix="bench-scale-"))
         try:
             shutil.copyfile(model_file, workdir / BEST_FILE)
-            metrics = {"loss": 1.0 - score, "accuracy": score, "val_loss": 1.0 - score, "val_accuracy": score}
-            result = {**metrics, "epoch": 1, "trial_finished": True}
-            tune.report(result, checkpoint=tune.Checkpoint.from_directory(workdir))
+            for epoch in range(1, settings.epochs + 1):  # one epoch here; more in benchmarks.tracking_load
+                acc = score * epoch / settings.epochs
+                metrics = {"loss": 1.0 - acc, "accuracy": acc, "val_loss": 1.0 - acc, "val_accuracy": acc}
+                result = {**metrics, "epoch": epoch, "trial_finished": epoch == settings.epochs}
+                tune.report(result, checkpoint=tune.Checkpoint.from_directory(workdir))
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
