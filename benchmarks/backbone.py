@@ -25,11 +25,15 @@ checkpoint), and the others ("steady"), which the goal's ratio compares;
 every group and the whole fit are reported. The contenders alternate within
 each round, and the ratios are taken within a round.
 
-``--part memory``: ``--trials`` backbone trials of 2 epochs (one per phase)
+``--part memory``: ``--trials`` backbone trials of one epoch, fine-tuned from
+the start (``head_epochs=0``: each trial builds the backbone frozen, unfreezes
+it and compiles again, as a switch to phase 2 does, then traces one fit),
 sampled from a space over ``fine_tune_at``, ``fine_tune_lr_factor``, dropout
 and learning rate, one at a time through `automl.tune`, with worker recycling
 off and on (`benchmarks.memory`'s measure: each trial's worker RSS at its
-last epoch, growth from trial 5 to the largest later).
+last epoch, growth from trial 5 to the largest later). One epoch keeps 20
+trials of one policy within 5 minutes on 2 busy cores; a policy per
+invocation (``--policy``).
 
     python -m benchmarks.backbone --part epoch              # 3 rounds, 8 epochs, 400 images
     python -m benchmarks.backbone --part memory --policy off  # 20 trials in one reused worker
@@ -85,6 +89,7 @@ EPOCH_HEADER = (
     "total fit s",
 )
 _TIMEOUT_S = 600
+MEMORY_EPOCHS = 1  # per trial of the memory part, in phase 2 from the start
 
 
 def make_images(n: int, size: int, seed: int = 0) -> tuple[Any, Any]:
@@ -369,10 +374,10 @@ def measure_memory(args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
     rows = []
     for label, policy in chosen:
         samples, workers, wall = reused_worker(
-            backbone_space(1, sampled=True),
+            backbone_space(0, sampled=True),
             data,
             trials=args.trials,
-            epochs=2,  # one epoch per phase: every trial unfreezes and compiles again
+            epochs=MEMORY_EPOCHS,
             policy=policy,
             tmp=tmp,
             name=f"backbone-memory-{len(rows)}",
@@ -444,7 +449,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(markdown_table(MEMORY_HEADER, [row_cells(row) for row in rows]), flush=True)
             fields["memory"] = {
                 "images": args.memory_images,
-                "epochs": 2,
+                "epochs": MEMORY_EPOCHS,
+                "head_epochs": 0,
                 "trials": args.trials,
                 "policies": rows,
             }
