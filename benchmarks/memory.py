@@ -23,7 +23,7 @@ import resource
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,48 +51,93 @@ def _growth(samples: Sequence[float]) -> tuple[float, float, float]:
     return base, peak, (peak - base) / base * 100
 
 
-def _ray(args: argparse.Namespace) -> int:
+# The policies compared: recycling off, then automl's default (replace a worker past +10% since its first trial).
+POLICIES: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("off", {"max_worker_memory_growth": None}),
+    ("on (default: +10%)", {}),
+)
+
+
+def reused_worker(
+    space: Any, data: Any, *, trials: int, epochs: int, policy: Mapping[str, Any], tmp: Path, name: str
+) -> tuple[list[float], int, float]:
+    """One `automl.tune` of ``trials`` trials, one at a time, under a recycling ``policy``.
+
+    Returns:
+        Each trial's worker RSS in MiB at its last epoch (in trial order), how
+        many worker processes ran them, and the run's wall time.
+    """
     import optuna
 
     import automl
+
+    start = time.perf_counter()
+    result = automl.tune(
+        space,
+        data=data,
+        num_trials=trials,
+        epochs=epochs,
+        scheduler="fifo",
+        sampler=optuna.samplers.RandomSampler(seed=0),  # the same models under every policy
+        max_concurrent_trials=1,
+        **policy,
+        **scratch_run(tmp, name),
+    )
+    wall = time.perf_counter() - start
+    table = result.trials.sort_values("number")
+    failed = table[table["state"] == "FAILED"]
+    if len(failed):
+        raise RuntimeError(f"{name}: {len(failed)} trials failed: {failed['error'].iloc[0]}")
+    return [float(v) for v in table["worker_rss_mib"]], int(table["worker"].nunique()), wall
+
+
+def policy_row(label: str, samples: Sequence[float], workers: int, wall: float) -> dict[str, Any]:
+    """A policy's figures, as `TABLE_HEADER`'s row (`row_cells`) and results files hold them."""
+    base, peak, growth = _growth(samples)
+    return {
+        "recycling": label,
+        "trials": len(samples),
+        "workers": workers,
+        "rss_trial_1_mib": round(samples[0]),
+        f"rss_trial_{min(_WARM, len(samples))}_mib": round(base),
+        "max_rss_after_mib": round(peak),
+        "growth_pct": round(growth, 1),
+        "wall_s": round(wall, 1),
+        "rss_mib": [round(v) for v in samples],
+    }
+
+
+def row_cells(row: Mapping[str, Any]) -> list[str]:
+    warm = next(v for k, v in row.items() if k.startswith("rss_trial_") and k != "rss_trial_1_mib")
+    return [
+        row["recycling"],
+        str(row["trials"]),
+        str(row["workers"]),
+        f"{row['rss_trial_1_mib']:.0f}",
+        f"{warm:.0f}",
+        f"{row['max_rss_after_mib']:.0f}",
+        f"{row['growth_pct']:+.1f}%",
+        f"{row['wall_s']:.1f}",
+    ]
+
+
+def _ray(args: argparse.Namespace) -> int:
     from search_spaces import mlp
 
     start_ray()
-    policies: list[tuple[str, dict[str, Any]]] = [
-        ("off", {"max_worker_memory_growth": None}),
-        ("on (default: +10%)", {}),
-    ]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for label, policy in policies:
-            start = time.perf_counter()
-            result = automl.tune(
+        for label, policy in POLICIES:
+            samples, workers, wall = reused_worker(
                 mlp(),
-                data=DATASET,
-                num_trials=args.trials,
+                DATASET,
+                trials=args.trials,
                 epochs=args.epochs,
-                scheduler="fifo",
-                sampler=optuna.samplers.RandomSampler(seed=0),  # the same models under both policies
-                max_concurrent_trials=1,
-                **policy,
-                **scratch_run(Path(tmp), f"memory-{len(rows)}"),
+                policy=policy,
+                tmp=Path(tmp),
+                name=f"memory-{len(rows)}",
             )
-            wall = time.perf_counter() - start
-            trials = result.trials.sort_values("number")
-            samples = [float(v) for v in trials["worker_rss_mib"]]
-            base, peak, growth = _growth(samples)
-            rows.append(
-                [
-                    label,
-                    len(samples),
-                    trials["worker"].nunique(),
-                    f"{samples[0]:.0f}",
-                    f"{base:.0f}",
-                    f"{peak:.0f}",
-                    f"{growth:+.1f}%",
-                    f"{wall:.1f}",
-                ]
-            )
+            rows.append(row_cells(policy_row(label, samples, workers, wall)))
             print(f"{label}: RSS per trial (MiB) " + ", ".join(f"{v:.0f}" for v in samples), flush=True)
     print()
     print(markdown_table(TABLE_HEADER, rows))

@@ -34,7 +34,16 @@ RESULTS_DIR = HERE / "results"
 PLOTS_DIR = HERE / "plots"
 README = HERE / "README.md"
 
-BENCHMARKS = ("overhead", "search_efficiency", "scale", "memory", "logging_cost", "streaming", "startup")
+BENCHMARKS = (
+    "overhead",
+    "search_efficiency",
+    "scale",
+    "memory",
+    "logging_cost",
+    "streaming",
+    "startup",
+    "backbone",
+)
 HEADER_FIELDS = ("source", "date", "command", "machine", "versions")
 _MARKER = re.compile(r"(<!-- report:(?P<name>[a-z_]+) -->\n)(?P<body>.*?)(<!-- /report -->)", re.DOTALL)
 _LOAD = re.compile(r"load average ([0-9.]+(?:[-–][0-9.]+)?)")  # the first figure: at the run's start
@@ -175,6 +184,31 @@ def _check(record: Record) -> None:
     elif record.benchmark == "startup":
         record.get("job", str)
         _items(record, "runs", {"round": int, "contender": str, "load": str, "wall": (int, float)})
+    elif record.benchmark == "backbone":
+        record.get("backbone", str)
+        if "epoch" in record.data:
+            for field in ("image_size", "threads", "epoch.head_epochs"):
+                record.number(field)
+            for i, entry in enumerate(record.get("epoch.rounds", list)):
+                for contender in ("automl", "hand"):
+                    times = entry.get(contender, {}).get("epochs_s") if isinstance(entry, Mapping) else None
+                    if (
+                        not isinstance(times, list)
+                        or not times
+                        or not all(isinstance(t, (int, float)) for t in times)
+                    ):
+                        raise ResultsError(
+                            f"{record.where(f'epoch.rounds[{i}].{contender}.epochs_s')}: expected a list of seconds"
+                        )
+            steady = record.get("epoch.ratios.steady", list)
+            if not steady or not all(isinstance(v, (int, float)) for v in steady):
+                raise ResultsError(
+                    f"{record.where('epoch.ratios.steady')}: expected a non-empty list of ratios"
+                )
+        if "memory" in record.data:
+            record.number("memory.trials")
+            keys = {"recycling": str, "workers": int, "growth_pct": (int, float), "wall_s": (int, float)}
+            _items(record, "memory.policies", keys)
     elif record.benchmark == "logging_cost":
         for side in ("on", "off"):
             values = record.get(f"wall_s.{side}", list)
@@ -462,6 +496,46 @@ def _logging_rows(records: Sequence[Record]) -> list[tuple[str, str, str, str]]:
     ]
 
 
+def _backbone_rows(records: Sequence[Record]) -> list[tuple[str, str, str, str]]:
+    """The newest epoch-time ratio, and the newest worker-memory figures of each recycling policy."""
+    rows = []
+    timed = next((r for r in records if "epoch" in r.data), None)
+    if timed is not None:
+        epoch = timed.data["epoch"]
+        steady = epoch["ratios"]["steady"]
+        from benchmarks.backbone import groups  # imports nothing heavy
+
+        head = int(epoch["head_epochs"])
+        hand = [t for entry in epoch["rounds"] for t in groups(entry["hand"]["epochs_s"], head)["steady_s"]]
+        rows.append(
+            (
+                f"Backbone fine-tuning: {timed.get('backbone', str)} on {timed.number('image_size'):.0f}×"
+                f"{timed.number('image_size'):.0f} images, time per steady epoch (not the first, "
+                "phase 2's first or the last)",
+                f"**{_median_spread(steady, '×')}** a hand-written two-phase fit",
+                f"the same model by hand, {timed.number('threads'):.0f} TF thread(s): "
+                f"{statistics.median(hand):.2f} s per steady epoch",
+                _from(timed),
+            )
+        )
+    policies: dict[str, tuple[Mapping[str, Any], Record]] = {}
+    for record in records:
+        for policy in record.data.get("memory", {}).get("policies", []):
+            policies.setdefault(policy["recycling"].split(" ")[0], (policy, record))
+    if {"on", "off"} <= set(policies):
+        (on, on_record), (off, off_record) = policies["on"], policies["off"]
+        sources = dict.fromkeys(_from(r) for r in (on_record, off_record))
+        rows.append(
+            (
+                f"… memory growth of a reused worker over {on['trials']} backbone trials",
+                f"**{on['growth_pct']:+.1f}%** with worker recycling (the default; {on['workers']} workers)",
+                f"{off['growth_pct']:+.1f}% with recycling off ({off['workers']} worker)",
+                "; ".join(sources),
+            )
+        )
+    return rows
+
+
 def headline(results: Mapping[str, Sequence[Record]]) -> str:
     """The one table a reader needs: each benchmark's newest figures against their reference."""
     makers: dict[str, Callable[[Sequence[Record]], list[tuple[str, str, str, str]]]] = {
@@ -471,6 +545,7 @@ def headline(results: Mapping[str, Sequence[Record]]) -> str:
         "memory": _memory_rows,
         "logging_cost": _logging_rows,
         "startup": _startup_rows,
+        "backbone": _backbone_rows,
     }
     rows = [row for name, make in makers.items() for row in make(results[name])]
     return markdown_table(("measure", "automl", "compared with", "from"), rows)

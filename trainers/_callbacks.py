@@ -276,13 +276,16 @@ class EagerFirstValidation(keras.callbacks.Callback):
     metrics are the same ops on the same batch; only how TensorFlow runs
     them changes. Uses Keras's public `run_eagerly` and `make_test_function`;
     when the fit ends the model has Keras's traced test function back, for
-    later `evaluate` calls.
+    later `evaluate` calls. A model compiled again during the fit (a
+    backbone's switch to fine-tuning) has dropped the eager function and
+    traces Keras's at its next pass: that one is kept, not traced a second time.
     """
 
     def __init__(self, passes: int) -> None:
         super().__init__()
         self.passes = passes
         self._eager_passes_left = 0
+        self._eager: Any = None  # the eager test function this callback made
 
     def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
         model = self.model
@@ -291,6 +294,7 @@ class EagerFirstValidation(keras.callbacks.Callback):
         model.run_eagerly = True
         try:
             model.make_test_function(force=True)  # built eager: `run_eagerly` is read here, not per call
+            self._eager = model.test_function
         finally:
             model.run_eagerly = False
         self._eager_passes_left = self.passes
@@ -298,13 +302,18 @@ class EagerFirstValidation(keras.callbacks.Callback):
     def on_test_end(self, logs: Mapping[str, Any] | None = None) -> None:
         if self._eager_passes_left > 0:
             self._eager_passes_left -= 1
-            if self._eager_passes_left == 0:
-                self.model.make_test_function(force=True)  # traced at the next pass
+            if self._eager_passes_left == 0 or self.model.test_function is not self._eager:
+                self._stop()  # traced at the next pass
 
     def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
         if self._eager_passes_left > 0:
-            self._eager_passes_left = 0
+            self._stop()
+
+    def _stop(self) -> None:
+        self._eager_passes_left = 0
+        if self.model.test_function is self._eager:  # else compiled again: Keras's traced one runs already
             self.model.make_test_function(force=True)
+        self._eager = None
 
 
 class EpochSummaries(keras.callbacks.Callback):

@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-
 import keras
 import keras_tuner
 import numpy as np
@@ -17,6 +11,7 @@ from mlflow.tracking import MlflowClient
 import automl
 from automl import TuningResult
 from search_spaces import HyperParameters
+from tests._driver import ctrl_c, start_driver, trial_runs, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
@@ -61,7 +56,9 @@ def test_tpe_and_asha_run_a_kerastuner_hypermodel(ray_local, tmp_path, capsys):
     best = result.best_hyperparameters
     assert isinstance(best, HyperParameters)
     values = best.values
-    assert {f"units_{i}" for i in range(values["num_layers"])} == {k for k in values if k.startswith("units_")}
+    assert {f"units_{i}" for i in range(values["num_layers"])} == {
+        k for k in values if k.startswith("units_")
+    }
     assert ("rate" in values) == values["dropout"] and values["batch_size"] in (32, 64)
     assert best.get("batch_size") == values["batch_size"] == result.best_config["batch_size"]
 
@@ -143,40 +140,22 @@ def test_ctrl_c_then_resume_finishes_a_hypermodel_run_from_its_experiment_file(r
         f"tracking_uri: {uri}\nstorage_path: {tmp_path / 'runs'}\n"
     )
     log = tmp_path / "driver.err"
-    with log.open("w") as stderr:
-        driver = subprocess.Popen(
-            [sys.executable, "-m", "automl", "tune", str(tmp_path / "experiment.yaml"), "--quiet"],
-            start_new_session=True,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
+    driver = start_driver(["tune", str(tmp_path / "experiment.yaml"), "--quiet"], log)
     client = MlflowClient(uri)
 
     def finished() -> int:
-        try:
-            experiment = client.get_experiment_by_name("kt-resume")
-        except Exception:  # the driver is still creating the store's tables
-            return 0
-        if experiment is None:
-            return 0
-        runs = client.search_runs([experiment.experiment_id], "tags.automl.trial_id != ''")
-        return sum(r.info.status == "FINISHED" for r in runs)
+        return sum(r.info.status == "FINISHED" for r in trial_runs(client, "kt-resume"))
 
-    deadline = time.monotonic() + 240
-    while finished() < 1:
-        if time.monotonic() > deadline or driver.poll() is not None:
-            if driver.poll() is None:
-                os.killpg(driver.pid, signal.SIGKILL)
-            pytest.fail(f"the driver finished no trial (exit {driver.wait()}): {log.read_text()}")
-        time.sleep(0.2)
-    os.killpg(driver.pid, signal.SIGINT)
-    assert driver.wait(timeout=120) == 130, log.read_text()
+    wait_for(lambda: finished() >= 1, driver, log)
+    ctrl_c(driver, log)
     assert finished() < 4
 
     result = automl.resume(tmp_path / "runs" / "stopped", verbose=0)
     assert len(result.trials) == 4 and set(result.trials["state"]) == {"COMPLETE"}
     values = result.best_hyperparameters.values
-    assert {f"units_{i}" for i in range(values["num_layers"])} == {k for k in values if k.startswith("units_")}
+    assert {f"units_{i}" for i in range(values["num_layers"])} == {
+        k for k in values if k.startswith("units_")
+    }
     # One child run per trial, every epoch once: the interrupted trial continued, none ran twice.
     runs = client.search_runs([result.experiment_id], "tags.automl.trial_id != ''")
     assert sorted(r.data.tags["automl.trial_id"] for r in runs) == sorted(result.trials["trial_id"])

@@ -544,3 +544,39 @@ def test_validation_batches_are_sized_from_the_models_activations():
     assert _validation_batch_size(Subclassed(), rows=2000, batch_size=32) == 32  # no outputs to size
     fixed = keras.Sequential([keras.Input((64,), batch_size=32), keras.layers.Dense(4)])
     assert _validation_batch_size(fixed, rows=2000, batch_size=32) == 32  # takes no other batch size
+
+
+class CompilesAgainAtEpoch2(keras.callbacks.Callback):
+    """Compiles the model again as its second epoch begins, as a backbone's switch to fine-tuning does."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == 1:
+            self.model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+            self.model.make_train_function(force=True)
+
+
+def test_a_model_compiled_again_mid_fit_traces_its_test_step_once_not_again_after_four_passes(
+    digits, tmp_path
+):
+    CountsTestSteps.calls = 0
+    CountsTestSteps.per_epoch = []
+    build = lambda config: CountsTestSteps(  # noqa: E731
+        [
+            keras.Input((64,)),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    settings = FitSettings(epochs=7, monitor="val_accuracy", mode="max", patience=7, seed=3)
+    train(
+        {"learning_rate": 1e-2, "batch_size": 64},
+        digits,
+        settings=settings,
+        checkpoint_dir=tmp_path,
+        build=build,
+        callbacks=[CompilesAgainAtEpoch2(), RecordsTestStepCalls()],
+    )
+
+    # Epoch 1 eager; the compile dropped the eager function, so epoch 2 traces Keras's; no trace after.
+    seen = CountsTestSteps.per_epoch
+    assert seen[0] == 1 and seen[1] > 1 and seen[1:] == [seen[1]] * 6, seen
