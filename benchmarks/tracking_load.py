@@ -381,10 +381,10 @@ def run_load(args: argparse.Namespace, address: str, tmp: Path) -> dict[str, Any
             address=address,
             storage=storage,
         )
-        # The benchmark's Ray is automl's loopback-only one; a process joining it through
-        # 127.0.0.1 would take this host's outward address as its node's and wait for a raylet
-        # there. Ray's own switch makes the drivers' node address the loopback one too.
-        drivers = start_drivers(specs, {**env, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}, tmp)
+        # The benchmark's Ray is automl's loopback-only one: the drivers join it on loopback.
+        from automl.execution._ray_compat import LOOPBACK_JOIN_ENV
+
+        drivers = start_drivers(specs, {**env, **LOOPBACK_JOIN_ENV}, tmp)
         try:
             restart = restart_mid_load(server, storage, specs, drivers) if args.restart and server else None
             reports = finish_drivers(drivers, specs, tmp, timeout=600)

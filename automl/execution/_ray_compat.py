@@ -54,6 +54,7 @@ from ray.tune.utils.object_cache import _ObjectCache
 from search_spaces._requires import require, sets_attribute, takes
 
 __all__ = [
+    "LOOPBACK_JOIN_ENV",
     "LOOPBACK_SWITCH",
     "TESTED",
     "FillingHyperBand",
@@ -480,6 +481,9 @@ def use_local_auth_token() -> None:
 
 # The switch: (module, constant). Ray treats clusters as off while the constant is False.
 LOOPBACK_SWITCH = ("ray._private.ray_constants", "ENABLE_RAY_CLUSTER")
+# The environment that sets that switch in a new process: one joining a loopback Ray through
+# 127.0.0.1 then takes loopback as its node address, not the routable one where no raylet is.
+LOOPBACK_JOIN_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 
 LOOPBACK_NOTICE = (
     "[automl] note: this Ray {version} did not keep its services on 127.0.0.1 ({why}); they listen on "
@@ -629,11 +633,18 @@ def _checks() -> dict[str, Callable[[], object]]:
         "TuneController.CKPT_FILE_TMPL": lambda: TuneController.CKPT_FILE_TMPL == "experiment_state-{}.json",
         "ray._private.authentication.authentication_token_setup"
         ".maybe_enable_token_auth_if_token_available(warn_if_disabled)": _has_token_helper,
+        "ray._private.ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR": _reads_loopback_join_env,
         **{
             f"ProgressReporter.{hook}": functools.partial(hasattr, RayConsole, hook)
             for hook in _CONSOLE_HOOKS
         },
     }
+
+
+def _reads_loopback_join_env() -> bool:
+    from ray._private import ray_constants
+
+    return list(LOOPBACK_JOIN_ENV) == [ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR]
 
 
 def _has_token_helper() -> bool:
