@@ -123,11 +123,11 @@ class RunEnd:
         checkpoints = {trial_id(r.path): r.checkpoint for r in results if r.checkpoint is not None}
         result = self._result(checkpoints)
         result.save()
-        if self.tracker.flush(timeout=60):
+        if self.tracker.flush():
             self._log_artifacts(result)
         else:
             logger.warning(
-                "MLflow at %s is unreachable: the best model and the plots were not logged to it; "
+                "MLflow at %s takes no writes: the best model and the plots were not logged to it; "
                 "the model is at %s.",
                 self.record.public_uri,
                 result.best_model_path,
