@@ -43,6 +43,7 @@ BENCHMARKS = (
     "streaming",
     "startup",
     "backbone",
+    "tracking_load",
 )
 HEADER_FIELDS = ("source", "date", "command", "machine", "versions")
 _MARKER = re.compile(r"(<!-- report:(?P<name>[a-z_]+) -->\n)(?P<body>.*?)(<!-- /report -->)", re.DOTALL)
@@ -209,6 +210,12 @@ def _check(record: Record) -> None:
             record.number("memory.trials")
             keys = {"recycling": str, "workers": int, "growth_pct": (int, float), "wall_s": (int, float)}
             _items(record, "memory.policies", keys)
+    elif record.benchmark == "tracking_load":
+        record.get("store", str)
+        record.get("specs", list)
+        record.get("problems", list)
+        for field in ("writes_per_s", "write_p50_ms", "write_p99_ms", "queue_peak", "idle_call_ms", "wall_s"):
+            record.number(field)
     elif record.benchmark == "logging_cost":
         for side in ("on", "off"):
             values = record.get(f"wall_s.{side}", list)
@@ -536,6 +543,34 @@ def _backbone_rows(records: Sequence[Record]) -> list[tuple[str, str, str, str]]
     return rows
 
 
+def _load_rows(records: Sequence[Record]) -> list[tuple[str, str, str, str]]:
+    """The newest record of each store: the drivers' write rate and latency, and one call's cost alone."""
+    newest: dict[str, Record] = {}
+    for record in records:
+        newest.setdefault(record.data["store"], record)
+    rows = []
+    for store, record in newest.items():
+        specs = record.data["specs"]
+        short = [s for s in specs if s["kind"] == "short"]
+        keras = [s for s in specs if s["kind"] == "keras"]
+        studies = f"{len(short)} studies × {short[0]['trials']} short trials" if short else ""
+        if keras:
+            studies += f"{' + ' if studies else ''}{len(keras)} × {keras[0]['trials']} Keras trials"
+        problems = record.data["problems"]
+        rows.append(
+            (
+                f"Concurrent tracking load on {store}: {studies} at once"
+                + (", the server restarted mid-load" if record.data.get("restart") else ""),
+                f"**{record.number('writes_per_s'):.1f} writes/s**, a write's p50 "
+                f"{record.number('write_p50_ms') / 1000:.1f} s, p99 {record.number('write_p99_ms') / 1000:.1f} s; "
+                + ("store complete" if not problems else f"store check: {problems[0]}"),
+                f"one write alone: {record.number('idle_call_ms'):.0f} ms",
+                _from(record),
+            )
+        )
+    return rows
+
+
 def headline(results: Mapping[str, Sequence[Record]]) -> str:
     """The one table a reader needs: each benchmark's newest figures against their reference."""
     makers: dict[str, Callable[[Sequence[Record]], list[tuple[str, str, str, str]]]] = {
@@ -546,6 +581,7 @@ def headline(results: Mapping[str, Sequence[Record]]) -> str:
         "logging_cost": _logging_rows,
         "startup": _startup_rows,
         "backbone": _backbone_rows,
+        "tracking_load": _load_rows,
     }
     rows = [row for name, make in makers.items() for row in make(results[name])]
     return markdown_table(("measure", "automl", "compared with", "from"), rows)

@@ -13,6 +13,8 @@ The stores, each new for the invocation:
   --serve-artifacts` on a PostgreSQL database (`tests._servers`: initdb and
   pg_ctl in a temporary directory, as the ``postgres`` account when root);
   the drivers authenticate with MLFLOW_TRACKING_USERNAME/PASSWORD.
+- ``postgres-noauth``: the same server and database without the basic-auth
+  app, which checks the password (a scrypt hash) on every request.
 - ``sqlite-server``: `mlflow server` on a sqlite file.
 - ``sqlite``: no server: every driver opens the same sqlite file (the default
   local store, shared by the drivers of one directory).
@@ -52,12 +54,13 @@ from typing import Any
 
 from benchmarks._common import machine_info, machine_report, markdown_table
 
-STORES = ("postgres", "sqlite-server", "sqlite")
+STORES = ("postgres", "postgres-noauth", "sqlite-server", "sqlite")
 EXPERIMENT = "load"
 ROOT = Path(__file__).resolve().parents[1]
 
 TABLE_HEADER = (
     "store",
+    "one call idle ms",
     "drivers",
     "trials",
     "restart",
@@ -77,28 +80,41 @@ TABLE_HEADER = (
 
 
 @contextlib.contextmanager
-def postgres_store(directory: Path) -> Iterator[Any]:
+def postgres_store(directory: Path, workers: int) -> Iterator[Any]:
     """A team server on a new PostgreSQL cluster; yields it (``.url``, ``.user``, ``.password``, ``.stop()``, ``.start()``)."""
     from tests._servers import running_postgres, running_team_server
 
-    with running_postgres() as postgres, running_team_server(postgres, directory, name="load") as server:
+    with (
+        running_postgres() as postgres,
+        running_team_server(postgres, directory, name="load", workers=workers) as server,
+    ):
         yield server
 
 
-class SqliteServer:
-    """`mlflow server` on a sqlite file, stopped and started on the same port and file."""
+class MlflowServer:
+    """`mlflow server` without auth on a sqlite file or ``backend_uri``, stopped and started on the same port and store."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, workers: int, backend_uri: str | None = None) -> None:
         from tests._servers import free_port
 
-        self.directory, self.port = directory, free_port()
+        self.directory, self.port, self.workers, self.backend_uri = (
+            directory,
+            free_port(),
+            workers,
+            backend_uri,
+        )
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
         from tests._servers import start_mlflow_server
 
-        self.process = start_mlflow_server(self.directory, self.port)
+        self.process = start_mlflow_server(
+            self.directory,
+            self.port,
+            backend_uri=self.backend_uri,
+            options=["--serve-artifacts", "--workers", str(self.workers)],
+        )
 
     def stop(self) -> None:
         from tests._servers import stop_process_group
@@ -109,13 +125,18 @@ class SqliteServer:
 
 
 @contextlib.contextmanager
-def sqlite_server(directory: Path) -> Iterator[SqliteServer]:
-    server = SqliteServer(directory)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def mlflow_server(directory: Path, workers: int, *, postgres: bool) -> Iterator[MlflowServer]:
+    """A server without auth on a sqlite file, or on a new PostgreSQL cluster's database."""
+    from tests._servers import running_postgres
+
+    with running_postgres() if postgres else contextlib.nullcontext() as cluster:
+        backend = cluster.database("load", user="load_owner", password="load-owner") if cluster else None
+        server = MlflowServer(directory, workers, backend)
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
 
 
 # The drivers --------------------------------------------------------------------------------
@@ -328,11 +349,11 @@ def check_store(
 # One invocation -----------------------------------------------------------------------------
 
 
-def _store(kind: str, directory: Path) -> contextlib.AbstractContextManager:
+def _store(kind: str, directory: Path, workers: int) -> contextlib.AbstractContextManager:
     if kind == "postgres":
-        return postgres_store(directory / "server")
-    if kind == "sqlite-server":
-        return sqlite_server(directory / "server")
+        return postgres_store(directory / "server", workers)
+    if kind in ("sqlite-server", "postgres-noauth"):
+        return mlflow_server(directory / "server", workers, postgres=kind == "postgres-noauth")
     return contextlib.nullcontext()
 
 
@@ -343,10 +364,41 @@ def _uri_env_client(kind: str, server: Any, directory: Path) -> tuple[str, dict[
         env = {"MLFLOW_TRACKING_USERNAME": server.user, "MLFLOW_TRACKING_PASSWORD": server.password}
         admin = MlflowClient(f"http://admin:{server.admin_password}@127.0.0.1:{server.port}")
         return server.url, env, admin
-    if kind == "sqlite-server":
+    if kind in ("sqlite-server", "postgres-noauth"):
         return server.url, {}, MlflowClient(server.url)
     uri = f"sqlite:///{directory / 'mlflow.db'}"
     return uri, {}, MlflowClient(uri)
+
+
+def idle_call_ms(client: Any, calls: int = 15) -> float:
+    """Median time of one metric write to the store with nothing else going on: its own cost per call."""
+    experiment = client.create_experiment("idle-probe")  # not the load's experiment, which is checked
+    run = client.create_run(experiment).info.run_id
+    from mlflow.entities import Metric
+
+    times = []
+    for step in range(calls):
+        start = time.perf_counter()
+        client.log_batch(run, metrics=[Metric("probe", float(step), 0, step)])
+        times.append(time.perf_counter() - start)
+    client.delete_run(run)  # (set_terminated would print the run's URL, the admin's password in it)
+    return 1000 * statistics.median(times)
+
+
+def sync_pending(storage: Path, env: Mapping[str, str]) -> int:
+    """Runs `automl sync` on each study whose run left writes in its journal, as a user would; how many there were."""
+    from automl.tracking._writer import unsent
+
+    left = 0
+    for journal in journals(storage):
+        left += len(unsent(journal))
+        subprocess.run(
+            [sys.executable, "-m", "automl", "sync", str(journal.parent)],
+            env={**os.environ, **env},
+            check=True,
+            capture_output=True,
+        )
+    return left
 
 
 def figures(reports: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -369,8 +421,9 @@ def figures(reports: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 def run_load(args: argparse.Namespace, address: str, tmp: Path) -> dict[str, Any]:
     storage = tmp / "runs"
-    with _store(args.store, tmp) as server:
+    with _store(args.store, tmp, args.server_workers) as server:
         uri, env, client = _uri_env_client(args.store, server, tmp)
+        idle_ms = idle_call_ms(client)
         specs = driver_specs(
             short=args.short,
             keras=args.keras,
@@ -389,6 +442,7 @@ def run_load(args: argparse.Namespace, address: str, tmp: Path) -> dict[str, Any
             for driver in drivers:
                 if driver.poll() is None:
                     driver.kill()
+        left = sync_pending(storage, env)
         problems = check_store(client, reports, specs)
         server_locked = _server_locked(tmp / "server")
     return {
@@ -397,6 +451,10 @@ def run_load(args: argparse.Namespace, address: str, tmp: Path) -> dict[str, Any
         "problems": problems,
         "server_log_locked": server_locked,
         "dropped": [d for r in reports for d in r["dropped"]],
+        "store": args.store,
+        "server_workers": args.server_workers if args.store != "sqlite" else None,
+        "idle_call_ms": idle_ms,
+        "left_to_sync": left,
         **figures(reports),
     }
 
@@ -409,8 +467,10 @@ def _server_locked(directory: Path) -> int:
 def row(args: argparse.Namespace, record: Mapping[str, Any]) -> list[str]:
     drivers = f"{args.short} short + {args.keras} Keras" if args.keras else f"{args.short} short"
     trials = f"{args.short}×{args.trials}" + (f" + {args.keras}×{args.keras_trials}" if args.keras else "")
+    store = f"{args.store} ({args.server_workers} workers)" if args.store != "sqlite" else args.store
     return [
-        args.store,
+        store,
+        f"{record['idle_call_ms']:.0f}",
         drivers,
         f"{trials} × {args.epochs} epochs",
         "yes" if record["restart"] else "no",
@@ -422,7 +482,8 @@ def row(args: argparse.Namespace, record: Mapping[str, Any]) -> list[str]:
         str(record["queue_peak"]),
         str(record["retries"]),
         f"{record['locked']} (server log {record['server_log_locked']})",
-        "ok" if not record["problems"] else "; ".join(record["problems"][:3]),
+        ("ok" if not record["problems"] else "; ".join(record["problems"][:3]))
+        + (f" (after `automl sync` of {record['left_to_sync']} writes)" if record["left_to_sync"] else ""),
     ]
 
 
@@ -447,6 +508,12 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--keras-trials", type=int, default=3, help="trials per Keras study (default 3)")
     parser.add_argument("--epochs", type=int, default=3, help="epochs of every trial (default 3)")
     parser.add_argument("--restart", action="store_true", help="stop and start the server once mid-load")
+    parser.add_argument(
+        "--server-workers",
+        type=int,
+        default=4,
+        help="the tracking server's worker processes (default 4, MLflow's)",
+    )
     parser.add_argument("--smoke", action="store_true", help="2 short studies of 5 trials, 2 epochs")
     parser.add_argument(
         "--json", metavar="PATH", help="append the record to PATH, as benchmarks.report reads it"
@@ -455,7 +522,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.smoke:
         args.short, args.keras, args.trials, args.epochs = 2, 0, 5, 2
     if args.restart and args.store == "sqlite":
-        parser.error("--restart needs a server: --store postgres or sqlite-server")
+        parser.error("--restart needs a server: --store postgres, postgres-noauth or sqlite-server")
     return args
 
 

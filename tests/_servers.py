@@ -329,6 +329,7 @@ class TeamServer:
     admin_password: str
     # The basic-auth app's CSRF key: the same across restarts.
     flask_secret: str = dataclasses.field(default_factory=lambda: secrets.token_hex(16))
+    workers: int = 1  # the tests' one worker; MLflow's default is 4
     process: subprocess.Popen | None = None
 
     @property
@@ -340,7 +341,7 @@ class TeamServer:
             self.directory,
             self.port,
             backend_uri=self.backend_uri,
-            options=["--serve-artifacts", "--app-name", "basic-auth"],
+            options=["--serve-artifacts", "--app-name", "basic-auth", "--workers", str(self.workers)],
             env={
                 "MLFLOW_AUTH_CONFIG_PATH": str(self.auth_config),
                 "MLFLOW_FLASK_SERVER_SECRET_KEY": self.flask_secret,
@@ -372,8 +373,11 @@ def _basic(user: str, password: str) -> str:
 
 
 @contextlib.contextmanager
-def running_team_server(postgres: Postgres, directory: Path, *, name: str) -> Iterator[TeamServer]:
-    """A new team server (databases ``name`` and ``name_auth`` on ``postgres``) with one account, ``alice``."""
+def running_team_server(
+    postgres: Postgres, directory: Path, *, name: str, workers: int = 1
+) -> Iterator[TeamServer]:
+    """A new team server (databases ``name`` and ``name_auth`` on ``postgres``) with one account, ``alice``,
+    and ``workers`` worker processes."""
     directory.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(12)
     backend = postgres.database(name, user=f"{name}_owner", password=secret)
@@ -397,6 +401,7 @@ def running_team_server(postgres: Postgres, directory: Path, *, name: str) -> It
         user="alice",
         password=secrets.token_urlsafe(12),
         admin_password=admin_password,
+        workers=workers,
     )
     server.start()
     try:

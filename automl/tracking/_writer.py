@@ -299,4 +299,3 @@ class MlflowWriter:
             self._closed = True
             self._cond.notify_all()
         self._thread.join(timeout=35)
-

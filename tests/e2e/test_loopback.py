@@ -275,7 +275,14 @@ def test_a_second_driver_joins_a_loopback_ray_through_127_0_0_1(tmp_path):
         assert address.startswith("127.0.0.1:"), address
         try:
             joined = subprocess.run(
-                [sys.executable, "-c", JOIN, address, str(tmp_path / "runs"), f"sqlite:///{tmp_path / 'mlflow.db'}"],
+                [
+                    sys.executable,
+                    "-c",
+                    JOIN,
+                    address,
+                    str(tmp_path / "runs"),
+                    f"sqlite:///{tmp_path / 'mlflow.db'}",
+                ],
                 env=env,
                 capture_output=True,
                 text=True,

@@ -132,7 +132,10 @@ def server(tmp_path_factory):
 
 
 def _trials(writer, experiment, n):
-    runs = [writer.create_run(f"trial-{i}", experiment_id=experiment, run_name=f"trial-{i}") for i in range(1, n + 1)]
+    runs = [
+        writer.create_run(f"trial-{i}", experiment_id=experiment, run_name=f"trial-{i}")
+        for i in range(1, n + 1)
+    ]
     for run in runs:
         writer.call("set_terminated", run, status="FINISHED")
     return runs
