@@ -1,0 +1,101 @@
+"""The run's plots: drawn by a process started ahead (or in the driver without one), then logged to MLflow."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import optuna
+import pytest
+from mlflow.tracking import MlflowClient
+
+from automl.tracking._artifacts import log_plot_files
+from automl.tracking._plots import PlotProcess, render_study_plots, study_from_json, study_to_json
+
+PNG = b"\x89PNG\r\n\x1a\n"
+ALL = ["optimization_history", "param_importances", "parallel_coordinate", "intermediate_values"]
+
+
+def _study(trials: int) -> optuna.Study:
+    study = optuna.create_study(
+        direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0), study_name="val_accuracy"
+    )
+    for i in range(trials):
+        trial = study.ask()
+        rate = trial.suggest_float("learning_rate", 1e-4, 1e-1, log=True)
+        units = trial.suggest_int("units", 16, 256, log=True)
+        trial.suggest_categorical("activation", ["relu", "tanh"])
+        for epoch in (1, 2):
+            trial.report(epoch * rate * units / 100, epoch)
+        if i == trials - 1:
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        else:
+            study.tell(trial, 2 * rate * units / 100)
+    return study
+
+
+def test_a_study_comes_back_from_its_json_as_it_was():
+    study = _study(4)
+    back = study_from_json(json.loads(json.dumps(study_to_json(study))))
+    assert back.direction == study.direction and back.study_name == "val_accuracy"
+    for mine, theirs in zip(study.trials, back.trials, strict=True):
+        assert (theirs.state, theirs.value, theirs.params) == (mine.state, mine.value, mine.params)
+        assert theirs.distributions == mine.distributions
+        assert theirs.intermediate_values == mine.intermediate_values
+
+
+def test_the_plot_process_draws_the_plots_the_driver_logs(tmp_path):
+    plots = PlotProcess()
+    plots.start()
+    plots.render(_study(4), metric="val_accuracy", directory=tmp_path)
+    drawn = plots.result()
+    assert drawn == ALL
+    for name in drawn:
+        assert (tmp_path / f"{name}.png").read_bytes().startswith(PNG)
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.create_experiment("plots", artifact_location=str(tmp_path / "artifacts"))
+    run_id = client.create_run(experiment).info.run_id
+    assert log_plot_files(client, run_id, tmp_path, drawn) == [f"plots/{name}.png" for name in ALL]
+    assert {f.path for f in client.list_artifacts(run_id, "plots")} == {f"plots/{name}.png" for name in ALL}
+
+
+def test_it_draws_what_the_driver_would_and_hands_over_its_log_lines(tmp_path, caplog):
+    one = _study(2)  # one completed trial: a flat parallel-coordinate axis, which matplotlib warns about
+    (tmp_path / "driver").mkdir()
+    (tmp_path / "process").mkdir()
+    with caplog.at_level(logging.INFO, logger="automl.tracking._plots"):
+        in_driver = render_study_plots(one, metric="val_accuracy", directory=tmp_path / "driver")
+    driver_lines = [r.getMessage() for r in caplog.records if r.name == "automl.tracking._plots"]
+    caplog.clear()
+    plots = PlotProcess()
+    plots.start()
+    plots.render(one, metric="val_accuracy", directory=tmp_path / "process")
+    with caplog.at_level(logging.INFO, logger="automl.tracking._plots"):
+        assert plots.result() == in_driver == ALL
+    assert any(line.startswith("parallel_coordinate plot: ") for line in driver_lines)
+    assert [r.getMessage() for r in caplog.records if r.name == "automl.tracking._plots"] == driver_lines
+
+
+def test_without_a_process_the_driver_draws_them(tmp_path):
+    plots = PlotProcess()  # never started: a resumed run's
+    plots.render(_study(3), metric="val_accuracy", directory=tmp_path)
+    assert plots.result() == ALL
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{name}.png" for name in ALL)
+
+
+def test_a_drawing_that_fails_in_the_process_raises_its_error(tmp_path):
+    plots = PlotProcess()
+    plots.start()
+    plots.render(_study(3), metric="val_accuracy", directory=tmp_path / "missing")
+    with pytest.raises(RuntimeError, match="exited with status 1: FileNotFoundError"):
+        plots.result()
+
+
+def test_a_process_that_got_no_study_exits_when_the_run_ends():
+    plots = PlotProcess()
+    plots.start()
+    process = plots._process
+    assert process is not None and process.poll() is None
+    assert plots.close() == "no error message"
+    assert process.returncode == 0
