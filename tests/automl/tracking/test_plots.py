@@ -44,37 +44,33 @@ def test_a_study_comes_back_from_its_json_as_it_was():
         assert theirs.intermediate_values == mine.intermediate_values
 
 
-def test_the_plot_process_draws_the_plots_the_driver_logs(tmp_path):
+def test_the_plot_process_draws_what_the_driver_would_which_logs_them_to_mlflow(tmp_path, caplog):
+    study = _study(2)  # one completed trial: a flat parallel-coordinate axis, which matplotlib warns about
+    (tmp_path / "driver").mkdir()
+    (tmp_path / "process").mkdir()
+    with caplog.at_level(logging.INFO, logger="automl.tracking._plots"):
+        in_driver = render_study_plots(study, metric="val_accuracy", directory=tmp_path / "driver")
+    driver_lines = [r.getMessage() for r in caplog.records if r.name == "automl.tracking._plots"]
+    caplog.clear()
+
     plots = PlotProcess()
     plots.start()
-    plots.render(_study(4), metric="val_accuracy", directory=tmp_path)
-    drawn = plots.result()
-    assert drawn == ALL
+    plots.render(study, metric="val_accuracy", directory=tmp_path / "process")
+    with caplog.at_level(logging.INFO, logger="automl.tracking._plots"):
+        drawn = plots.result()
+    assert drawn == in_driver == ALL
     for name in drawn:
-        assert (tmp_path / f"{name}.png").read_bytes().startswith(PNG)
+        assert (tmp_path / "process" / f"{name}.png").read_bytes().startswith(PNG)
+    # The process's log lines (a plot skipped, matplotlib's warnings) reach the driver's log.
+    assert any(line.startswith("parallel_coordinate plot: ") for line in driver_lines)
+    assert [r.getMessage() for r in caplog.records if r.name == "automl.tracking._plots"] == driver_lines
 
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     experiment = client.create_experiment("plots", artifact_location=str(tmp_path / "artifacts"))
     run_id = client.create_run(experiment).info.run_id
-    assert log_plot_files(client, run_id, tmp_path, drawn) == [f"plots/{name}.png" for name in ALL]
-    assert {f.path for f in client.list_artifacts(run_id, "plots")} == {f"plots/{name}.png" for name in ALL}
-
-
-def test_it_draws_what_the_driver_would_and_hands_over_its_log_lines(tmp_path, caplog):
-    one = _study(2)  # one completed trial: a flat parallel-coordinate axis, which matplotlib warns about
-    (tmp_path / "driver").mkdir()
-    (tmp_path / "process").mkdir()
-    with caplog.at_level(logging.INFO, logger="automl.tracking._plots"):
-        in_driver = render_study_plots(one, metric="val_accuracy", directory=tmp_path / "driver")
-    driver_lines = [r.getMessage() for r in caplog.records if r.name == "automl.tracking._plots"]
-    caplog.clear()
-    plots = PlotProcess()
-    plots.start()
-    plots.render(one, metric="val_accuracy", directory=tmp_path / "process")
-    with caplog.at_level(logging.INFO, logger="automl.tracking._plots"):
-        assert plots.result() == in_driver == ALL
-    assert any(line.startswith("parallel_coordinate plot: ") for line in driver_lines)
-    assert [r.getMessage() for r in caplog.records if r.name == "automl.tracking._plots"] == driver_lines
+    logged = log_plot_files(client, run_id, tmp_path / "process", drawn)
+    assert logged == [f"plots/{name}.png" for name in ALL]
+    assert {f.path for f in client.list_artifacts(run_id, "plots")} == set(logged)
 
 
 def test_without_a_process_the_driver_draws_them(tmp_path):
@@ -99,3 +95,14 @@ def test_a_process_that_got_no_study_exits_when_the_run_ends():
     assert process is not None and process.poll() is None
     assert plots.close() == "no error message"
     assert process.returncode == 0
+
+
+def test_a_figure_is_laid_out_once_and_saved_without_a_second_layout_pass():
+    import matplotlib.pyplot as plt
+
+    from automl.tracking._plots import study_figures
+
+    for _, figure in study_figures(_study(3), metric="val_accuracy"):
+        # tight_layout's placeholder engine would have savefig walk the figure once more.
+        assert figure.get_layout_engine() is None
+        plt.close(figure)
