@@ -253,17 +253,20 @@ class PlotProcess:
     def render(self, study: optuna.Study, *, metric: str, directory: Path) -> None:
         """Has the plots of ``study`` drawn into ``directory``: begun in the process, or left to `result`."""
         process = self._process
-        if process is None or process.poll() is not None:
+        if process is None or process.poll() is not None or process.stdin is None or process.stdout is None:
             self._inline = (study, metric, directory)
             return
+        stdin, stdout = process.stdin, process.stdout
         request = json.dumps({"study": study_to_json(study), "metric": metric, "directory": str(directory)})
 
         def send() -> None:  # the pipes' waits, off the driver's thread
             try:
-                self._answer = process.communicate(request, timeout=_RENDER_TIMEOUT_S)[0]
-            except BaseException as exc:  # a timeout, a broken pipe: `result` raises it
-                process.kill()
-                process.wait()
+                with stdin:
+                    stdin.write(request)
+                # To its end, which comes once the process answered: it closes its stdout then.
+                with stdout:
+                    self._answer = stdout.read()
+            except OSError as exc:  # it ended before reading the study: `result` tells why
                 self._answer = exc
 
         self._sending = threading.Thread(target=send, name="automl-plots", daemon=True)
@@ -282,13 +285,20 @@ class PlotProcess:
         process, sending = self._process, self._sending
         if process is None or sending is None:
             raise RuntimeError("no plots were asked for")
-        sending.join()
-        error = self.close()
-        if isinstance(self._answer, BaseException):
-            raise RuntimeError(f"the plot process did not answer ({type(self._answer).__name__}: {self._answer})")
-        if process.returncode != 0:
+        sending.join(timeout=_RENDER_TIMEOUT_S)
+        if sending.is_alive():
+            self.close()
+            raise RuntimeError(f"the plot process did not answer within {_RENDER_TIMEOUT_S} s")
+        reply = _reply(self._answer)
+        if reply is None:  # it failed: its exit status and last error line say why
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            error = self.close()
             raise RuntimeError(f"the plot process exited with status {process.returncode}: {error}")
-        reply = json.loads(self._answer.strip().splitlines()[-1])  # its last line; a library may print before
+        self.close()
         for line in reply["log"]:
             logger.info("%s", line)
         return list(reply["drawn"])
@@ -303,9 +313,11 @@ class PlotProcess:
                 process.kill()
                 process.wait()
         elif process is not None and self._sending is not None:
-            if process.poll() is None:
+            if self._sending.is_alive():  # still drawing: given up
                 process.kill()
-            self._sending.join()
+                self._sending.join()
+            if process.poll() is None:  # it answered and is exiting: reaped meanwhile, not waited for
+                threading.Thread(target=process.wait, name="automl-plots-exit", daemon=True).start()
         stderr, self._stderr = self._stderr, None
         if stderr is None:
             return ""
@@ -315,9 +327,21 @@ class PlotProcess:
         return lines[-1] if lines else "no error message"
 
 
+def _reply(answer: str | BaseException) -> dict[str, Any] | None:
+    """The plot process's answer: the JSON on its last line (a library may have printed before it)."""
+    if isinstance(answer, BaseException) or not answer.strip():
+        return None
+    try:
+        reply = json.loads(answer.strip().splitlines()[-1])
+    except json.JSONDecodeError:
+        return None
+    return reply if isinstance(reply, dict) else None
+
+
 if __name__ == "__main__":
     status = _serve(sys.stdin, sys.stdout)
+    # Its answer is complete: the driver, which reads to the end of it, goes on while
+    # this process unloads matplotlib, scikit-learn and Optuna.
     sys.stdout.flush()
-    # The driver waits for this process's end: its files are written and closed, and
-    # unloading matplotlib, scikit-learn and Optuna would add a few tenths of a second.
-    os._exit(status)
+    os.close(sys.stdout.fileno())
+    sys.exit(status)
