@@ -381,10 +381,7 @@ def run_load(args: argparse.Namespace, address: str, tmp: Path) -> dict[str, Any
             address=address,
             storage=storage,
         )
-        # The benchmark's Ray is automl's loopback-only one: the drivers join it on loopback.
-        from automl.execution._ray_compat import LOOPBACK_JOIN_ENV
-
-        drivers = start_drivers(specs, {**env, **LOOPBACK_JOIN_ENV}, tmp)
+        drivers = start_drivers(specs, env, tmp)
         try:
             restart = restart_mid_load(server, storage, specs, drivers) if args.restart and server else None
             reports = finish_drivers(drivers, specs, tmp, timeout=600)

@@ -6,6 +6,8 @@ import base64
 import contextlib
 import dataclasses
 import glob
+import http.client
+import http.server
 import json
 import os
 import pwd
@@ -16,8 +18,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -106,6 +110,59 @@ def _popen_mlflow_server(directory, port, backend_uri, options, env, log) -> sub
         # No GenAI job runners: seven more processes that slow the start and compete with trials.
         env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})},
     )
+
+
+class DelayingProxy:
+    """An HTTP proxy on 127.0.0.1 that passes each request on to ``target`` after ``delay_s`` seconds.
+
+    A slow tracking server without slowing the real one: a busy team server,
+    or (with a delay longer than the caller waits) one that stops answering.
+    ``delay_s`` may be changed while it serves. Use it as a context manager.
+    """
+
+    def __init__(self, target: str, delay_s: float) -> None:
+        self.target = urllib.parse.urlsplit(target)
+        self.delay_s = delay_s
+        self.requests = 0
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _forward(self) -> None:
+                proxy.requests += 1
+                time.sleep(proxy.delay_s)
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                connection = http.client.HTTPConnection(proxy.target.hostname, proxy.target.port, timeout=60)
+                try:
+                    connection.request(self.command, self.path, body=body, headers=dict(self.headers))
+                    answer = connection.getresponse()
+                    data = answer.read()
+                finally:
+                    connection.close()
+                self.send_response(answer.status)
+                for key, value in answer.getheaders():
+                    if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PATCH = do_DELETE = _forward
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> DelayingProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
 
 
 def stop_process_group(process: subprocess.Popen) -> None:

@@ -27,6 +27,7 @@ import importlib
 import ipaddress
 import logging
 import re
+import socket
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -54,7 +55,6 @@ from ray.tune.utils.object_cache import _ObjectCache
 from search_spaces._requires import require, sets_attribute, takes
 
 __all__ = [
-    "LOOPBACK_JOIN_ENV",
     "LOOPBACK_SWITCH",
     "TESTED",
     "FillingHyperBand",
@@ -64,6 +64,8 @@ __all__ = [
     "checkpoints_named_in_state",
     "controller_replaced",
     "init_local_ray_on_loopback",
+    "join_ray",
+    "loopback_only",
     "plain_trial_actors",
     "ray_console_replaced",
     "replaced_in_ray",
@@ -481,14 +483,23 @@ def use_local_auth_token() -> None:
 
 # The switch: (module, constant). Ray treats clusters as off while the constant is False.
 LOOPBACK_SWITCH = ("ray._private.ray_constants", "ENABLE_RAY_CLUSTER")
-# The environment that sets that switch in a new process: one joining a loopback Ray through
-# 127.0.0.1 then takes loopback as its node address, not the routable one where no raylet is.
-LOOPBACK_JOIN_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 
 LOOPBACK_NOTICE = (
     "[automl] note: this Ray {version} did not keep its services on 127.0.0.1 ({why}); they listen on "
     "all network interfaces, with Ray's token authentication on (tested: ray{tested})."
 )
+
+
+@contextlib.contextmanager
+def _clusters_off() -> Iterator[bool]:
+    """Ray's loopback switch turned to "clusters off" within; yields whether it could be."""
+    module, name = LOOPBACK_SWITCH
+    try:
+        constants = importlib.import_module(module)
+    except ImportError:  # a Ray that moved it: the caller goes on as Ray would
+        constants = None
+    with replaced_in_ray(constants, name, False, still=lambda v: isinstance(v, bool)) as replaced:
+        yield replaced
 
 
 def init_local_ray_on_loopback(**init_kwargs: Any) -> None:
@@ -498,11 +509,7 @@ def init_local_ray_on_loopback(**init_kwargs: Any) -> None:
     one line on stderr says its services listen on all interfaces.
     """
     module, name = LOOPBACK_SWITCH
-    try:
-        constants = importlib.import_module(module)
-    except ImportError:  # a Ray that moved it: started as Ray would, and said so below
-        constants = None
-    with replaced_in_ray(constants, name, False, still=lambda v: isinstance(v, bool)) as replaced:
+    with _clusters_off() as replaced:
         ray.init(address="local", **init_kwargs)
     address = ray.util.get_node_ip_address()
     if not replaced:
@@ -514,6 +521,49 @@ def init_local_ray_on_loopback(**init_kwargs: Any) -> None:
     print(
         LOOPBACK_NOTICE.format(version=ray.__version__, why=why, tested=TESTED), file=sys.stderr, flush=True
     )
+
+
+def join_ray(address: str, **init_kwargs: Any) -> None:
+    """Joins a running Ray (``ray.init(address=address, ...)``), also one that listens on loopback only.
+
+    Given 127.0.0.1, `ray.init` dials the machine's routable address instead
+    and looks for a raylet there; a Ray that listens on loopback only (one
+    automl started, in another process) has neither, and the join would
+    hang. Such a Ray is joined with clusters off, as it was started, and
+    with this machine's token as Ray sends it to a local cluster it finds
+    itself; any other (``ray start --head``, which listens beyond loopback)
+    as Ray would.
+    """
+    if loopback_only(address):
+        use_local_auth_token()
+        with _clusters_off():
+            ray.init(address=address, **init_kwargs)
+    else:
+        ray.init(address=address, **init_kwargs)
+
+
+def loopback_only(address: str) -> bool:
+    """Whether ``address`` (``host:port``) is a loopback one whose port is served on loopback but not on
+    the machine's routable address, where `ray.init` would dial it."""
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]")
+    try:
+        if not port.isdigit() or not (host == "localhost" or ipaddress.ip_address(host).is_loopback):
+            return False
+        routable = ray.util.get_node_ip_address()
+        if ipaddress.ip_address(routable).is_loopback:  # a machine without a route: Ray stays on loopback
+            return False
+    except ValueError:  # a host name, a Ray Client URL ("ray://..."), "auto": Ray resolves it
+        return False
+    return _accepts(host, int(port)) and not _accepts(routable, int(port))
+
+
+def _accepts(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
 
 
 # Experiment state -------------------------------------------------------------
@@ -633,18 +683,11 @@ def _checks() -> dict[str, Callable[[], object]]:
         "TuneController.CKPT_FILE_TMPL": lambda: TuneController.CKPT_FILE_TMPL == "experiment_state-{}.json",
         "ray._private.authentication.authentication_token_setup"
         ".maybe_enable_token_auth_if_token_available(warn_if_disabled)": _has_token_helper,
-        "ray._private.ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR": _reads_loopback_join_env,
         **{
             f"ProgressReporter.{hook}": functools.partial(hasattr, RayConsole, hook)
             for hook in _CONSOLE_HOOKS
         },
     }
-
-
-def _reads_loopback_join_env() -> bool:
-    from ray._private import ray_constants
-
-    return list(LOOPBACK_JOIN_ENV) == [ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR]
 
 
 def _has_token_helper() -> bool:

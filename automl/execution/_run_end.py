@@ -145,11 +145,11 @@ class RunEnd:
             # Drawn from here on (in the plot process, if it runs) while the result is saved and the best model logged.
             drawing = self._draw_plots(Path(plots))
             result.save()
-            if self.tracker.flush(timeout=60):
+            if self.tracker.flush():
                 self._log_artifacts(result, drawing)
             else:
                 logger.warning(
-                    "MLflow at %s is unreachable: the best model and the plots were not logged to it; "
+                    "MLflow at %s takes no writes: the best model and the plots were not logged to it; "
                     "the model is at %s.",
                     self.record.public_uri,
                     result.best_model_path,

@@ -143,6 +143,7 @@ def _start_ray(address: str | None, *, verbose: int) -> None:
     import ray
 
     from automl.execution._local_ray import start_local_ray
+    from automl.execution._ray_compat import join_ray
 
     if ray.is_initialized():
         return
@@ -150,7 +151,7 @@ def _start_ray(address: str | None, *, verbose: int) -> None:
     # directory unless asked for.
     log_to_driver = verbose >= 2
     if address is not None:  # an existing cluster keeps its own runtime environment and addresses
-        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=log_to_driver)
+        join_ray(address, logging_level=logging.WARNING, log_to_driver=log_to_driver)
         return
     start_local_ray(log_to_driver=log_to_driver)
 

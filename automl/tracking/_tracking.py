@@ -128,7 +128,7 @@ WAIT_VARIABLE = "AUTOML_TRACKING_WAIT_S"
 
 
 def tracking_wait_s() -> float:
-    """Seconds the end of a run waits for an unreachable tracking store: ``$AUTOML_TRACKING_WAIT_S`` or 60.
+    """Seconds the end of a run waits for a tracking store that takes no write: ``$AUTOML_TRACKING_WAIT_S`` or 60.
 
     Raises:
         ConfigError: The variable is set to something other than a number >= 0.
@@ -171,9 +171,11 @@ class MlflowTracker(Callback):
             also logged every epoch as the metric ``config.<key>``, and a
             trial's record follows its config when PBT replaces it with a
             better trial's (mutated) one. Defaults to `()`.
-        drain_timeout_s: How long the end of a run waits for an unreachable
-            store before leaving the unsent writes to the journal. Defaults
-            to the environment variable ``AUTOML_TRACKING_WAIT_S``, else `60`.
+        drain_timeout_s: How long the end of a run waits for a store that
+            takes no write (unreachable, or not answering) before leaving the
+            unsent writes to the journal; a slow store that keeps taking them
+            is waited for. Defaults to the environment variable
+            ``AUTOML_TRACKING_WAIT_S``, else `60`.
         tensorboard_artifacts: Whether each trial's TensorBoard files are
             attached to its run. Defaults to `False`.
         dataset: File-backed data as an MLflow dataset input, logged to each
@@ -276,10 +278,13 @@ class MlflowTracker(Callback):
 
     # Sending: every write goes through the background writer -----------------
 
-    def flush(self, timeout: float) -> bool:
-        """Waits up to ``timeout`` seconds for every write to reach the store; True if all did
-        and the store still takes writes."""
-        return self._writer.flush(timeout) and self._writer.reachable()
+    def flush(self) -> bool:
+        """Waits for every write to reach the store while it takes them; True if all did and it still takes writes.
+
+        Gives up once the store has taken no write for the run's tracking
+        wait (``drain_timeout_s``).
+        """
+        return self._writer.drain(self._drain_timeout_s) and self._writer.reachable()
 
     def close(self, parent_status: str) -> None:
         """Ends the parent run and drains the writes; unsent ones go to the pending file."""
@@ -297,7 +302,7 @@ class MlflowTracker(Callback):
         if self._writer.pending() and self.verbose:
             print(
                 f"[automl] sending {self._writer.pending()} queued writes to MLflow "
-                f"(waiting up to {self._drain_timeout_s:.0f}s)",
+                f"(waiting while it takes them, up to {self._drain_timeout_s:.0f}s without one)",
                 flush=True,
             )
         self._writer.spill(timeout=self._drain_timeout_s)

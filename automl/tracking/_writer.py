@@ -86,6 +86,7 @@ class MlflowWriter:
         self._paused = False
         self._closed = False
         self._down_since: float | None = None  # when the current outage began
+        self._last_sent = time.monotonic()  # when the store last took a write
         self.retries = 0  # attempts that failed and were retried
         self.dropped: list[str] = []  # writes the store refused (not retried)
         self._thread = threading.Thread(target=self._loop, name="automl-mlflow-writer", daemon=True)
@@ -169,6 +170,7 @@ class MlflowWriter:
                 sent = {id(part) for part in parts}
                 self._queue = collections.deque(o for o in self._queue if id(o) not in sent)
         self._down_since = None
+        self._last_sent = time.monotonic()
 
     def _linger_left(self, head: Op) -> float:
         """Seconds the head write may still wait for company; the caller holds the lock."""
@@ -220,30 +222,54 @@ class MlflowWriter:
         unreachable for ``timeout`` seconds (an outage that began earlier in
         the run is not waited for again in full).
         """
-        deadline = time.monotonic() + timeout
+        return self._wait_sent(timeout, deadline=time.monotonic() + timeout)
+
+    def drain(self, stall_s: float) -> bool:
+        """Waits until every write is sent, however long, while the store keeps taking them; True if all were.
+
+        Gives up once the store has taken no write for ``stall_s`` seconds:
+        unreachable, or not answering. A busy server that answers slowly is
+        waited for, so its runs end complete rather than in the journal.
+        """
+        return self._wait_sent(stall_s, deadline=None)
+
+    def _wait_sent(self, stall_s: float, *, deadline: float | None) -> bool:
+        start = time.monotonic()
         with self._cond:
             self._hurry += 1
             self._cond.notify_all()
             try:
                 while self._queue:
                     now = time.monotonic()
-                    down_for = 0.0 if self._down_since is None else now - self._down_since
-                    if now >= deadline or down_for >= timeout:
+                    if deadline is not None and now >= deadline:
                         return False
-                    self._cond.wait(min(deadline - now, 0.5))
+                    if self._stalled_for(since=start, now=now) >= stall_s:
+                        return False
+                    self._cond.wait(0.5 if deadline is None else min(deadline - now, 0.5))
                 return True
             finally:
                 self._hurry -= 1
 
+    def _stalled_for(self, *, since: float, now: float) -> float:
+        """Seconds the store has taken no write, counted from ``since`` at the earliest unless it is down.
+
+        An outage that began before ``since`` counts whole: it is not waited
+        for again in full. The caller holds the lock.
+        """
+        if self._down_since is not None:
+            return now - self._down_since
+        return now - max(since, self._last_sent)
+
     def spill(self, *, timeout: float) -> int:
-        """Flushes for up to ``timeout`` seconds, then leaves what is left to the journal.
+        """Drains while the store takes writes; once it has taken none for ``timeout`` seconds, leaves the rest to the journal.
 
         Those writes stay unacknowledged in the journal, named in a warning;
         `replay` sends them once the store is back. Returns how many there are.
         """
-        if self.flush(timeout):
+        if self.drain(timeout):
             return 0
         with self._cond:
+            why = "stayed unreachable" if self._down_since is not None else "answered no write"
             self._paused = True  # no new attempt while the queue is taken
             waited = time.monotonic()
             while self._busy and time.monotonic() - waited < 30:  # let an attempt in flight finish
@@ -255,9 +281,11 @@ class MlflowWriter:
         if left:
             summary = collections.Counter(op.describe().split(": ", 1)[1] for op in left)
             logger.warning(
-                "MLflow at %s stayed unreachable: %d writes were not sent (%s); they are kept in %s and "
-                "`automl sync %s` sends them once the store is back.",
+                "MLflow at %s %s for %.0fs: %d writes were not sent (%s); they are kept in %s and "
+                "`automl sync %s` sends them once the store takes writes again.",
                 public_uri(self.tracking_uri),
+                why,
+                timeout,
                 len(left),
                 "; ".join(f"{n}x {what}" for what, n in summary.most_common(5)),
                 self.journal,

@@ -237,3 +237,52 @@ def test_a_ray_that_ignores_the_loopback_switch_still_starts_and_says_so_in_one_
     assert not ipaddress.ip_address(done.stdout.strip()).is_loopback
     notices = [line for line in done.stderr.splitlines() if line.startswith("[automl] ")]
     assert len(notices) == 1 and "listen on all network interfaces" in notices[0], done.stderr
+
+
+HEAD = textwrap.dedent(
+    """
+    import sys
+    import ray
+    from automl.execution._local_ray import start_local_ray
+    start_local_ray(log_to_driver=False)
+    print(ray.get_runtime_context().gcs_address, flush=True)
+    sys.stdin.read()  # until the test closes it
+    """
+)
+
+JOIN = textwrap.dedent(
+    """
+    import sys
+    import automl
+    from search_spaces import Dense, LayerStack, Space
+    space = Space(layers=LayerStack(Dense(units=8), max_layers=1), learning_rate=1e-2, batch_size=32)
+    result = automl.tune(space, data="iris", num_trials=1, epochs=1, scheduler="fifo", address=sys.argv[1],
+                         storage_path=sys.argv[2], tracking_uri=sys.argv[3], name="joined", verbose=0)
+    print(list(result.trials["state"]))
+    """
+)
+
+
+def test_a_second_driver_joins_a_loopback_ray_through_127_0_0_1(tmp_path):
+    # The Ray automl starts for one driver, joined by another (a second study, a benchmark's drivers).
+    env = {**{k: v for k, v in os.environ.items() if k != "RAY_AUTH_MODE"}, "HOME": str(tmp_path / "home")}
+    (tmp_path / "home").mkdir()
+    with subprocess.Popen(
+        [sys.executable, "-c", HEAD], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as head:
+        assert head.stdout is not None and head.stdin is not None
+        address = head.stdout.readline().strip()
+        assert address.startswith("127.0.0.1:"), address
+        try:
+            joined = subprocess.run(
+                [sys.executable, "-c", JOIN, address, str(tmp_path / "runs"), f"sqlite:///{tmp_path / 'mlflow.db'}"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,  # it hung here, waiting for a raylet at the machine's routable address
+            )
+        finally:
+            head.stdin.close()  # the head shuts its Ray down and exits
+            head.wait(timeout=120)
+    assert joined.returncode == 0, joined.stderr[-3000:]
+    assert joined.stdout.strip().splitlines()[-1] == "['COMPLETE']"

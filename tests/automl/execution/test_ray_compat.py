@@ -47,3 +47,32 @@ def test_a_ray_whose_private_method_takes_other_arguments_fails_loudly(monkeypat
         IncompatibleVersionError, match=_message("TuneController._remove_actor(tracked_actor)")
     ):
         _ray_compat.check_private_names()
+
+
+def _listener(host: str):
+    import socket
+
+    server = socket.socket()
+    server.bind((host, 0))
+    server.listen()
+    return server
+
+
+def test_a_port_served_on_loopback_only_is_joined_on_loopback():
+    import ipaddress
+
+    import ray
+
+    if ipaddress.ip_address(ray.util.get_node_ip_address()).is_loopback:
+        pytest.skip("this machine has no routable address: Ray joins loopback as it is")
+    with _listener("127.0.0.1") as loopback, _listener("0.0.0.0") as everywhere:
+        port, wide = loopback.getsockname()[1], everywhere.getsockname()[1]
+        assert _ray_compat.loopback_only(f"127.0.0.1:{port}")
+        assert _ray_compat.loopback_only(f"localhost:{port}")
+        # `ray start --head` listens beyond loopback: joined through 127.0.0.1 as Ray would.
+        assert not _ray_compat.loopback_only(f"127.0.0.1:{wide}")
+    host = ray.util.get_node_ip_address()
+    assert not _ray_compat.loopback_only(f"{host}:{port}")  # not a loopback address
+    assert not _ray_compat.loopback_only("auto")
+    assert not _ray_compat.loopback_only("ray://127.0.0.1:10001")
+    assert not _ray_compat.loopback_only("head.example:6379")

@@ -8,7 +8,8 @@ import pytest
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
-from automl.tracking._writer import MlflowWriter, unsent
+from automl.tracking._writer import MlflowWriter, replay, unsent
+from tests._servers import DelayingProxy, free_port, start_mlflow_server, stop_process_group
 
 
 @pytest.fixture
@@ -120,3 +121,54 @@ def test_a_write_the_store_refuses_does_not_take_the_rest_of_its_batch_down(stor
     assert [m.step for m in client.get_metric_history(run.id, "loss")] == [1]
     assert data.tags["automl.state"] == "COMPLETE"
     assert unsent(tmp_path / "journal.jsonl") == []
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A real `mlflow server` on a sqlite store, for the tests that put a slow proxy in front of it."""
+    process = start_mlflow_server(tmp_path_factory.mktemp("server"), port := free_port())
+    yield f"http://127.0.0.1:{port}"
+    stop_process_group(process)
+
+
+def _trials(writer, experiment, n):
+    runs = [writer.create_run(f"trial-{i}", experiment_id=experiment, run_name=f"trial-{i}") for i in range(1, n + 1)]
+    for run in runs:
+        writer.call("set_terminated", run, status="FINISHED")
+    return runs
+
+
+def test_a_slow_store_that_keeps_taking_writes_is_waited_for_past_the_wait(server, tmp_path, caplog):
+    experiment = MlflowClient(server).create_experiment("slow")
+    with DelayingProxy(server, delay_s=0.25) as proxy:
+        writer = MlflowWriter(proxy.url, journal=tmp_path / "journal.jsonl", offload=False)
+        runs = _trials(writer, experiment, 6)  # 12 calls of 0.25 s or more: well past the 1 s wait
+        start = time.monotonic()
+        assert writer.spill(timeout=1.0) == 0
+        writer.stop()
+    assert time.monotonic() - start > 12 * 0.25  # it did wait past the 1 s
+    assert "not sent" not in caplog.text
+    assert all(MlflowClient(server).get_run(r.id).info.status == "FINISHED" for r in runs)
+    assert unsent(tmp_path / "journal.jsonl") == []
+
+
+def test_a_store_that_stops_answering_leaves_the_rest_to_the_journal_and_says_why(server, tmp_path, caplog):
+    experiment = MlflowClient(server).create_experiment("stuck")
+    journal = tmp_path / "journal.jsonl"
+    with DelayingProxy(server, delay_s=0.0) as proxy:
+        writer = MlflowWriter(proxy.url, journal=journal, offload=False)
+        writer.create_run("trial-0", experiment_id=experiment, run_name="trial-0")
+        assert writer.flush(timeout=30)
+        proxy.delay_s = 4.0  # answers, but later than the writer waits
+        _trials(writer, experiment, 3)
+        left = writer.spill(timeout=1.0)
+        writer.stop()
+    assert left == 5  # the call in flight (trial-1's creation) was let finish; the rest are kept
+    assert "answered no write for 1s" in caplog.text and "unreachable" not in caplog.text
+    assert len(unsent(journal)) == left
+    assert replay(journal, server) == left
+    client = MlflowClient(server)
+    found = sorted((r.info.run_name, r.info.status) for r in client.search_runs([experiment]))
+    # each trial once, the replay included, and ended
+    assert found == [("trial-0", "RUNNING"), *((f"trial-{i}", "FINISHED") for i in (1, 2, 3))]
+    assert unsent(journal) == []
