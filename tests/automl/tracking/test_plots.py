@@ -106,3 +106,16 @@ def test_a_figure_is_laid_out_once_and_saved_without_a_second_layout_pass():
         # tight_layout's placeholder engine would have savefig walk the figure once more.
         assert figure.get_layout_engine() is None
         plt.close(figure)
+
+
+def test_plots_given_up_while_drawn_end_their_process(tmp_path):
+    # The run's store took no writes: the plots will not be logged, and the run returns.
+    plots = PlotProcess()
+    plots.start()
+    process = plots._process
+    plots.render(_study(3), metric="val_accuracy", directory=tmp_path)
+    plots.close()
+    assert process is not None
+    process.wait(timeout=30)  # killed while drawing, or exiting after its answer
+    with pytest.raises(RuntimeError, match="no plots were asked for"):
+        plots.result()  # nothing is left to wait for
