@@ -76,8 +76,8 @@ STEPS = (
     ("trials to Ray's loop end", "tuner_fit.end"),
     ("result saved (trials.csv, result.json)", "save.end"),
     ("MLflow writes flushed", "flush.end"),
-    ("plots logged", "plots.end"),
-    ("best model logged and registered", "best_model.end"),
+    ("plots logged", "plots.end"),  # the two in the order they ended: the plots may be drawn
+    ("best model logged and registered", "best_model.end"),  # while the best model is logged
     ("other artifacts, parent run closed", "tune.end"),
     ("`tune()` returned to the script's end", "main.end"),
     ("waiting for other threads at exit", "atexit.begin"),
@@ -423,10 +423,11 @@ def timeline(
 ) -> list[tuple[str, float, float]]:
     """The run's steps as (label, seconds the step took, seconds since `tune()` was called at its end).
 
-    Steps that overlap (the store opens while Ray starts) are measured from the step before.
+    Steps that overlap (the store opens while Ray starts) are measured from the step before;
+    the steps are listed in the order they ended.
     """
     start = marks[f"{prefix}tune.begin"]
-    rows, last = [], start
+    rows, ends = [], []
     for label, event in STEPS:
         if (event == "imported" and prefix) or (event in _AT_EXIT and not last_call):
             continue
@@ -436,6 +437,9 @@ def timeline(
         if event == "imported":  # before tune(): from the process's spawn
             rows.append((label, at, at - start))
             continue
+        ends.append((at, label))
+    last = start
+    for at, label in sorted(ends, key=lambda end: end[0]):
         rows.append((label, at - last, at - start))
         last = at
     return rows

@@ -4,9 +4,11 @@ copied, the `TuningResult` saved and the parent MLflow run's artifacts logged st
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,7 +27,8 @@ from automl.execution._run_record import RunRecord
 from automl.execution._scratch import remove_run_caches
 from automl.execution._tuner import trial_id
 from automl.execution._workers import reusing_workers
-from automl.tracking._artifacts import log_best_model, log_study_plots, optuna_study
+from automl.tracking._artifacts import log_best_model, log_plot_files, optuna_study
+from automl.tracking._plots import PlotProcess
 from automl.tracking._tracking import MlflowTracker, TrialRecord
 from search_spaces import AutoMLError
 from trainers._checkpoint import BEST_FILE
@@ -38,6 +41,16 @@ __all__ = ["BEST_MODEL_NAME", "RunEnd"]
 BEST_MODEL_NAME = "best_model.keras"
 
 logger = logging.getLogger(__name__)
+
+_PLOTS = "the plots"  # the artifact step that waits for the plots' drawing, so runs last
+
+
+@dataclasses.dataclass(frozen=True)
+class _Drawing:
+    """The plots being drawn into ``directory``, or why they could not be."""
+
+    directory: Path
+    failed: Exception | None = None
 
 
 @contextlib.contextmanager
@@ -66,12 +79,17 @@ class RunEnd:
         record: Where the run is recorded.
         tracker: The tracker that reads the trials' records; for a resumed run,
             a new one that loads what Ray's restored copy logged.
+        plots: What draws the plots; a new run's was started ahead by its
+            `ImportsForArtifacts`. Defaults to drawing them in this process.
     """
 
-    def __init__(self, run: RunBase, record: RunRecord, tracker: MlflowTracker) -> None:
+    def __init__(
+        self, run: RunBase, record: RunRecord, tracker: MlflowTracker, plots: PlotProcess | None = None
+    ) -> None:
         self.run = run
         self.record = record
         self.tracker = tracker
+        self.plots = plots or PlotProcess()
         self._flavor: dict[str, Any] | None = None  # what the best trial's worker wrote for MLflow
 
     def fit(self, tuner: tune.Tuner, *, resumed: bool = False) -> TuningResult:
@@ -99,6 +117,7 @@ class RunEnd:
             status = "FINISHED"
             return result
         finally:
+            self.plots.close()  # a plot process that got no study (the run failed or was interrupted)
             remove_run_caches(self.record.run_dir)  # the workers' caches of file-backed data, on this node
             self._close("KILLED" if interrupted else status, interrupted=interrupted)
 
@@ -122,17 +141,31 @@ class RunEnd:
         self.tracker.close_unfinished(TrialState.STOPPED, "stopped by the run's time budget")
         checkpoints = {trial_id(r.path): r.checkpoint for r in results if r.checkpoint is not None}
         result = self._result(checkpoints)
-        result.save()
-        if self.tracker.flush():
-            self._log_artifacts(result)
-        else:
-            logger.warning(
-                "MLflow at %s takes no writes: the best model and the plots were not logged to it; "
-                "the model is at %s.",
-                self.record.public_uri,
-                result.best_model_path,
-            )
+        with tempfile.TemporaryDirectory(prefix="automl-plots-") as plots:
+            # Drawn from here on (in the plot process, if it runs) while the result is saved and the best model logged.
+            drawing = self._draw_plots(Path(plots))
+            result.save()
+            if self.tracker.flush():
+                self._log_artifacts(result, drawing)
+            else:
+                logger.warning(
+                    "MLflow at %s takes no writes: the best model and the plots were not logged to it; "
+                    "the model is at %s.",
+                    self.record.public_uri,
+                    result.best_model_path,
+                )
+                self.plots.close()  # gives up plots that will not be logged
         return result
+
+    def _draw_plots(self, directory: Path) -> _Drawing:
+        """Begins drawing the plots into ``directory``; a study that cannot be made is `_log_plots`'s failure."""
+        metric, mode = self.run.settings.monitor, self.run.settings.mode
+        try:
+            study = optuna_study(self.run.space, self.tracker.summaries(), metric=metric, mode=mode)
+            self.plots.render(study, metric=metric, directory=directory)
+        except Exception as exc:  # named in the warning and the tag as the plots' failure
+            return _Drawing(directory, failed=exc)
+        return _Drawing(directory)
 
     def _close(self, status: str, *, interrupted: bool) -> None:
         """Closes the trials still open and the parent run, with the run's summary."""
@@ -192,21 +225,23 @@ class RunEnd:
 
     # Artifacts of the parent run ---------------------------------------------
 
-    def _log_artifacts(self, result: TuningResult) -> None:
+    def _log_artifacts(self, result: TuningResult, drawing: _Drawing) -> None:
         """Logs the parent run's plots, tables and best model; one that fails does not stop the others.
 
         The trials' records are in MLflow and the result on disk by now: a
         failure here (an artifact store that refuses writes, a model MLflow
         cannot log) is warned about and named in the parent run's
         ``automl.artifacts_missing`` tag, and the run still returns its result.
+        The plots, being drawn meanwhile, are logged last.
         """
         client, run_id = self.record.client, result.parent_run_id
-        missing = []
-        for what, step in self._artifact_steps(result):
+        steps = self._artifact_steps(result, drawing)
+        failed = set()
+        for what, step in sorted(steps, key=lambda named: named[0] == _PLOTS):
             try:
                 step()
             except Exception as exc:  # any failure of MLflow, its artifact store or Keras: the rest goes on
-                missing.append(what)
+                failed.add(what)
                 logger.warning(
                     "Logging %s to MLflow run %s failed (%s: %s); the run's result is kept at %s.",
                     what,
@@ -215,17 +250,18 @@ class RunEnd:
                     exc,
                     result.run_dir,
                 )
+        missing = [what for what, _ in steps if what in failed]
         if missing:
             try:
                 client.set_tag(run_id, "automl.artifacts_missing", ", ".join(missing))
             except MlflowException as exc:
                 logger.warning("Tagging MLflow run %s failed: %s", run_id, exc)
 
-    def _artifact_steps(self, result: TuningResult) -> list[tuple[str, Callable[[], Any]]]:
-        """What `_log_artifacts` logs, each step named for the warning if it fails."""
+    def _artifact_steps(self, result: TuningResult, drawing: _Drawing) -> list[tuple[str, Callable[[], Any]]]:
+        """What `_log_artifacts` logs, each step named for the warning and the tag if it fails."""
         client, run_id = self.record.client, result.parent_run_id
         steps: list[tuple[str, Callable[[], Any]]] = [
-            ("the plots", lambda: self._log_plots(run_id)),
+            (_PLOTS, lambda: self._log_plots(run_id, drawing)),
             ("the best model", lambda: self._log_best_model(result)),
         ]
         front = result.pareto_front
@@ -241,10 +277,10 @@ class RunEnd:
             )
         return steps
 
-    def _log_plots(self, run_id: str) -> None:
-        metric, mode = self.run.settings.monitor, self.run.settings.mode
-        study = optuna_study(self.run.space, self.tracker.summaries(), metric=metric, mode=mode)
-        log_study_plots(self.record.client, run_id, study, metric=metric)
+    def _log_plots(self, run_id: str, drawing: _Drawing) -> None:
+        if drawing.failed is not None:
+            raise drawing.failed
+        log_plot_files(self.record.client, run_id, drawing.directory, self.plots.result())
 
     def _log_best_model(self, result: TuningResult) -> None:
         client, name = self.record.client, self.run.registered_model_name

@@ -28,6 +28,7 @@ from automl.execution._trainable import restore_missing_checkpoints
 from automl.execution._tuner import new_tuner, trainable
 from automl.execution._workers import RSS_KEY, WorkerPolicy
 from automl.tracking._lineage import dataset_input
+from automl.tracking._plots import PlotProcess
 from automl.tracking._tracking import MlflowTracker, default_tracking_uri, tracking_client
 from search_spaces import Space
 from trainers import FitSettings, StreamingData, TrainingData, reported_metrics
@@ -162,8 +163,9 @@ class Run(RunBase):
         if verbose:
             print(f"[automl] run {name}: {self._describe()}", flush=True)
             record.print_where(self.experiment_name)
-        tuner = new_tuner(self, name=name, run_dir=record.run_dir, tracker=tracker)
-        return RunEnd(self, record, tracker).fit(tuner)
+        plots = PlotProcess()  # started with the last trials, it draws the plots at the end
+        tuner = new_tuner(self, name=name, run_dir=record.run_dir, tracker=tracker, plots=plots)
+        return RunEnd(self, record, tracker, plots).fit(tuner)
 
     def manifest(self, *, name: str, record: RunRecord) -> dict[str, Any]:
         """What `automl.resume` needs to rebuild this run; the rest is in Ray's experiment state."""

@@ -16,6 +16,7 @@ from automl.execution._searcher import STUDY_NAME, EndedTrials, FlatSample, Sear
 from automl.execution._shipped_build import RegisteringBuild
 from automl.execution._trainable import KeepNewestCheckpoints, run_trial
 from automl.tracking._artifacts import ImportsForArtifacts
+from automl.tracking._plots import PlotProcess
 from automl.tracking._tracking import MlflowTracker
 from search_spaces import Space
 from search_spaces._hypermodel import HyperModelSpace
@@ -58,13 +59,15 @@ def _shipped_build(run: RunBase) -> RegisteringBuild | None:
     return RegisteringBuild(run.build) if run.build is not None else None
 
 
-def new_tuner(run: Run, *, name: str, run_dir: Path, tracker: MlflowTracker) -> tune.Tuner:
-    """The `Tuner` of a new run named ``name``, its trials recorded by ``tracker``."""
+def new_tuner(
+    run: Run, *, name: str, run_dir: Path, tracker: MlflowTracker, plots: PlotProcess | None = None
+) -> tune.Tuner:
+    """The `Tuner` of a new run named ``name``, its trials recorded by ``tracker``, its plots drawn by ``plots``."""
     pbt = run.scheduler.name == "pbt"
     population = _population(run) if pbt else []
     callbacks = [
         tracker,
-        ImportsForArtifacts(run.num_trials, run.time_budget_s),
+        ImportsForArtifacts(run.num_trials, run.time_budget_s, plots),
         CSVLoggerCallback(),  # Ray's per-trial progress.csv and result.json,
         JsonLoggerCallback(),  # but not its TensorBoard files (see `RunEnd`)
         # PBT hands a trial another's checkpoint, perhaps several epochs old: keep them all.

@@ -11,8 +11,7 @@ import subprocess
 import tempfile
 import threading
 import time
-import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,9 +24,10 @@ from ray import tune
 from ray.tune.experiment import Trial
 
 from automl._result import TrialState
+from automl.tracking._plots import PlotProcess, import_plotting
 from search_spaces import Space
 
-__all__ = ["ImportsForArtifacts", "git_commit", "log_best_model", "log_study_plots", "optuna_study"]
+__all__ = ["ImportsForArtifacts", "git_commit", "log_best_model", "log_plot_files", "optuna_study"]
 
 logger = logging.getLogger(__name__)
 
@@ -137,33 +137,39 @@ def _ensure_registered_model(client: MlflowClient, name: str) -> None:
 
 
 def _import_for_artifacts() -> None:
-    """Imports what `log_best_model` and `log_study_plots` need: MLflow's model files, matplotlib, scikit-learn.
+    """Imports what `log_best_model` needs: MLflow's model and environment modules.
 
     Not TensorFlow: the best model's files are written from what its worker
     wrote (`log_best_model`'s ``flavor``).
     """
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")  # as log_study_plots sets it
-        import matplotlib.pyplot  # noqa: F401
-        import optuna.importance  # noqa: F401  # the importances plot's fANOVA: scikit-learn's forests
-        from optuna.visualization import matplotlib as _  # noqa: F401
-
         import automl.tracking._mlflow_compat  # noqa: F401  # MLflow's model and environment modules
     except Exception:  # the end of the run imports them again and reports what fails
         logger.debug("Importing ahead for the end-of-run artifacts failed", exc_info=True)
 
 
-class ImportsForArtifacts(tune.Callback):  # type: ignore[misc]  # Ray's class is untyped
-    """Imports the end-of-run artifacts' modules on a driver thread once the last trial has started.
+def _import_for_plots() -> None:
+    """Imports what drawing the plots in the driver needs (a run without a `PlotProcess`)."""
+    try:
+        import_plotting()
+    except Exception:  # drawing them imports them again and reports what fails
+        logger.debug("Importing ahead for the plots failed", exc_info=True)
 
-    The plots need matplotlib and scikit-learn, and the best model MLflow's
-    model modules: seconds of imports on one CPU, which after the last trial would add to the run's wall time
-    while the other CPUs idle. Once every trial has started, the imports
-    share the CPUs with the last trials instead, and take over those of the
-    trials that end. Earlier, the trials' workers would still be importing
-    TensorFlow, or a trial waiting for a CPU would start later.
+
+class ImportsForArtifacts(tune.Callback):  # type: ignore[misc]  # Ray's class is untyped
+    """Readies the end-of-run artifacts once the last trial has started: imports, and the plot process.
+
+    The best model needs MLflow's model modules, the plots matplotlib and
+    scikit-learn: seconds of imports on one CPU, which after the last trial
+    would add to the run's wall time while the other CPUs idle. Once every
+    trial has started, a driver thread imports MLflow's modules and
+    ``plots`` (a `PlotProcess`) starts its process, which imports the
+    plotting modules and waits for the trials' study; they share the CPUs
+    with the last trials instead, and take over those of the trials that end.
+    Earlier, the trials' workers would still be importing TensorFlow, or a
+    trial waiting for a CPU would start later. Without ``plots`` (a resumed
+    run's callback, as Ray restores it) the thread imports the plotting
+    modules too.
 
     A run with a time budget that ends it first starts them 10 s before the
     budget's end (half-way through a budget under 20 s).
@@ -171,24 +177,35 @@ class ImportsForArtifacts(tune.Callback):  # type: ignore[misc]  # Ray's class i
     Args:
         num_trials: The run's trial count.
         time_budget_s: The run's wall-time budget, if any.
+        plots: The process that will draw the run's plots.
     """
 
-    def __init__(self, num_trials: int, time_budget_s: float | None = None) -> None:
+    def __init__(
+        self, num_trials: int, time_budget_s: float | None = None, plots: PlotProcess | None = None
+    ) -> None:
         self._num_trials = num_trials
         self._time_budget_s = time_budget_s
+        self._plots = plots
         self._fit_started = time.monotonic()
         self.thread: threading.Thread | None = None
 
     def __getstate__(self) -> dict[str, Any]:  # Ray pickles callbacks into the experiment state
-        return {**self.__dict__, "thread": None}
+        return {**self.__dict__, "thread": None, "_plots": None}
 
     def _start(self) -> None:
         if self.thread is None:
             # Not a daemon: a driver that ends mid-import (Ctrl-C) waits for it. Cut short inside
             # a native extension's import (h5py's, when TensorFlow was among them), the process
             # crashed as it exited (a segmentation fault, exit status 139).
-            self.thread = threading.Thread(target=_import_for_artifacts, name="automl-imports")
+            self.thread = threading.Thread(target=self._import, name="automl-imports")
             self.thread.start()
+            if self._plots is not None:
+                self._plots.start()
+
+    def _import(self) -> None:
+        _import_for_artifacts()
+        if self._plots is None:
+            _import_for_plots()
 
     def _maybe_start(self, trials: list[Trial], starting: Trial | None = None) -> None:
         if len(trials) < self._num_trials:
@@ -256,79 +273,15 @@ def optuna_study(
     return study
 
 
-# Optuna draws each trial's intermediate values in a colour of matplotlib's
-# "tab20" and names it in a legend; from the 21st trial on the lines share the
-# last colour, and a legend of hundreds of names runs off the figure (and
-# drawing them all takes longer than the other plots together).
-_LEGEND_MAX_TRIALS = 20
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display in workers, CI or servers
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def study_figures(study: optuna.Study, *, metric: str) -> Iterator[tuple[str, Any]]:
-    """Optuna's matplotlib plots of ``study``, by name, laid out at 10 × 6 inches.
-
-    A plot that the trials can't support (e.g. importances with fewer than two
-    completed trials) is skipped with a log line. The caller closes each
-    figure.
-    """
-    _pyplot()
-    from optuna.visualization import matplotlib as ov
-
-    plots: dict[str, Callable[..., Any]] = {
-        "optimization_history": ov.plot_optimization_history,
-        "param_importances": ov.plot_param_importances,
-        "parallel_coordinate": ov.plot_parallel_coordinate,
-        "intermediate_values": ov.plot_intermediate_values,
-    }
-    for name, plot in plots.items():
-        # Plotting warnings (optuna marks its matplotlib backend experimental;
-        # importances warn on few trials) are about the picture, not the run:
-        # they go to the log rather than to the user's console.
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                axes = plot(study, target_name=metric) if name != "intermediate_values" else plot(study)
-            except (ValueError, RuntimeError, ZeroDivisionError) as exc:
-                logger.info("Skipped the %s plot: %s", name, exc)
-                continue
-        for warning in caught:
-            if not issubclass(warning.category, optuna.exceptions.ExperimentalWarning):
-                logger.info("%s plot: %s", name, warning.message)
-        first = np.ravel(axes)[0]
-        legend = first.get_legend()
-        if (
-            name == "intermediate_values"
-            and legend is not None
-            and len(legend.get_texts()) > _LEGEND_MAX_TRIALS
-        ):
-            legend.remove()
-        figure = first.figure
-        figure.set_size_inches(10, 6)
-        with warnings.catch_warnings():  # a slice plot of many parameters does not fit; it is drawn anyway
-            warnings.filterwarnings("ignore", message="Tight layout not applied", category=UserWarning)
-            figure.tight_layout()
-        yield name, figure
-
-
-def log_study_plots(client: MlflowClient, run_id: str, study: optuna.Study, *, metric: str) -> list[str]:
-    """Logs optuna's plots of ``study`` as PNG artifacts under ``plots/``.
+def log_plot_files(client: MlflowClient, run_id: str, directory: Path, names: Iterable[str]) -> list[str]:
+    """Logs the PNG files `render_study_plots` drew into ``directory`` as artifacts under ``plots/``.
 
     PNG (matplotlib) rather than plotly HTML: it shows inline in the MLflow UI
     and needs no JavaScript from the internet. Returns the artifact paths
     logged.
     """
-    plt = _pyplot()
     logged = []
-    for name, figure in study_figures(study, metric=metric):
-        client.log_figure(run_id, figure, f"plots/{name}.png")
-        plt.close(figure)
+    for name in names:
+        client.log_artifact(run_id, str(directory / f"{name}.png"), "plots")
         logged.append(f"plots/{name}.png")
     return logged

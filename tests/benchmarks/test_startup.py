@@ -38,6 +38,16 @@ def test_the_timeline_measures_each_step_from_the_one_before_and_from_tune():
     assert "Python start and `import automl`" not in last  # a second call imports nothing
 
 
+def test_plots_drawn_while_the_best_model_is_logged_are_listed_after_it():
+    drawn_meanwhile = {**AUTOML, "best_model.end": 10.1, "plots.end": 10.4}
+    steps = startup.timeline(drawn_meanwhile, last_call=False)
+    labels = [label for label, _, _ in steps]
+    assert labels.index("best model logged and registered") == labels.index("plots logged") - 1
+    took = {label: took for label, took, _ in steps}
+    assert took["best model logged and registered"] == pytest.approx(0.8)  # from the flush's end
+    assert took["plots logged"] == pytest.approx(0.3)  # the wait for the drawing, and the logging
+
+
 def test_ratios_are_taken_within_each_round():
     runs = [
         {"round": 1, "contender": "automl", "load": "1.0", "wall": 20.0, "marks": AUTOML},

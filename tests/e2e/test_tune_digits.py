@@ -10,6 +10,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 import automl
+from automl.tracking._plots import PlotProcess
 from automl.tracking._tracking import MlflowTracker
 from search_spaces import Dense, Float, Int, LayerStack, Space
 from trainers import load_sklearn
@@ -38,7 +39,23 @@ def _space() -> Space:
 def run(ray_local, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("run")
     data = load_sklearn("digits")
-    result = automl.tune(
+    start = PlotProcess.start
+
+    def recorded(self: PlotProcess) -> None:
+        start(self)
+        PLOT_PROCESSES.append(self._process)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(PlotProcess, "start", recorded)
+        result = _tune(tmp, data)
+    return result, data
+
+
+PLOT_PROCESSES: list = []  # the plot processes the run started
+
+
+def _tune(tmp, data):
+    return automl.tune(
         _space(),
         data=data,
         metric="val_accuracy",
@@ -55,7 +72,6 @@ def run(ray_local, tmp_path_factory):
         name="e2e-run",
         verbose=0,
     )
-    return result, data
 
 
 def test_result_holds_every_trial_and_the_best(run):
@@ -135,6 +151,9 @@ def test_parent_run_holds_the_plots_and_the_git_commit(run):
         "plots/intermediate_values.png",
         "plots/param_importances.png",
     } <= plots
+    # Drawn by the process the last trial's start launched, which had ended when tune() returned.
+    (process,) = PLOT_PROCESSES
+    assert process.returncode == 0
     tags = client.get_run(result.parent_run_id).data.tags
     assert len(tags.get("mlflow.source.git.commit", "")) == 40  # the tests run inside the repository
 

@@ -14,7 +14,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from ray.tune.experiment import Trial
 
-from automl.tracking._artifacts import ImportsForArtifacts, _ensure_registered_model, study_figures
+from automl.tracking._artifacts import ImportsForArtifacts, _ensure_registered_model
+from automl.tracking._plots import study_figures
 from automl.tracking._tracking import tracking_client
 
 RUNS_AT_ONCE = 8
