@@ -543,6 +543,18 @@ def _backbone_rows(records: Sequence[Record]) -> list[tuple[str, str, str, str]]
     return rows
 
 
+_STORE_LABELS = {
+    "postgres": "the team server (PostgreSQL, basic auth)",
+    "postgres-noauth": "PostgreSQL without auth",
+    "sqlite-server": "a server on sqlite",
+    "sqlite": "a sqlite file",
+}
+
+
+def _duration(ms: float) -> str:
+    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
+
+
 def _load_rows(records: Sequence[Record]) -> list[tuple[str, str, str, str]]:
     """The newest record of each store: the drivers' write rate and latency, and one call's cost alone."""
     newest: dict[str, Record] = {}
@@ -559,10 +571,10 @@ def _load_rows(records: Sequence[Record]) -> list[tuple[str, str, str, str]]:
         problems = record.data["problems"]
         rows.append(
             (
-                f"Concurrent tracking load on {store}: {studies} at once"
+                f"Concurrent tracking load on {_STORE_LABELS.get(store, store)}: {studies} at once"
                 + (", the server restarted mid-load" if record.data.get("restart") else ""),
                 f"**{record.number('writes_per_s'):.1f} writes/s**, a write's p50 "
-                f"{record.number('write_p50_ms') / 1000:.1f} s, p99 {record.number('write_p99_ms') / 1000:.1f} s; "
+                f"{_duration(record.number('write_p50_ms'))}, p99 {_duration(record.number('write_p99_ms'))}; "
                 + ("store complete" if not problems else f"store check: {problems[0]}"),
                 f"one write alone: {record.number('idle_call_ms'):.0f} ms",
                 _from(record),

@@ -437,7 +437,7 @@ def run_load(args: argparse.Namespace, address: str, tmp: Path) -> dict[str, Any
         drivers = start_drivers(specs, env, tmp)
         try:
             restart = restart_mid_load(server, storage, specs, drivers) if args.restart and server else None
-            reports = finish_drivers(drivers, specs, tmp, timeout=600)
+            reports = finish_drivers(drivers, specs, tmp, timeout=1800)  # 6 × 100 trials on a slow server take ~10 min
         finally:
             for driver in drivers:
                 if driver.poll() is None:

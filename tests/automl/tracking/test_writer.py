@@ -8,7 +8,7 @@ import pytest
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
-from automl.tracking._writer import MlflowWriter, replay, unsent
+from automl.tracking._writer import MlflowWriter, RunRef, replay, unsent
 from tests._servers import DelayingProxy, free_port, start_mlflow_server, stop_process_group
 
 
@@ -175,3 +175,35 @@ def test_a_store_that_stops_answering_leaves_the_rest_to_the_journal_and_says_wh
     # each trial once, the replay included, and ended
     assert found == [("trial-0", "RUNNING"), *((f"trial-{i}", "FINISHED") for i in (1, 2, 3))]
     assert unsent(journal) == []
+
+
+def test_a_journal_is_replayed_in_a_few_calls_per_trial_without_duplicating_points(server, tmp_path):
+    client = MlflowClient(server)
+    experiment = client.create_experiment("replayed")
+    journal = tmp_path / "journal.jsonl"
+    # The run's end came while the store took no writes: everything stayed in the journal.
+    writer = MlflowWriter(f"http://127.0.0.1:{free_port()}", journal=journal, offload=False, linger_s=0)
+    earlier = client.create_run(experiment, run_name="trial-0").info.run_id  # created before the outage
+    client.log_batch(earlier, metrics=_epoch(1))
+    runs = [RunRef("trial-0", earlier)]
+    runs += [writer.create_run(f"trial-{i}", experiment_id=experiment, run_name=f"trial-{i}") for i in (1, 2, 3)]
+    for run in runs:
+        writer.call("log_batch", run, params=[Param("units", "32")])
+        for step in (1, 2, 3):  # trial-0's first epoch is in the store already
+            writer.call("log_batch", run, metrics=_epoch(step))
+        writer.call("log_batch", run, tags=[RunTag("automl.state", "COMPLETE")])
+        writer.call("set_terminated", run, status="FINISHED")
+    assert writer.spill(timeout=0.5) == 4 * 6 + 3
+    writer.stop()
+
+    with DelayingProxy(server, delay_s=0.0) as proxy:
+        assert replay(journal, proxy.url) == 4 * 6 + 3
+    # Per new trial: a look for an existing run, its creation, one batch, its end state;
+    # trial-0 also reads its two metrics' points once.
+    assert proxy.requests <= 3 * 4 + 3 + 2
+    for run in client.search_runs([experiment]):
+        assert run.info.status == "FINISHED" and run.data.params == {"units": "32"}
+        assert run.data.tags["automl.state"] == "COMPLETE"
+        for key in ("loss", "val_loss"):
+            assert [m.step for m in client.get_metric_history(run.info.run_id, key)] == [1, 2, 3]
+    assert not journal.exists()
