@@ -117,19 +117,38 @@ class DelayingProxy:
 
     A slow tracking server without slowing the real one: a busy team server,
     or (with a delay longer than the caller waits) one that stops answering.
-    ``delay_s`` may be changed while it serves. Use it as a context manager.
+    ``delay_s`` may be changed while it serves; `kill` ends it as a killed
+    server ends, and a new proxy on its ``port`` is the server started again.
+    Use it as a context manager.
     """
 
-    def __init__(self, target: str, delay_s: float) -> None:
+    def __init__(self, target: str, delay_s: float, *, port: int = 0) -> None:
         self.target = urllib.parse.urlsplit(target)
         self.delay_s = delay_s
         self.requests = 0
+        self.peak = 0  # the most requests it held at once
+        self.killed = False
+        self._lock = threading.Lock()
+        self._in_flight = 0
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def _forward(self) -> None:
-                proxy.requests += 1
+                with proxy._lock:
+                    proxy.requests += 1
+                    proxy._in_flight += 1
+                    proxy.peak = max(proxy.peak, proxy._in_flight)
+                try:
+                    self._delayed()
+                finally:
+                    with proxy._lock:
+                        proxy._in_flight -= 1
+
+            def _delayed(self) -> None:
                 time.sleep(proxy.delay_s)
+                if proxy.killed:  # the connection closes unanswered
+                    self.close_connection = True
+                    return
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 connection = http.client.HTTPConnection(proxy.target.hostname, proxy.target.port, timeout=60)
                 try:
@@ -151,9 +170,10 @@ class DelayingProxy:
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
                 pass
 
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self.port = self._server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def __enter__(self) -> DelayingProxy:
@@ -161,6 +181,13 @@ class DelayingProxy:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if not self.killed:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def kill(self) -> None:
+        """Stops listening (connections are refused) and closes the requests in progress unanswered."""
+        self.killed = True
         self._server.shutdown()
         self._server.server_close()
 

@@ -18,7 +18,7 @@ from mlflow.tracking import MlflowClient
 
 from search_spaces import ConfigError
 
-__all__ = ["check_store", "hide_password", "is_local_store", "public_uri"]
+__all__ = ["check_store", "hide_password", "is_local_store", "is_tracking_server", "public_uri"]
 
 REACH_TIMEOUT_S = 5.0
 _SERVER_SCHEMES = ("http", "https")
@@ -51,6 +51,11 @@ def is_local_store(uri: str) -> bool:
     return scheme in ("", "file", "sqlite") or len(scheme) == 1  # a Windows drive letter
 
 
+def is_tracking_server(uri: str) -> bool:
+    """Whether ``uri`` is an MLflow tracking server (reached over HTTP)."""
+    return urllib.parse.urlsplit(uri).scheme in _SERVER_SCHEMES
+
+
 def check_store(uri: str) -> MlflowClient:
     """A client of the store at ``uri``, after one request shows it answers and takes the credentials.
 
@@ -61,8 +66,7 @@ def check_store(uri: str) -> MlflowClient:
         ConfigError: The store is unreachable or refuses the credentials;
             the message names the URI without its password.
     """
-    scheme = urllib.parse.urlsplit(uri).scheme
-    if scheme in _SERVER_SCHEMES:
+    if is_tracking_server(uri):
         _reach(uri)
         client = MlflowClient(uri)
         _first_request(client, uri)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import json
 import logging
 from collections.abc import Mapping
@@ -13,6 +14,7 @@ from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
 from automl._environ import no_run_links
+from automl.tracking._credentials import is_tracking_server
 from automl.tracking._mlflow_process import entity, plain
 from automl.tracking._ops import Op, RunRef, batch_from, merged
 
@@ -21,6 +23,7 @@ __all__ = ["PENDING_FILE", "Journal", "existing_run", "replay", "unsent"]
 logger = logging.getLogger(__name__)
 
 PENDING_FILE = "mlflow_journal.jsonl"
+_REPLAY_THREADS = 4  # calls at once to a tracking server (MLflow's server runs 4 workers by default)
 
 
 class Journal:
@@ -80,8 +83,9 @@ def replay(journal: str | Path, tracking_uri: str) -> int:
     exists already (its creation was sent, not acknowledged) is reused, and
     metric points the store already holds are not sent twice. A run's
     consecutive ``log_batch`` writes go as one call, as the writer sends them,
-    so a study's journal costs a few calls per trial, not one per epoch. The
-    journal is removed once everything was sent.
+    so a study's journal costs a few calls per trial, not one per epoch; a
+    tracking server gets several runs' calls at once. The journal is removed
+    once everything was sent.
 
     Raises:
         MlflowException: The store is unreachable; the journal stays.
@@ -98,28 +102,37 @@ def replay(journal: str | Path, tracking_uri: str) -> int:
         creates = record["method"] == "create_run"
         op = Op(record["method"], None if creates else ref, kwargs, creates=ref if creates else None)
         by_run.setdefault(key, collections.deque()).append(op)
-    sent = 0
-    with no_run_links():  # a run link per trial would flood the terminal
-        for ops in by_run.values():
-            made_here = False  # a run this replay created holds no points yet
-            while ops:
-                parts = batch_from(ops, ops[0])
-                for _ in parts:
-                    ops.popleft()
-                op = merged(parts) if len(parts) > 1 else parts[0]
-                if op.creates is not None:
-                    found = existing_run(client, op.kwargs)
-                    made_here = found is None
-                    op.creates.id = found or client.create_run(**op.kwargs).info.run_id
-                elif op.run is None or op.run.id is None:  # its creation was refused by the store
-                    logger.warning("replay: no MLflow run for %s; skipped", op.describe())
-                    continue
-                else:
-                    if op.method == "log_batch" and op.kwargs.get("metrics") and not made_here:
-                        op.kwargs["metrics"] = _new_points(client, op.run.id, op.kwargs["metrics"])
-                    getattr(client, op.method)(op.run.id, **op.kwargs)
-                sent += len(parts)
+    # A tracking server answers several calls at once (its workers): runs go side by side.
+    # A sqlite file takes one writer at a time, so there they go one after another.
+    threads = _REPLAY_THREADS if is_tracking_server(tracking_uri) else 1
+    # no_run_links: a run link per trial would flood the terminal.
+    with no_run_links(), concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        sent = sum(pool.map(lambda ops: _replay_run(client, ops), by_run.values()))
     path.unlink(missing_ok=True)
+    return sent
+
+
+def _replay_run(client: MlflowClient, ops: collections.deque[Op]) -> int:
+    """Sends one run's kept writes in order; returns how many."""
+    sent = 0
+    made_here = False  # a run this replay created holds no points yet
+    while ops:
+        parts = batch_from(ops, ops[0])
+        for _ in parts:
+            ops.popleft()
+        op = merged(parts) if len(parts) > 1 else parts[0]
+        if op.creates is not None:
+            found = existing_run(client, op.kwargs)
+            made_here = found is None
+            op.creates.id = found or client.create_run(**op.kwargs).info.run_id
+        elif op.run is None or op.run.id is None:  # its creation was refused by the store
+            logger.warning("replay: no MLflow run for %s; skipped", op.describe())
+            continue
+        else:
+            if op.method == "log_batch" and op.kwargs.get("metrics") and not made_here:
+                op.kwargs["metrics"] = _new_points(client, op.run.id, op.kwargs["metrics"])
+            getattr(client, op.method)(op.run.id, **op.kwargs)
+        sent += len(parts)
     return sent
 
 

@@ -6,6 +6,13 @@ GIL: with trials a few tens of milliseconds apart, the writer thread
 and the searcher take turns instead of running side by side. Sent from a
 child process, the same calls leave the driver's GIL to the searcher and Ray.
 
+A tracking server's calls go through the child from a run's start: there
+each call is one HTTP attempt (MLflow's ``MLFLOW_HTTP_REQUEST_MAX_RETRIES``
+set to 0 in its environment). MLflow's own retries back off for minutes
+while a stopped server refuses connections, out of the writer's sight; the
+writer retries a failed call itself, checks that the server is back before
+each attempt, and knows the store is down meanwhile.
+
 The child is a plain ``python -m automl.tracking._mlflow_process URI`` (not
 `multiprocessing`, which would re-run an unguarded user script), speaking
 JSON lines on its stdin and stdout, nothing pickled. It ignores Ctrl-C (the
@@ -85,7 +92,8 @@ class ClientProcess:
 
     def __init__(self, tracking_uri: str, *, log_file: Path, wait: bool = True) -> None:
         # The URI goes through the environment, not the command line that `ps` shows: it may hold a password.
-        env = {**os.environ, _URI_VARIABLE: tracking_uri}
+        # One attempt per call: the writer retries (see the module's docstring).
+        env = {**os.environ, _URI_VARIABLE: tracking_uri, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
         root = _import_root()
         if root is not None:
             env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)

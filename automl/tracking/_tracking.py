@@ -24,7 +24,7 @@ from ray.tune.experiment import Trial
 
 from automl._result import TrialState
 from automl._trial_names import write_trial_name
-from automl.tracking._credentials import check_store, is_local_store, public_uri
+from automl.tracking._credentials import check_store, is_local_store, is_tracking_server, public_uri
 from automl.tracking._progress import Progress
 from automl.tracking._ranking import Ranking
 from automl.tracking._records import TrialRecord
@@ -253,8 +253,13 @@ class MlflowTracker(Callback):
         )
 
     def _new_writer(self) -> MlflowWriter:
+        # A tracking server's calls go from the helper from the start, where MLflow's
+        # minutes of HTTP retries are off (automl/tracking/_mlflow_process.py). Otherwise
         # None: the writer starts the helper if its calls crowd the driver; False: never.
-        offload = None if self._num_trials >= OFFLOAD_MIN_TRIALS else False
+        if is_tracking_server(self._tracking_uri):
+            offload: bool | None = True
+        else:
+            offload = None if self._num_trials >= OFFLOAD_MIN_TRIALS else False
         return MlflowWriter(self._tracking_uri, journal=self._journal, offload=offload)
 
     def __getstate__(self) -> dict[str, Any]:

@@ -177,6 +177,37 @@ def test_a_store_that_stops_answering_leaves_the_rest_to_the_journal_and_says_wh
     assert unsent(journal) == []
 
 
+def test_a_call_in_flight_when_the_server_dies_is_retried_by_the_writer_not_inside_mlflow(server, tmp_path):
+    experiment = MlflowClient(server).create_experiment("killed")
+    with DelayingProxy(server, delay_s=0.0) as proxy:
+        # As a run against a tracking server writes: from the child process, one HTTP attempt a call.
+        writer = MlflowWriter(proxy.url, journal=tmp_path / "journal.jsonl", offload=True, linger_s=0)
+        writer.create_run("trial-0", experiment_id=experiment, run_name="trial-0")
+        assert writer.flush(timeout=120)
+        proxy.delay_s = 1.0
+        sent = proxy.requests
+        runs = _trials(writer, experiment, 3)
+        _wait_for(lambda: proxy.requests > sent, "the next call to reach the server")
+        proxy.kill()  # the call in flight gets no answer; the next ones are refused
+    # MLflow's own retries would hold that call for minutes (backing off 4, 8, ... 64 s).
+    _wait_for(lambda: writer.retries >= 1, "the writer to see the call fail", timeout=20)
+    assert not writer.reachable()
+    with DelayingProxy(server, delay_s=0.0, port=proxy.port):  # the server is back
+        assert writer.flush(timeout=60)
+    writer.stop()
+    client = MlflowClient(server)
+    assert sorted(r.info.run_name for r in client.search_runs([experiment])) == [f"trial-{i}" for i in range(4)]
+    assert all(client.get_run(r.id).info.status == "FINISHED" for r in runs)
+
+
+def _wait_for(condition, what, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited {timeout:.0f}s for {what}")
+        time.sleep(0.05)
+
+
 def test_a_journal_is_replayed_in_a_few_calls_per_trial_without_duplicating_points(server, tmp_path):
     client = MlflowClient(server)
     experiment = client.create_experiment("replayed")
@@ -196,11 +227,12 @@ def test_a_journal_is_replayed_in_a_few_calls_per_trial_without_duplicating_poin
     assert writer.spill(timeout=0.5) == 4 * 6 + 3
     writer.stop()
 
-    with DelayingProxy(server, delay_s=0.0) as proxy:
+    with DelayingProxy(server, delay_s=0.2) as proxy:
         assert replay(journal, proxy.url) == 4 * 6 + 3
     # Per new trial: a look for an existing run, its creation, one batch, its end state;
     # trial-0 also reads its two metrics' points once.
     assert proxy.requests <= 3 * 4 + 3 + 2
+    assert proxy.peak >= 2  # a server gets several runs' calls at once
     for run in client.search_runs([experiment]):
         assert run.info.status == "FINISHED" and run.data.params == {"units": "32"}
         assert run.data.tags["automl.state"] == "COMPLETE"
