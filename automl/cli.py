@@ -25,9 +25,12 @@ from automl._result import RunInterrupted, TuningResult
 from automl._tensorboard import tensorboard_command
 from automl._trial_names import trial_names
 from automl.execution._jobs import job_logs, job_status, submit
+from automl.execution._parent_artifacts import PENDING_FILE as PENDING_ARTIFACTS_FILE
+from automl.execution._parent_artifacts import log_pending
 from automl.execution._quiet import held_native_stderr, keep_in_log, third_party_lines
 from automl.planning._experiment import DataSpec, Experiment, trial_resources
 from automl.planning._resume import resume, trusted_manifest
+from automl.tracking._credentials import public_uri
 from automl.tracking._tracking import default_tracking_uri, tracking_client
 from automl.tracking._writer import PENDING_FILE, replay
 from search_spaces import AutoMLError, ConfigError
@@ -126,16 +129,26 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
 
 
 def _cmd_sync(args: argparse.Namespace) -> int:
-    pending = args.run_dir / PENDING_FILE
-    if not pending.exists():
-        print(f"nothing to send: {pending} does not exist (every write reached MLflow).")
+    run_dir = args.run_dir.resolve()
+    journal, artifacts = run_dir / PENDING_FILE, run_dir / PENDING_ARTIFACTS_FILE
+    if not journal.exists() and not artifacts.exists():
+        print(f"nothing to send: {journal} does not exist (every write reached MLflow).")
         return EXIT_OK
-    uri = trusted_manifest(args.run_dir.resolve())["tracking_uri"]
-    try:
-        sent = replay(pending, uri)
-    except MlflowException as exc:
-        raise AutoMLError(f"MLflow at {uri} is still unreachable; {pending} is kept: {exc}") from exc
-    print(f"sent {sent} kept writes to {uri}")
+    uri = trusted_manifest(run_dir)["tracking_uri"]
+    if journal.exists():
+        try:
+            sent = replay(journal, uri)
+        except MlflowException as exc:
+            raise AutoMLError(f"MLflow at {public_uri(uri)} is still unreachable; {journal} is kept: {exc}") from exc
+        print(f"sent {sent} kept writes to {public_uri(uri)}")
+    logged = log_pending(run_dir, uri)
+    if logged is None:
+        return EXIT_OK
+    done, failed = logged
+    if done:
+        print(f"logged {', '.join(done)} to the run's parent MLflow run")
+    if failed:
+        raise AutoMLError(f"logging {', '.join(failed)} failed again (see the warnings above); `automl sync` tries again")
     return EXIT_OK
 
 

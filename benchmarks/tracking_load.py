@@ -21,7 +21,8 @@ The stores, each new for the invocation:
 
 With ``--restart`` the server is stopped once the first epochs reached it,
 and started again on the same store once a driver kept a write while it was
-down. Afterwards the store is checked (`check_store`): every trial exactly one
+down (at most 30 s later: by then a slow server's drivers may have no trial
+left to write). Afterwards the store is checked (`check_store`): every trial exactly one
 child run under its parent, every epoch's point once, one registered model
 version per study and no two alike, no run left RUNNING.
 
@@ -285,17 +286,19 @@ def restart_mid_load(
     drivers: Sequence[subprocess.Popen],
     *,
     down_flag: Path | None = None,
+    max_down_s: float = 30,
 ) -> dict[str, Any]:
     """Stops the server once every study's epochs reached it, starts it again once a driver kept a write meanwhile.
 
-    ``down_flag``, if given, is made once the server is down (a trial may wait for it).
+    ``down_flag``, if given, is made once the server is down (a trial may wait
+    for it). The server is down for ``max_down_s`` at most.
     """
     wait_until_every_study_wrote(storage, specs, drivers)
     server.stop()
     down = time.time()
     if down_flag is not None:
         down_flag.touch()
-    kept = wait_for_a_write_kept_since(storage, down)
+    kept = wait_for_a_write_kept_since(storage, down, timeout=max_down_s)
     server.start()
     return {"down": down, "up": time.time(), "write_kept_while_down": kept}
 
@@ -386,14 +389,17 @@ def idle_call_ms(client: Any, calls: int = 15) -> float:
 
 
 def sync_pending(storage: Path, env: Mapping[str, str]) -> int:
-    """Runs `automl sync` on each study whose run left writes in its journal, as a user would; how many there were."""
+    """Runs `automl sync` on each study whose run left writes or artifacts unsent, as a user would; how many writes there were."""
+    from automl.execution._parent_artifacts import PENDING_FILE as PENDING_ARTIFACTS
     from automl.tracking._writer import unsent
 
-    left = 0
-    for journal in journals(storage):
-        left += len(unsent(journal))
+    left = sum(len(unsent(journal)) for journal in journals(storage))
+    run_dirs = {journal.parent for journal in journals(storage)} | {
+        pending.parent for pending in storage.glob(f"*/{PENDING_ARTIFACTS}")
+    }
+    for run_dir in sorted(run_dirs):
         subprocess.run(
-            [sys.executable, "-m", "automl", "sync", str(journal.parent)],
+            [sys.executable, "-m", "automl", "sync", str(run_dir)],
             env={**os.environ, **env},
             check=True,
             capture_output=True,

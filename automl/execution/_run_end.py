@@ -10,25 +10,24 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-from mlflow.exceptions import MlflowException
 from ray import tune
 
 from automl._environ import environment_variable
 from automl._objectives import best_on_front, pareto_front
 from automl._result import RunInterrupted, TrialState, TuningResult
 from automl.execution._flavor_info import example_rows, read_flavor_info
+from automl.execution._parent_artifacts import ParentArtifacts
 from automl.execution._ray_compat import plain_trial_actors, ray_console_replaced
 from automl.execution._run_record import RunRecord
 from automl.execution._scratch import remove_run_caches
 from automl.execution._tuner import trial_id
 from automl.execution._workers import reusing_workers
-from automl.tracking._artifacts import log_best_model, log_plot_files, optuna_study
-from automl.tracking._plots import PlotProcess
+from automl.tracking._artifacts import log_plot_files, optuna_study
+from automl.tracking._plots import PlotProcess, study_to_json
 from automl.tracking._tracking import MlflowTracker, TrialRecord
 from search_spaces import AutoMLError
 from trainers._checkpoint import BEST_FILE
@@ -42,14 +41,12 @@ BEST_MODEL_NAME = "best_model.keras"
 
 logger = logging.getLogger(__name__)
 
-_PLOTS = "the plots"  # the artifact step that waits for the plots' drawing, so runs last
-
-
 @dataclasses.dataclass(frozen=True)
 class _Drawing:
-    """The plots being drawn into ``directory``, or why they could not be."""
+    """The plots being drawn into ``directory`` from ``study`` (as JSON, kept if they cannot be logged), or why they could not be."""
 
     directory: Path
+    study: dict[str, Any] | None = None
     failed: Exception | None = None
 
 
@@ -148,13 +145,18 @@ class RunEnd:
             if self.tracker.flush():
                 self._log_artifacts(result, drawing)
             else:
+                self.plots.close()  # gives up plots that will not be logged now
+                artifacts = self._artifacts(result, drawing)
+                artifacts.keep_pending(
+                    [what for what, _ in artifacts.steps()], study=drawing.study, metric=self.run.settings.monitor
+                )
                 logger.warning(
                     "MLflow at %s takes no writes: the best model and the plots were not logged to it; "
-                    "the model is at %s.",
+                    "the model is at %s, and `automl sync %s` logs them once the store takes writes again.",
                     self.record.public_uri,
                     result.best_model_path,
+                    result.run_dir,
                 )
-                self.plots.close()  # gives up plots that will not be logged
         return result
 
     def _draw_plots(self, directory: Path) -> _Drawing:
@@ -165,7 +167,7 @@ class RunEnd:
             self.plots.render(study, metric=metric, directory=directory)
         except Exception as exc:  # named in the warning and the tag as the plots' failure
             return _Drawing(directory, failed=exc)
-        return _Drawing(directory)
+        return _Drawing(directory, study=study_to_json(study))
 
     def _close(self, status: str, *, interrupted: bool) -> None:
         """Closes the trials still open and the parent run, with the run's summary."""
@@ -226,78 +228,30 @@ class RunEnd:
     # Artifacts of the parent run ---------------------------------------------
 
     def _log_artifacts(self, result: TuningResult, drawing: _Drawing) -> None:
-        """Logs the parent run's plots, tables and best model; one that fails does not stop the others.
+        """Logs the parent run's artifacts; those that fail are kept for ``automl sync``.
 
         The trials' records are in MLflow and the result on disk by now: a
-        failure here (an artifact store that refuses writes, a model MLflow
-        cannot log) is warned about and named in the parent run's
+        failure here is warned about and named in the parent run's
         ``automl.artifacts_missing`` tag, and the run still returns its result.
-        The plots, being drawn meanwhile, are logged last.
         """
-        client, run_id = self.record.client, result.parent_run_id
-        steps = self._artifact_steps(result, drawing)
-        failed = set()
-        for what, step in sorted(steps, key=lambda named: named[0] == _PLOTS):
-            try:
-                step()
-            except Exception as exc:  # any failure of MLflow, its artifact store or Keras: the rest goes on
-                failed.add(what)
-                logger.warning(
-                    "Logging %s to MLflow run %s failed (%s: %s); the run's result is kept at %s.",
-                    what,
-                    run_id,
-                    type(exc).__name__,
-                    exc,
-                    result.run_dir,
-                )
-        missing = [what for what, _ in steps if what in failed]
-        if missing:
-            try:
-                client.set_tag(run_id, "automl.artifacts_missing", ", ".join(missing))
-            except MlflowException as exc:
-                logger.warning("Tagging MLflow run %s failed: %s", run_id, exc)
+        artifacts = self._artifacts(result, drawing)
+        failed = artifacts.log()
+        if failed:
+            artifacts.keep_pending(failed, study=drawing.study, metric=self.run.settings.monitor)
 
-    def _artifact_steps(self, result: TuningResult, drawing: _Drawing) -> list[tuple[str, Callable[[], Any]]]:
-        """What `_log_artifacts` logs, each step named for the warning and the tag if it fails."""
-        client, run_id = self.record.client, result.parent_run_id
-        steps: list[tuple[str, Callable[[], Any]]] = [
-            (_PLOTS, lambda: self._log_plots(run_id, drawing)),
-            ("the best model", lambda: self._log_best_model(result)),
-        ]
-        front = result.pareto_front
-        if front is not None:
-            steps.append(("the Pareto front", lambda: self._log_pareto_front(run_id, front)))
-        if result.columns is None and result.classes is not None:  # e.g. an image folder's class names
-            classes = {"classes": list(result.classes)}
-            steps.append(("the class names", lambda: client.log_dict(run_id, classes, "data_classes.json")))
-        if result.columns is not None:  # what the model's inputs are, for people loading it from MLflow
-            columns = {"columns": [c.to_dict() for c in result.columns], "classes": result.classes}
-            steps.append(
-                ("the data's columns", lambda: client.log_dict(run_id, columns, "data_columns.json"))
-            )
-        return steps
+    def _artifacts(self, result: TuningResult, drawing: _Drawing) -> ParentArtifacts:
+        return ParentArtifacts(
+            self.record.client,
+            result,
+            registered_model_name=self.run.registered_model_name,
+            flavor=self._flavor,
+            example=example_rows(self.run.data),
+            log_plots=lambda: self._log_plots(result.parent_run_id, drawing),
+        )
 
     def _log_plots(self, run_id: str, drawing: _Drawing) -> None:
         if drawing.failed is not None:
             raise drawing.failed
         log_plot_files(self.record.client, run_id, drawing.directory, self.plots.result())
 
-    def _log_best_model(self, result: TuningResult) -> None:
-        client, name = self.record.client, self.run.registered_model_name
-        version = log_best_model(
-            client,
-            result.parent_run_id,
-            result.best_model_path,
-            example_rows(self.run.data),
-            registered_name=name,
-            flavor=self._flavor,
-        )
-        if version is not None:
-            client.set_tag(result.parent_run_id, "automl.registered_model", f"{name}/{version}")
-
-    def _log_pareto_front(self, run_id: str, front: pd.DataFrame) -> None:
-        client = self.record.client
-        client.log_text(run_id, front.to_csv(index=False), "pareto_front.csv")
-        for trial_run_id in front["mlflow_run_id"]:
-            client.set_tag(trial_run_id, "automl.pareto_front", "true")
 

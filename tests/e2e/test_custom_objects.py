@@ -10,6 +10,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 import automl
+from automl.cli import main
+from automl.execution._parent_artifacts import PENDING_FILE as PENDING_ARTIFACTS_FILE
 from search_spaces import Int, Space
 from tests._keras_objects import SCALE_LAYER
 
@@ -104,8 +106,8 @@ class BlocksTheBestModelArtifact(keras.callbacks.Callback):
                     (directory / name).write_text("not a folder")
 
 
-def test_a_best_model_mlflow_cannot_store_is_warned_about_and_the_result_returned(
-    ray_local, tmp_path, caplog
+def test_a_best_model_mlflow_cannot_store_is_warned_about_the_result_returned_and_sync_logs_it_later(
+    ray_local, tmp_path, caplog, capsys
 ):
     root = tmp_path / "artifacts"
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
@@ -129,6 +131,19 @@ def test_a_best_model_mlflow_cannot_store_is_warned_about_and_the_result_returne
 
     parent = client.get_run(result.parent_run_id)
     assert parent.info.status == "FINISHED"
-    assert parent.data.tags["automl.artifacts_missing"] == "the plots, the best model"
+    assert parent.data.tags["automl.artifacts_missing"] == "the best model, the plots"
     assert f"best_{result.metric}" in parent.data.metrics
     assert {"trials.csv", "best_config.json", "space.yaml"} <= _artifacts(client, result.parent_run_id)
+    assert (result.run_dir / PENDING_ARTIFACTS_FILE).exists()
+
+    # Once the artifact store takes them, `automl sync` logs what the run could not.
+    for directory in root.glob("*/artifacts"):
+        for name in ("model", "plots"):
+            if (directory / name).is_file():
+                (directory / name).unlink()
+    assert main(["sync", str(result.run_dir)]) == 0
+    assert "logged the best model, the plots" in capsys.readouterr().out
+    assert not (result.run_dir / PENDING_ARTIFACTS_FILE).exists()
+    assert "automl.artifacts_missing" not in client.get_run(result.parent_run_id).data.tags
+    assert "model/MLmodel" in _artifacts(client, result.parent_run_id, "model")
+    assert len(_artifacts(client, result.parent_run_id, "plots")) >= 3

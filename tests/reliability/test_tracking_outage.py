@@ -17,6 +17,7 @@ from mlflow.tracking import MlflowClient
 
 import automl
 from automl.cli import main
+from automl.execution._parent_artifacts import PENDING_FILE as PENDING_ARTIFACTS_FILE
 from automl.tracking._tracking import WAIT_VARIABLE
 from automl.tracking._writer import PENDING_FILE
 from search_spaces import Categorical, Dense, LayerStack, Space
@@ -157,14 +158,20 @@ def test_a_server_that_never_comes_back_leaves_the_writes_in_a_file_that_sync_se
     assert list(result.trials["state"]) == ["COMPLETE"] * TRIALS
     pending = result.run_dir / PENDING_FILE
     assert pending.exists() and pending.read_text().strip()
+    # The run's end could not log the parent run's artifacts either: they are kept for `automl sync`.
+    assert (result.run_dir / PENDING_ARTIFACTS_FILE).exists()
 
     server = start_mlflow_server(tmp_path / "store", port)
     try:
         assert main(["sync", str(result.run_dir)]) == 0
         out = capsys.readouterr().out
         assert "kept writes" in out and "View run" not in out
-        assert not pending.exists()
+        assert "logged the best model, the plots" in out
+        assert not pending.exists() and not (result.run_dir / PENDING_ARTIFACTS_FILE).exists()
         client = MlflowClient(uri)
+        assert "model/MLmodel" in {a.path for a in client.list_artifacts(result.parent_run_id, "model")}
+        plots = {a.path for a in client.list_artifacts(result.parent_run_id, "plots")}
+        assert "plots/optimization_history.png" in plots
         points, children = _points(client, result)
         assert len(children) == TRIALS
         assert all(steps == list(range(1, EPOCHS + 1)) for steps in points.values()), points
