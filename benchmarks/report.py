@@ -557,11 +557,11 @@ def _duration(ms: float) -> str:
 
 def _load_rows(records: Sequence[Record]) -> list[tuple[str, str, str, str]]:
     """The newest record of each store: the drivers' write rate and latency, and one call's cost alone."""
-    newest: dict[str, Record] = {}
+    newest: dict[tuple[str, bool], Record] = {}
     for record in records:
-        newest.setdefault(record.data["store"], record)
+        newest.setdefault((record.data["store"], bool(record.data.get("auth_cache_s"))), record)
     rows = []
-    for store, record in newest.items():
+    for (store, cached), record in newest.items():
         specs = record.data["specs"]
         short = [s for s in specs if s["kind"] == "short"]
         keras = [s for s in specs if s["kind"] == "keras"]
@@ -571,11 +571,14 @@ def _load_rows(records: Sequence[Record]) -> list[tuple[str, str, str, str]]:
         problems = record.data["problems"]
         rows.append(
             (
-                f"Concurrent tracking load on {_STORE_LABELS.get(store, store)}: {studies} at once"
+                f"Concurrent tracking load on {_STORE_LABELS.get(store, store)}"
+                + (f" with MLflow's credential cache ({record.number('auth_cache_s'):.0f} s)" if cached else "")
+                + f": {studies} at once"
                 + (", the server restarted mid-load" if record.data.get("restart") else ""),
                 f"**{record.number('writes_per_s'):.1f} writes/s**, a write's p50 "
                 f"{_duration(record.number('write_p50_ms'))}, p99 {_duration(record.number('write_p99_ms'))}; "
-                + ("store complete" if not problems else f"store check: {problems[0]}"),
+                + ("store complete" if not problems else f"store check: {problems[0]}")
+                + (f" after `automl sync` of {left:.0f} writes" if (left := record.data.get("left_to_sync")) else ""),
                 f"one write alone: {record.number('idle_call_ms'):.0f} ms",
                 _from(record),
             )

@@ -13,6 +13,9 @@ The stores, each new for the invocation:
   --serve-artifacts` on a PostgreSQL database (`tests._servers`: initdb and
   pg_ctl in a temporary directory, as the ``postgres`` account when root);
   the drivers authenticate with MLFLOW_TRACKING_USERNAME/PASSWORD.
+  ``--auth-cache-s 60`` turns on MLflow's credential cache
+  (``auth_cache_ttl_seconds``; off by default in MLflow): without it the
+  server checks the password's scrypt hash once or more per request.
 - ``postgres-noauth``: the same server and database without the basic-auth
   app, which checks the password (a scrypt hash) on every request.
 - ``sqlite-server``: `mlflow server` on a sqlite file.
@@ -33,6 +36,7 @@ longest queue of any driver's writer, and the failed attempts that said
 "database is locked" (drivers' retries and the sqlite server's log).
 
     python -m benchmarks.tracking_load --store postgres --short 6 --keras 2 --trials 100 --restart
+    python -m benchmarks.tracking_load --store postgres --auth-cache-s 60 --short 6 --keras 2 --trials 100 --restart
     python -m benchmarks.tracking_load --store sqlite-server --short 4 --trials 50
     python -m benchmarks.tracking_load --smoke          # 2 short studies of 5 trials on PostgreSQL
     ... --json benchmarks/results/tracking_load.json    # appends this invocation's record
@@ -81,13 +85,15 @@ TABLE_HEADER = (
 
 
 @contextlib.contextmanager
-def postgres_store(directory: Path, workers: int) -> Iterator[Any]:
+def postgres_store(directory: Path, workers: int, auth_cache_s: int = 0) -> Iterator[Any]:
     """A team server on a new PostgreSQL cluster; yields it (``.url``, ``.user``, ``.password``, ``.stop()``, ``.start()``)."""
     from tests._servers import running_postgres, running_team_server
 
     with (
         running_postgres() as postgres,
-        running_team_server(postgres, directory, name="load", workers=workers) as server,
+        running_team_server(
+            postgres, directory, name="load", workers=workers, auth_cache_s=auth_cache_s
+        ) as server,
     ):
         yield server
 
@@ -352,9 +358,9 @@ def check_store(
 # One invocation -----------------------------------------------------------------------------
 
 
-def _store(kind: str, directory: Path, workers: int) -> contextlib.AbstractContextManager:
+def _store(kind: str, directory: Path, workers: int, auth_cache_s: int) -> contextlib.AbstractContextManager:
     if kind == "postgres":
-        return postgres_store(directory / "server", workers)
+        return postgres_store(directory / "server", workers, auth_cache_s)
     if kind in ("sqlite-server", "postgres-noauth"):
         return mlflow_server(directory / "server", workers, postgres=kind == "postgres-noauth")
     return contextlib.nullcontext()
@@ -427,7 +433,7 @@ def figures(reports: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 def run_load(args: argparse.Namespace, address: str, tmp: Path) -> dict[str, Any]:
     storage = tmp / "runs"
-    with _store(args.store, tmp, args.server_workers) as server:
+    with _store(args.store, tmp, args.server_workers, args.auth_cache_s) as server:
         uri, env, client = _uri_env_client(args.store, server, tmp)
         idle_ms = idle_call_ms(client)
         specs = driver_specs(
@@ -459,6 +465,7 @@ def run_load(args: argparse.Namespace, address: str, tmp: Path) -> dict[str, Any
         "dropped": [d for r in reports for d in r["dropped"]],
         "store": args.store,
         "server_workers": args.server_workers if args.store != "sqlite" else None,
+        "auth_cache_s": args.auth_cache_s if args.store == "postgres" else None,
         "idle_call_ms": idle_ms,
         "left_to_sync": left,
         **figures(reports),
@@ -474,6 +481,8 @@ def row(args: argparse.Namespace, record: Mapping[str, Any]) -> list[str]:
     drivers = f"{args.short} short + {args.keras} Keras" if args.keras else f"{args.short} short"
     trials = f"{args.short}×{args.trials}" + (f" + {args.keras}×{args.keras_trials}" if args.keras else "")
     store = f"{args.store} ({args.server_workers} workers)" if args.store != "sqlite" else args.store
+    if args.store == "postgres" and args.auth_cache_s:
+        store = store[:-1] + f", credentials cached {args.auth_cache_s} s)"
     return [
         store,
         f"{record['idle_call_ms']:.0f}",
@@ -519,6 +528,12 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         type=int,
         default=4,
         help="the tracking server's worker processes (default 4, MLflow's)",
+    )
+    parser.add_argument(
+        "--auth-cache-s",
+        type=int,
+        default=0,
+        help="postgres: MLflow's basic-auth credential cache, auth_cache_ttl_seconds (default 0: off, MLflow's default)",
     )
     parser.add_argument("--smoke", action="store_true", help="2 short studies of 5 trials, 2 epochs")
     parser.add_argument(

@@ -401,10 +401,11 @@ def _basic(user: str, password: str) -> str:
 
 @contextlib.contextmanager
 def running_team_server(
-    postgres: Postgres, directory: Path, *, name: str, workers: int = 1
+    postgres: Postgres, directory: Path, *, name: str, workers: int = 1, auth_cache_s: int = 0
 ) -> Iterator[TeamServer]:
     """A new team server (databases ``name`` and ``name_auth`` on ``postgres``) with one account, ``alice``,
-    and ``workers`` worker processes."""
+    and ``workers`` worker processes; with ``auth_cache_s``, MLflow's credential cache keeps a
+    checked password that many seconds (off by default, as in MLflow)."""
     directory.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(12)
     backend = postgres.database(name, user=f"{name}_owner", password=secret)
@@ -419,6 +420,7 @@ def running_team_server(
         "admin_username = admin\n"
         f"admin_password = {admin_password}\n"
         "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+        f"auth_cache_ttl_seconds = {auth_cache_s}\n"
     )
     server = TeamServer(
         directory=directory,

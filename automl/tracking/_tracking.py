@@ -284,10 +284,12 @@ class MlflowTracker(Callback):
     # Sending: every write goes through the background writer -----------------
 
     def flush(self) -> bool:
-        """Waits for every write to reach the store while it takes them; True if all did and it still takes writes.
+        """Waits for the queued writes to reach the store while it takes them; True if all did and it still takes writes.
 
         Gives up once the store has taken no write for the run's tracking
-        wait (``drain_timeout_s``).
+        wait (``drain_timeout_s``). Writes an earlier drain left to the
+        journal (at the end of Ray's loop) are not waited for: `automl sync`
+        sends them, and the parent run's artifacts go to the store now.
         """
         return self._writer.drain(self._drain_timeout_s) and self._writer.reachable()
 
