@@ -139,7 +139,9 @@ def _cmd_sync(args: argparse.Namespace) -> int:
         try:
             sent = replay(journal, uri)
         except MlflowException as exc:
-            raise AutoMLError(f"MLflow at {public_uri(uri)} is still unreachable; {journal} is kept: {exc}") from exc
+            raise AutoMLError(
+                f"MLflow at {public_uri(uri)} is still unreachable; {journal} is kept: {exc}"
+            ) from exc
         print(f"sent {sent} kept writes to {public_uri(uri)}")
     logged = log_pending(run_dir, uri)
     if logged is None:
@@ -148,7 +150,9 @@ def _cmd_sync(args: argparse.Namespace) -> int:
     if done:
         print(f"logged {', '.join(done)} to the run's parent MLflow run")
     if failed:
-        raise AutoMLError(f"logging {', '.join(failed)} failed again (see the warnings above); `automl sync` tries again")
+        raise AutoMLError(
+            f"logging {', '.join(failed)} failed again (see the warnings above); `automl sync` tries again"
+        )
     return EXIT_OK
 
 

@@ -1,4 +1,4 @@
-"""The parent MLflow run's end-of-run artifacts: plots, best model (registered), Pareto front, the data's columns.
+"""The parent MLflow run's end-of-run artifacts: best model (registered), plots, Pareto front, data's columns.
 
 A run logs them as it ends (`automl.execution._run_end`). Those it could not
 log (the store took no writes by then, or a step failed) are written down in

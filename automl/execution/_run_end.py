@@ -43,7 +43,11 @@ logger = logging.getLogger(__name__)
 
 @dataclasses.dataclass(frozen=True)
 class _Drawing:
-    """The plots being drawn into ``directory`` from ``study`` (as JSON, kept if they cannot be logged), or why they could not be."""
+    """The plots being drawn into ``directory``, or why they could not be.
+
+    ``study`` is what they are drawn from, as JSON: kept for ``automl sync``
+    if they cannot be logged now.
+    """
 
     directory: Path
     study: dict[str, Any] | None = None
@@ -147,9 +151,8 @@ class RunEnd:
             else:
                 self.plots.close()  # gives up plots that will not be logged now
                 artifacts = self._artifacts(result, drawing)
-                artifacts.keep_pending(
-                    [what for what, _ in artifacts.steps()], study=drawing.study, metric=self.run.settings.monitor
-                )
+                every = [what for what, _ in artifacts.steps()]
+                artifacts.keep_pending(every, study=drawing.study, metric=self.run.settings.monitor)
                 logger.warning(
                     "MLflow at %s takes no writes: the best model and the plots were not logged to it; "
                     "the model is at %s, and `automl sync %s` logs them once the store takes writes again.",

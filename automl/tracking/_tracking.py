@@ -284,7 +284,7 @@ class MlflowTracker(Callback):
     # Sending: every write goes through the background writer -----------------
 
     def flush(self) -> bool:
-        """Waits for the queued writes to reach the store while it takes them; True if all did and it still takes writes.
+        """Waits for the queued writes to reach the store while it takes them; True if all did and it takes writes.
 
         Gives up once the store has taken no write for the run's tracking
         wait (``drain_timeout_s``). Writes an earlier drain left to the
