@@ -133,8 +133,10 @@ class ParentArtifacts:
         for trial_run_id in front["mlflow_run_id"]:
             self.client.set_tag(trial_run_id, "automl.pareto_front", "true")
 
-    def keep_pending(self, steps: Collection[str], *, study: dict[str, Any] | None, metric: str) -> Path:
-        """Writes down the ``steps`` not logged, for `log_pending`; returns the pending file."""
+    def keep_pending(
+        self, steps: Collection[str] | None, *, study: dict[str, Any] | None, metric: str
+    ) -> Path:
+        """Writes down the ``steps`` not logged (`None`: every step), for `log_pending`; returns the pending file."""
         run_dir = self.result.run_dir
         example = False
         if self.example is not None:
@@ -144,7 +146,7 @@ class ParentArtifacts:
             except ValueError:  # object rows (raw text) cannot be kept without pickling
                 logger.warning("The best model's input example cannot be kept without pickling.")
         record = Pending(
-            steps=[what for what, _ in self.steps() if what in steps],
+            steps=[what for what, _ in self.steps() if steps is None or what in steps],
             registered_model_name=self.registered_model_name,
             flavor=self.flavor,
             example=example,

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import optuna
 from ray import tune
 
 from automl._environ import environment_variable
@@ -45,13 +46,16 @@ logger = logging.getLogger(__name__)
 class _Drawing:
     """The plots being drawn into ``directory``, or why they could not be.
 
-    ``study`` is what they are drawn from, as JSON: kept for ``automl sync``
-    if they cannot be logged now.
+    ``study`` is what they are drawn from: kept for ``automl sync`` if they
+    cannot be logged now.
     """
 
     directory: Path
-    study: dict[str, Any] | None = None
+    study: optuna.Study | None = None
     failed: Exception | None = None
+
+    def study_json(self) -> dict[str, Any] | None:
+        return None if self.study is None else study_to_json(self.study)
 
 
 @contextlib.contextmanager
@@ -151,8 +155,7 @@ class RunEnd:
             else:
                 self.plots.close()  # gives up plots that will not be logged now
                 artifacts = self._artifacts(result, drawing)
-                every = [what for what, _ in artifacts.steps()]
-                artifacts.keep_pending(every, study=drawing.study, metric=self.run.settings.monitor)
+                artifacts.keep_pending(None, study=drawing.study_json(), metric=self.run.settings.monitor)
                 logger.warning(
                     "MLflow at %s takes no writes: the best model and the plots were not logged to it; "
                     "the model is at %s, and `automl sync %s` logs them once the store takes writes again.",
@@ -170,7 +173,7 @@ class RunEnd:
             self.plots.render(study, metric=metric, directory=directory)
         except Exception as exc:  # named in the warning and the tag as the plots' failure
             return _Drawing(directory, failed=exc)
-        return _Drawing(directory, study=study_to_json(study))
+        return _Drawing(directory, study=study)
 
     def _close(self, status: str, *, interrupted: bool) -> None:
         """Closes the trials still open and the parent run, with the run's summary."""
@@ -240,7 +243,7 @@ class RunEnd:
         artifacts = self._artifacts(result, drawing)
         failed = artifacts.log()
         if failed:
-            artifacts.keep_pending(failed, study=drawing.study, metric=self.run.settings.monitor)
+            artifacts.keep_pending(failed, study=drawing.study_json(), metric=self.run.settings.monitor)
 
     def _artifacts(self, result: TuningResult, drawing: _Drawing) -> ParentArtifacts:
         return ParentArtifacts(
