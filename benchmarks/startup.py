@@ -88,6 +88,21 @@ STEPS = (
 
 # Children --------------------------------------------------------------------
 
+# What the automl child times, as each module is imported: module -> (owner, attribute, event name);
+# an empty owner is the module itself. The tracker's trial hooks mark the first trial and epoch.
+WRAPPED: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "automl.planning._experiment": (
+        ("Experiment", "_plan", "plan"),
+        ("", "_start_ray", "ray"),
+        ("", "tracking_client", "store"),
+    ),
+    "ray.tune.tuner": (("Tuner", "fit", "tuner_fit"),),
+    "automl._result": (("TuningResult", "save", "save"),),
+    "automl.execution._run_end": (("RunEnd", "_log_plots", "plots"),),
+    "automl.execution._parent_artifacts": (("ParentArtifacts", "_log_best_model", "best_model"),),
+}
+TRACKER = ("automl.tracking._tracking", "MlflowTracker", ("on_trial_start", "on_trial_result", "flush"))
+
 
 class _Clock:
     """Wall-clock marks of one process, written as JSON at its end."""
@@ -152,7 +167,7 @@ def _automl_child(clock: _Clock, job: str, tmp: Path) -> None:
         return pass_["prefix"]
 
     def tracker(module: Any) -> None:
-        cls = module.MlflowTracker
+        cls = getattr(module, TRACKER[1])
         on_start, on_result = cls.on_trial_start, cls.on_trial_result
 
         def trial_start(self: Any, *args: Any, **kwargs: Any) -> None:
@@ -170,31 +185,15 @@ def _automl_child(clock: _Clock, job: str, tmp: Path) -> None:
         cls.on_trial_start, cls.on_trial_result = trial_start, trial_result
         clock.wrap(cls, "flush", "flush", prefix=prefix)
 
-    def wrapping(*names: tuple[str, str, str]) -> Callable[[Any], None]:
+    def wrapping(names: Sequence[tuple[str, str, str]]) -> Callable[[Any], None]:
         def then(module: Any) -> None:
             for owner, attribute, name in names:
                 clock.wrap(getattr(module, owner) if owner else module, attribute, name, prefix=prefix)
 
         return then
 
-    sys.meta_path.insert(
-        0,
-        _AfterImport(
-            {
-                "automl.planning._experiment": wrapping(
-                    ("Experiment", "_plan", "plan"),
-                    ("", "_start_ray", "ray"),
-                    ("", "tracking_client", "store"),
-                ),
-                "ray.tune.tuner": wrapping(("Tuner", "fit", "tuner_fit")),
-                "automl._result": wrapping(("TuningResult", "save", "save")),
-                "automl.tracking._tracking": tracker,
-                "automl.execution._run_end": wrapping(
-                    ("RunEnd", "_log_plots", "plots"), ("RunEnd", "_log_best_model", "best_model")
-                ),
-            }
-        ),
-    )
+    hooks = {module: wrapping(names) for module, names in WRAPPED.items()}
+    sys.meta_path.insert(0, _AfterImport({**hooks, TRACKER[0]: tracker}))
     import automl
     from search_spaces import mlp
 

@@ -5,6 +5,7 @@ Nothing is timed here; the measured figures are in benchmarks/LOG.md, section 10
 
 from __future__ import annotations
 
+import importlib
 import json
 
 import pytest
@@ -95,3 +96,16 @@ def test_records_of_split_invocations_pool_in_the_report(tmp_path):
     one = rows["Fixed costs: a one-trial, one-epoch digits job, whole process"]
     assert "1.75× (1.50–2.00, 2 rounds)" in one[1]
     assert one[3].endswith("load 1.5-2.5")
+
+
+def test_every_step_the_child_times_is_still_where_the_library_keeps_it():
+    # A step that moved would stop the child at its import, in the middle of a measurement.
+    for module_name, names in startup.WRAPPED.items():
+        module = importlib.import_module(module_name)
+        for owner, attribute, _ in names:
+            assert callable(getattr(getattr(module, owner) if owner else module, attribute, None)), (
+                f"{module_name}.{owner}.{attribute}"
+            )
+    module_name, owner, methods = startup.TRACKER
+    tracker = getattr(importlib.import_module(module_name), owner)
+    assert all(callable(getattr(tracker, method, None)) for method in methods)
