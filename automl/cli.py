@@ -16,25 +16,15 @@ import sys
 import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
-
-from mlflow.exceptions import MlflowException
+from typing import TYPE_CHECKING, Any, Literal
 
 import automl
-from automl._result import RunInterrupted, TuningResult
-from automl._tensorboard import tensorboard_command
-from automl._trial_names import trial_names
-from automl.execution._jobs import job_logs, job_status, submit
-from automl.execution._parent_artifacts import PENDING_FILE as PENDING_ARTIFACTS_FILE
-from automl.execution._parent_artifacts import log_pending
-from automl.execution._quiet import held_native_stderr, keep_in_log, third_party_lines
-from automl.planning._experiment import DataSpec, Experiment, trial_resources
-from automl.planning._resume import resume, trusted_manifest
-from automl.tracking._credentials import public_uri
-from automl.tracking._tracking import default_tracking_uri, tracking_client
-from automl.tracking._writer import PENDING_FILE, replay
 from search_spaces import AutoMLError, ConfigError
-from search_spaces._hypermodel import HyperModelSpace
+
+# Each command imports what it uses: `automl --help`, a usage error or `automl status` does not
+# wait for Ray Tune, MLflow and Optuna to import.
+if TYPE_CHECKING:
+    from automl.planning._experiment import Experiment
 
 __all__ = ["main"]
 
@@ -43,6 +33,8 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
 
 def _experiment(args: argparse.Namespace) -> Experiment:
+    from automl.planning._experiment import Experiment
+
     try:
         return Experiment.from_yaml(args.experiment, overrides=args.set)
     except ConfigError as exc:
@@ -50,6 +42,8 @@ def _experiment(args: argparse.Namespace) -> Experiment:
 
 
 def _cmd_tune(args: argparse.Namespace) -> int:
+    from automl.execution._quiet import held_native_stderr, keep_in_log
+
     with held_native_stderr() as held:  # TensorFlow's start-up, if the file's callbacks or build import it
         experiment = _experiment(args)
     result = experiment.run(verbose=0 if args.quiet else 1)
@@ -60,6 +54,8 @@ def _cmd_tune(args: argparse.Namespace) -> int:
 
 
 def _searched(experiment: Experiment) -> str:
+    from search_spaces._hypermodel import HyperModelSpace
+
     space = experiment.space
     if isinstance(space, HyperModelSpace):
         return f"hypermodel {space.hypermodel.name}"
@@ -85,6 +81,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
+    from automl.planning._resume import resume
+
     result = resume(args.run_dir, verbose=0 if args.quiet else 1)
     print()
     print(result.summary())
@@ -92,6 +90,8 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 
 
 def _cmd_best(args: argparse.Namespace) -> int:
+    from automl._result import TuningResult
+
     result = TuningResult.load(args.run_dir)
     if args.top is None:
         print(result.summary())
@@ -112,6 +112,8 @@ def _cmd_best(args: argparse.Namespace) -> int:
 
 
 def _cmd_retrain(args: argparse.Namespace) -> int:
+    from automl._result import TuningResult
+    from automl.execution._quiet import third_party_lines
     from automl.planning._retrain import retrain
 
     result = TuningResult.load(args.run_dir)
@@ -129,6 +131,14 @@ def _cmd_retrain(args: argparse.Namespace) -> int:
 
 
 def _cmd_sync(args: argparse.Namespace) -> int:
+    from mlflow.exceptions import MlflowException
+
+    from automl.execution._parent_artifacts import PENDING_FILE as PENDING_ARTIFACTS_FILE
+    from automl.execution._parent_artifacts import log_pending
+    from automl.planning._resume import trusted_manifest
+    from automl.tracking._credentials import public_uri
+    from automl.tracking._writer import PENDING_FILE, replay
+
     run_dir = args.run_dir.resolve()
     journal, artifacts = run_dir / PENDING_FILE, run_dir / PENDING_ARTIFACTS_FILE
     if not journal.exists() and not artifacts.exists():
@@ -157,6 +167,9 @@ def _cmd_sync(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    from automl._result import TuningResult
+    from automl.execution._quiet import third_party_lines
+
     result = TuningResult.load(args.run_dir)
     out = Path(args.out)
     if args.format == "keras" and out.suffix != ".keras":
@@ -179,6 +192,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_ui(args: argparse.Namespace) -> int:
+    from automl._result import TuningResult
+    from automl.tracking._tracking import default_tracking_uri, tracking_client
+
     uri, experiment_id = args.tracking_uri, None
     if args.run_dir:
         result = TuningResult.load(args.run_dir)
@@ -201,6 +217,9 @@ def _cmd_ui(args: argparse.Namespace) -> int:
 
 
 def _cmd_tensorboard(args: argparse.Namespace) -> int:
+    from automl._tensorboard import tensorboard_command
+    from automl._trial_names import trial_names
+
     command = tensorboard_command(args.run_dir, host=args.host, port=args.port)
     trials = len(trial_names(args.run_dir))
     print(
@@ -233,6 +252,9 @@ def _exit_on_signal(signum: int, frame: object) -> None:
 
 
 def _cmd_submit(args: argparse.Namespace) -> int:
+    from automl.execution._jobs import job_logs, submit
+    from automl.planning._experiment import DataSpec, trial_resources
+
     experiment = _experiment(args)  # bad input fails here, before anything reaches the cluster
     paths = experiment.data.paths() if isinstance(experiment.data, DataSpec) else {}
     # The tracking store's credentials go in the job's environment (the one place the CLI reads them).
@@ -254,6 +276,8 @@ def _cmd_submit(args: argparse.Namespace) -> int:
 
 
 def _report_status(job_id: str, address: str) -> int:
+    from automl.execution._jobs import job_status
+
     status, message = job_status(job_id, address=address)
     print(f"{job_id}: {status}{f' — {message}' if message else ''}")
     return EXIT_OK if status in ("SUCCEEDED", "RUNNING", "PENDING") else EXIT_FAILED
@@ -264,6 +288,8 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_logs(args: argparse.Namespace) -> int:
+    from automl.execution._jobs import job_logs
+
     job_logs(args.job_id, address=args.address, follow=args.follow)
     return EXIT_OK
 
@@ -483,10 +509,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"error: {textwrap.shorten(str(exc), 2000)}", file=sys.stderr)
         return EXIT_FAILED
-    except RunInterrupted:  # the run printed how to resume it
-        if args.debug:
+    except KeyboardInterrupt as exc:
+        from automl._result import RunInterrupted  # imported by then: the run raised it
+
+        if args.debug or not isinstance(exc, RunInterrupted):
             raise
-        return EXIT_INTERRUPTED
+        return EXIT_INTERRUPTED  # the run printed how to resume it
 
 
 if __name__ == "__main__":

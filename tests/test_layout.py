@@ -183,3 +183,17 @@ def test_the_cli_and_the_api_import_no_tensorflow():
     code = "import sys, automl, automl.cli; print(sorted({'tensorflow', 'keras'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_cli_s_help_imports_no_ray_mlflow_or_optuna():
+    """`automl --help`, a usage error or `automl status` answers at once: each command imports what it uses."""
+    code = (
+        "import contextlib, io, sys\n"
+        "from automl import cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "    cli.main(['--help'])\n"
+        "heavy = {'ray', 'mlflow', 'optuna', 'pandas', 'sklearn', 'tensorflow'}\n"
+        "print(sorted(heavy & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
