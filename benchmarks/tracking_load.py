@@ -204,6 +204,14 @@ def start_drivers(
     return drivers
 
 
+def stop_drivers(drivers: Sequence[subprocess.Popen]) -> None:
+    """Kills the drivers still running and reaps them (a driver left unreaped warns at garbage collection)."""
+    for driver in drivers:
+        if driver.poll() is None:
+            driver.kill()
+            driver.wait()
+
+
 def finish_drivers(
     drivers: Sequence[subprocess.Popen], specs: Sequence[Mapping[str, Any]], cwd: Path, timeout: float
 ) -> list[dict[str, Any]]:
@@ -451,9 +459,7 @@ def run_load(args: argparse.Namespace, address: str, tmp: Path) -> dict[str, Any
             restart = restart_mid_load(server, storage, specs, drivers) if args.restart and server else None
             reports = finish_drivers(drivers, specs, tmp, timeout=1800)  # 6 × 100 trials on a slow server take ~10 min
         finally:
-            for driver in drivers:
-                if driver.poll() is None:
-                    driver.kill()
+            stop_drivers(drivers)
         left = sync_pending(storage, env)
         problems = check_store(client, reports, specs)
         server_locked = _server_locked(tmp / "server")
