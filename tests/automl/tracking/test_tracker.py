@@ -207,3 +207,29 @@ def test_the_trials_table_has_each_trial_s_first_best_epoch_from_the_store(tmp_p
     frame = tracker.dataframe()
     tracker._writer.stop()
     assert frame.set_index("trial_id")["best_epoch"].to_dict() == {"a": 2, "b": 2, "c": 0}
+
+
+def test_runs_opening_one_new_experiment_at_once_on_a_database_store_all_get_it_tagged(postgres):
+    # On PostgreSQL two runs that start together both insert the experiment's kind tag, and the
+    # database refuses the second (UniqueViolation): that run used to fail before its first trial.
+    import concurrent.futures
+    import threading
+
+    from automl.tracking._tracking import _EXPERIMENT_KIND, open_experiment
+
+    uri = postgres.database("opening", user="opening_owner", password="opening-pass")
+    MlflowClient(uri).search_experiments()  # builds the tables once, as the first run would
+    runs = 8
+    for attempt in range(4):
+        name, barrier = f"study-{attempt}", threading.Barrier(runs)
+
+        def open_at_once(name=name, barrier=barrier):
+            client = MlflowClient(uri)
+            barrier.wait()
+            return open_experiment(client, name)
+
+        with concurrent.futures.ThreadPoolExecutor(runs) as pool:
+            ids = [f.result() for f in [pool.submit(open_at_once) for _ in range(runs)]]
+        assert len(set(ids)) == 1
+        key, value = _EXPERIMENT_KIND
+        assert MlflowClient(uri).get_experiment(ids[0]).tags[key] == value
