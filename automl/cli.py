@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import automl
 from search_spaces import AutoMLError, ConfigError
 
-# Each command imports what it uses: `automl --help`, a usage error or `automl status` does not
-# wait for Ray Tune, MLflow and Optuna to import.
+# Each command imports what it uses: `automl --help` and a usage error answer without
+# importing Ray Tune, MLflow and Optuna.
 if TYPE_CHECKING:
     from automl.planning._experiment import Experiment
 

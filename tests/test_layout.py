@@ -186,7 +186,7 @@ def test_the_cli_and_the_api_import_no_tensorflow():
 
 
 def test_the_cli_s_help_imports_no_ray_mlflow_or_optuna():
-    """`automl --help`, a usage error or `automl status` answers at once: each command imports what it uses."""
+    """`automl --help` and a usage error answer at once: each command imports what it uses."""
     code = (
         "import contextlib, io, sys\n"
         "from automl import cli\n"

@@ -112,13 +112,14 @@ def open_experiment(client: MlflowClient, name: str) -> str:
             experiment_id = experiment.experiment_id
     else:
         experiment_id = experiment.experiment_id
-        if experiment.tags.get(_EXPERIMENT_KIND[0]) == _EXPERIMENT_KIND[1]:
-            return experiment_id
+    key, value = _EXPERIMENT_KIND
+    if experiment is not None and experiment.tags.get(key) == value:
+        return experiment_id
     try:
-        client.set_experiment_tag(experiment_id, *_EXPERIMENT_KIND)
+        client.set_experiment_tag(experiment_id, key, value)
     except MlflowException:
         # Runs starting at once on a database store both insert the tag, and one insert fails.
-        if client.get_experiment(experiment_id).tags.get(_EXPERIMENT_KIND[0]) != _EXPERIMENT_KIND[1]:
+        if client.get_experiment(experiment_id).tags.get(key) != value:
             raise
     return experiment_id
 
